@@ -1,0 +1,5 @@
+"""`python -m etl` runs the CLI."""
+
+from etl.cli import main
+
+main()

@@ -1,0 +1,175 @@
+"""The `etl` command line: parse options, open the warehouse, call one step, print its summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import click
+
+from etl import __version__, config
+from etl.errors import EtlError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class App:
+    """What every command needs: the settings as resolved so far, and a way to open the warehouse."""
+
+    def __init__(self, config_path: Path | None, warehouse: Path | None) -> None:
+        self.config_path = config_path
+        self.base_overrides: dict[str, Any] = {"warehouse": str(warehouse) if warehouse else None}
+
+    def loaded(self, **overrides: Any) -> config.Loaded:
+        """Settings with this command's options applied on top."""
+        return config.load(self.config_path, overrides={**self.base_overrides, **overrides})
+
+    def settings(self, **overrides: Any) -> config.Settings:
+        """Effective settings for this command."""
+        return self.loaded(**overrides).settings
+
+    @contextmanager
+    def warehouse(self, read_only: bool = False) -> Iterator[Any]:
+        """The open warehouse, closed (lock released) when the command ends."""
+        from etl.warehouse import Warehouse
+
+        wh = Warehouse.open(Path(self.settings().warehouse), read_only=read_only)
+        try:
+            yield wh
+        finally:
+            wh.close()
+
+
+class EtlGroup(click.Group):
+    """Turns an EtlError into one line on stderr and an exit code; `--debug` shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EtlError as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.secho(f"error: {exc}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=EtlGroup, context_settings=CONTEXT)
+@click.option(
+    "--warehouse",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="DuckDB warehouse file.  [env ETL_WAREHOUSE; default warehouse/etl.duckdb]",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Settings file.  [env ETL_CONFIG; default ./etl.toml when present]",
+)
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.version_option(__version__, "--version", prog_name="etl")
+@click.pass_context
+def cli(ctx: click.Context, warehouse: Path | None, config_path: Path | None, debug: bool) -> None:
+    """Manufacture Korean-English synonym pairs and hard-negative triplets for retrieval models.
+
+    Each step lands its output in a DuckDB warehouse; every row carries the run_id of the step
+    that wrote it (see the `runs` table).
+
+    \b
+    Example:
+      etl status
+      etl sql "SELECT step, status FROM runs ORDER BY run_id DESC LIMIT 5"
+    """
+    ctx.obj = App(config_path, warehouse)
+
+
+# -- inspection ----------------------------------------------------------------------------------
+
+
+@cli.command("config")
+@click.pass_obj
+def config_cmd(app: App) -> None:
+    """Show every setting's effective value and where it came from.
+
+    Settings resolve in this order, later winning: defaults, etl.toml (or --config),
+    ETL_<NAME> environment variables, command options.
+
+    \b
+    Example:
+      ETL_LLM_MODEL=qwen3:8b etl config
+    """
+    from etl.report import format_table
+
+    loaded = app.loaded()
+    rows = []
+    for key in config.keys():
+        value = getattr(loaded.settings, key)
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
+        rows.append((key, shown, loaded.sources[key]))
+    click.echo(format_table(["setting", "value", "source"], rows, max_width=80))
+
+
+@cli.command()
+@click.option("--runs", "last_runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.pass_obj
+def status(app: App, last_runs: int) -> None:
+    """Show the warehouse: its path and size, each table's row count, and the last runs.
+
+    \b
+    Example:
+      etl status --runs 20
+    """
+    from etl.steps import inspect
+
+    with app.warehouse(read_only=True) as wh:
+        click.echo(inspect.status(wh, last_runs))
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
+@click.option("--csv", "as_csv", is_flag=True, help="Output CSV with a header row.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
+@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table output.")
+@click.pass_obj
+def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: bool, max_rows: int) -> None:
+    """Run a read-only query against the warehouse (statements that write are refused).
+
+    \b
+    Examples:
+      etl sql "SELECT rule, count(*) FROM rejects GROUP BY rule"
+      etl sql --csv --file report.sql > report.csv
+    """
+    from etl.report import format_table
+    from etl.steps import inspect
+
+    if (query is None) == (query_file is None):
+        raise click.UsageError("give a query or --file, not both and not neither")
+    if as_csv and as_json:
+        raise click.UsageError("choose one of --csv and --json")
+    text = query if query is not None else query_file.read()
+    with app.warehouse(read_only=True) as wh:
+        result = inspect.query(wh, text)
+    if as_json:
+        click.echo(inspect.to_json(result))
+    elif as_csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        click.echo(format_table(result.columns, result.rows[:max_rows]))
+        hidden = len(result.rows) - max_rows
+        noun = "row" if len(result.rows) == 1 else "rows"
+        more = f", {hidden:,} not shown; use --csv or --json" if hidden > 0 else ""
+        footer = f"({len(result.rows):,} {noun}{more})"
+        click.echo(footer, err=sys.stdout.isatty())
+
+
+def main() -> None:
+    """Entry point for `python -m etl`."""
+    cli()

@@ -1,0 +1,99 @@
+"""Plain-text output: aligned tables, step summaries and a progress line on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence, TextIO
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
+    """Rows under their headers, columns padded to the widest cell (cells cut at `max_width`)."""
+    cells = [[_cell(v, max_width) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row):
+            widths[i] = max(widths[i], len(value))
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in cells:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(value: Any, max_width: int) -> str:
+    text = "NULL" if value is None else str(value)
+    text = text.replace("\n", " ")
+    return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+
+@dataclass
+class Summary:
+    """What a step did, as label/value lines; steps return one and the CLI prints it."""
+
+    title: str
+    items: list[tuple[str, Any]] = field(default_factory=list)
+
+    def add(self, label: str, value: Any) -> "Summary":
+        """Append one line and return self."""
+        self.items.append((label, value))
+        return self
+
+    def render(self) -> str:
+        """The summary as an indented block under its title."""
+        width = max((len(label) for label, _ in self.items), default=0)
+        body = [f"  {label.ljust(width)}  {_fmt(value)}" for label, value in self.items]
+        return "\n".join([self.title, *body])
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+class Progress:
+    """A one-line progress bar on stderr: done/total, failures and rate; silent when not a terminal."""
+
+    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.failed = 0
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.started = time.monotonic()
+        self._shown = 0.0
+
+    def advance(self, n: int = 1, failed: int = 0) -> None:
+        """Count `n` finished items, `failed` of which failed."""
+        self.done += n
+        self.failed += failed
+        now = time.monotonic()
+        if self.live and (now - self._shown >= 0.1 or self.done >= self.total):
+            self._shown = now
+            self.stream.write("\r" + self.line())
+            self.stream.flush()
+
+    def line(self) -> str:
+        """The bar as text."""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        share = self.done / self.total if self.total else 1.0
+        bar = ("#" * int(share * 24)).ljust(24)
+        fails = f"  failed {self.failed}" if self.failed else ""
+        return f"{self.label} [{bar}] {self.done:,}/{self.total:,}{fails}  {self.done / elapsed:,.1f}/s"
+
+    def close(self) -> None:
+        """End the line."""
+        if self.live:
+            self.stream.write("\r" + self.line() + "\n")
+            self.stream.flush()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""Read-only views of the warehouse: `etl status` and `etl sql`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from etl.errors import EtlError, ReadOnlyViolation
+from etl.report import format_table
+from etl.warehouse import Warehouse
+
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+
+
+@dataclass
+class Result:
+    """Column names and rows of a query."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def status(wh: Warehouse, last_runs: int = 10) -> str:
+    """Path and size, every table with its row count, and the last runs."""
+    size = wh.path.stat().st_size if wh.path.exists() else 0
+    tables = wh.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+    ).fetchall()
+    counts = []
+    for (name,) in tables:
+        # Table names come from the catalog, not from user input; identifiers cannot be bound.
+        quoted = '"' + name.replace('"', '""') + '"'
+        counts.append((name, wh.scalar(f"SELECT count(*) FROM {quoted}")))
+    runs = wh.sql_file("status_runs", [last_runs]).fetchall()
+    parts = [
+        f"warehouse  {wh.path.resolve()}",
+        f"size       {_human_bytes(size)}",
+        "",
+        format_table(["table", "rows"], [(n, f"{c:,}") for n, c in counts]),
+        "",
+    ]
+    if runs:
+        parts.append(format_table(["run", "step", "status", "started", "seconds", "counts"], runs, max_width=70))
+    else:
+        parts.append("no runs yet")
+    return "\n".join(parts)
+
+
+def query(wh: Warehouse, sql: str) -> Result:
+    """Run read-only SQL and return the last statement's result; refuses anything that writes."""
+    try:
+        statements = wh.con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise EtlError(f"cannot parse the query: {_first_line(exc)}") from exc
+    if not statements:
+        raise EtlError("the query is empty")
+    for statement in statements:
+        kind = statement.type.name
+        if kind not in READ_ONLY_STATEMENTS:
+            raise ReadOnlyViolation(
+                f"`etl sql` only reads; refusing this {kind} statement (write with the etl steps, "
+                "or open the file with the duckdb CLI when no etl run holds it)"
+            )
+    cursor = None
+    try:
+        for statement in statements:
+            cursor = wh.con.execute(statement)
+        assert cursor is not None
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        raise EtlError(f"query failed: {_first_line(exc)}") from exc
+    columns = [d[0] for d in cursor.description or []]
+    return Result(columns, rows)
+
+
+def to_json(result: Result) -> str:
+    """One JSON object per row, as a JSON array."""
+    records = [dict(zip(result.columns, row)) for row in result.rows]
+    return json.dumps(records, ensure_ascii=False, indent=2, default=str)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

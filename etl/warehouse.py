@@ -1,0 +1,204 @@
+"""The DuckDB warehouse: connect, migrate, run named SQL files, and record every run (lineage)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import duckdb
+
+from etl import migrations
+from etl.errors import EtlError, WarehouseBusy, WarehouseError
+
+# The SQL transforms live beside the package in the checkout, where people read and run them by hand.
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+_LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
+
+
+@dataclass
+class Run:
+    """One execution of a step; every row it lands carries `run_id`."""
+
+    run_id: int
+    step: str
+    params: dict[str, Any]
+    counts: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time since the run started."""
+        return time.monotonic() - self.started
+
+
+class Warehouse:
+    """An open DuckDB warehouse file with its schema migrated."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: Path | str, read_only: bool = False) -> "Warehouse":
+        """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
+        path = Path(path)
+        if read_only:
+            # A read-only connection cannot migrate, so bring the schema up to date first.
+            cls.open(path).close()
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = _connect(path, read_only)
+        wh = cls(path, con, read_only)
+        if not read_only:
+            migrations.apply(con)
+            wh._close_abandoned_runs()
+        return wh
+
+    def close(self) -> None:
+        """Release the file lock."""
+        self.con.close()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- SQL ---------------------------------------------------------------------------------
+
+    def sql_file(self, name: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute `sql/<name>.sql` with bound parameters; returns the cursor for fetching."""
+        return self.con.execute(read_sql(name), params or [])
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Execute one statement with bound parameters."""
+        return self.con.execute(sql, params or [])
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def run_checks(self, prefix: str) -> dict[str, int]:
+        """Run every `sql/checks/<prefix>*.sql`; each returns the rows that break one rule."""
+        broken: dict[str, int] = {}
+        for name in check_names(prefix):
+            rows = self.con.execute(read_sql(f"checks/{name}")).fetchall()
+            if rows:
+                broken[name] = len(rows)
+        return broken
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    @contextmanager
+    def run(self, step: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
+        """Record a run of `step`: `running` now, then `ok` with its counts, or `failed` with the error.
+
+        The run row is committed on its own, so a failed step still leaves its trace; the step
+        itself decides how its writes are grouped (usually one `transaction()`).
+        """
+        clean = _jsonable(dict(params or {}))
+        run_id = int(self.scalar("SELECT nextval('run_id_seq')"))
+        self.execute(
+            "INSERT INTO runs (run_id, step, params, started_at, status) VALUES (?, ?, ?, utc_now(), 'running')",
+            [run_id, step, json.dumps(clean, ensure_ascii=False, sort_keys=True)],
+        )
+        run = Run(run_id, step, clean)
+        try:
+            yield run
+        except BaseException as exc:
+            message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt):
+                message = "interrupted"
+            self._finish(run, "failed", message)
+            raise
+        self._finish(run, "ok", None)
+
+    def _finish(self, run: Run, status: str, error: str | None) -> None:
+        self.execute(
+            "UPDATE runs SET finished_at = utc_now(), status = ?, counts = ?, error = ? WHERE run_id = ?",
+            [status, json.dumps(_jsonable(run.counts), ensure_ascii=False, sort_keys=True), error, run.run_id],
+        )
+
+    def _close_abandoned_runs(self) -> None:
+        # We hold the only write lock, so a run still marked running died with its process.
+        self.execute(
+            "UPDATE runs SET status = 'failed', error = 'process ended before the run finished' "
+            "WHERE status = 'running'"
+        )
+
+    def last_ok_run(self, step: str) -> dict[str, Any] | None:
+        """The most recent successful run of a step, as a dict, or None."""
+        cur = self.execute(
+            "SELECT run_id, params, counts, finished_at FROM runs WHERE step = ? AND status = 'ok' "
+            "ORDER BY run_id DESC LIMIT 1",
+            [step],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        return {"run_id": row[0], "params": json.loads(row[1] or "{}"), "counts": json.loads(row[2] or "{}"),
+                "finished_at": row[3]}
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "Conflicting lock" in text or "Could not set lock" in text:
+            holder = _LOCK_HOLDER.search(text)
+            who = f"{holder.group(1)}, PID {holder.group(2)}" if holder else "another process"
+            raise WarehouseBusy(
+                f"warehouse is busy (another etl run holds {path}: {who}); wait for it to finish and try again"
+            ) from exc
+        if read_only and not path.exists():
+            raise WarehouseError(f"no warehouse at {path}") from exc
+        raise WarehouseError(f"cannot open warehouse {path}: {text}") from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open warehouse {path}: {exc}") from exc
+
+
+def read_sql(name: str) -> str:
+    """The text of `sql/<name>.sql`."""
+    path = SQL_DIR / f"{name}.sql"
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise WarehouseError(f"missing SQL file {path}; install etl from a checkout with `pip install -e .`") from exc
+
+
+def check_names(prefix: str = "") -> list[str]:
+    """Names of the check files under `sql/checks/` that start with `prefix`, sorted."""
+    return sorted(path.stem for path in (SQL_DIR / "checks").glob(f"{prefix}*.sql"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)

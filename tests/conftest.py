@@ -1,0 +1,65 @@
+"""Fixtures: a real DuckDB warehouse under tmp_path, the CLI, and a loopback LLM server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+from etl.cli import cli
+from etl.warehouse import Warehouse
+from tests.fakeserver import FakeLLMServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep the developer's ETL_* variables and ./etl.toml out of every test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ETL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    """Where the test's warehouse file lives."""
+    return tmp_path / "warehouse" / "etl.duckdb"
+
+
+@pytest.fixture
+def wh(warehouse_path: Path) -> Iterator[Warehouse]:
+    """An open, migrated warehouse (closed after the test)."""
+    warehouse = Warehouse.open(warehouse_path)
+    yield warehouse
+    warehouse.close()
+
+
+class Etl:
+    """Runs `etl --warehouse <test warehouse> ...` in-process, like a user at a terminal."""
+
+    def __init__(self, warehouse_path: Path) -> None:
+        self.warehouse_path = warehouse_path
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, ok: bool = True, input: str | None = None) -> Result:
+        result = self.runner.invoke(cli, ["--warehouse", str(self.warehouse_path), *args], input=input, prog_name="etl")
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"etl {' '.join(args)} exited {result.exit_code}:\n{result.output}") from result.exception
+        return result
+
+
+@pytest.fixture
+def etl(warehouse_path: Path) -> Etl:
+    """Invoke the CLI against the test warehouse; `ok=False` to expect failure."""
+    return Etl(warehouse_path)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeLLMServer]:
+    """A started loopback server speaking the Ollama and OpenAI-compatible APIs."""
+    with FakeLLMServer() as server:
+        yield server

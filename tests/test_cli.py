@@ -1,0 +1,135 @@
+"""The command line as a user meets it: help, config, status, sql, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from etl import __version__
+from etl.cli import cli
+from etl.warehouse import Warehouse
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in sorted(group.commands.items()):
+        found.append((prefix + name, command))
+        if isinstance(command, click.Group):
+            found.extend(_commands(command, prefix + name + " "))
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), _commands(cli))
+def test_every_command_has_help_with_an_example(name: str, command: click.Command) -> None:
+    assert command.help, f"`etl {name}` has no docstring"
+    if not isinstance(command, click.Group):
+        assert "Example" in command.help, f"`etl {name}` --help shows no example"
+    for param in command.params:
+        if isinstance(param, click.Option):
+            assert param.help, f"`etl {name}` option {param.opts} has no help"
+
+
+def test_help_and_version(etl) -> None:
+    assert "Usage: etl" in etl("-h").output
+    assert __version__ in etl("--version").output
+
+
+def test_config_shows_values_and_sources(etl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "etl.toml").write_text("[llm]\nmodel = 'qwen3:8b'\n", encoding="utf-8")
+    monkeypatch.setenv("ETL_SEED", "7")
+    lines = {line.split()[0]: line.split()[1:] for line in etl("config").output.splitlines()[2:]}
+    assert lines["llm_model"] == ["qwen3:8b", "etl.toml"]
+    assert lines["seed"] == ["7", "ETL_SEED"]
+    assert lines["mine_negatives"] == ["5", "default"]
+    assert lines["warehouse"][1] == "option"
+
+
+def test_status_lists_tables_and_runs(etl, warehouse_path: Path) -> None:
+    with Warehouse.open(warehouse_path) as wh, wh.run("demo") as run:
+        run.counts["rows"] = 3
+    out = etl("status").output
+    assert str(warehouse_path) in out
+    assert "triplets" in out and "schema_migrations" in out
+    assert "demo" in out and '{"rows": 3}' in out
+
+
+def test_sql_prints_an_aligned_table(etl) -> None:
+    out = etl("sql", "SELECT 42 AS answer, 'x' AS label").output.splitlines()
+    assert out[0].split() == ["answer", "label"]
+    assert out[2].split() == ["42", "x"]
+    assert out[3] == "(1 row)"
+
+
+def test_sql_csv_json_and_file(etl, tmp_path: Path) -> None:
+    assert etl("sql", "--csv", "SELECT 1 AS a, 'x,y' AS b").output == 'a,b\n1,"x,y"\n'
+    assert json.loads(etl("sql", "--json", "SELECT 1 AS a").output) == [{"a": 1}]
+    query = tmp_path / "q.sql"
+    query.write_text("SELECT count(*) AS n FROM runs", encoding="utf-8")
+    assert etl("sql", "--csv", "--file", str(query)).output == "n\n0\n"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO runs (run_id, step, started_at, status) VALUES (1, 'x', now(), 'ok')",
+        "DELETE FROM runs",
+        "DROP TABLE triplets",
+        "CREATE TABLE t AS SELECT 1",
+        "COPY runs TO 'out.csv'",
+        "SELECT 1; DELETE FROM runs",
+    ],
+)
+def test_sql_refuses_writes_and_changes_nothing(etl, warehouse_path: Path, statement: str) -> None:
+    with Warehouse.open(warehouse_path) as wh, wh.run("demo"):
+        pass
+    result = etl("sql", statement, ok=False)
+    assert result.exit_code == 1
+    assert "only reads" in result.output
+    with Warehouse.open(warehouse_path) as wh:
+        assert wh.scalar("SELECT count(*) FROM runs") == 1
+        assert wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'") == 0
+    assert not Path("out.csv").exists()
+
+
+def test_sql_errors_are_one_line(etl) -> None:
+    result = etl("sql", "SELECT * FROM no_such_table", ok=False)
+    assert result.exit_code == 1
+    assert result.output.startswith("error: query failed: Catalog Error")
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback(etl) -> None:
+    result = etl("--debug", "sql", "SELECT * FROM no_such_table", ok=False)
+    assert result.exception is not None and "Catalog Error" in str(result.exception)
+
+
+def test_busy_warehouse_is_one_clear_line(etl, warehouse_path: Path) -> None:
+    Warehouse.open(warehouse_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(warehouse_path)!r}); print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = etl("status", ok=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert result.output.startswith("error: warehouse is busy (another etl run holds")
+    assert f"PID {holder.pid}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_exits_2(etl, tmp_path: Path) -> None:
+    (tmp_path / "etl.toml").write_text("[llm]\nconcurrency = 'lots'\n", encoding="utf-8")
+    result = etl("config", ok=False)
+    assert result.exit_code == 2
+    assert "llm_concurrency" in result.output
