@@ -175,6 +175,14 @@ def m003_vocabulary_and_pairs(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """
+        CREATE TABLE term_ids (
+            term_id BIGINT NOT NULL,            -- append-only: a text never changes id, even if it leaves `terms`
+            text    VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute(
+        """
         CREATE TABLE terms (
             term_id      BIGINT NOT NULL,       -- stable: the same text keeps its id across runs
             text         VARCHAR NOT NULL,      -- NFC, trimmed, whitespace collapsed

@@ -8,12 +8,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 import duckdb
 
 from etl import migrations
 from etl.errors import EtlError, WarehouseBusy, WarehouseError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # The SQL transforms live beside the package in the checkout, where people read and run them by hand.
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -79,6 +82,10 @@ class Warehouse:
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute one statement with bound parameters."""
         return self.con.execute(sql, params or [])
+
+    def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> "pl.DataFrame":
+        """A query's result as a polars DataFrame."""
+        return self.con.sql(sql, params=params).pl()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
