@@ -170,6 +170,22 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
         click.echo(footer, err=sys.stdout.isatty())
 
 
+# -- landing input -------------------------------------------------------------------------------
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Land existing data files (synonym pairs, vocabularies) in the warehouse."""
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write files for training jobs and for the notebooks' consumers."""
+
+
 def main() -> None:
     """Entry point for `python -m etl`."""
     cli()
