@@ -268,6 +268,14 @@ class Client:
 
     def chat_many(self, requests_: Sequence[ChatRequest]) -> Iterator[ChatResult]:
         """Send requests `concurrency` at a time; yield each result as soon as it is finished."""
+        for ready in self._pooled(self.chat, requests_):
+            yield from ready
+
+    def chat_ready(self, requests_: Sequence[ChatRequest]) -> Iterator[list[ChatResult]]:
+        """Like chat_many, but yield every result finished by the time the consumer asks, as one list.
+
+        A consumer that stores results can then commit all that are ready in one transaction.
+        """
         return self._pooled(self.chat, requests_)
 
     def _chat_body(self, request: ChatRequest, num_predict: int) -> dict[str, Any]:
@@ -337,7 +345,8 @@ class Client:
         def one(offset: int) -> tuple[int, list[list[float]]]:
             return offset, self.embed_batch(list(texts[offset:offset + size]), dimensions)
 
-        return self._pooled(one, offsets)
+        for ready in self._pooled(one, offsets):
+            yield from ready
 
     def embed_batch(self, texts: list[str], dimensions: int | None = None) -> list[list[float]]:
         """Vectors for one batch in one request, with retries; raises ServiceError when it cannot."""
@@ -427,11 +436,12 @@ class Client:
         ceiling = min(BACKOFF_CAP, self.backoff * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    def _pooled(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
-        """Run `fn` over `items` on `concurrency` daemon threads; yield results in finishing order.
+    def _pooled(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[list[R]]:
+        """Run `fn` over `items` on `concurrency` daemon threads; yield the results finished so far.
 
-        Daemon threads, so an interrupted run exits at once instead of waiting out calls in flight.
-        A worker's exception is re-raised here; closing the iterator early stops handing out work.
+        Each yield waits for at least one result and takes all others already done, in finishing
+        order. Daemon threads, so an interrupted run exits at once instead of waiting out calls in
+        flight. A worker's exception is re-raised here; closing the iterator stops handing out work.
         """
         todo: queue.SimpleQueue[T] = queue.SimpleQueue()
         done: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
@@ -450,15 +460,23 @@ class Client:
                 except BaseException as exc:  # handed to the consuming thread, which re-raises it
                     done.put((False, exc))
 
-        def results() -> Iterator[R]:
+        def results() -> Iterator[list[R]]:
             for n in range(min(self.concurrency, len(items))):
                 threading.Thread(target=work, name=f"etl-llm-{n}", daemon=True).start()
+            left = len(items)
             try:
-                for _ in range(len(items)):
-                    ok, value = done.get()
-                    if not ok:
-                        raise value
-                    yield value
+                while left:
+                    ready = [done.get()]
+                    while len(ready) < left:
+                        try:
+                            ready.append(done.get_nowait())
+                        except queue.Empty:
+                            break
+                    left -= len(ready)
+                    for ok, value in ready:
+                        if not ok:
+                            raise value
+                    yield [value for _, value in ready]
             finally:
                 stop.set()
 

@@ -170,6 +170,16 @@ def test_chat_many_reraises_a_worker_bug(llm_server: FakeLLMServer) -> None:
         list(c._pooled(lambda n: 1 // n, [1, 0, 2]))
 
 
+def test_chat_ready_hands_over_everything_finished_at_once(llm_server: FakeLLMServer) -> None:
+    llm_server.latency = 0.05
+    c = client(llm_server, concurrency=4)
+    batches = []
+    for ready in c.chat_ready([request(f"term {i}") for i in range(8)]):
+        batches.append(len(ready))
+        time.sleep(0.2)  # a slow consumer: the other calls finish meanwhile
+    assert sum(batches) == 8 and batches[0] >= 1 and len(batches) < 8
+
+
 # -- hashing and parsing --------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.llm import Client
 from etl.report import Summary
-from etl.steps.synth_store import Tally, check, execute, replace_rejects
+from etl.steps.synth_store import Answers, Tally, check, execute, replace_rejects
 from etl.steps.synth_tasks import (
     expansion_request,
     load_seeds,
@@ -110,13 +110,16 @@ def _expand(
         category_of = {client.call_hash(r): cat for cat, r in requests.items()}
         expanded: dict[str, tuple[str, list[str]]] = {}
 
-        def land(call_hash: str, answer: str) -> int:
-            category = category_of[call_hash]
-            terms, rejects = parse_expansion(answer, seeds[category], keep)
-            expanded[category] = (call_hash, terms)
+        def land(answers: Answers) -> int:
+            found = []
+            for call_hash, answer in answers:
+                category = category_of[call_hash]
+                terms, rejects = parse_expansion(answer, seeds[category], keep)
+                expanded[category] = (call_hash, terms)
+                found += [(call_hash, category, r) for r in rejects]
             with wh.transaction():
-                replace_rejects(wh, run.run_id, "synth.expand", call_hash, category, rejects)
-            return len(rejects)
+                replace_rejects(wh, run.run_id, "synth.expand", [h for h, _ in answers], found)
+            return len(found)
 
         tally = execute(wh, client, run, "expand", list(requests.values()), refresh, land)
         plan = _plan(seeds, expanded)
@@ -154,19 +157,25 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
         requests = [translation_request(term, temperature) for term, _ in planned]
         term_of = {client.call_hash(r): row for r, row in zip(requests, planned)}
 
-        def land(call_hash: str, answer: str) -> int:
-            ko, category = term_of[call_hash]
-            translation, rejects = parse_translation(answer, ko)
-            with wh.transaction():
-                wh.execute("DELETE FROM translations WHERE ko = ?", [ko])
+        def land(answers: Answers) -> int:
+            columns: dict[str, list[Any]] = {k: [] for k in ("kos", "en_primaries", "en_alternatives",
+                                                             "abbreviations", "categories", "call_hashes")}
+            found = []
+            for call_hash, answer in answers:
+                ko, category = term_of[call_hash]
+                translation, rejects = parse_translation(answer, ko)
+                found += [(call_hash, ko, r) for r in rejects]
                 if translation is not None:
-                    wh.sql_file("synth_land_translation", {
-                        "ko": ko, "en_primary": translation.en_primary,
-                        "en_alternatives": translation.en_alternatives, "abbreviation": translation.abbreviation,
-                        "category": category, "call_hash": call_hash, "run_id": run.run_id,
-                    })
-                replace_rejects(wh, run.run_id, "synth.translate", call_hash, ko, rejects)
-            return len(rejects)
+                    for key, value in zip(columns, (ko, translation.en_primary, translation.en_alternatives,
+                                                    translation.abbreviation, category, call_hash)):
+                        columns[key].append(value)
+            with wh.transaction():
+                # A refused answer also clears the term's old translation: it no longer matches the plan.
+                wh.execute("DELETE FROM translations WHERE ko IN (SELECT unnest(?::VARCHAR[]))",
+                           [[term_of[h][0] for h, _ in answers]])
+                wh.sql_file("synth_land_translations", {**columns, "run_id": run.run_id})
+                replace_rejects(wh, run.run_id, "synth.translate", [h for h, _ in answers], found)
+            return len(found)
 
         tally = execute(wh, client, run, "translate", requests, refresh, land)
         with wh.transaction():
@@ -190,19 +199,24 @@ def _sentences(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
         requests = [sentences_request(ko, english[ko][0], per_term, temperature) for ko in sample]
         term_of = {client.call_hash(r): ko for r, ko in zip(requests, sample)}
 
-        def land(call_hash: str, answer: str) -> int:
-            ko = term_of[call_hash]
-            en, category = english[ko]
-            pairs, rejects = parse_sentences(answer, ko)
+        def land(answers: Answers) -> int:
+            columns: dict[str, list[Any]] = {k: [] for k in ("kos", "ens", "term_kos", "term_ens", "categories",
+                                                             "call_hashes")}
+            found = []
+            for call_hash, answer in answers:
+                term_ko = term_of[call_hash]
+                term_en, category = english[term_ko]
+                pairs, rejects = parse_sentences(answer, term_ko)
+                found += [(call_hash, term_ko, r) for r in rejects]
+                for ko, en in pairs:
+                    for key, value in zip(columns, (ko, en, term_ko, term_en, category, call_hash)):
+                        columns[key].append(value)
             with wh.transaction():
-                wh.execute("DELETE FROM parallel_sentences WHERE term_ko = ?", [ko])
-                if pairs:
-                    wh.sql_file("synth_land_sentences", {
-                        "kos": [p[0] for p in pairs], "ens": [p[1] for p in pairs], "term_ko": ko, "term_en": en,
-                        "category": category, "call_hash": call_hash, "run_id": run.run_id,
-                    })
-                replace_rejects(wh, run.run_id, "synth.sentences", call_hash, ko, rejects)
-            return len(rejects)
+                wh.execute("DELETE FROM parallel_sentences WHERE term_ko IN (SELECT unnest(?::VARCHAR[]))",
+                           [[term_of[h] for h, _ in answers]])
+                wh.sql_file("synth_land_sentences", {**columns, "run_id": run.run_id})
+                replace_rejects(wh, run.run_id, "synth.sentences", [h for h, _ in answers], found)
+            return len(found)
 
         tally = execute(wh, client, run, "sentences", requests, refresh, land)
         with wh.transaction():

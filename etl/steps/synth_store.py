@@ -1,10 +1,11 @@
 """How synthesis stages talk to the LLM and the warehouse: cache first, then calls recorded one by one.
 
 HTTP runs on the client's worker threads; every write happens here, on the calling thread, as
-results come back. Each finished call's `llm_calls` row is committed on its own before its answer
-is parsed, so a run killed at any moment loses at most the calls in flight. The parsed rows of an
-answer are landed by the stage's `land` callback, idempotently (keyed by the call or its term), so
-an answer parsed twice, from a resumed or repeated run, lands once.
+results come back. A finished call's `llm_calls` row is committed as soon as the call returns (with
+any others that finished at the same moment) and before its answer is parsed, so a run killed at
+any moment loses only the calls still in flight. The parsed rows of answers are landed by the
+stage's `land` callback, idempotently (keyed by the call or its term), so an answer parsed twice,
+by a resumed or repeated run, lands once.
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from etl.warehouse import Run, Warehouse
 # Consecutive failed calls after which a stage stops instead of burning hours of retries.
 MIN_FAILURE_STREAK = 8
 
-Land = Callable[[str, str], int]
-"""land(call_hash, answer_text) lands the parsed rows of one answer and returns how many parts it refused."""
+# Cached answers are landed this many at a time: one transaction each, small enough to stay quick.
+CACHED_CHUNK = 256
+
+Answers = list[tuple[str, str]]
+Land = Callable[[Answers], int]
+"""land([(call_hash, answer_text), ...]) lands the parsed rows of some answers in one transaction
+and returns how many parts it refused. Landing is idempotent: the same answer lands once."""
 
 
 @dataclass
@@ -50,34 +56,41 @@ class Tally:
 def execute(
     wh: Warehouse, client: Client, run: Run, label: str, requests: Sequence[ChatRequest], refresh: bool, land: Land
 ) -> Tally:
-    """Answer every distinct request, from `llm_calls` when cached (unless `refresh`), else over HTTP."""
+    """Answer every distinct request, from `llm_calls` when cached (unless `refresh`), else over HTTP.
+
+    Results that finish together are committed together (group commit): their `llm_calls` rows in
+    one transaction, then their parsed rows in another. No result ever waits for a call in flight.
+    """
     tally = Tally()
     unique = {client.call_hash(r): r for r in requests}
     cached = {} if refresh or not unique else cached_answers(wh, list(unique))
     pending = [r for h, r in unique.items() if h not in cached]
     streak, limit = 0, max(MIN_FAILURE_STREAK, 2 * client.concurrency)
     with Progress(label, len(unique)) as progress:
-        for call_hash, answer in cached.items():
-            tally.cached += 1
-            tally.rejected += land(call_hash, answer)
-            progress.advance()
-        for result in client.chat_many(pending):
-            record_call(wh, client, result, run.run_id)
-            tally.calls += 1
-            tally.prompt_tokens += result.prompt_tokens or 0
-            tally.completion_tokens += result.completion_tokens or 0
-            if result.ok:
-                streak = 0
-                tally.rejected += land(result.call_hash, result.content or "")
-            else:
-                streak += 1
-                tally.failed += 1
-                if streak >= limit:
-                    raise ServiceError(
-                        f"the last {streak} {label} calls all failed (last: {result.error}); check the server "
-                        "and run the same command again: finished calls are kept and will not be repeated"
-                    )
-            progress.advance(failed=0 if result.ok else 1)
+        answers = list(cached.items())
+        for start in range(0, len(answers), CACHED_CHUNK):
+            chunk = answers[start:start + CACHED_CHUNK]
+            tally.cached += len(chunk)
+            tally.rejected += land(chunk)
+            progress.advance(len(chunk))
+        for ready in client.chat_ready(pending):
+            record_calls(wh, client, ready, run.run_id)
+            tally.calls += len(ready)
+            tally.prompt_tokens += sum(r.prompt_tokens or 0 for r in ready)
+            tally.completion_tokens += sum(r.completion_tokens or 0 for r in ready)
+            answered = [(r.call_hash, r.content or "") for r in ready if r.ok]
+            if answered:
+                tally.rejected += land(answered)
+            failed = [r for r in ready if not r.ok]
+            tally.failed += len(failed)
+            progress.advance(len(ready), failed=len(failed))
+            for result in ready:
+                streak = 0 if result.ok else streak + 1
+            if streak >= limit:
+                raise ServiceError(
+                    f"the last {streak} {label} calls all failed (last: {failed[-1].error}); check the server "
+                    "and run the same command again: finished calls are kept and will not be repeated"
+                )
     return tally
 
 
@@ -87,39 +100,42 @@ def cached_answers(wh: Warehouse, hashes: list[str]) -> dict[str, str]:
     return {call_hash: response or "" for call_hash, response in rows}
 
 
-def record_call(wh: Warehouse, client: Client, result: ChatResult, run_id: int) -> None:
-    """Commit one finished call, successful or not, with its answer verbatim."""
-    wh.sql_file("synth_record_call", {
-        "call_hash": result.call_hash,
-        "task": result.request.task,
+def record_calls(wh: Warehouse, client: Client, results: Sequence[ChatResult], run_id: int) -> None:
+    """Commit finished calls, successful or not, with their answers verbatim (one transaction)."""
+    wh.sql_file("synth_record_calls", {
         "api": client.api,
         "model": client.model,
-        "url": result.url,
-        "request": json.dumps(result.sent, ensure_ascii=False, sort_keys=True),
-        "response": result.content,
-        "thinking": result.thinking,
-        "done_reason": result.done_reason,
-        "prompt_tokens": result.prompt_tokens,
-        "completion_tokens": result.completion_tokens,
-        "duration_s": round(result.duration_s, 4),
-        "attempts": result.attempts,
-        "status": result.status,
-        "error": result.error,
         "run_id": run_id,
+        "call_hash": [r.call_hash for r in results],
+        "task": [r.request.task for r in results],
+        "url": [r.url for r in results],
+        "request": [json.dumps(r.sent, ensure_ascii=False, sort_keys=True) for r in results],
+        "response": [r.content for r in results],
+        "thinking": [r.thinking for r in results],
+        "done_reason": [r.done_reason for r in results],
+        "prompt_tokens": [r.prompt_tokens for r in results],
+        "completion_tokens": [r.completion_tokens for r in results],
+        "duration_s": [round(r.duration_s, 4) for r in results],
+        "attempts": [r.attempts for r in results],
+        "status": [r.status for r in results],
+        "error": [r.error for r in results],
     })
 
 
 def replace_rejects(
-    wh: Warehouse, run_id: int, step: str, call_hash: str, source: str, rejects: Sequence[Reject]
+    wh: Warehouse, run_id: int, step: str, call_hashes: Sequence[str], found: Sequence[tuple[str, str, Reject]]
 ) -> None:
-    """Make `rejects` the refusals of one answer (call inside the caller's transaction)."""
-    wh.execute("DELETE FROM rejects WHERE step = ? AND call_hash = ?", [step, call_hash])
-    if rejects:
+    """Make `found` (call_hash, source, reject) the refusals of these answers; call inside a transaction."""
+    wh.execute("DELETE FROM rejects WHERE step = ? AND call_hash IN (SELECT unnest(?::VARCHAR[]))",
+               [step, list(call_hashes)])
+    if found:
         wh.sql_file("synth_land_rejects", {
-            "run_id": run_id, "step": step, "call_hash": call_hash, "source": source,
-            "rules": [r.rule for r in rejects],
-            "reasons": [r.reason for r in rejects],
-            "payloads": [r.payload for r in rejects],
+            "run_id": run_id, "step": step,
+            "call_hashes": [h for h, _, _ in found],
+            "sources": [source for _, source, _ in found],
+            "rules": [r.rule for _, _, r in found],
+            "reasons": [r.reason for _, _, r in found],
+            "payloads": [r.payload for _, _, r in found],
         })
 
 
