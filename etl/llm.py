@@ -184,7 +184,9 @@ class Client:
                 time.sleep(self._delay(attempt, _retry_after(response)))
                 continue
             if response.status_code in (401, 403):
-                raise ServiceError(f"{url} refused the request (HTTP {response.status_code}); set {API_KEY_ENV} to a valid API key")
+                raise ServiceError(
+                    f"{url} refused the request (HTTP {response.status_code}); set {API_KEY_ENV} to a valid API key"
+                )
             if response.status_code != 200:
                 raise ServiceError(
                     f"{target} answered HTTP {response.status_code} ({_error_text(response)}); "
@@ -208,7 +210,8 @@ class Client:
         listed = ", ".join(served[:8]) + (", ..." if len(served) > 8 else "") if served else "none"
         if self.api == "ollama":
             return f"model '{model}' is not on {url} (it has: {listed}); run `ollama pull {model}`"
-        return f"model '{model}' is not served by {url} (it serves: {listed}); load it there (for Ollama: `ollama pull {model}`)"
+        return (f"model '{model}' is not served by {url} (it serves: {listed}); "
+                f"load it there (for Ollama: `ollama pull {model}`)")
 
     # -- chat --------------------------------------------------------------------------------
 

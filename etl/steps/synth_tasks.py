@@ -100,7 +100,7 @@ def load_seeds(path: Path | None = None) -> dict[str, list[str]]:
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{origin} is not valid {origin.rsplit('.', 1)[-1].upper()}: {exc}") from exc
     if not isinstance(data, dict) or not data:
-        raise InputError(f"{origin}: expected categories mapping to lists of terms, like machine_learning = [\"딥러닝\"]")
+        raise InputError(f"{origin}: expected categories mapping to lists of terms, like ml = [\"딥러닝\"]")
     seeds: dict[str, list[str]] = {}
     for category, terms in data.items():
         if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
@@ -208,7 +208,8 @@ def parse_translation(content: str, ko: str) -> tuple[Translation | None, list[R
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if not isinstance(value, dict):
-        return None, [Reject("wrong_shape", f"the translation answer is a JSON {type(value).__name__}, not an object", content)]
+        kind = type(value).__name__
+        return None, [Reject("wrong_shape", f"the translation answer is a JSON {kind}, not an object", content)]
     primary = value.get("primary")
     if not isinstance(primary, str):
         return None, [Reject("wrong_shape", "the translation answer has no text field 'primary'", content)]
@@ -247,7 +248,8 @@ def parse_sentences(content: str, term_ko: str) -> tuple[list[tuple[str, str]], 
     rejects: list[Reject] = []
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("ko"), str) or not isinstance(item.get("en"), str):
-            rejects.append(Reject("wrong_shape", "a sentence pair is not an object with text 'ko' and 'en'", _dump(item)))
+            reason = "a sentence pair is not an object with text 'ko' and 'en'"
+            rejects.append(Reject("wrong_shape", reason, _dump(item)))
             continue
         ko, en = normalize(item["ko"]), normalize(item["en"])
         if not ko or not en:
