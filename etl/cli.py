@@ -313,6 +313,69 @@ def export_synth(app: App, out: Path) -> None:
     click.echo(summary.render())
 
 
+# -- the whole pipeline --------------------------------------------------------------------------
+
+STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
+
+
+@cli.command("run")
+@click.option("--pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Synonym pairs to import (JSONL/CSV/TSV/Parquet) instead of synthesising them with an LLM.")
+@click.option("--terms", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Extra vocabulary to import: terms in no pair that may still be negatives.")
+@click.option("--vectors", type=click.Path(exists=True, path_type=Path),
+              help="Precomputed vectors (term_embeddings.npy, its directory, or .parquet); implies --embedder import.")
+@click.option("--example", is_flag=True,
+              help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.")
+@click.option("--embedder", type=click.Choice(["ollama", "openai", "hash", "import"]),
+              help="How terms get vectors (hash is offline and lexical).  [embedder]")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Export directory.  [default: export/ beside the warehouse]")
+@click.option("--from", "start", type=click.Choice(STAGES_OF_RUN),
+              help="Run this step and every step after it, even when their inputs are unchanged.")
+@click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
+@_synth_options
+@_seeds_option
+@click.pass_obj
+def run_cmd(app: App, **options: Any) -> None:
+    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → export.
+
+    Steps whose inputs have not changed since they last succeeded are skipped, so a second run
+    with nothing new finishes in seconds and sends no request. Without --pairs/--terms/--example
+    the pairs come from an LLM (Ollama on localhost by default), which must answer first.
+
+    \b
+    Example:
+      etl run --example
+      etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash
+      etl run --concurrency 8 --embedder ollama
+      etl run --from mine
+    """
+    from etl.steps import pipeline
+
+    if options["example"]:
+        options["pairs"] = options["pairs"] or pipeline.EXAMPLE_PAIRS
+        options["terms"] = options["terms"] or pipeline.EXAMPLE_TERMS
+        options["embedder"] = options["embedder"] or "hash"
+    if options["vectors"] is not None:
+        options["embedder"] = options["embedder"] or "import"
+    llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
+    settings = app.settings(embedder=options["embedder"], **llm)
+    warehouse = Path(settings.warehouse)
+    inputs = pipeline.Inputs(
+        out=options["out"] or warehouse.parent / "export",
+        pairs=options["pairs"], terms=options["terms"], vectors=options["vectors"],
+        skip_bad_lines=options["skip_bad_lines"], seeds=options["seeds"], refresh=options["refresh"],
+    )
+    if not warehouse.exists() and pipeline.needs_llm(inputs, options["start"], options["only"]):
+        pipeline.check_llm(settings)  # before the warehouse file is even created
+    with app.warehouse() as wh:
+        result = pipeline.run(wh, settings, inputs, options["start"], options["only"],
+                              notify=lambda line: click.echo(line, err=True))
+    click.echo(result.render())
+
+
 def main() -> None:
     """Entry point for `python -m etl`."""
     cli()

@@ -270,3 +270,18 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
 def m006_synthesis_term_order(con: duckdb.DuckDBPyConnection) -> None:
     """Keep the order terms were listed in: a term in two categories is translated under the first."""
     con.execute("ALTER TABLE category_terms ADD COLUMN position INTEGER")
+
+
+@migration
+def m010_pipeline_state(con: duckdb.DuckDBPyConnection) -> None:
+    """What each `etl run` stage last succeeded on, so an unchanged stage can be skipped."""
+    con.execute(
+        """
+        CREATE TABLE pipeline_state (
+            stage       VARCHAR PRIMARY KEY,    -- synth | import | clean | embed | index | mine | split | export
+            fingerprint VARCHAR NOT NULL,       -- sha256 of the settings, files and table states it read
+            run_id      BIGINT NOT NULL,        -- the `etl run` that recorded it
+            updated_at  TIMESTAMP NOT NULL
+        )
+        """
+    )

@@ -1,0 +1,293 @@
+"""`etl run`: every step in order, each skipped when its inputs have not changed since it last succeeded.
+
+A stage's fingerprint is a hash of the settings it reads, the bytes of the files it reads and the
+state (row count, newest run_id) of the tables it reads. It is recorded in `pipeline_state` right
+after the stage succeeds, taken *after* the stage ran, so a stage that rewrites one of its own
+inputs (split updates `triplets`) still finds it unchanged next time. When the fingerprint taken
+now equals the recorded one, the stage is skipped and says so.
+
+Write mode: `pipeline_state` is merged on `stage`; everything else is written by the steps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from etl.config import Settings
+from etl.errors import ConfigError, EtlError, ServiceError
+from etl.report import Summary, format_table
+from etl.warehouse import Warehouse
+
+EXAMPLE_PAIRS = Path(__file__).resolve().parent.parent / "data" / "example_pairs.jsonl"
+EXAMPLE_TERMS = Path(__file__).resolve().parent.parent / "data" / "example_terms.txt"
+OFFLINE_HINT = "etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash"
+
+# Tables whose state a fingerprint may read; identifiers cannot be bound, so only these are queried.
+_TABLES = frozenset({
+    "imported_pairs", "imported_terms", "translations", "parallel_sentences", "terms", "synonym_pairs",
+    "synonym_groups", "term_embeddings", "triplets",
+})
+_EMBEDDING = ("embedder", "embed_model", "embed_dim")
+
+
+@dataclass
+class Inputs:
+    """What `etl run` was asked to use beyond the settings."""
+
+    out: Path
+    pairs: Path | None = None
+    terms: Path | None = None
+    vectors: Path | None = None
+    skip_bad_lines: bool = False
+    seeds: Path | None = None
+    refresh: bool = False  # send every LLM request again
+
+
+@dataclass
+class Stage:
+    """One step of the pipeline: what it reads (for the fingerprint) and how to run it."""
+
+    name: str
+    action: Callable[[], Summary]
+    tables: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+    outputs: tuple[Path, ...] = ()  # files the stage writes: a missing one forces a rerun
+    finished: Callable[[Summary], bool] = lambda summary: True
+
+
+@dataclass
+class Outcome:
+    """What became of one stage in this run."""
+
+    stage: str
+    status: str  # ran | skipped | failed
+    seconds: float = 0.0
+    summary: Summary | None = None
+    note: str = ""
+
+
+@dataclass
+class Result:
+    """Every stage's outcome, and where the exports are."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    out: Path | None = None
+
+    def render(self) -> str:
+        """One screen: a line per stage, then each stage's own figures."""
+        rows = [(o.stage, o.status, f"{o.seconds:.1f}", o.note) for o in self.outcomes]
+        parts = ["etl run", format_table(["step", "outcome", "seconds", "note"], rows, max_width=70)]
+        for outcome in self.outcomes:
+            if outcome.summary is not None and outcome.summary.items:
+                parts.append(outcome.summary.render())
+        if self.out is not None:
+            parts.append(f"exports  {self.out}")
+        return "\n\n".join(parts)
+
+
+def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
+    """True when this run may synthesise, so the LLM server must answer before anything is written."""
+    synthesises = inputs.pairs is None and inputs.terms is None
+    return synthesises and only in (None, "synth") and start in (None, "synth")
+
+
+def plan(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
+    """The stages `etl run` would run for these settings and inputs, in order."""
+    from etl.steps import clean, embed, imports, index, mine, split, synth
+
+    stages: list[Stage] = []
+    if inputs.pairs is None and inputs.terms is None:
+        stages.append(Stage(
+            "synth", lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh),
+            settings=("llm_model", "llm_think", "seed", *_prefixed("synth_")),
+            files=tuple(p for p in (inputs.seeds,) if p is not None),
+            # Failed calls are retried by the next run, so a run with failures is not final.
+            finished=lambda summary: not dict(summary.items).get("failed"),
+        ))
+    else:
+        def land() -> Summary:
+            parts = []
+            if inputs.pairs is not None:
+                parts.append(imports.pairs(wh, settings, inputs.pairs, skip_bad_lines=inputs.skip_bad_lines))
+            if inputs.terms is not None:
+                parts.append(imports.terms(wh, settings, inputs.terms, skip_bad_lines=inputs.skip_bad_lines))
+            return _merge("import", parts)
+
+        files = tuple(p for p in (inputs.pairs, inputs.terms) if p is not None)
+        stages.append(Stage("import", land, files=files, settings=()))
+    stages.append(Stage(
+        "clean", lambda: clean.run(wh, settings),
+        tables=("imported_pairs", "imported_terms", "translations"), settings=_prefixed("clean_"),
+    ))
+    embed_files = (inputs.vectors,) if inputs.vectors is not None else ()
+    stages.append(Stage(
+        "embed", lambda: embed.run(wh, settings, _vector_source(inputs.vectors)),
+        tables=("terms",), settings=_EMBEDDING, files=embed_files,
+    ))
+    stages.append(Stage(
+        "index", lambda: index.run(wh, settings),
+        tables=("term_embeddings",), settings=(*_EMBEDDING, *_prefixed("index_")),
+    ))
+    stages.append(Stage(
+        "mine", lambda: mine.run(wh, settings),
+        tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
+        settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
+    ))
+    stages.append(Stage(
+        "split", lambda: split.run(wh, settings),
+        tables=("triplets",), settings=("seed", *_prefixed("split_")),
+    ))
+    stages.append(Stage(
+        "export", lambda: _export(wh, settings, inputs.out),
+        tables=("triplets", "translations", "parallel_sentences"),
+        outputs=(inputs.out / "triplets" / "train.parquet",),
+    ))
+    return stages
+
+
+def run(
+    wh: Warehouse,
+    settings: Settings,
+    inputs: Inputs,
+    start: str | None = None,
+    only: str | None = None,
+    notify: Callable[[str], None] = lambda line: None,
+) -> Result:
+    """Run the planned stages; `start` forces that stage and those after it, `only` forces just one."""
+    stages = plan(wh, settings, inputs)
+    names = [s.name for s in stages]
+    for wanted in (start, only):
+        if wanted is not None and wanted not in names:
+            raise ConfigError(f"there is no step {wanted!r} in this run; its steps are {', '.join(names)}")
+    if only is not None:
+        stages = [s for s in stages if s.name == only]
+    elif start is not None:
+        stages = stages[names.index(start):]
+    forced = {only} if only else set(names[names.index(start):]) if start else set()
+    if inputs.refresh:
+        forced.add("synth")
+
+    due = {s.name for s in stages if s.name in forced or _recorded(wh, s.name) != fingerprint(wh, settings, s)}
+    if "synth" in due:
+        check_llm(settings)
+
+    result = Result(out=inputs.out if any(s.name == "export" for s in stages) else None)
+    params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
+    with wh.run("run", params) as run:
+        for stage in stages:
+            if stage.name not in due:
+                note = f"inputs unchanged since run {_recorded_run(wh, stage.name)}"
+                notify(f"{stage.name}: skipped ({note})")
+                result.outcomes.append(Outcome(stage.name, "skipped", note=note))
+                continue
+            notify(f"{stage.name}: running")
+            started = time.monotonic()
+            try:
+                summary = stage.action()
+            except EtlError:
+                result.outcomes.append(Outcome(stage.name, "failed", time.monotonic() - started))
+                run.counts = _counts(result)
+                raise
+            outcome = Outcome(stage.name, "ran", time.monotonic() - started, summary)
+            if stage.finished(summary):
+                _record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
+            else:
+                outcome.note = "unfinished: it runs again next time"
+            result.outcomes.append(outcome)
+        run.counts = _counts(result)
+    return result
+
+
+def fingerprint(wh: Warehouse, settings: Settings, stage: Stage) -> str:
+    """A hash of everything the stage reads: settings, file bytes, table states, outputs present."""
+    material = {
+        "settings": {key: getattr(settings, key) for key in stage.settings},
+        "files": {str(path.resolve()): _file_digest(path) for path in stage.files},
+        "tables": {name: _table_state(wh, name) for name in stage.tables},
+        "outputs": {str(path.resolve()): path.exists() for path in stage.outputs},
+    }
+    text = json.dumps(material, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_llm(settings: Settings) -> None:
+    """Fail before anything is written when synthesis is due and no LLM server answers."""
+    from etl.steps import synth
+
+    try:
+        synth.connect(settings)
+    except ServiceError as exc:
+        raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
+
+
+def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
+    from etl.steps import export_triplets, synth_export
+
+    parts = [export_triplets.run(wh, settings, out / "triplets")]
+    if wh.scalar("SELECT count(*) FROM translations"):
+        parts.append(synth_export.run(wh, settings, out / "synonyms"))
+    return _merge("export", parts)
+
+
+def _vector_source(path: Path | None) -> Any:
+    if path is None:
+        return None
+    from etl.steps.embed_import import ImportSource
+
+    return ImportSource(path)
+
+
+def _prefixed(prefix: str) -> tuple[str, ...]:
+    from etl.config import keys
+
+    return tuple(key for key in keys() if key.startswith(prefix))
+
+
+def _table_state(wh: Warehouse, table: str) -> tuple[int, int]:
+    if table not in _TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    count, newest = wh.execute(f"SELECT count(*), coalesce(max(run_id), 0) FROM {table}").fetchone()
+    return int(count), int(newest)
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise EtlError(f"cannot read {path}: {exc.strerror}") from exc
+    return digest.hexdigest()
+
+
+def _recorded(wh: Warehouse, stage: str) -> str | None:
+    return wh.scalar("SELECT fingerprint FROM pipeline_state WHERE stage = ?", [stage])
+
+
+def _recorded_run(wh: Warehouse, stage: str) -> int | None:
+    return wh.scalar("SELECT run_id FROM pipeline_state WHERE stage = ?", [stage])
+
+
+def _record(wh: Warehouse, stage: str, digest: str, run_id: int) -> None:
+    wh.execute(
+        "INSERT OR REPLACE INTO pipeline_state (stage, fingerprint, run_id, updated_at) VALUES (?, ?, ?, utc_now())",
+        [stage, digest, run_id],
+    )
+
+
+def _merge(title: str, parts: list[Summary]) -> Summary:
+    merged = Summary(title)
+    for part in parts:
+        merged.items.extend((f"{part.title}: {label}", value) for label, value in part.items)
+    return merged
+
+
+def _counts(result: Result) -> dict[str, Any]:
+    return {o.stage: {"status": o.status, "seconds": round(o.seconds, 2)} for o in result.outcomes}
