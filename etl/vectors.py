@@ -10,14 +10,22 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def load(wh: Warehouse, model: str) -> tuple["np.ndarray", "np.ndarray"]:
-    """(term_ids int64[n], vectors float32[n, dim]) for one model, ordered by term_id."""
+_ALL = "SELECT term_id, vec FROM term_embeddings WHERE model = ? ORDER BY term_id"
+_IN_TERMS = "SELECT term_id, vec FROM term_embeddings SEMI JOIN terms USING (term_id) WHERE model = ? ORDER BY term_id"
+
+
+def load(wh: Warehouse, model: str, in_terms: bool = False) -> tuple["np.ndarray", "np.ndarray"]:
+    """(term_ids int64[n], vectors float32[n, dim]) for one model, ordered by term_id.
+
+    `in_terms` keeps only terms still in `terms` (vectors outlive a term that `etl clean` dropped).
+    """
     import numpy as np
     import pyarrow as pa
 
-    table = wh.execute(
-        "SELECT term_id, vec FROM term_embeddings WHERE model = ? ORDER BY term_id", [model]
-    ).to_arrow_table()
+    query = _IN_TERMS if in_terms else _ALL
+    # con.sql refuses to start while an execute() result is unread (e.g. after fetchone); finish it.
+    wh.con.complete()
+    table = wh.con.sql(query, params=[model]).to_arrow_table()
     ids = table.column("term_id").to_numpy().astype(np.int64, copy=False)
     if table.num_rows == 0:
         return ids, np.zeros((0, 0), dtype=np.float32)
