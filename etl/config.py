@@ -31,6 +31,7 @@ class Settings:
     llm_timeout: float = 120.0
     llm_max_attempts: int = 4
     llm_num_predict: int = 2048
+    llm_backoff: float = 0.5  # seconds before the first retry; doubles per attempt, with jitter
 
     # Synthesis prompts and sampling (the notebook's defaults)
     synth_expand_ask: int = 20
@@ -191,5 +192,7 @@ def _validate(s: Settings) -> None:
     for key in ("llm_concurrency", "llm_max_attempts", "embed_dim", "embed_batch", "mine_negatives", "mine_top_k"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
+    if s.llm_backoff < 0 or s.llm_timeout <= 0:
+        raise ConfigError(f"llm_backoff must be >= 0 and llm_timeout > 0, not {s.llm_backoff} and {s.llm_timeout}")
     if not 0.0 <= s.synth_sentences_sample <= 1.0:
         raise ConfigError(f"synth_sentences_sample must be between 0 and 1, not {s.synth_sentences_sample}")

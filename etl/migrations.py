@@ -264,3 +264,9 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration
+def m006_synthesis_term_order(con: duckdb.DuckDBPyConnection) -> None:
+    """Keep the order terms were listed in: a term in two categories is translated under the first."""
+    con.execute("ALTER TABLE category_terms ADD COLUMN position INTEGER")
