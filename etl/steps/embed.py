@@ -71,7 +71,7 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
             else:
                 from etl.steps import embed_http
 
-                vectors = embed_http.embed(settings, model, texts, progress)
+                vectors = embed_http.embed(settings, texts, progress)
         matrix, keep, rejects = _screen(vectors, texts, stored_dim(wh, model))
         with wh.transaction():
             landed = store(wh, ids[keep], matrix, model, run.run_id)
@@ -95,7 +95,7 @@ def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> "np.ndarray
 
 
 def _screen(
-    vectors: "np.ndarray | Sequence[Sequence[float]]", texts: list[str], dim: int | None
+    vectors: "np.ndarray | Sequence[np.ndarray]", texts: list[str], dim: int | None
 ) -> tuple["np.ndarray", "np.ndarray", list[tuple[str, str, str, Any]]]:
     """Split per-term vectors into landable unit rows and rejects (wrong dimension, NaN/inf, zeros).
 
@@ -107,14 +107,16 @@ def _screen(
     if isinstance(vectors, np.ndarray):
         lengths = np.full(len(texts), vectors.shape[1], dtype=np.int64)
     else:
-        lengths = np.array([len(v) for v in vectors], dtype=np.int64)
+        lengths = np.fromiter((len(v) for v in vectors), dtype=np.int64, count=len(vectors))
     # The model's stored dimension wins; on a first run the most common length does.
     want = dim if dim is not None else int(np.bincount(lengths).argmax())
     keep = lengths == want
     if isinstance(vectors, np.ndarray):
-        matrix = vectors[keep].astype(np.float64)
+        matrix = vectors[keep].astype(np.float32, copy=False)
+    elif keep.any():
+        matrix = np.stack([v for v, ok in zip(vectors, keep) if ok]).astype(np.float32, copy=False)
     else:
-        matrix = np.array([v for v, ok in zip(vectors, keep) if ok], dtype=np.float64).reshape(-1, want)
+        matrix = np.zeros((0, want), dtype=np.float32)
     rejects: list[tuple[str, str, str, Any]] = [
         (texts[i], "wrong_dim", f"the vector has {lengths[i]} values; the model's vectors have {want}", None)
         for i in np.flatnonzero(~keep)
@@ -128,8 +130,9 @@ def _screen(
             rejects.append((texts[kept_rows[row]], rule, reason, matrix[row].tolist()))
         keep[kept_rows[drop]] = False
         matrix = matrix[~drop]
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix.astype(np.float32), keep, rejects
+    norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+    matrix /= norms[:, None].astype(np.float32)
+    return matrix, keep, rejects
 
 
 def store(wh: Warehouse, ids: "np.ndarray", matrix: "np.ndarray", model: str, run_id: int) -> int:
