@@ -378,9 +378,13 @@ def embed(
 
 @cli.command()
 @click.option("--model", help="Whose vectors to index.  [default: the model `etl embed` would write]")
-@click.option("--dtype", type=click.Choice(["f32", "f16", "i8"]), help="Scalar type stored in the index.  [index_dtype]")
+@click.option(
+    "--dtype", type=click.Choice(["f32", "f16", "i8"]), help="Scalar type stored in the index.  [index_dtype]"
+)
 @click.option("--connectivity", type=int, help="HNSW edges per node (M).  [index_connectivity]")
-@click.option("--expansion-add", type=int, help="HNSW search depth while adding (efConstruction).  [index_expansion_add]")
+@click.option(
+    "--expansion-add", type=int, help="HNSW search depth while adding (efConstruction).  [index_expansion_add]"
+)
 @click.option("--expansion-search", type=int, help="HNSW search depth per query (ef).  [index_expansion_search]")
 @click.option("--force", is_flag=True, help="Rebuild even when the saved index is up to date.")
 @click.pass_obj

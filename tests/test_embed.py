@@ -62,9 +62,13 @@ def test_hash_vectors_are_unit_length_and_sized_by_dim() -> None:
 
 
 def test_hash_is_deterministic_across_processes() -> None:
-    code = "import sys; from etl.steps import embed_hash; sys.stdout.buffer.write(embed_hash.embed(['남계리', 'model'], 32).tobytes())"
+    code = (
+        "import sys; from etl.steps import embed_hash; "
+        "sys.stdout.buffer.write(embed_hash.embed(['남계리', 'model'], 32).tobytes())"
+    )
+    run = [sys.executable, "-c", code]
     outputs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, env={"PYTHONHASHSEED": seed}).stdout
+        subprocess.run(run, capture_output=True, check=True, env={"PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")
     }
     assert outputs == {embed_hash.embed(["남계리", "model"], 32).tobytes()}
@@ -90,7 +94,10 @@ def test_hash_embed_gives_every_term_a_unit_vector(etl, warehouse_path: Path) ->
     ids = seed_terms(warehouse_path, TERMS)
     out = etl("embed", "--embedder", "hash", "--dim", "64").output
     assert "embedded                8" in out and "hash-64" in out
-    rows = table(warehouse_path, "SELECT term_id, model, dim, len(vec), list_dot_product(vec, vec), run_id FROM term_embeddings ORDER BY term_id")
+    rows = table(
+        warehouse_path,
+        "SELECT term_id, model, dim, len(vec), list_dot_product(vec, vec), run_id FROM term_embeddings ORDER BY term_id",
+    )
     assert [r[0] for r in rows] == sorted(ids.values())
     assert {(r[1], r[2], r[3]) for r in rows} == {("hash-64", 64, 64)}
     assert all(abs(r[4] - 1) < 1e-5 for r in rows)
@@ -238,7 +245,8 @@ def test_import_npy_adds_unknown_terms_and_normalises(etl, warehouse_path: Path,
     out = etl("embed", "--embedder", "import", "--input", str(tmp_path / "nb"), "--model", "bge-m3").output
     assert "new terms             2" in out and "embedded              3" in out
     landed = table(warehouse_path, "SELECT text, file, line FROM imported_terms ORDER BY line")
-    assert landed == [("딥러닝 ", str(path.with_name("term_list.json")), 2), ("neural network", str(path.with_name("term_list.json")), 3)]
+    term_list = str(path.with_name("term_list.json"))
+    assert landed == [("딥러닝 ", term_list, 2), ("neural network", term_list, 3)]
     id_of = dict(table(warehouse_path, "SELECT text, term_id FROM terms"))
     assert id_of["머신러닝"] == known["머신러닝"] and set(id_of) == {"머신러닝", "딥러닝", "neural network"}
     ids, stored = load(warehouse_path, "bge-m3")
@@ -255,8 +263,12 @@ def test_import_parquet(etl, warehouse_path: Path, tmp_path: Path, fixed: bool) 
     flat = pa.array(np.arange(1, 13, dtype=np.float32))
     vecs = pa.FixedSizeListArray.from_arrays(flat, 4) if fixed else pa.ListArray.from_arrays([0, 4, 8, 12], flat)
     pq.write_table(pa.table({"word": ["a", "b", "c"], "id": [1, 2, 3], "emb": vecs}), tmp_path / "v.parquet")
-    etl("embed", "--embedder", "import", "--input", str(tmp_path / "v.parquet"), "--term-column", "word", "--model", "m")
-    rows = table(warehouse_path, "SELECT t.text, e.dim, e.vec[1] FROM term_embeddings e JOIN terms t USING (term_id) ORDER BY t.text")
+    parquet = str(tmp_path / "v.parquet")
+    etl("embed", "--embedder", "import", "--input", parquet, "--term-column", "word", "--model", "m")
+    rows = table(
+        warehouse_path,
+        "SELECT t.text, e.dim, e.vec[1] FROM term_embeddings e JOIN terms t USING (term_id) ORDER BY t.text",
+    )
     assert [(r[0], r[1]) for r in rows] == [("a", 4), ("b", 4), ("c", 4)]
     assert rows[0][2] == pytest.approx(1 / math.sqrt(1 + 4 + 9 + 16))
 
@@ -274,7 +286,10 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "length": (write_npy(tmp_path / "length", ["a", "b"], good), "lists 2 terms but .* has 3 rows"),
         "duplicate": (write_npy(tmp_path / "dup", ["a", "b", " a"], good), r"row 3: term ' a' repeats row 1 \('a'\)"),
         "blank": (write_npy(tmp_path / "blank", ["a", "\u200b", "c"], good), "row 2: the term is blank"),
-        "dimension": (write_npy(tmp_path / "dim", ["a", "b", "c"], np.ones((3, 5))), "holds 5-d vectors but model 'm' already has 4-d"),
+        "dimension": (
+            write_npy(tmp_path / "dim", ["a", "b", "c"], np.ones((3, 5))),
+            "holds 5-d vectors but model 'm' already has 4-d",
+        ),
         "ragged": (tmp_path / "ragged.parquet", r"row 2 \('b'\): its vector has 3 values where row 1 has 4"),
     }
 
@@ -290,7 +305,8 @@ def test_import_refuses_bad_input_and_writes_nothing(etl, warehouse_path: Path, 
     assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1
     assert re.search(message, result.output), result.output
     assert counts(warehouse_path) == before
-    assert table(warehouse_path, "SELECT status FROM runs WHERE step = 'embed' ORDER BY run_id DESC LIMIT 1") == [("failed",)]
+    last = table(warehouse_path, "SELECT status FROM runs WHERE step = 'embed' ORDER BY run_id DESC LIMIT 1")
+    assert last == [("failed",)]
 
 
 def test_import_needs_an_input(etl, warehouse_path: Path) -> None:

@@ -91,7 +91,8 @@ def test_stale_index_is_rebuilt(etl, warehouse_path: Path, embedded: dict, chang
         expected_count = 301
     elif change == "changed vector":
         with Warehouse.open(warehouse_path) as wh:
-            wh.execute("UPDATE term_embeddings SET vec = list_reverse(vec) WHERE term_id = ?", [embedded[vocabulary(300)[7]]])
+            changed = embedded[vocabulary(300)[7]]
+            wh.execute("UPDATE term_embeddings SET vec = list_reverse(vec) WHERE term_id = ?", [changed])
     elif change == "dropped term":
         with Warehouse.open(warehouse_path) as wh:
             wh.execute("DELETE FROM terms WHERE term_id = ?", [embedded[vocabulary(300)[0]]])
