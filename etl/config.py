@@ -48,7 +48,7 @@ class Settings:
     embed_model: str = "bge-m3"
     embed_dim: int = 256
     embed_batch: int = 64
-    index_dtype: str = "f32"
+    index_dtype: str = "f16"  # bench/index.py: builds ~1.7x faster than f32, half the size, same recall@10
     index_connectivity: int = 16
     index_expansion_add: int = 128
     index_expansion_search: int = 64

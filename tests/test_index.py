@@ -50,7 +50,7 @@ def test_index_is_saved_beside_the_warehouse_with_a_fingerprint(etl, warehouse_p
     saved = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     assert path.stat().st_size > 0
     assert {k: saved[k] for k in ("model", "count", "dim", "metric", "dtype", "connectivity")} == {
-        "model": "hash-64", "count": 300, "dim": 64, "metric": "cos", "dtype": "f32", "connectivity": 16
+        "model": "hash-64", "count": 300, "dim": 64, "metric": "cos", "dtype": "f16", "connectivity": 16
     }
     with Warehouse.open(warehouse_path) as wh:
         run_status, counts = wh.execute("SELECT status, counts FROM runs WHERE step = 'index'").fetchone()
@@ -124,7 +124,8 @@ def test_dropped_terms_are_not_searchable(warehouse_path: Path, embedded: dict) 
 @pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])
 def test_search_agrees_with_exact_cosine(warehouse_path: Path, embedded: dict, dtype: str) -> None:
     with Warehouse.open(warehouse_path) as wh:
-        # A search as deep as the set is large: the graph walk sees every node, so f32 must be exact.
+        # A search as deep as the set is large. Not quite exact even so: threads adding at once can
+        # leave a node or two poorly linked, so the bar is 95% (i8 also rounds every cosine).
         opened = index.ensure(wh, settings(index_dtype=dtype, index_expansion_search=300), "hash-64")
         ids, matrix = vectors.load(wh, "hash-64")
     queries = matrix[::10]
@@ -134,7 +135,7 @@ def test_search_agrees_with_exact_cosine(warehouse_path: Path, embedded: dict, d
     # A hit counts when its exact cosine reaches the 10th best: hash vectors have many exact ties.
     hit_sims = np.take_along_axis(sims, np.searchsorted(ids, found.keys.astype(np.int64)), axis=1)
     recall = (hit_sims >= tenth[:, None] - 1e-5).mean()
-    assert recall >= (0.99 if dtype == "f32" else 0.9)
+    assert recall >= (0.85 if dtype == "i8" else 0.95)
     assert (found.keys[:, 0] == ids[::10]).mean() >= 0.95  # a term is its own nearest neighbour
     # Distances are 1 - cosine.
     top = found.keys[:, 1].astype(np.int64)
