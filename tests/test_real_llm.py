@@ -185,14 +185,22 @@ class SchemaDialect:
     """A loopback hop to the real server that rewrites OpenAI's json_schema `response_format` into
     llama-cpp-python's `{"type": "json_object", "schema": ...}`; every other byte passes unchanged.
 
-    It also records the most requests it had in flight at once, to show concurrency reached the server.
+    It also records the most requests it had in flight at once, to show concurrency reached the
+    server, and the token usage each chat answer reported, to compare with what `llm_calls` stored.
     """
 
     upstream: str
     url: str = ""
     in_flight: int = 0
     max_in_flight: int = 0
+    usage: list[tuple[int, int]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note_usage(self, payload: bytes) -> None:
+        """Keep (prompt_tokens, completion_tokens) of a chat answer."""
+        usage = json.loads(payload).get("usage") or {}
+        with self.lock:
+            self.usage.append((int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))))
 
     def rewrite(self, body: bytes) -> bytes:
         """The request body with a json_schema response_format in llama-cpp-python's dialect."""
@@ -230,21 +238,23 @@ def dialect(llama_server: LlamaServer) -> Iterator[SchemaDialect]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def _relay(self, body: bytes | None) -> None:
-            headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
-            status, kind, payload = hop.forward(self.command, self.path, body, headers)
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             self._relay(None)
 
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self._relay(hop.rewrite(body) if self.path.endswith("/chat/completions") else body)
+
+        def _relay(self, body: bytes | None) -> None:
+            headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "authorization")}
+            status, kind, payload = hop.forward(self.command, self.path, body, headers)
+            if status == 200 and self.path.endswith("/chat/completions"):
+                hop.note_usage(payload)
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the http.server API
             pass
@@ -306,21 +316,19 @@ class SynthRun:
     space: Workspace
     result: Result
     requests: int
-    seconds: float
+    usage: list[tuple[int, int]]
 
 
 @pytest.fixture(scope="module")
 def synth_run(llama_server: LlamaServer, dialect: SchemaDialect, tmp_path_factory: pytest.TempPathFactory) -> SynthRun:
     """`etl synth` (expand, translate, sentences) on four seed terms against SmolLM2, once per module."""
     space = Workspace(tmp_path_factory.mktemp("synth")).write()
-    before = llama_server.chat_requests()
-    started = time.monotonic()
+    before, answered = llama_server.chat_requests(), len(dialect.usage)
     result = space.synth(dialect.url)
-    seconds = time.monotonic() - started
     assert result.exit_code == 0, f"etl synth exited {result.exit_code}:\n{result.output}\n{llama_server.log_tail()}"
     sent = space.rows("SELECT coalesce(sum(attempts), 0) FROM llm_calls")[0][0]
     requests_ = llama_server.settle(llama_server.chat_requests, before + sent) - before
-    return SynthRun(space, result, requests_, seconds)
+    return SynthRun(space, result, requests_, dialect.usage[answered:])
 
 
 # -- the tests ------------------------------------------------------------------------------------
@@ -335,8 +343,11 @@ def test_every_request_the_server_answered_is_in_llm_calls(synth_run: SynthRun) 
     assert by_task["expand"] == len(SEEDS)
     assert by_task["translate"] >= sum(len(terms) for terms in SEEDS.values())
     assert by_task["sentences"] >= 1
-    # Each attempt is one request: the server's own log accounts for every one of them.
-    assert synth_run.requests == sum(c[2] for c in calls)
+    # Each attempt is one request: the server's own log accounts for every one of them, and the
+    # tokens stored are the tokens the server reported.
+    assert synth_run.requests == sum(c[2] for c in calls) == len(synth_run.usage)
+    assert sum(c[3] for c in calls) == sum(p for p, _ in synth_run.usage)
+    assert sum(c[4] for c in calls) == sum(k for _, k in synth_run.usage)
     for task, status, attempts, prompt, completion, duration, done_reason, response, api, model, error in calls:
         assert (api, model) == ("openai", MODEL_ALIAS)
         assert duration > 0 and 1 <= attempts <= 3
