@@ -264,3 +264,10 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration
+def m007_clean_kinds(con: duckdb.DuckDBPyConnection) -> None:
+    """Typed forms: a term or pair can be an abbreviation (ML ↔ machine learning), kept, not dropped."""
+    con.execute("ALTER TABLE terms ADD COLUMN kind VARCHAR DEFAULT 'term'")  # term | abbreviation
+    con.execute("ALTER TABLE synonym_pairs ADD COLUMN kind VARCHAR DEFAULT 'synonym'")  # synonym | abbreviation
