@@ -17,7 +17,7 @@ _INVISIBLE = re.compile(_INVISIBLE_CLASS)
 _SPACE = re.compile(r"\s+")
 # The same whitespace for polars (Rust regex): Python's \s also matches the separators U+001C..U+001F.
 _SPACE_RUST = r"[\s\x1c-\x1f]+"
-_HANGUL_CLASS = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
+HANGUL_CLASS = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
 # Text made only of ASCII, Hangul and CJK ideographs: lower() equals casefold() and every letter is
 # easy to classify, so norm_key and lang can run as polars expressions. Anything else goes to Python.
 _FAST_TEXT = "^[\x00-\x7f\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e\u4e00-\u9fff]*$"
@@ -75,8 +75,8 @@ def describe(texts: "pl.Series", ignore_spaces: bool = True) -> "pl.DataFrame":
     import polars as pl
 
     text = pl.col("text")
-    hangul = text.str.contains(_HANGUL_CLASS)
-    folded_hangul = normalize_expr(text).str.contains(_HANGUL_CLASS)
+    hangul = text.str.contains(HANGUL_CLASS)
+    folded_hangul = normalize_expr(text).str.contains(HANGUL_CLASS)
     latin = text.str.contains("[A-Za-z]")
     cjk = text.str.contains("[\u4e00-\u9fff]")
     # norm_key normalises again: after invisibles are removed, conjoining jamo can compose anew.
