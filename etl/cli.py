@@ -210,7 +210,10 @@ def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) ->
 @import_group.command("terms")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=_TERM_FORMATS, help="File format.  [default: from the extension]")
-@click.option("--column", help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]")
+@click.option(
+    "--column",
+    help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]",
+)
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
 @click.pass_obj
 def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip_bad_lines: bool) -> None:

@@ -76,18 +76,24 @@ def describe(texts: "pl.Series", ignore_spaces: bool = True) -> "pl.DataFrame":
 
     text = pl.col("text")
     hangul = text.str.contains(HANGUL_CLASS)
-    folded_hangul = normalize_expr(text).str.contains(HANGUL_CLASS)
     latin = text.str.contains("[A-Za-z]")
     cjk = text.str.contains("[\u4e00-\u9fff]")
     # norm_key normalises again: after invisibles are removed, conjoining jamo can compose anew.
-    lower = normalize_expr(text).str.to_lowercase()
-    frame = pl.DataFrame({"text": texts.cast(pl.String)}).with_columns(
-        pl.when(folded_hangul & pl.lit(ignore_spaces)).then(lower.str.replace_all(" ", "", literal=True))
-        .otherwise(lower).alias("norm"),
-        pl.when(hangul & ~latin).then(pl.lit("ko"))
-        .when(~hangul & latin & ~cjk).then(pl.lit("en"))
-        .otherwise(pl.lit("mixed")).alias("lang"),
-        text.str.contains(_FAST_TEXT).alias("fast"),
+    lower = pl.col("renormalized").str.to_lowercase()
+    frame = (
+        pl.DataFrame({"text": texts.cast(pl.String)})
+        .with_columns(normalize_expr(text).alias("renormalized"))
+        .with_columns(
+            pl.when(pl.col("renormalized").str.contains(HANGUL_CLASS) & pl.lit(ignore_spaces))
+            .then(lower.str.replace_all(" ", "", literal=True))
+            .otherwise(lower)
+            .alias("norm"),
+            pl.when(hangul & ~latin).then(pl.lit("ko"))
+            .when(~hangul & latin & ~cjk).then(pl.lit("en"))
+            .otherwise(pl.lit("mixed")).alias("lang"),
+            text.str.contains(_FAST_TEXT).alias("fast"),
+        )
+        .drop("renormalized")
     )
     slow = frame.filter(~pl.col("fast"))["text"].unique()
     if not slow.len():

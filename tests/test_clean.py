@@ -344,3 +344,14 @@ def test_fast_describe_matches_norm_key_and_lang() -> None:
         assert described["lang"].to_list() == [vocab.lang(t) for t in texts]
     frame = pl.DataFrame({"t": samples}).select(vocab.normalize_expr(pl.col("t")))
     assert frame["t"].to_list() == texts
+
+
+def test_cleaning_settings_resolve_and_validate() -> None:
+    from etl import config
+    from etl.errors import ConfigError
+
+    loaded = config.load(env={"ETL_CLEAN_IGNORE_SPACES": "false", "ETL_CLEAN_MAX_LENGTH": "40"})
+    assert (loaded.settings.clean_ignore_spaces, loaded.settings.clean_max_length) == (False, 40)
+    assert config.load(env={}).settings.clean_max_length == 64
+    with pytest.raises(ConfigError, match="clean_max_length must be between 2 and 1000"):
+        config.load(env={"ETL_CLEAN_MAX_LENGTH": "1"})

@@ -33,10 +33,12 @@ def run(wh: Warehouse, settings: Settings) -> Summary:
     import polars as pl
 
     max_length, ignore_spaces = settings.clean_max_length, settings.clean_ignore_spaces
-    with wh.run(STEP, {"max_length": max_length, "ignore_spaces": ignore_spaces}) as run, Progress("clean", 5) as progress:
+    params = {"max_length": max_length, "ignore_spaces": ignore_spaces}
+    with wh.run(STEP, params) as run, Progress("clean", 5) as progress:
         candidates = wh.frame(read_sql("clean_pair_sources"))
         lines = wh.frame(read_sql("clean_term_sources"))
-        table = rules.texts(pl.concat([candidates["a_raw"], candidates["b_raw"], lines["raw"]]), max_length, ignore_spaces)
+        raw = pl.concat([candidates["a_raw"], candidates["b_raw"], lines["raw"]])
+        table = rules.texts(raw, max_length, ignore_spaces)
         judged = rules.pair_reject_values(rules.judge_pairs(candidates, table))
         vocabulary = rules.judge_terms(lines, table)
         progress.advance()
@@ -165,7 +167,12 @@ def _groups(terms: "pl.DataFrame", pairs: "pl.DataFrame") -> "pl.DataFrame":
 
 
 def _write(
-    wh: Warehouse, run_id: int, terms: "pl.DataFrame", pairs: "pl.DataFrame", groups: "pl.DataFrame", refused: "pl.DataFrame"
+    wh: Warehouse,
+    run_id: int,
+    terms: "pl.DataFrame",
+    pairs: "pl.DataFrame",
+    groups: "pl.DataFrame",
+    refused: "pl.DataFrame",
 ) -> dict[str, int]:
     """Replace the three tables and clean's rejects; returns row counts."""
     wh.execute("DELETE FROM terms")

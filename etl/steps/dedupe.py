@@ -27,6 +27,8 @@ def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFra
         pl.min_horizontal("ca", "cb").alias("term_a"), pl.max_horizontal("ca", "cb").alias("term_b"),
         "similarity", "origin", "run_id", "label",
     )
+    abbreviation_ids = abbreviations.implode()
+    one_side_abbreviated = pl.col("term_a").is_in(abbreviation_ids) != pl.col("term_b").is_in(abbreviation_ids)
     pairs = (
         ends.group_by("term_a", "term_b")
         .agg(
@@ -37,7 +39,7 @@ def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFra
         )
         .with_columns(
             # An abbreviation pair: a source said so, or exactly one side is an abbreviation.
-            pl.when(pl.col("labelled") | (pl.col("term_a").is_in(abbreviations.implode()) != pl.col("term_b").is_in(abbreviations.implode())))
+            pl.when(pl.col("labelled") | one_side_abbreviated)
             .then(pl.lit("abbreviation")).otherwise(pl.lit("synonym")).alias("kind")
         )
         .drop("labelled")

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def pairs(wh: Warehouse, settings: Settings, path: Path | str, skip_bad_lines: bool = False, fmt: str | None = None) -> Summary:
+def pairs(
+    wh: Warehouse, settings: Settings, path: Path | str, skip_bad_lines: bool = False, fmt: str | None = None
+) -> Summary:
     """Land a synonym-pairs file (source, target, optional similarity; other columns kept in `extra`)."""
     path = Path(path)
     read = readers.read_pairs(path, fmt, skip_bad_lines)

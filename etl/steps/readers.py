@@ -242,7 +242,8 @@ def _header(lines: _Lines, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
 
 
 def _missing_column(path: Path, name: str, columns: list[str]) -> InputError:
-    return InputError(f"{path}:1: missing column {name!r} (columns: {', '.join(columns) or 'none'}); rename it or pick another file")
+    listed = ", ".join(columns) or "none"
+    return InputError(f"{path}:1: missing column {name!r} (columns: {listed}); rename it or pick another file")
 
 
 def _pairs_csv(lines: _Lines, text: str, delimiter: str) -> None:
@@ -294,14 +295,16 @@ def _terms_json_list(lines: _Lines, text: str) -> None:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
         # One document: a syntax error cannot be skipped line by line.
-        raise InputError(f"{lines.path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno}); fix the file") from None
+        where = f"{lines.path}:{exc.lineno}"
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix the file") from None
     if not isinstance(items, list):
         raise InputError(f"{lines.path}:1: not a JSON list of terms; give a list like [\"term\", ...]")
     for number, item in enumerate(items, start=1):
         if isinstance(item, str):
             lines.good(number, text=item)
         else:
-            lines.refuse(number, "wrong_type", f"item {number} is {type(item).__name__}, not a string", json.dumps(item, ensure_ascii=False))
+            reason = f"item {number} is {type(item).__name__}, not a string"
+            lines.refuse(number, "wrong_type", reason, json.dumps(item, ensure_ascii=False))
 
 
 # -- Parquet ------------------------------------------------------------------------------------
@@ -360,7 +363,9 @@ def _terms_parquet(path: Path, column: str | None, skip: bool) -> Read:
     frame = _parquet(path)
     name = _term_column(path, column, frame.columns)
     _text_column(path, frame, name)
-    rows = frame.with_row_index("line", offset=1).select(pl.col(name).cast(pl.String).alias("text"), pl.col("line").cast(pl.Int64))
+    rows = frame.with_row_index("line", offset=1).select(
+        pl.col(name).cast(pl.String).alias("text"), pl.col("line").cast(pl.Int64)
+    )
     good = rows.filter(pl.col("text").is_not_null())
     return _parquet_result(path, good, rows.filter(pl.col("text").is_null()), f"{name} is null", skip)
 

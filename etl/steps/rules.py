@@ -42,7 +42,7 @@ RULES: tuple[Rule, ...] = (
     Rule("null_like", "reject", "pairs+terms", "a placeholder such as null, none or n/a"),
     Rule("too_long", "reject", "pairs+terms", "longer than clean_max_length characters"),
     Rule("initialism_dots", "rewrite", "pairs", "a dotted initialism loses its dots: A.I. -> AI"),
-    Rule("trailing_period", "rewrite", "pairs", "any other form loses its closing period: machine learning. -> machine learning"),
+    Rule("trailing_period", "rewrite", "pairs", "other forms lose a closing period: machine learning. -> machine learning"),
     Rule("clipped_word", "reject", "pairs", "a clipped word (up to 6 letters) with a trailing dot: norm., approx."),
     Rule("echo", "reject", "pairs", "a translation that only repeats the Korean term"),
     Rule("self_pair", "reject", "pairs", "both sides of an imported pair are the same term"),
@@ -103,7 +103,9 @@ def judge_pairs(candidates: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFr
     """Candidates with each side's text and rules, the pair's first broken rule (`rule`) and `a_ok`/`b_ok`."""
     import polars as pl
 
-    side = table.select("raw", "raw_changed", "text", "term_rule", "rewrite", "form", "form_rule", "hangul", "latin", "acronym", "form_norm")
+    side = table.select(
+        "raw", "raw_changed", "text", "term_rule", "rewrite", "form", "form_rule", "hangul", "latin", "acronym", "form_norm"
+    )
     frame = candidates.join(side.rename(lambda c: c + "_a"), left_on="a_raw", right_on="raw_a", how="left")
     frame = frame.join(side.rename(lambda c: c + "_b"), left_on="b_raw", right_on="raw_b", how="left")
     synth = pl.col("src") == "synth"
@@ -181,7 +183,8 @@ def rejects(frame: "pl.DataFrame", max_length: int) -> "pl.DataFrame":
                         value.str.len_chars(), pl.lit(max_length)))
         .when(pl.col("rule") == "clipped_word").then(pl.format("'{}' is a clipped word with a trailing dot", value))
         .when(pl.col("rule") == "echo").then(pl.format("the answer '{}' only repeats the Korean term", value))
-        .when(pl.col("rule") == "self_pair").then(pl.format("both sides are the same term (same comparison key): {}", value))
+        .when(pl.col("rule") == "self_pair")
+        .then(pl.format("both sides are the same term (same comparison key): {}", value))
         .when(pl.col("rule") == "no_hangul").then(pl.format("the Korean term '{}' has no Hangul", value))
         .when(pl.col("rule") == "not_latin").then(pl.format("the English form '{}' is not mostly Latin letters", value))
         .when(pl.col("rule") == "bad_script").then(pl.format("'{}' has neither Hangul nor mostly Latin letters", value))
