@@ -178,6 +178,90 @@ def import_group() -> None:
     """Land existing data files (synonym pairs, vocabularies) in the warehouse."""
 
 
+# -- clean: imports, cleaning and dedupe ---------------------------------------------------------
+
+_PAIR_FORMATS = click.Choice(["jsonl", "csv", "tsv", "parquet"])
+_TERM_FORMATS = click.Choice(["txt", "json", "jsonl", "csv", "tsv", "parquet"])
+
+
+@import_group.command("pairs")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_PAIR_FORMATS, help="File format.  [default: from the extension]")
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) -> None:
+    """Land synonym pairs: columns source, target and optional similarity (others kept in `extra`).
+
+    Reads JSONL (the notebook's filtered_synonym_pairs.jsonl), CSV, TSV or Parquet. Importing the
+    same file again replaces what it landed before. A bad line fails the import with file:line and
+    the reason, and nothing is written; `etl clean` turns landed pairs into synonym_pairs.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl
+      etl import pairs pairs.csv --skip-bad-lines
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        click.echo(imports.pairs(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt).render())
+
+
+@import_group.command("terms")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_TERM_FORMATS, help="File format.  [default: from the extension]")
+@click.option(
+    "--column",
+    help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]",
+)
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip_bad_lines: bool) -> None:
+    """Land a vocabulary: terms in no pair that must still be candidates for negatives.
+
+    Reads one term per line (.txt), a JSON list (the notebook's term_list.json), JSONL, or a
+    CSV/TSV/Parquet column. Importing the same file again replaces what it landed before.
+
+    \b
+    Example:
+      etl import terms term_list.json
+      etl import terms vocabulary.parquet --column word
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        summary = imports.terms(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt, column=column)
+        click.echo(summary.render())
+
+
+@cli.command()
+@click.option("--max-length", type=int, help="Longest term kept, in characters.  [setting clean_max_length]")
+@click.option(
+    "--ignore-spaces/--keep-spaces",
+    default=None,
+    help="Compare Korean terms without their spaces (배치 정규화 = 배치정규화).  [setting clean_ignore_spaces]",
+)
+@click.pass_obj
+def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
+    """Rebuild terms, synonym_pairs and synonym_groups from everything landed.
+
+    Reads imported pairs, translations and imported vocabularies; applies the cleaning rules in
+    order and prints rows in/out per rule; refused rows go to `rejects` (step clean, replacing the
+    previous clean's). Running it twice changes nothing. Fails, replacing nothing, if a check in
+    sql/checks/clean_*.sql finds rows.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl && etl clean
+      etl clean --max-length 40 --keep-spaces
+    """
+    from etl.steps import clean as clean_step
+
+    settings = app.settings(clean_max_length=max_length, clean_ignore_spaces=ignore_spaces)
+    with app.warehouse() as wh:
+        click.echo(clean_step.run(wh, settings).render())
+
+
 # -- exports -------------------------------------------------------------------------------------
 
 

@@ -42,6 +42,10 @@ class Settings:
     synth_sentences_per_term: int = 3
     synth_sentences_sample: float = 0.3
 
+    # Cleaning
+    clean_max_length: int = 64
+    clean_ignore_spaces: bool = True
+
     # Embeddings and the ANN index
     embedder: str = "ollama"
     embed_url: tuple[str, ...] = ()
@@ -196,3 +200,5 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"llm_backoff must be >= 0 and llm_timeout > 0, not {s.llm_backoff} and {s.llm_timeout}")
     if not 0.0 <= s.synth_sentences_sample <= 1.0:
         raise ConfigError(f"synth_sentences_sample must be between 0 and 1, not {s.synth_sentences_sample}")
+    if not 2 <= s.clean_max_length <= 1000:
+        raise ConfigError(f"clean_max_length must be between 2 and 1000 characters, not {s.clean_max_length}")
