@@ -264,3 +264,10 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration
+def m009_mining_pick_details(con: duckdb.DuckDBPyConnection) -> None:
+    """How each negative was picked: by its band's quota or by the fallback fill, from search or sampling."""
+    con.execute("ALTER TABLE negatives ADD COLUMN filled BOOLEAN NOT NULL DEFAULT false")
+    con.execute("ALTER TABLE negatives ADD COLUMN source VARCHAR NOT NULL DEFAULT 'search'")  # search | sample
