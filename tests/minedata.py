@@ -37,7 +37,7 @@ def clustered(n: int, dim: int, rng: np.random.Generator, levels: tuple[float, .
         centres = rng.standard_normal((k, dim)).astype(np.float32)
         centres /= np.linalg.norm(centres, axis=1, keepdims=True)
         out += np.sqrt(weight) * centres[(np.arange(n) * k) // n]
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
 
 def build(
@@ -51,8 +51,7 @@ def build(
 ) -> World:
     """Insert a vocabulary with vectors, groups of 2-4 synonyms and their pairs; returns what went in."""
     rng = np.random.default_rng(seed)
-    if vecs is None:
-        vecs = clustered(n_terms, dim, rng)
+    vecs = clustered(n_terms, dim, rng) if vecs is None else np.array(vecs, dtype=np.float32)
     n_terms, dim = vecs.shape
     ids = np.arange(1, n_terms + 1, dtype=np.int64) * 10  # ids are not row numbers
     texts = [f"Term {i:05d}" for i in range(n_terms)]

@@ -48,6 +48,8 @@ class MineInputs:
     pos_ptr: "np.ndarray"  # int64[m + 1]: positives of anchor i are pos_rows[pos_ptr[i]:pos_ptr[i+1]]
     pos_rows: "np.ndarray"  # int64 vocabulary rows of positives, ascending within an anchor
     excluded_norms: "np.ndarray"  # sorted int64 keys anchor * n_codes + norm code of the anchor and its positives
+    group_norms: "np.ndarray"  # sorted int64 keys group index * n_codes + norm code of every group member
+    group_index: "np.ndarray"  # int64 dense index of each row's group, -1 when none
     n_codes: int
     counts: dict[str, Any] = field(default_factory=dict)
 
@@ -76,9 +78,10 @@ class MineInputs:
         out = rows == anchor_rows
         anchor_group = self.group[anchor_rows]
         out |= (anchor_group >= 0) & (self.group[rows] == anchor_group)
-        keys = anchor * self.n_codes + self.norm[rows]
-        at = np.minimum(np.searchsorted(self.excluded_norms, keys), len(self.excluded_norms) - 1)
-        out |= self.excluded_norms[at] == keys
+        out |= _member(self.excluded_norms, anchor * self.n_codes + self.norm[rows])
+        # Spelled like any member of the anchor's group (not only its direct pair partners).
+        group = self.group_index[anchor_rows]
+        out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
         return out
 
     def exclusion_bound(self) -> "np.ndarray":
@@ -143,9 +146,16 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     excluded_norms = np.unique(
         np.concatenate([np.arange(len(anchors)) * n_codes + norm[anchors], anchor_index * n_codes + norm[dst]])
     )
+    grouped = group >= 0
+    _, dense = np.unique(group[grouped], return_inverse=True)
+    group_index = np.full(len(ids), -1, dtype=np.int64)
+    group_index[grouped] = dense.reshape(-1)
+    group_norms = np.unique(group_index[grouped] * n_codes + norm[grouped])
     counts["anchors"] = int(len(anchors))
     counts["anchor_positive_pairs"] = int(len(dst))
-    return MineInputs(model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, n_codes, counts)
+    return MineInputs(
+        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
+    )
 
 
 def _columns(wh: Warehouse, sql: str) -> tuple["np.ndarray", "np.ndarray"]:
