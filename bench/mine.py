@@ -5,9 +5,10 @@
     python bench/mine.py --search exact --search ann     # which modes to time (default: ann)
     python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
 
-Synthetic clustered unit vectors are generated here and landed in a fresh warehouse under a
-temporary directory. Each timed step runs in its own subprocess; its peak memory is that child's
-ru_maxrss from os.wait4. The notebook's algorithm (per anchor: cosine against every term, then a
+Synthetic clustered unit vectors are generated and landed in a fresh warehouse under a temporary
+directory. Every step (landing included) runs in its own subprocess, so the parent stays small;
+a step's peak memory is its VmHWM from /proc/self/status, cross-checked with ru_maxrss from
+os.wait4 (which also counts the parent's RSS at fork time, hence landing in a child too). The notebook's algorithm (per anchor: cosine against every term, then a
 Python loop over all of them, then random.sample per band) is timed on a 200-anchor sample and
 projected to all anchors.
 """
@@ -18,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,8 +123,30 @@ def child(argv: list[str]) -> dict:
         raise SystemExit(f"bench step {argv[0]} failed (exit {os.waitstatus_to_exitcode(status)})")
     report = json.loads(out.strip().splitlines()[-1])
     report["wall_s"] = time.perf_counter() - started
-    report["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    report["maxrss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
     return report
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
+    """Generate the synthetic world and land it in a fresh warehouse."""
+    path = Path(warehouse)
+    if path.exists():
+        path.unlink()
+    started = time.perf_counter()
+    data = generate(int(n_terms), int(dim), int(n_anchors))
+    generated = time.perf_counter() - started
+    land(path, data)
+    return {"generate_s": generated, "land_s": time.perf_counter() - started - generated,
+            "anchors": int(len(np.unique(np.concatenate(data["pairs"])))), "pairs": int(len(data["pairs"][0])),
+            "peak_mib": peak_mib()}  # fmt: skip
 
 
 def step_index(warehouse: str, index_path: str) -> dict:
@@ -136,7 +160,7 @@ def step_index(warehouse: str, index_path: str) -> dict:
     with Warehouse.open(warehouse) as wh:
         if mine_search.ann_available():
             built = mine_search.open_index(wh, settings, MODEL)
-            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(built)}
+            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(built), "peak_mib": peak_mib()}
         from usearch.index import Index
 
         ids, vecs = vectors.load(wh, MODEL)
@@ -147,7 +171,7 @@ def step_index(warehouse: str, index_path: str) -> dict:
     )  # fmt: skip
     index.add(ids.astype(np.uint64), vecs, threads=0)
     index.save(index_path)
-    return {"seconds": time.perf_counter() - loaded, "via": "usearch (bench)", "size": len(index)}
+    return {"seconds": time.perf_counter() - loaded, "via": "usearch (bench)", "size": len(index), "peak_mib": peak_mib()}
 
 
 def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -> dict:
@@ -170,7 +194,7 @@ def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -
     print(summary.render(), file=sys.stderr)
     return {"seconds": seconds, "search": counts["search"], "triplets": counts["triplets"], "anchors": counts["anchors"],
             "bands": counts["bands"], "positives": counts["positives_per_anchor"], "skipped": counts["skipped_anchors"],
-            "threads": threads_note}  # fmt: skip
+            "threads": threads_note, "peak_mib": peak_mib()}  # fmt: skip
 
 
 def step_notebook(warehouse: str, sample: int) -> dict:
@@ -213,7 +237,7 @@ def step_notebook(warehouse: str, sample: int) -> dict:
         picked = [x for name, n in quota.items() for x in rng.sample(found[name], min(n, len(found[name])))]
         made += len(picked) * len(positives)
     return {"seconds": time.perf_counter() - started, "anchors": sample, "triplets": made,
-            "all_anchors": len(anchor_to_positives)}  # fmt: skip
+            "all_anchors": len(anchor_to_positives), "peak_mib": peak_mib()}  # fmt: skip
 
 
 def main() -> None:
@@ -228,30 +252,35 @@ def main() -> None:
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-mine-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; workdir {workdir}")
-    if args.crossover:
-        crossover([int(x) for x in args.crossover.split(",")], dim, workdir)
-        return
+    try:
+        if args.crossover:
+            crossover([int(x) for x in args.crossover.split(",")], dim, workdir)
+        else:
+            full(args, workdir, n_terms, dim, n_anchors)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
+    """Land the data, build the index, time `etl mine` per mode and the notebook's algorithm."""
     warehouse = workdir / "bench.duckdb"
     index_path = workdir / "bench.usearch"
-    started = time.perf_counter()
-    data = generate(n_terms, dim, n_anchors)
-    generated = time.perf_counter() - started
-    if warehouse.exists():
-        warehouse.unlink()
-    land(warehouse, data)
-    print(f"data: {n_terms:,} terms x {dim}, {len(np.unique(np.concatenate(data['pairs']))):,} anchors, "
-          f"{len(data['pairs'][0]):,} pairs; generated in {generated:.1f}s, landed in {time.perf_counter() - started - generated:.1f}s")  # fmt: skip
-    del data
+    landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors)])
+    print(f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors, {landed['pairs']:,} pairs; "
+          f"generated in {landed['generate_s']:.1f}s, landed in {landed['land_s']:.1f}s")  # fmt: skip
 
     results = {}
     for search in args.search or ["ann"]:
         if search == "ann":
             built = child(["--step-index", str(warehouse), str(index_path)])
-            print(f"index build ({built['via']}): {built['seconds']:.1f}s, peak RSS {built['peak_rss_mib']:,.0f} MiB")
+            print(f"index build ({built['via']}): {built['seconds']:.1f}s, peak {built['peak_mib']:,.0f} MiB "
+                  f"(ru_maxrss {built['maxrss_mib']:,.0f} MiB)")  # fmt: skip
         mined = child(["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")])
         results[search] = mined
         print(f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
-              f"peak RSS {mined['peak_rss_mib']:,.0f} MiB, {mined['triplets']:,} triplets, skipped {mined['skipped']}")  # fmt: skip
+              f"peak {mined['peak_mib']:,.0f} MiB (ru_maxrss {mined['maxrss_mib']:,.0f} MiB), {mined['triplets']:,} triplets, "
+              f"skipped {mined['skipped']}")  # fmt: skip
         print("  bands: " + ", ".join(f"{k} {v['by_quota'] + v['by_fill']:,} (met {v['fill_rate']})" for k, v in mined["bands"].items()))
     notebook = child(["--step-notebook", str(warehouse), str(args.sample)])
     per_anchor = notebook["seconds"] / notebook["anchors"]
@@ -269,9 +298,7 @@ def crossover(sizes: list[int], dim: int, workdir: Path) -> None:
     for n in sizes:
         warehouse = workdir / f"cross-{n}.duckdb"
         index_path = workdir / f"cross-{n}.usearch"
-        if warehouse.exists():
-            warehouse.unlink()
-        land(warehouse, generate(n, dim, int(n * 0.189)))
+        child(["--step-land", str(warehouse), str(n), str(dim), str(int(n * 0.189))])
         exact = child(["--step-mine", str(warehouse), "exact", str(index_path), "default"])
         built = child(["--step-index", str(warehouse), str(index_path)])
         ann = child(["--step-mine", str(warehouse), "ann", str(index_path), "default"])
@@ -282,7 +309,9 @@ def crossover(sizes: list[int], dim: int, workdir: Path) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("--step-"):
         step, rest = sys.argv[1], sys.argv[2:]
-        if step == "--step-index":
+        if step == "--step-land":
+            result = step_land(*rest)
+        elif step == "--step-index":
             result = step_index(*rest)
         elif step == "--step-mine":
             result = step_mine(*rest)
