@@ -341,3 +341,13 @@ def test_one_and_two_threads_export_identical_bytes(tmp_path: Path) -> None:
         one, two = ((o / name).read_bytes() for o in outputs)
         assert one == two, name
         assert len(one) > 1000
+
+
+def test_auto_search_picks_by_vocabulary_size(wh: Warehouse, world: minedata.World) -> None:
+    from etl.steps import mine_search
+
+    assert mine_search.resolve("auto", mine_search.AUTO_EXACT_MAX_TERMS) == "exact"
+    assert mine_search.resolve("auto", mine_search.AUTO_EXACT_MAX_TERMS + 1) == "ann"
+    assert mine_search.resolve("ann", 10) == "ann"
+    mine.run(wh, settings(mine_search="auto"))
+    assert wh.last_ok_run("mine")["counts"]["search"] == "exact"

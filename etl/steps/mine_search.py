@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     Searcher = Callable[["np.ndarray", int], "np.ndarray"]
 
 # `auto` uses the exact search up to this many terms and the ANN index above it. Measured with
-# bench/mine.py on 2 cores at 1024 dimensions (anchors ~19% of the vocabulary, as in the notebook):
-# the exact matrix product grows with anchors x terms (quadratic in the vocabulary) while an index
-# build plus search grows roughly linearly; see the README section on search modes.
-AUTO_EXACT_MAX_TERMS = 40_000
+# `bench/mine.py --crossover` on the 2 shared cores at 1024 dimensions, anchors ~19% of the terms
+# (mining seconds, exact / ANN search with the index built / index build):
+# 10k 2.5 / 3.8 / 5.3, 20k 7.7 / 4.5 / 11.2, 40k 18.2 / 7.1 / 30.0, 80k 33 / 21 / 57, 150k 63-130 / 21 / 73.
+# Exact grows with anchors x terms (quadratic), ANN search about linearly. Up to ~50k terms exact
+# stays under ~25 s, needs no index and has perfect recall; at 150k it misses the 90 s budget under load.
+AUTO_EXACT_MAX_TERMS = 50_000
 # Similarity matrix budget per chunk of anchors in the exact search.
 EXACT_CHUNK_BYTES = 160 * 2**20
 # Shortlists are cut on approximate scores; keep candidates this far below the floor for rescoring.
