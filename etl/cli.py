@@ -397,6 +397,92 @@ def export_synth(app: App, out: Path) -> None:
     click.echo(summary.render())
 
 
+# -- mining, split and triplet export ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
+@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="Candidate search: exact matrix product, the usearch index, or by vocabulary size.  [default auto]")
+@click.option("--top-k", type=int, help="Nearest terms shortlisted per anchor for the medium and hard bands.  [default 100]")
+@click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
+@click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
+@click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
+@click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
+@click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
+@click.option("--max-neg-ratio", type=float, help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]")
+@click.option("--calibrate/--no-calibrate", default=None, help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).")
+@click.option("--percentiles", help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]")
+@click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.pass_obj
+def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
+         medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
+         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None) -> None:  # fmt: skip
+    """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
+
+    Anchors are both sides of every synonym pair with vectors; negatives never come from the
+    anchor's synonym group or share a normalised text with the anchor or a positive. Replaces
+    `negatives` and `triplets`; anchors left without any negative are listed in `rejects`.
+
+    \b
+    Example:
+      etl mine
+      etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
+      etl mine --calibrate --split-by triplet
+    """
+    from etl.steps import mine as mine_step
+
+    settings = app.settings(
+        mine_search=search, mine_top_k=top_k, mine_negatives=negatives, mine_easy=easy, mine_medium=medium,
+        mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
+        mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
+    )  # fmt: skip
+    with app.warehouse() as wh:
+        click.echo(mine_step.run(wh, settings, model=model).render())
+
+
+@cli.command("split")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.option("--seed", type=int, help="Seed for the order of groups or triplets.  [default 42]")
+@click.pass_obj
+def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: int | None) -> None:
+    """Re-split the existing triplets into train and validation (`etl mine` already splits).
+
+    \b
+    Example:
+      etl split --split-by triplet     # the notebook's split, to measure its leak
+      etl split --train-ratio 0.8
+    """
+    from etl.steps import split
+
+    settings = app.settings(split_by=split_by, split_train_ratio=train_ratio, seed=seed)
+    with app.warehouse() as wh:
+        click.echo(split.run(wh, settings).render())
+
+
+@export_group.command("triplets")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory to (re)write.  [default exports/triplets beside the warehouse]")
+@click.pass_obj
+def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
+    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict and a stats file.
+
+    Files: train.parquet, validation.parquet, triplet_dataset/, train_triplets.jsonl,
+    val_triplets.jsonl, data_preparation_stats.json. The directory is replaced as a whole.
+
+    \b
+    Example:
+      etl export triplets --out dataset/v21.3
+      python -c "import datasets; print(datasets.load_from_disk('dataset/v21.3/triplet_dataset'))"
+    """
+    from etl.steps import export_triplets
+
+    settings = app.settings()
+    with app.warehouse() as wh:
+        click.echo(export_triplets.run(wh, settings, out_dir).render())
+
+
 def main() -> None:
     """Entry point for `python -m etl`."""
     cli()
