@@ -178,6 +178,90 @@ def import_group() -> None:
     """Land existing data files (synonym pairs, vocabularies) in the warehouse."""
 
 
+# -- clean: imports, cleaning and dedupe ---------------------------------------------------------
+
+_PAIR_FORMATS = click.Choice(["jsonl", "csv", "tsv", "parquet"])
+_TERM_FORMATS = click.Choice(["txt", "json", "jsonl", "csv", "tsv", "parquet"])
+
+
+@import_group.command("pairs")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_PAIR_FORMATS, help="File format.  [default: from the extension]")
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) -> None:
+    """Land synonym pairs: columns source, target and optional similarity (others kept in `extra`).
+
+    Reads JSONL (the notebook's filtered_synonym_pairs.jsonl), CSV, TSV or Parquet. Importing the
+    same file again replaces what it landed before. A bad line fails the import with file:line and
+    the reason, and nothing is written; `etl clean` turns landed pairs into synonym_pairs.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl
+      etl import pairs pairs.csv --skip-bad-lines
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        click.echo(imports.pairs(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt).render())
+
+
+@import_group.command("terms")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_TERM_FORMATS, help="File format.  [default: from the extension]")
+@click.option(
+    "--column",
+    help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]",
+)
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip_bad_lines: bool) -> None:
+    """Land a vocabulary: terms in no pair that must still be candidates for negatives.
+
+    Reads one term per line (.txt), a JSON list (the notebook's term_list.json), JSONL, or a
+    CSV/TSV/Parquet column. Importing the same file again replaces what it landed before.
+
+    \b
+    Example:
+      etl import terms term_list.json
+      etl import terms vocabulary.parquet --column word
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        summary = imports.terms(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt, column=column)
+        click.echo(summary.render())
+
+
+@cli.command()
+@click.option("--max-length", type=int, help="Longest term kept, in characters.  [setting clean_max_length]")
+@click.option(
+    "--ignore-spaces/--keep-spaces",
+    default=None,
+    help="Compare Korean terms without their spaces (배치 정규화 = 배치정규화).  [setting clean_ignore_spaces]",
+)
+@click.pass_obj
+def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
+    """Rebuild terms, synonym_pairs and synonym_groups from everything landed.
+
+    Reads imported pairs, translations and imported vocabularies; applies the cleaning rules in
+    order and prints rows in/out per rule; refused rows go to `rejects` (step clean, replacing the
+    previous clean's). Running it twice changes nothing. Fails, replacing nothing, if a check in
+    sql/checks/clean_*.sql finds rows.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl && etl clean
+      etl clean --max-length 40 --keep-spaces
+    """
+    from etl.steps import clean as clean_step
+
+    settings = app.settings(clean_max_length=max_length, clean_ignore_spaces=ignore_spaces)
+    with app.warehouse() as wh:
+        click.echo(clean_step.run(wh, settings).render())
+
+
 # -- exports -------------------------------------------------------------------------------------
 
 
@@ -417,6 +501,92 @@ def index(
     )
     with app.warehouse() as wh:
         click.echo(step.run(wh, settings, model, force=force).render())
+
+
+# -- mining, split and triplet export ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
+@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="Candidate search: exact matrix product, the usearch index, or by vocabulary size.  [default auto]")
+@click.option("--top-k", type=int, help="Nearest terms shortlisted per anchor for the medium and hard bands.  [default 100]")
+@click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
+@click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
+@click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
+@click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
+@click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
+@click.option("--max-neg-ratio", type=float, help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]")
+@click.option("--calibrate/--no-calibrate", default=None, help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).")
+@click.option("--percentiles", help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]")
+@click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.pass_obj
+def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
+         medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
+         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None) -> None:  # fmt: skip
+    """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
+
+    Anchors are both sides of every synonym pair with vectors; negatives never come from the
+    anchor's synonym group or share a normalised text with the anchor or a positive. Replaces
+    `negatives` and `triplets`; anchors left without any negative are listed in `rejects`.
+
+    \b
+    Example:
+      etl mine
+      etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
+      etl mine --calibrate --split-by triplet
+    """
+    from etl.steps import mine as mine_step
+
+    settings = app.settings(
+        mine_search=search, mine_top_k=top_k, mine_negatives=negatives, mine_easy=easy, mine_medium=medium,
+        mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
+        mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
+    )  # fmt: skip
+    with app.warehouse() as wh:
+        click.echo(mine_step.run(wh, settings, model=model).render())
+
+
+@cli.command("split")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.option("--seed", type=int, help="Seed for the order of groups or triplets.  [default 42]")
+@click.pass_obj
+def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: int | None) -> None:
+    """Re-split the existing triplets into train and validation (`etl mine` already splits).
+
+    \b
+    Example:
+      etl split --split-by triplet     # the notebook's split, to measure its leak
+      etl split --train-ratio 0.8
+    """
+    from etl.steps import split
+
+    settings = app.settings(split_by=split_by, split_train_ratio=train_ratio, seed=seed)
+    with app.warehouse() as wh:
+        click.echo(split.run(wh, settings).render())
+
+
+@export_group.command("triplets")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory to (re)write.  [default exports/triplets beside the warehouse]")
+@click.pass_obj
+def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
+    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict and a stats file.
+
+    Files: train.parquet, validation.parquet, triplet_dataset/, train_triplets.jsonl,
+    val_triplets.jsonl, data_preparation_stats.json. The directory is replaced as a whole.
+
+    \b
+    Example:
+      etl export triplets --out dataset/v21.3
+      python -c "import datasets; print(datasets.load_from_disk('dataset/v21.3/triplet_dataset'))"
+    """
+    from etl.steps import export_triplets
+
+    settings = app.settings()
+    with app.warehouse() as wh:
+        click.echo(export_triplets.run(wh, settings, out_dir).render())
 
 
 def main() -> None:

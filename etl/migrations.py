@@ -270,3 +270,17 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
 def m006_synthesis_term_order(con: duckdb.DuckDBPyConnection) -> None:
     """Keep the order terms were listed in: a term in two categories is translated under the first."""
     con.execute("ALTER TABLE category_terms ADD COLUMN position INTEGER")
+
+
+@migration
+def m007_clean_kinds(con: duckdb.DuckDBPyConnection) -> None:
+    """Typed forms: a term or pair can be an abbreviation (ML ↔ machine learning), kept, not dropped."""
+    con.execute("ALTER TABLE terms ADD COLUMN kind VARCHAR DEFAULT 'term'")  # term | abbreviation
+    con.execute("ALTER TABLE synonym_pairs ADD COLUMN kind VARCHAR DEFAULT 'synonym'")  # synonym | abbreviation
+
+
+@migration
+def m009_mining_pick_details(con: duckdb.DuckDBPyConnection) -> None:
+    """How each negative was picked: by its band's quota or by the fallback fill, from search or sampling."""
+    con.execute("ALTER TABLE negatives ADD COLUMN filled BOOLEAN NOT NULL DEFAULT false")
+    con.execute("ALTER TABLE negatives ADD COLUMN source VARCHAR NOT NULL DEFAULT 'search'")  # search | sample
