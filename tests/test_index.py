@@ -155,3 +155,20 @@ def test_index_path_is_safe_for_any_model_name(warehouse_path: Path) -> None:
     with Warehouse.open(warehouse_path) as wh:
         path = index.index_path(wh, "org/model:latest")
     assert path == warehouse_path.parent / "index" / "org_model_latest.usearch"
+
+
+def test_mining_with_ann_builds_then_reuses_the_index(etl, warehouse_path: Path) -> None:
+    data = Path(__file__).resolve().parent.parent / "etl" / "data"
+    etl("import", "pairs", str(data / "example_pairs.jsonl"))
+    etl("import", "terms", str(data / "example_terms.txt"))
+    etl("clean")
+    etl("embed", "--embedder", "hash")
+    etl("mine", "--search", "ann")
+    path = warehouse_path.parent / "index" / "hash-256.usearch"
+    saved = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    with Warehouse.open(warehouse_path) as wh:
+        assert saved["count"] == wh.scalar("SELECT count(*) FROM terms") > 0
+        assert wh.scalar("SELECT count(*) FROM negatives") > 0
+    stamp = path.stat().st_mtime_ns
+    etl("mine", "--search", "ann")
+    assert path.stat().st_mtime_ns == stamp

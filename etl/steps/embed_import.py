@@ -45,7 +45,8 @@ class Imported:
 
 def read(source: ImportSource, expected_dim: int | None, model: str) -> Imported:
     """Read and check the input; raises InputError naming the first offending row."""
-    path = source.path
+    # Absolute paths: imported_terms.file names the source the way the other import steps do.
+    path = source.path.resolve()
     if path.is_dir():
         path = path / MATRIX
     if not path.exists():
@@ -54,7 +55,7 @@ def read(source: ImportSource, expected_dim: int | None, model: str) -> Imported
         texts, matrix = _read_parquet(path, source.term_column, source.vector_column)
         terms_file = path
     elif path.suffix == ".npy":
-        terms_file = source.term_list or path.with_name(TERM_LIST)
+        terms_file = source.term_list.resolve() if source.term_list else path.with_name(TERM_LIST)
         texts, matrix = _read_npy(path, terms_file)
     else:
         raise InputError(f"{path}: expected a .npy matrix (with a {TERM_LIST} term list) or a .parquet file")
