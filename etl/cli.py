@@ -461,7 +461,9 @@ def embed(
 
 
 @cli.command()
-@click.option("--model", help="Whose vectors to index.  [default: the model `etl embed` would write]")
+@click.option(
+    "--model", help="Whose vectors to index.  [default: the model `etl embed` would write, else the only one]"
+)
 @click.option(
     "--dtype", type=click.Choice(["f32", "f16", "i8"]), help="Scalar type stored in the index.  [index_dtype]"
 )
