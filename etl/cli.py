@@ -313,6 +313,284 @@ def export_synth(app: App, out: Path) -> None:
     click.echo(summary.render())
 
 
+# -- clean: imports, cleaning and dedupe ---------------------------------------------------------
+
+_PAIR_FORMATS = click.Choice(["jsonl", "csv", "tsv", "parquet"])
+_TERM_FORMATS = click.Choice(["txt", "json", "jsonl", "csv", "tsv", "parquet"])
+
+
+@import_group.command("pairs")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_PAIR_FORMATS, help="File format.  [default: from the extension]")
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) -> None:
+    """Land synonym pairs: columns source, target and optional similarity (others kept in `extra`).
+
+    Reads JSONL (the notebook's filtered_synonym_pairs.jsonl), CSV, TSV or Parquet. Importing the
+    same file again replaces what it landed before. A bad line fails the import with file:line and
+    the reason, and nothing is written; `etl clean` turns landed pairs into synonym_pairs.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl
+      etl import pairs pairs.csv --skip-bad-lines
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        click.echo(imports.pairs(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt).render())
+
+
+@import_group.command("terms")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=_TERM_FORMATS, help="File format.  [default: from the extension]")
+@click.option(
+    "--column",
+    help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]",
+)
+@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.pass_obj
+def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip_bad_lines: bool) -> None:
+    """Land a vocabulary: terms in no pair that must still be candidates for negatives.
+
+    Reads one term per line (.txt), a JSON list (the notebook's term_list.json), JSONL, or a
+    CSV/TSV/Parquet column. Importing the same file again replaces what it landed before.
+
+    \b
+    Example:
+      etl import terms term_list.json
+      etl import terms vocabulary.parquet --column word
+    """
+    from etl.steps import imports
+
+    with app.warehouse() as wh:
+        summary = imports.terms(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt, column=column)
+        click.echo(summary.render())
+
+
+@cli.command()
+@click.option("--max-length", type=int, help="Longest term kept, in characters.  [setting clean_max_length]")
+@click.option(
+    "--ignore-spaces/--keep-spaces",
+    default=None,
+    help="Compare Korean terms without their spaces (배치 정규화 = 배치정규화).  [setting clean_ignore_spaces]",
+)
+@click.pass_obj
+def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
+    """Rebuild terms, synonym_pairs and synonym_groups from everything landed.
+
+    Reads imported pairs, translations and imported vocabularies; applies the cleaning rules in
+    order and prints rows in/out per rule; refused rows go to `rejects` (step clean, replacing the
+    previous clean's). Running it twice changes nothing. Fails, replacing nothing, if a check in
+    sql/checks/clean_*.sql finds rows.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl && etl clean
+      etl clean --max-length 40 --keep-spaces
+    """
+    from etl.steps import clean as clean_step
+
+    settings = app.settings(clean_max_length=max_length, clean_ignore_spaces=ignore_spaces)
+    with app.warehouse() as wh:
+        click.echo(clean_step.run(wh, settings).render())
+
+
+# -- embeddings and the ANN index ----------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--embedder",
+    type=click.Choice(["hash", "ollama", "openai", "import"]),
+    help="hash: built-in, offline and lexical (spelling, not meaning); ollama/openai: an embedding "
+    "server; import: precomputed vectors from --input.  [embedder]",
+)
+@click.option("--model", help="Model name for ollama/openai/import vectors.  [embed_model]")
+@click.option("--dim", type=int, help="Dimension of hash vectors (stored as model hash-<dim>).  [embed_dim]")
+@click.option("--url", "urls", multiple=True, help="Embedding server URL (repeatable).  [embed_url, else llm_url]")
+@click.option("--batch", type=int, help="Terms per embedding request.  [embed_batch]")
+@click.option(
+    "--input",
+    "source",
+    type=click.Path(exists=True, path_type=Path),
+    help="For import: term_embeddings.npy, a directory holding it and term_list.json, or a .parquet file.",
+)
+@click.option(
+    "--term-list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For import of a .npy: the JSON list of terms, row by row (default: term_list.json beside it).",
+)
+@click.option("--term-column", default="term", show_default=True, help="For import of Parquet: the term column.")
+@click.option(
+    "--vector-column", help="For import of Parquet: the float list column (default: the only one there is)."
+)
+@click.pass_obj
+def embed(
+    app: App,
+    embedder: str | None,
+    model: str | None,
+    dim: int | None,
+    urls: tuple[str, ...],
+    batch: int | None,
+    source: Path | None,
+    term_list: Path | None,
+    term_column: str,
+    vector_column: str | None,
+) -> None:
+    """Give every term in `terms` a vector for one model (only terms that lack one).
+
+    Vectors land L2-normalised in term_embeddings (term_id, model, dim, vec). The hash embedder
+    hashes character n-grams (Hangul split into jamo) into --dim dimensions: it needs no server and
+    is lexical, not semantic. Import adds terms it does not know yet.
+
+    \b
+    Example:
+      etl embed --embedder hash
+      etl embed --embedder ollama --model bge-m3 --url http://localhost:11434
+      etl embed --embedder import --input data/term_embeddings.npy --model bge-m3
+    """
+    from etl.steps import embed as step
+    from etl.steps.embed_import import ImportSource
+
+    settings = app.settings(embedder=embedder, embed_model=model, embed_dim=dim, embed_url=urls, embed_batch=batch)
+    spec = ImportSource(source, term_list, term_column, vector_column) if source is not None else None
+    with app.warehouse() as wh:
+        click.echo(step.run(wh, settings, spec).render())
+
+
+@cli.command()
+@click.option(
+    "--model", help="Whose vectors to index.  [default: the model `etl embed` would write, else the only one]"
+)
+@click.option(
+    "--dtype", type=click.Choice(["f32", "f16", "i8"]), help="Scalar type stored in the index.  [index_dtype]"
+)
+@click.option("--connectivity", type=int, help="HNSW edges per node (M).  [index_connectivity]")
+@click.option(
+    "--expansion-add", type=int, help="HNSW search depth while adding (efConstruction).  [index_expansion_add]"
+)
+@click.option("--expansion-search", type=int, help="HNSW search depth per query (ef).  [index_expansion_search]")
+@click.option("--force", is_flag=True, help="Rebuild even when the saved index is up to date.")
+@click.pass_obj
+def index(
+    app: App,
+    model: str | None,
+    dtype: str | None,
+    connectivity: int | None,
+    expansion_add: int | None,
+    expansion_search: int | None,
+    force: bool,
+) -> None:
+    """Build the usearch (HNSW, cosine) index over one model's term vectors, keyed by term_id.
+
+    The index is saved under <warehouse dir>/index/ with a fingerprint (model, count, a hash of
+    ids and vectors, settings); an up-to-date index is reused, a stale one rebuilt.
+
+    \b
+    Example:
+      etl index --dtype f16
+      etl index --model bge-m3 --connectivity 32 --force
+    """
+    from etl.steps import index as step
+
+    settings = app.settings(
+        index_dtype=dtype,
+        index_connectivity=connectivity,
+        index_expansion_add=expansion_add,
+        index_expansion_search=expansion_search,
+    )
+    with app.warehouse() as wh:
+        click.echo(step.run(wh, settings, model, force=force).render())
+
+
+# -- mining, split and triplet export ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
+@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="Candidate search: exact matrix product, the usearch index, or by vocabulary size.  [default auto]")
+@click.option("--top-k", type=int, help="Nearest terms shortlisted per anchor for the medium and hard bands.  [default 100]")
+@click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
+@click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
+@click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
+@click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
+@click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
+@click.option("--max-neg-ratio", type=float, help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]")
+@click.option("--calibrate/--no-calibrate", default=None, help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).")
+@click.option("--percentiles", help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]")
+@click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.pass_obj
+def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
+         medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
+         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None) -> None:  # fmt: skip
+    """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
+
+    Anchors are both sides of every synonym pair with vectors; negatives never come from the
+    anchor's synonym group or share a normalised text with the anchor or a positive. Replaces
+    `negatives` and `triplets`; anchors left without any negative are listed in `rejects`.
+
+    \b
+    Example:
+      etl mine
+      etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
+      etl mine --calibrate --split-by triplet
+    """
+    from etl.steps import mine as mine_step
+
+    settings = app.settings(
+        mine_search=search, mine_top_k=top_k, mine_negatives=negatives, mine_easy=easy, mine_medium=medium,
+        mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
+        mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
+    )  # fmt: skip
+    with app.warehouse() as wh:
+        click.echo(mine_step.run(wh, settings, model=model).render())
+
+
+@cli.command("split")
+@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.option("--seed", type=int, help="Seed for the order of groups or triplets.  [default 42]")
+@click.pass_obj
+def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: int | None) -> None:
+    """Re-split the existing triplets into train and validation (`etl mine` already splits).
+
+    \b
+    Example:
+      etl split --split-by triplet     # the notebook's split, to measure its leak
+      etl split --train-ratio 0.8
+    """
+    from etl.steps import split
+
+    settings = app.settings(split_by=split_by, split_train_ratio=train_ratio, seed=seed)
+    with app.warehouse() as wh:
+        click.echo(split.run(wh, settings).render())
+
+
+@export_group.command("triplets")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory to (re)write.  [default exports/triplets beside the warehouse]")
+@click.pass_obj
+def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
+    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict and a stats file.
+
+    Files: train.parquet, validation.parquet, triplet_dataset/, train_triplets.jsonl,
+    val_triplets.jsonl, data_preparation_stats.json. The directory is replaced as a whole.
+
+    \b
+    Example:
+      etl export triplets --out dataset/v21.3
+      python -c "import datasets; print(datasets.load_from_disk('dataset/v21.3/triplet_dataset'))"
+    """
+    from etl.steps import export_triplets
+
+    settings = app.settings()
+    with app.warehouse() as wh:
+        click.echo(export_triplets.run(wh, settings, out_dir).render())
+
+
 # -- the whole pipeline --------------------------------------------------------------------------
 
 STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
@@ -330,7 +608,7 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 @click.option("--embedder", type=click.Choice(["ollama", "openai", "hash", "import"]),
               help="How terms get vectors (hash is offline and lexical).  [embedder]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Export directory.  [default: export/ beside the warehouse]")
+              help="Export directory (triplets/ and synonyms/ inside).  [default: exports/ beside the warehouse]")
 @click.option("--from", "start", type=click.Choice(STAGES_OF_RUN),
               help="Run this step and every step after it, even when their inputs are unchanged.")
 @click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")
@@ -364,7 +642,7 @@ def run_cmd(app: App, **options: Any) -> None:
     settings = app.settings(embedder=options["embedder"], **llm)
     warehouse = Path(settings.warehouse)
     inputs = pipeline.Inputs(
-        out=options["out"] or warehouse.parent / "export",
+        out=options["out"] or warehouse.parent / "exports",
         pairs=options["pairs"], terms=options["terms"], vectors=options["vectors"],
         skip_bad_lines=options["skip_bad_lines"], seeds=options["seeds"], refresh=options["refresh"],
     )
@@ -374,7 +652,6 @@ def run_cmd(app: App, **options: Any) -> None:
         result = pipeline.run(wh, settings, inputs, options["start"], options["only"],
                               notify=lambda line: click.echo(line, err=True))
     click.echo(result.render())
-
 
 def main() -> None:
     """Entry point for `python -m etl`."""

@@ -42,13 +42,17 @@ class Settings:
     synth_sentences_per_term: int = 3
     synth_sentences_sample: float = 0.3
 
+    # Cleaning
+    clean_max_length: int = 64
+    clean_ignore_spaces: bool = True
+
     # Embeddings and the ANN index
     embedder: str = "ollama"
     embed_url: tuple[str, ...] = ()
     embed_model: str = "bge-m3"
     embed_dim: int = 256
     embed_batch: int = 64
-    index_dtype: str = "f32"
+    index_dtype: str = "f16"  # bench/index.py: builds ~1.7x faster than f32, half the size, same recall@10
     index_connectivity: int = 16
     index_expansion_add: int = 128
     index_expansion_search: int = 64
@@ -61,6 +65,9 @@ class Settings:
     mine_negatives: int = 5
     mine_search: str = "auto"
     mine_top_k: int = 100
+    mine_max_neg_ratio: float = 0.0  # 0 = off; else a negative scores at most this x the anchor-positive cosine
+    mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
+    mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
 
     # Split
     split_train_ratio: float = 0.9
@@ -185,6 +192,14 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{key} must be two cosines low,high with -1 <= low < high <= 1, not {band}")
     if len(s.mine_ratios) != 3 or any(r < 0 for r in s.mine_ratios) or sum(s.mine_ratios) <= 0:
         raise ConfigError(f"mine_ratios must be three non-negative numbers (easy,medium,hard), not {s.mine_ratios}")
+    bands = sorted((s.mine_easy, s.mine_medium, s.mine_hard))
+    if any(low[1] > high[0] for low, high in zip(bands, bands[1:])):
+        raise ConfigError("mine_easy, mine_medium and mine_hard must not overlap; give each band its own [low, high)")
+    if not 0.0 <= s.mine_max_neg_ratio <= 1.0:
+        raise ConfigError(f"mine_max_neg_ratio must be between 0 (off) and 1, not {s.mine_max_neg_ratio}")
+    pct = s.mine_percentiles
+    if len(pct) != 4 or not all(0.0 <= a < b <= 1.0 for a, b in zip(pct, pct[1:])):
+        raise ConfigError(f"mine_percentiles must be four increasing fractions in [0, 1] (band edges), not {pct}")
     if not 0.0 < s.split_train_ratio < 1.0:
         raise ConfigError(f"split_train_ratio must be between 0 and 1, not {s.split_train_ratio}")
     if not s.llm_url:
@@ -196,3 +211,5 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"llm_backoff must be >= 0 and llm_timeout > 0, not {s.llm_backoff} and {s.llm_timeout}")
     if not 0.0 <= s.synth_sentences_sample <= 1.0:
         raise ConfigError(f"synth_sentences_sample must be between 0 and 1, not {s.synth_sentences_sample}")
+    if not 2 <= s.clean_max_length <= 1000:
+        raise ConfigError(f"clean_max_length must be between 2 and 1000 characters, not {s.clean_max_length}")

@@ -273,6 +273,20 @@ def m006_synthesis_term_order(con: duckdb.DuckDBPyConnection) -> None:
 
 
 @migration
+def m007_clean_kinds(con: duckdb.DuckDBPyConnection) -> None:
+    """Typed forms: a term or pair can be an abbreviation (ML ↔ machine learning), kept, not dropped."""
+    con.execute("ALTER TABLE terms ADD COLUMN kind VARCHAR DEFAULT 'term'")  # term | abbreviation
+    con.execute("ALTER TABLE synonym_pairs ADD COLUMN kind VARCHAR DEFAULT 'synonym'")  # synonym | abbreviation
+
+
+@migration
+def m009_mining_pick_details(con: duckdb.DuckDBPyConnection) -> None:
+    """How each negative was picked: by its band's quota or by the fallback fill, from search or sampling."""
+    con.execute("ALTER TABLE negatives ADD COLUMN filled BOOLEAN NOT NULL DEFAULT false")
+    con.execute("ALTER TABLE negatives ADD COLUMN source VARCHAR NOT NULL DEFAULT 'search'")  # search | sample
+
+
+@migration
 def m010_pipeline_state(con: duckdb.DuckDBPyConnection) -> None:
     """What each `etl run` stage last succeeded on, so an unchanged stage can be skipped."""
     con.execute(

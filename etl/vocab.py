@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from etl.warehouse import Warehouse, read_sql
 
+if TYPE_CHECKING:
+    import polars as pl
+
 # Zero-width characters, joiners, BOM and soft hyphen: invisible, but they break equality.
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+_INVISIBLE_CLASS = "[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]"
+_INVISIBLE = re.compile(_INVISIBLE_CLASS)
 _SPACE = re.compile(r"\s+")
+# The same whitespace for polars (Rust regex): Python's \s also matches the separators U+001C..U+001F.
+_SPACE_RUST = r"[\s\x1c-\x1f]+"
+HANGUL_CLASS = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
+# Text made only of ASCII, Hangul and CJK ideographs: lower() equals casefold() and every letter is
+# easy to classify, so norm_key and lang can run as polars expressions. Anything else goes to Python.
+_FAST_TEXT = "^[\x00-\x7f\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e\u4e00-\u9fff]*$"
 
 
 def normalize(text: str) -> str:
@@ -50,6 +60,60 @@ def norm_key(text: str, ignore_spaces: bool = True) -> str:
     return key
 
 
+def normalize_expr(expr: "pl.Expr") -> "pl.Expr":
+    """`normalize` as a polars expression: the same result without a Python call per row."""
+    return (
+        expr.str.normalize("NFC")
+        .str.replace_all(_INVISIBLE_CLASS, "")
+        .str.replace_all(_SPACE_RUST, " ")
+        .str.strip_chars(" ")
+    )
+
+
+def describe(texts: "pl.Series", ignore_spaces: bool = True) -> "pl.DataFrame":
+    """`norm_key` and `lang` of already-normalised texts as columns text, norm, lang (vectorised)."""
+    import polars as pl
+
+    text = pl.col("text")
+    hangul = text.str.contains(HANGUL_CLASS)
+    latin = text.str.contains("[A-Za-z]")
+    cjk = text.str.contains("[\u4e00-\u9fff]")
+    # norm_key normalises again: after invisibles are removed, conjoining jamo can compose anew.
+    lower = pl.col("renormalized").str.to_lowercase()
+    frame = (
+        pl.DataFrame({"text": texts.cast(pl.String)})
+        .with_columns(normalize_expr(text).alias("renormalized"))
+        .with_columns(
+            pl.when(pl.col("renormalized").str.contains(HANGUL_CLASS) & pl.lit(ignore_spaces))
+            .then(lower.str.replace_all(" ", "", literal=True))
+            .otherwise(lower)
+            .alias("norm"),
+            pl.when(hangul & ~latin).then(pl.lit("ko"))
+            .when(~hangul & latin & ~cjk).then(pl.lit("en"))
+            .otherwise(pl.lit("mixed")).alias("lang"),
+            text.str.contains(_FAST_TEXT).alias("fast"),
+        )
+        .drop("renormalized")
+    )
+    slow = frame.filter(~pl.col("fast"))["text"].unique()
+    if not slow.len():
+        return frame.drop("fast")
+    # Rare scripts (accented Latin, Greek, Cyrillic...) where case folding needs Python's own rules.
+    exact = pl.DataFrame(
+        {
+            "text": slow,
+            "norm_exact": [norm_key(t, ignore_spaces) for t in slow],
+            "lang_exact": [lang(t) for t in slow],
+        },
+        schema={"text": pl.String, "norm_exact": pl.String, "lang_exact": pl.String},
+    )
+    return (
+        frame.join(exact, on="text", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("norm_exact", "norm").alias("norm"), pl.coalesce("lang_exact", "lang").alias("lang"))
+        .select("text", "norm", "lang")
+    )
+
+
 def ensure_terms(wh: Warehouse, texts: Iterable[str], origin: str, run_id: int) -> dict[str, int]:
     """Give every (normalised) text a stable term_id and a `terms` row; returns text → term_id.
 
@@ -58,23 +122,27 @@ def ensure_terms(wh: Warehouse, texts: Iterable[str], origin: str, run_id: int) 
     """
     import polars as pl
 
-    wanted = sorted({normalize(t) for t in texts} - {""})
-    if not wanted:
+    raw = pl.Series("text", list(texts), dtype=pl.String)
+    frame = (
+        pl.DataFrame({"text": raw})
+        .select(normalize_expr(pl.col("text")).alias("text"))
+        .filter(pl.col("text") != "")
+        .unique()
+        .sort("text")
+    )
+    if not frame.height:
         return {}
-    frame = pl.DataFrame({"text": wanted})
     wh.con.register("wanted_terms", frame)
     try:
         wh.sql_file("register_term_ids").fetchall()
         missing = wh.frame(read_sql("missing_terms"))
         if missing.height:
-            rows = missing.with_columns(
-                pl.col("text").map_elements(norm_key, return_dtype=pl.String).alias("norm"),
-                pl.col("text").map_elements(lang, return_dtype=pl.String).alias("lang"),
-            )
+            rows = missing.join(describe(missing["text"]), on="text", how="left")
             wh.con.register("new_terms", rows)
             try:
                 wh.execute(
-                    "INSERT INTO terms SELECT term_id, text, norm, lang, [?], ?, ? FROM new_terms",
+                    "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
+                    "SELECT term_id, text, norm, lang, [?], ?, ? FROM new_terms",
                     [origin, run_id, run_id],
                 ).fetchall()
             finally:

@@ -67,7 +67,7 @@ def test_example_run_exports_a_complete_leak_free_dataset(etl, warehouse_path: P
     result = etl("run", "--example")
     assert outcomes(result.output) == {step: "ran" for step in
                                        ("import", "clean", "embed", "index", "mine", "split", "export")}
-    out = warehouse_path.parent / "export" / "triplets"
+    out = warehouse_path.parent / "exports" / "triplets"
     for name in EXPORTS:
         assert (out / name).is_file(), name
     train, validation = pl.read_parquet(out / "train.parquet"), pl.read_parquet(out / "validation.parquet")
@@ -120,10 +120,10 @@ def test_from_and_only_force_steps(etl) -> None:
 
 def test_a_removed_export_is_written_again(etl, warehouse_path: Path) -> None:
     etl("run", "--example")
-    (warehouse_path.parent / "export" / "triplets" / "train.parquet").unlink()
+    (warehouse_path.parent / "exports" / "triplets" / "train.parquet").unlink()
     rerun = outcomes(etl("run", "--example").output)
     assert rerun["export"] == "ran" and rerun["mine"] == "skipped"
-    assert (warehouse_path.parent / "export" / "triplets" / "train.parquet").is_file()
+    assert (warehouse_path.parent / "exports" / "triplets" / "train.parquet").is_file()
 
 
 def test_no_llm_server_stops_before_writing_anything(etl, warehouse_path: Path, seeds: Path) -> None:
@@ -140,7 +140,7 @@ def test_llm_path_end_to_end_then_a_rerun_sends_no_request(etl, server: FakeLLMS
     result = etl("run", *llm_args(server, seeds))
     assert outcomes(result.output)["synth"] == "ran"
     assert server.count("/api/chat") > 0 and server.count("/api/embed") > 0
-    out = warehouse_path.parent / "export"
+    out = warehouse_path.parent / "exports"
     assert (out / "synonyms" / "cross_lingual_pairs.jsonl").is_file()
     assert (out / "triplets" / "train.parquet").is_file()
     server.reset()

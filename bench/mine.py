@@ -1,0 +1,322 @@
+"""Benchmark `etl mine` at the notebook's scale against the notebook's own algorithm, in one run.
+
+    python bench/mine.py            # 150,000 terms x 1024-d, 28,371 anchors (~2.5 positives each)
+    python bench/mine.py --small    # 20,000 terms x 256-d, 3,800 anchors: a quick run
+    python bench/mine.py --search exact --search ann     # which modes to time (default: ann)
+    python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
+
+Synthetic clustered unit vectors are generated and landed in a fresh warehouse under a temporary
+directory. Every step (landing included) runs in its own subprocess, so the parent stays small;
+a step's peak memory is its VmHWM from /proc/self/status, cross-checked with ru_maxrss from
+os.wait4 (which also counts the parent's RSS at fork time, hence landing in a child too). The notebook's algorithm (per anchor: cosine against every term, then a
+Python loop over all of them, then random.sample per band) is timed on a 200-anchor sample and
+projected to all anchors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "bench-model"
+GROUP_SIZES = (2, 3, 4, 5)
+GROUP_SHARES = (0.30, 0.35, 0.25, 0.10)  # by group count: ~2.45 positives per anchor
+
+
+def generate(n_terms: int, dim: int, n_anchors: int, seed: int = 0) -> dict:
+    """Clustered unit vectors, and synonym groups (cliques) covering exactly n_anchors terms."""
+    rng = np.random.default_rng(seed)
+    # Every vector shares one common direction (embedding models are anisotropic: unrelated terms
+    # score ~0.3), then nested topic / subtopic / leaf centres: a term has ~30 leaf mates (~0.78,
+    # hard), ~300 subtopic mates (~0.60, medium), and everything else at 0.3-0.45 (easy or below).
+    weights = {"common": 1.36, "topic": 0.68, "subtopic": 0.68, "leaf": 0.82}
+    leaf = rng.integers(0, max(n_terms // 30, 1), n_terms)
+    n_leaves = max(n_terms // 30, 1)
+    parents = {"common": leaf * 0, "topic": leaf * max(n_terms // 3000, 1) // n_leaves,
+               "subtopic": leaf * max(n_terms // 300, 1) // n_leaves, "leaf": leaf}  # fmt: skip
+    vecs = rng.standard_normal((n_terms, dim), dtype=np.float32) * np.float32(1 / np.sqrt(dim))
+    for level, weight in weights.items():
+        centres = rng.standard_normal((int(parents[level].max()) + 1, dim), dtype=np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+        vecs += np.float32(np.sqrt(weight)) * centres[parents[level]]
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    order = rng.permutation(n_terms)
+    members: list[np.ndarray] = []
+    used = 0
+    while used < n_anchors:
+        left = n_anchors - used
+        size = min(int(rng.choice(GROUP_SIZES, p=GROUP_SHARES)), left)
+        if left - size == 1:
+            size += 1  # never leave a single term that cannot form a group
+        members.append(order[used : used + size])
+        used += size
+    for group in members:
+        # Synonyms sit near the group's first term.
+        base = vecs[group[0]]
+        noise = rng.standard_normal((len(group) - 1, dim), dtype=np.float32) * np.float32(0.3 / np.sqrt(dim))
+        vecs[group[1:]] = base + noise
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    ids = np.arange(1, n_terms + 1, dtype=np.int64)
+    pairs_a, pairs_b, group_term, group_id = [], [], [], []
+    for group in members:
+        gid = ids[group]
+        a, b = np.triu_indices(len(gid), 1)
+        lo, hi = np.minimum(gid[a], gid[b]), np.maximum(gid[a], gid[b])
+        pairs_a.append(lo)
+        pairs_b.append(hi)
+        group_term.append(gid)
+        group_id.append(np.full(len(gid), gid.min()))
+    return {
+        "ids": ids,
+        "vecs": vecs,
+        "pairs": (np.concatenate(pairs_a), np.concatenate(pairs_b)),
+        "groups": (np.concatenate(group_term), np.concatenate(group_id)),
+    }
+
+
+def land(path: Path, data: dict) -> None:
+    """Write the synthetic world into a fresh warehouse."""
+    import polars as pl
+    import pyarrow as pa
+
+    from etl.warehouse import Warehouse
+
+    ids, vecs = data["ids"], data["vecs"]
+    with Warehouse.open(path) as wh:
+        texts = [f"term {i}" for i in ids]
+        wh.con.register("b_terms", pl.DataFrame({"term_id": ids, "text": texts}))
+        wh.execute("INSERT INTO terms SELECT term_id, text, lower(text), 'en', ['bench'], 0, 0 FROM b_terms")
+        a, b = data["pairs"]
+        wh.con.register("b_pairs", pl.DataFrame({"a": a, "b": b}))
+        wh.execute("INSERT INTO synonym_pairs SELECT a, b, 1.0, ['bench'], [0], 0 FROM b_pairs")
+        t, g = data["groups"]
+        wh.con.register("b_groups", pl.DataFrame({"t": t, "g": g}))
+        wh.execute("INSERT INTO synonym_groups SELECT t, g, 0 FROM b_groups")
+        dim = vecs.shape[1]
+        offsets = pa.array(np.arange(0, len(ids) * dim + 1, dim, dtype=np.int64))
+        table = pa.table({"term_id": pa.array(ids), "vec": pa.LargeListArray.from_arrays(offsets, pa.array(vecs.ravel()))})
+        wh.con.register("b_vecs", table)
+        wh.execute("INSERT INTO term_embeddings SELECT term_id, ?, ?, vec::FLOAT[], 0 FROM b_vecs", [MODEL, dim])
+
+
+def child(argv: list[str]) -> dict:
+    """Run one bench step in a subprocess; returns its JSON report plus wall time and peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *argv], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench step {argv[0]} failed (exit {os.waitstatus_to_exitcode(status)})")
+    report = json.loads(out.strip().splitlines()[-1])
+    report["wall_s"] = time.perf_counter() - started
+    report["maxrss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return report
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
+    """Generate the synthetic world and land it in a fresh warehouse."""
+    path = Path(warehouse)
+    if path.exists():
+        path.unlink()
+    started = time.perf_counter()
+    data = generate(int(n_terms), int(dim), int(n_anchors))
+    generated = time.perf_counter() - started
+    land(path, data)
+    return {"generate_s": generated, "land_s": time.perf_counter() - started - generated,
+            "anchors": int(len(np.unique(np.concatenate(data["pairs"])))), "pairs": int(len(data["pairs"][0])),
+            "peak_mib": peak_mib()}  # fmt: skip
+
+
+def step_index(warehouse: str, index_path: str) -> dict:
+    """Build the ANN index: the index step's when installed, else a usearch index with the same settings."""
+    from etl import config, vectors
+    from etl.steps import mine_search
+    from etl.warehouse import Warehouse
+
+    settings = config.load(overrides={"warehouse": warehouse}).settings
+    started = time.perf_counter()
+    with Warehouse.open(warehouse) as wh:
+        if mine_search.ann_available():
+            built = mine_search.open_index(wh, settings, MODEL)
+            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(built), "peak_mib": peak_mib()}
+        from usearch.index import Index
+
+        ids, vecs = vectors.load(wh, MODEL)
+    loaded = time.perf_counter()
+    index = Index(
+        ndim=vecs.shape[1], metric="cos", dtype=settings.index_dtype, connectivity=settings.index_connectivity,
+        expansion_add=settings.index_expansion_add, expansion_search=settings.index_expansion_search,
+    )  # fmt: skip
+    index.add(ids.astype(np.uint64), vecs, threads=0)
+    index.save(index_path)
+    return {"seconds": time.perf_counter() - loaded, "via": "usearch (bench)", "size": len(index), "peak_mib": peak_mib()}
+
+
+def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -> dict:
+    """`etl mine` as the CLI runs it (same settings resolution and step function)."""
+    from etl import config
+    from etl.steps import mine, mine_search
+    from etl.warehouse import Warehouse
+
+    settings = config.load(overrides={"warehouse": warehouse, "mine_search": search}).settings
+    index = None
+    if search == "ann" and not mine_search.ann_available():
+        from usearch.index import Index
+
+        index = Index.restore(index_path, view=True)
+    started = time.perf_counter()
+    with Warehouse.open(warehouse) as wh:
+        summary = mine.run(wh, settings, index=index)
+        counts = wh.last_ok_run("mine")["counts"]  # type: ignore[index]
+    seconds = time.perf_counter() - started
+    print(summary.render(), file=sys.stderr)
+    return {"seconds": seconds, "search": counts["search"], "triplets": counts["triplets"], "anchors": counts["anchors"],
+            "bands": counts["bands"], "positives": counts["positives_per_anchor"], "skipped": counts["skipped_anchors"],
+            "threads": threads_note, "peak_mib": peak_mib()}  # fmt: skip
+
+
+def step_notebook(warehouse: str, sample: int) -> dict:
+    """The notebook's mine_hard_negatives + sample_balanced_negatives on `sample` anchors."""
+    from etl import vectors
+    from etl.warehouse import Warehouse
+
+    with Warehouse.open(warehouse) as wh:
+        ids, embeddings = vectors.load(wh, MODEL)
+        pairs = wh.execute("SELECT term_a, term_b FROM synonym_pairs").fetchall()
+    terms = [f"term {i}" for i in ids]
+    term_to_idx = {t: i for i, t in enumerate(terms)}
+    anchor_to_positives: dict[str, set[str]] = {}
+    for a, b in pairs:
+        anchor_to_positives.setdefault(f"term {a}", set()).add(f"term {b}")
+        anchor_to_positives.setdefault(f"term {b}", set()).add(f"term {a}")
+    ranges = {"easy": (0.3, 0.5), "medium": (0.5, 0.7), "hard": (0.7, 0.9)}
+    rng = random.Random(42)
+    anchors = rng.sample(sorted(anchor_to_positives), sample)
+    started = time.perf_counter()
+    made = 0
+    for anchor in anchors:
+        positives = anchor_to_positives[anchor]
+        # sklearn's cosine_similarity: normalise both sides on every call, then a dense product.
+        a = embeddings[term_to_idx[anchor] : term_to_idx[anchor] + 1]
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        e = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+        similarities = (a @ e.T)[0]
+        exclude = positives | {anchor}
+        found: dict[str, list[tuple[str, float]]] = {"easy": [], "medium": [], "hard": []}
+        for idx, sim in enumerate(similarities):
+            term = terms[idx]
+            if term in exclude:
+                continue
+            for name, (low, high) in ranges.items():
+                if low <= sim < high:
+                    found[name].append((term, sim))
+                    break
+        quota = {"easy": 1, "medium": 1, "hard": 3}
+        picked = [x for name, n in quota.items() for x in rng.sample(found[name], min(n, len(found[name])))]
+        made += len(picked) * len(positives)
+    return {"seconds": time.perf_counter() - started, "anchors": sample, "triplets": made,
+            "all_anchors": len(anchor_to_positives), "peak_mib": peak_mib()}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="20,000 terms x 256-d, 3,800 anchors")
+    parser.add_argument("--search", action="append", choices=["ann", "exact"], help="modes to time (repeatable; default ann)")
+    parser.add_argument("--sample", type=int, default=200, help="anchors for the notebook baseline")
+    parser.add_argument("--crossover", help="comma-separated vocabulary sizes: time exact vs ann at each")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    args = parser.parse_args()
+    n_terms, dim, n_anchors = (20_000, 256, 3_800) if args.small else (150_000, 1024, 28_371)
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-mine-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; workdir {workdir}")
+    try:
+        if args.crossover:
+            crossover([int(x) for x in args.crossover.split(",")], dim, workdir)
+        else:
+            full(args, workdir, n_terms, dim, n_anchors)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
+    """Land the data, build the index, time `etl mine` per mode and the notebook's algorithm."""
+    warehouse = workdir / "bench.duckdb"
+    index_path = workdir / "bench.usearch"
+    landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors)])
+    print(f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors, {landed['pairs']:,} pairs; "
+          f"generated in {landed['generate_s']:.1f}s, landed in {landed['land_s']:.1f}s")  # fmt: skip
+
+    results = {}
+    for search in args.search or ["ann"]:
+        if search == "ann":
+            built = child(["--step-index", str(warehouse), str(index_path)])
+            print(f"index build ({built['via']}): {built['seconds']:.1f}s, peak {built['peak_mib']:,.0f} MiB "
+                  f"(ru_maxrss {built['maxrss_mib']:,.0f} MiB)")  # fmt: skip
+        mined = child(["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")])
+        results[search] = mined
+        print(f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
+              f"peak {mined['peak_mib']:,.0f} MiB (ru_maxrss {mined['maxrss_mib']:,.0f} MiB), {mined['triplets']:,} triplets, "
+              f"skipped {mined['skipped']}")  # fmt: skip
+        print("  bands: " + ", ".join(f"{k} {v['by_quota'] + v['by_fill']:,} (met {v['fill_rate']})" for k, v in mined["bands"].items()))
+    notebook = child(["--step-notebook", str(warehouse), str(args.sample)])
+    per_anchor = notebook["seconds"] / notebook["anchors"]
+    projected = per_anchor * notebook["all_anchors"]
+    print(f"notebook algorithm: {notebook['seconds']:.1f}s for {notebook['anchors']} anchors "
+          f"({per_anchor * 1000:.0f} ms/anchor), projected {projected:,.0f}s for {notebook['all_anchors']:,}")  # fmt: skip
+    for search, mined in results.items():
+        print(f"speed-up of etl mine --search {search} over the notebook: {projected / mined['seconds']:.0f}x")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+def crossover(sizes: list[int], dim: int, workdir: Path) -> None:
+    """Exact search vs index build + ANN search, at several vocabulary sizes (anchors ~19%)."""
+    print(f"{'terms':>8} {'anchors':>8} {'exact s':>8} {'index s':>8} {'ann s':>8} {'ann+index s':>11}")
+    for n in sizes:
+        warehouse = workdir / f"cross-{n}.duckdb"
+        index_path = workdir / f"cross-{n}.usearch"
+        child(["--step-land", str(warehouse), str(n), str(dim), str(int(n * 0.189))])
+        exact = child(["--step-mine", str(warehouse), "exact", str(index_path), "default"])
+        built = child(["--step-index", str(warehouse), str(index_path)])
+        ann = child(["--step-mine", str(warehouse), "ann", str(index_path), "default"])
+        print(f"{n:>8,} {exact['anchors']:>8,} {exact['seconds']:>8.1f} {built['seconds']:>8.1f} {ann['seconds']:>8.1f} "
+              f"{built['seconds'] + ann['seconds']:>11.1f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--step-"):
+        step, rest = sys.argv[1], sys.argv[2:]
+        if step == "--step-land":
+            result = step_land(*rest)
+        elif step == "--step-index":
+            result = step_index(*rest)
+        elif step == "--step-mine":
+            result = step_mine(*rest)
+        else:
+            result = step_notebook(rest[0], int(rest[1]))
+        print(json.dumps(result))
+    else:
+        main()

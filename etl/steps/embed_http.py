@@ -1,0 +1,32 @@
+"""The `ollama` and `openai` embedders: a thin adapter over the embedding client in `etl.llm`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from etl.config import Settings
+from etl.report import Progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def embed(settings: Settings, texts: list[str], progress: Progress) -> list["np.ndarray"]:
+    """One float32 vector per text, in order; raises ServiceError when the server cannot deliver.
+
+    Checks first that every server answers and serves `embed_model`, so a typo fails in one line
+    instead of after the retries. Batches of `embed_batch` texts go `llm_concurrency` at a time.
+    """
+    import numpy as np
+
+    from etl.llm import Client
+
+    client = Client.for_embeddings(settings)
+    client.check()
+    vectors: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
+    for offset, batch in client.embed_batches(texts, settings.embed_batch):
+        # Each batch becomes float32 rows at once: 150k x 1024 Python floats would need ~5 GB.
+        for i, vector in enumerate(batch):
+            vectors[offset + i] = np.asarray(vector, dtype=np.float32)
+        progress.advance(len(batch))
+    return vectors

@@ -1,0 +1,248 @@
+"""`etl export triplets`: the mined triplets as files for training jobs.
+
+Writes into DIR: train.parquet and validation.parquet (explicit schema, zstd), triplet_dataset/
+(a Hugging Face DatasetDict saved with save_to_disk), train_triplets.jsonl and val_triplets.jsonl
+(the notebook's files), and data_preparation_stats.json (config, counts, difficulty distribution,
+band fill rates, skipped anchors, positives per anchor).
+
+Write mode: replace the directory. Everything is written into a temporary directory beside DIR
+and then renamed into place, so a crash never leaves a half-written export at DIR. Rows come in a
+seeded shuffled order (the notebook shuffles too), the same on every export of the same triplets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import report
+from etl.config import Settings
+from etl.errors import EtlError
+from etl.steps.mine_sample import BAND_NAMES, STREAM_SPLIT, keyed
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+STATS_FILE = "data_preparation_stats.json"
+DATASET_DIR = "triplet_dataset"
+SPLIT_FILES = {"train": ("train.parquet", "train_triplets.jsonl"), "validation": ("validation.parquet", "val_triplets.jsonl")}
+COLUMNS = ("anchor", "positive", "negative", "negative_similarity", "difficulty", "group_id")
+EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
+
+
+def schema() -> "pa.Schema":
+    """The exported columns and types; anchor, positive, negative come first for triplet losses."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("anchor", pa.string()),
+            ("positive", pa.string()),
+            ("negative", pa.string()),
+            ("negative_similarity", pa.float32()),
+            ("difficulty", pa.string()),
+            ("group_id", pa.int64()),
+        ]
+    )
+
+
+def default_dir(settings: Settings) -> Path:
+    """Where exports go when no --out is given: beside the warehouse file."""
+    return Path(settings.warehouse).parent / "exports" / "triplets"
+
+
+def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> report.Summary:
+    """Export the triplets (split as in the `triplets` table) to `out_dir`."""
+    out = Path(out_dir) if out_dir is not None else default_dir(settings)
+    _check_target(out)
+    with wh.run("export.triplets", {"out": str(out)}) as run:
+        mine_run = _mine_run(wh)
+        table = _read(wh, int(mine_run["config"]["seed"]))
+        stats = build_stats(wh, mine_run, table)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be shared
+        try:
+            _write_all(staging, table, stats)
+            _swap(staging, out)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        run.counts.update({"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"],
+                           "mine_run_id": mine_run["run_id"]})  # fmt: skip
+    summary = report.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {run.seconds:.1f}s")
+    summary.add("train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})")
+    summary.add("validation", f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})")
+    summary.add("dataset", f"{DATASET_DIR}/ (datasets.load_from_disk)")
+    summary.add("stats", STATS_FILE)
+    return summary
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise EtlError(f"{out} is a file; give --out a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / STATS_FILE).exists():
+        raise EtlError(f"{out} is not empty and holds no earlier triplet export; choose a new or empty directory")
+
+
+def _mine_run(wh: Warehouse) -> dict[str, Any]:
+    """The mine run that landed the triplets, with its params and counts."""
+    run_ids = [r[0] for r in wh.execute("SELECT DISTINCT run_id FROM triplets").fetchall()]
+    if not run_ids:
+        raise EtlError("there are no triplets to export; run `etl mine` first")
+    row = wh.execute("SELECT run_id, params, counts FROM runs WHERE run_id = ?", [run_ids[0]]).fetchall()
+    if len(run_ids) > 1 or not row:
+        raise EtlError("the triplets table mixes several mine runs; run `etl mine` again to rebuild it")
+    run_id, params, counts = row[0]
+    return {"run_id": run_id, "params": json.loads(params or "{}"), **json.loads(counts or "{}")}
+
+
+def _read(wh: Warehouse, seed: int) -> "pa.Table":
+    """All triplets with their split, in a seeded order that depends only on their ids."""
+    import numpy as np
+
+    table = wh.con.sql(
+        "SELECT * EXCLUDE (run_id) FROM triplets ORDER BY anchor_id, positive_id, negative_id"
+    ).to_arrow_table()
+    ids = [table.column(c).to_numpy() for c in ("anchor_id", "positive_id", "negative_id")]
+    order = np.argsort(keyed(seed, EXPORT_STREAM, *ids), kind="stable")
+    return table.take(order)
+
+
+def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: "pa.Table") -> dict[str, Any]:
+    """The stats file's content, counted from the tables (and the mine run's recorded config)."""
+    config = mine_run["config"]
+    split_params = _split_params(wh, mine_run)
+    bands = config["bands"]
+    ratios = config["ratios"]
+    by_split = dict(wh.execute("SELECT split, count(*) FROM triplets GROUP BY split").fetchall())
+    difficulty = dict(wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall())
+    per_split: dict[str, dict[str, int]] = {}
+    for split, diff, n in wh.execute("SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall():
+        per_split.setdefault(split, {})[diff] = n
+    fills = {}
+    for band in BAND_NAMES:
+        asked = mine_run["bands"][band]
+        by_quota, by_fill = wh.execute(
+            "SELECT count(*) FILTER (WHERE NOT filled), count(*) FILTER (WHERE filled) FROM negatives WHERE band = ?", [band]
+        ).fetchall()[0]
+        quota = asked["quota"]
+        fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
+                       "fill_rate": round(by_quota / quota, 4) if quota else None}  # fmt: skip
+    skipped = [r[0] for r in wh.execute(
+        "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
+    ).fetchall()]  # fmt: skip
+    sides = {r[0]: r[1:] for r in wh.execute(
+        "SELECT split, count(DISTINCT anchor_id), count(DISTINCT group_id) FROM triplets GROUP BY split"
+    ).fetchall()}  # fmt: skip
+    anchors_both, groups_both = wh.sql_file("export_both_sides").fetchall()[0]
+    total = table.num_rows
+    train = by_split.get("train", 0)
+    return {
+        "config": {
+            "easy_range": bands["easy"],
+            "medium_range": bands["medium"],
+            "hard_range": bands["hard"],
+            "easy_ratio": ratios[0],
+            "medium_ratio": ratios[1],
+            "hard_ratio": ratios[2],
+            "negatives_per_anchor": config["negatives"],
+            "train_ratio": split_params["split_train_ratio"],
+            "val_ratio": round(1.0 - split_params["split_train_ratio"], 10),
+            "split_by": split_params["split_by"],
+            "model": config["model"],
+            "search": config["search"],
+            "top_k": config["top_k"],
+            "seed": config["seed"],
+            "max_neg_ratio": config["max_neg_ratio"] or None,
+            "calibrated": config["calibrated"],
+            "percentiles": config["percentiles"] if config["calibrated"] else None,
+        },
+        "dataset": {
+            "total_triplets": total,
+            "train_triplets": train,
+            "val_triplets": by_split.get("validation", 0),
+            "achieved_train_ratio": round(train / total, 4) if total else None,
+            "unique_anchors": mine_run["anchors"],
+            "anchors_with_triplets": wh.scalar("SELECT count(DISTINCT anchor_id) FROM triplets"),
+            "skipped_anchors": len(skipped),
+            "short_anchors": mine_run["anchors_short"],
+            "negatives": wh.scalar("SELECT count(*) FROM negatives"),
+            "train_anchors": sides.get("train", (0, 0))[0],
+            "val_anchors": sides.get("validation", (0, 0))[0],
+            "train_groups": sides.get("train", (0, 0))[1],
+            "val_groups": sides.get("validation", (0, 0))[1],
+            "anchors_on_both_sides": anchors_both,
+            "groups_on_both_sides": groups_both,
+        },
+        "difficulty_distribution": difficulty,
+        "difficulty_distribution_by_split": per_split,
+        "band_fill": fills,
+        "positives_per_anchor": mine_run["positives_per_anchor"],
+        "skipped_anchor_list": skipped,
+        "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
+    }
+
+
+def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
+    """The split settings in force: a later `etl split` run's, else the mine run's."""
+    row = wh.execute(
+        "SELECT run_id, params FROM runs WHERE step = 'split' AND status = 'ok' AND run_id > ? ORDER BY run_id DESC LIMIT 1",
+        [mine_run["run_id"]],
+    ).fetchall()
+    if row:
+        return {"run_id": row[0][0], **json.loads(row[0][1])}
+    return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}
+
+
+def _write_all(staging: Path, table: "pa.Table", stats: dict[str, Any]) -> None:
+    """Every file of the export, into `staging`."""
+    import datasets
+    import polars as pl
+    from datasets.table import InMemoryTable
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    datasets.disable_progress_bars()
+    parts = {}
+    for split, (parquet_name, jsonl_name) in SPLIT_FILES.items():
+        part = table.filter(pc.equal(table.column("split"), split)).select(list(COLUMNS)).cast(schema())
+        parts[split] = part
+        pq.write_table(part, staging / parquet_name, compression="zstd")
+        pl.from_arrow(part).write_ndjson(staging / jsonl_name)  # type: ignore[union-attr]
+    features = datasets.Features(
+        {
+            "anchor": datasets.Value("string"),
+            "positive": datasets.Value("string"),
+            "negative": datasets.Value("string"),
+            "negative_similarity": datasets.Value("float32"),
+            "difficulty": datasets.Value("string"),
+            "group_id": datasets.Value("int64"),
+        }
+    )
+    dataset = datasets.DatasetDict(
+        {split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features)) for split, part in parts.items()}
+    )
+    dataset.save_to_disk(str(staging / DATASET_DIR))
+    text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
+    (staging / STATS_FILE).write_text(text, encoding="utf-8")
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put `staging` at `out`, replacing an earlier export; each rename is atomic."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.rename(retired)
+    try:
+        staging.rename(out)
+    except BaseException:
+        retired.rename(out)
+        raise
+    shutil.rmtree(retired)

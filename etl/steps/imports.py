@@ -1,0 +1,106 @@
+"""Land pair and vocabulary files as they are: `imported_pairs` and `imported_terms`.
+
+Write mode: replace by file. A file is keyed by its resolved path; importing it again replaces the
+rows (and the import rejects) that file landed before, so reruns never duplicate rows. The file is
+read and checked before anything is written: a bad file fails with `file:line: reason` and leaves
+the warehouse exactly as it was (not even a run row). Cleaning happens later, in `etl clean`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from etl.config import Settings
+from etl.report import Summary
+from etl.steps import readers
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def pairs(
+    wh: Warehouse, settings: Settings, path: Path | str, skip_bad_lines: bool = False, fmt: str | None = None
+) -> Summary:
+    """Land a synonym-pairs file (source, target, optional similarity; other columns kept in `extra`)."""
+    path = Path(path)
+    read = readers.read_pairs(path, fmt, skip_bad_lines)
+    return _land(wh, "import.pairs", "imported_pairs", path, read, {"format": fmt, "skip_bad_lines": skip_bad_lines})
+
+
+def terms(
+    wh: Warehouse,
+    settings: Settings,
+    path: Path | str,
+    skip_bad_lines: bool = False,
+    fmt: str | None = None,
+    column: str | None = None,
+) -> Summary:
+    """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet column."""
+    path = Path(path)
+    read = readers.read_terms(path, fmt, column, skip_bad_lines)
+    params = {"format": fmt, "column": column, "skip_bad_lines": skip_bad_lines}
+    return _land(wh, "import.terms", "imported_terms", path, read, params)
+
+
+_SQL = {
+    "imported_pairs": {
+        "count": "SELECT count(*) FROM imported_pairs WHERE file = ?",
+        "delete": "DELETE FROM imported_pairs WHERE file = ?",
+        "insert": "INSERT INTO imported_pairs (source, target, similarity, extra, file, line, run_id) "
+        "SELECT source, target, similarity, CAST(extra AS JSON), ?, line, ? FROM landing",
+    },
+    "imported_terms": {
+        "count": "SELECT count(*) FROM imported_terms WHERE file = ?",
+        "delete": "DELETE FROM imported_terms WHERE file = ?",
+        "insert": "INSERT INTO imported_terms (text, file, line, run_id) SELECT text, ?, line, ? FROM landing",
+    },
+}
+
+
+def _land(wh: Warehouse, step: str, table: str, path: Path, read: readers.Read, params: dict[str, object]) -> Summary:
+    """Replace this file's rows and import rejects in one transaction."""
+    file = str(path.resolve())
+    with wh.run(step, {"file": file, **params}) as run:
+        with wh.transaction():
+            replaced = wh.scalar(_SQL[table]["count"], [file])
+            wh.execute(_SQL[table]["delete"], [file])
+            wh.execute("DELETE FROM rejects WHERE step = ? AND source = ?", [step, file])
+            wh.con.register("landing", read.rows)
+            try:
+                wh.execute(_SQL[table]["insert"], [file, run.run_id])
+            finally:
+                wh.con.unregister("landing")
+            if read.bad:
+                wh.con.register("bad_lines", _bad_frame(read.bad))
+                try:
+                    wh.execute(
+                        "INSERT INTO rejects (run_id, step, rule, reason, source, line, payload) "
+                        "SELECT ?, ?, rule, reason, ?, line, payload FROM bad_lines",
+                        [run.run_id, step, file],
+                    )
+                finally:
+                    wh.con.unregister("bad_lines")
+        run.counts.update({"rows": read.rows.height, "bad_lines": len(read.bad), "replaced": replaced})
+    summary = Summary(f"{step}: run {run.run_id}").add("file", file).add("rows landed", read.rows.height)
+    if read.bad:
+        rules = sorted({b.rule for b in read.bad})
+        summary.add("bad lines (in rejects)", f"{len(read.bad):,} ({', '.join(rules)})")
+    if replaced:
+        summary.add("replaced from an earlier import", replaced)
+    return summary.add("seconds", round(run.seconds, 2)).add("next", "etl clean")
+
+
+def _bad_frame(bad: list[readers.Bad]) -> "pl.DataFrame":
+    import polars as pl
+
+    return pl.DataFrame(
+        {
+            "line": [b.line for b in bad],
+            "rule": [b.rule for b in bad],
+            "reason": [b.reason for b in bad],
+            "payload": [b.payload for b in bad],
+        },
+        schema={"line": pl.Int64, "rule": pl.String, "reason": pl.String, "payload": pl.String},
+    )

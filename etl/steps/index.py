@@ -1,0 +1,188 @@
+"""`etl index`: a usearch HNSW index (cosine, keys = term_id) over one model's term vectors.
+
+Write mode: replace. The index lives beside the warehouse, in `<warehouse dir>/index/<model>.usearch`,
+with `<model>.json` holding its fingerprint: the model, the vector count and dimension, a hash of
+every (term_id, vector), and the build settings. An index whose fingerprint matches the warehouse is
+reused (opened memory-mapped); any other is rebuilt. Only terms still in `terms` are indexed.
+
+Other steps call `ensure(wh, settings, model)` to get an up-to-date index to search.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import vectors
+from etl.config import Settings
+from etl.errors import EtlError
+from etl.report import Progress, Summary
+from etl.steps.embed import model_name
+from etl.steps.inspect import _human_bytes
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from usearch.index import Index
+
+STEP = "index"
+METRIC = "cos"
+# Vectors added per call: big enough for usearch's threads, small enough for a smooth progress bar.
+ADD_CHUNK = 4_096
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class OpenIndex:
+    """An index ready to search: `index.search(queries, k)` returns term_ids as keys."""
+
+    index: "Index"
+    path: Path
+    fingerprint: dict[str, Any]
+    rebuilt: bool
+
+
+def index_dir(wh: Warehouse) -> Path:
+    """Where indexes are saved: `index/` beside the warehouse file."""
+    return wh.path.parent / "index"
+
+
+def index_path(wh: Warehouse, model: str) -> Path:
+    """The index file for one model (the fingerprint sits beside it as .json)."""
+    return index_dir(wh) / f"{_UNSAFE.sub('_', model)}.usearch"
+
+
+def fingerprint(wh: Warehouse, settings: Settings, model: str) -> dict[str, Any]:
+    """What an index built now would hold and how it would be built."""
+    count, dim, digest = wh.sql_file("index_fingerprint", {"model": model}).fetchone()
+    return {
+        "model": model,
+        "count": int(count),
+        "dim": int(dim),
+        "digest": f"{int(digest or 0):016x}",
+        "metric": METRIC,
+        "dtype": settings.index_dtype,
+        "connectivity": settings.index_connectivity,
+        "expansion_add": settings.index_expansion_add,
+    }
+
+
+def resolve_model(wh: Warehouse, settings: Settings, model: str | None) -> str:
+    """`model` if given; else the model `etl embed` writes, or the only model with vectors."""
+    if model:
+        return model
+    configured = model_name(settings)
+    present = [name for name, _, _ in vectors.models(wh)]
+    if configured in present or len(present) != 1:
+        return configured
+    return present[0]
+
+
+def ensure(wh: Warehouse, settings: Settings, model: str | None = None, force: bool = False) -> OpenIndex:
+    """An up-to-date index for `model` (see `resolve_model`): reused when current, else rebuilt."""
+    model = resolve_model(wh, settings, model)
+    wanted = fingerprint(wh, settings, model)
+    if wanted["count"] == 0:
+        present = ", ".join(f"{name} ({count:,})" for name, _, count in vectors.models(wh)) or "none"
+        raise EtlError(
+            f"no vectors for model {model!r} among the terms (models with vectors: {present}); "
+            "run `etl embed` first or pick one with --model"
+        )
+    path = index_path(wh, model)
+    if not force and _saved_fingerprint(path) == wanted:
+        opened = _open_view(path, wanted["count"])
+        if opened is not None:
+            # The search depth is not part of the graph, so a changed setting applies without a rebuild.
+            opened.expansion_search = settings.index_expansion_search
+            return OpenIndex(opened, path, wanted, rebuilt=False)
+    built = _build(wh, settings, model, wanted)
+    _save(built, path, wanted)
+    return OpenIndex(built, path, wanted, rebuilt=True)
+
+
+def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool = False) -> Summary:
+    """Build (or confirm) the index for one model and summarise it."""
+    model = resolve_model(wh, settings, model)
+    params = {
+        "model": model,
+        "dtype": settings.index_dtype,
+        "connectivity": settings.index_connectivity,
+        "expansion_add": settings.index_expansion_add,
+        "force": force,
+    }
+    with wh.run(STEP, params) as run:
+        opened = ensure(wh, settings, model, force=force)
+        count = opened.fingerprint["count"]
+        size = opened.path.stat().st_size
+        run.counts.update(vectors=count, rebuilt=opened.rebuilt, bytes=size)
+        summary = Summary(f"index: {model}").add("vectors", count).add("dim", opened.fingerprint["dim"])
+        summary.add("dtype", settings.index_dtype).add("connectivity", settings.index_connectivity)
+        summary.add("status", "rebuilt" if opened.rebuilt else "up to date, reused")
+        if opened.rebuilt:
+            summary.add("seconds", run.seconds).add("vectors/s", count / max(run.seconds, 1e-9))
+        return summary.add("index size", _human_bytes(size)).add("path", opened.path)
+
+
+def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> "Index":
+    import numpy as np
+    from usearch.index import Index
+
+    ids, matrix = vectors.load(wh, model, in_terms=True)
+    if len(ids) != wanted["count"]:  # pragma: no cover - one connection, so nothing writes in between
+        raise EtlError(f"the vectors of {model!r} changed while indexing; run `etl index` again")
+    built = Index(
+        ndim=int(matrix.shape[1]),
+        metric=METRIC,
+        dtype=settings.index_dtype,
+        connectivity=settings.index_connectivity,
+        expansion_add=settings.index_expansion_add,
+        expansion_search=settings.index_expansion_search,
+    )
+    keys = ids.astype(np.uint64)
+    with Progress(f"index {model}", len(ids)) as progress:
+        for start in range(0, len(ids), ADD_CHUNK):
+            stop = start + ADD_CHUNK
+            built.add(keys[start:stop], matrix[start:stop])
+            progress.advance(len(keys[start:stop]))
+    return built
+
+
+def _save(built: "Index", path: Path, wanted: dict[str, Any]) -> None:
+    """Write the index, then its fingerprint; a crash in between leaves an index that reads as stale."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = path.with_suffix(".json")
+    meta.unlink(missing_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    built.save(str(partial))
+    os.replace(partial, path)
+    meta_partial = meta.with_name(meta.name + ".partial")
+    meta_partial.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(meta_partial, meta)
+
+
+def _saved_fingerprint(path: Path) -> dict[str, Any] | None:
+    meta = path.with_suffix(".json")
+    if not (path.exists() and meta.exists()):
+        return None
+    try:
+        saved = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # unreadable: treat as stale and rebuild
+    return saved if isinstance(saved, dict) else None
+
+
+def _open_view(path: Path, count: int) -> "Index | None":
+    """The saved index, memory-mapped read-only; None when the file is not a usable index."""
+    from usearch.index import Index
+
+    try:
+        opened = Index.restore(str(path), view=True)
+    except (RuntimeError, ValueError):
+        return None
+    if opened is None or len(opened) != count:
+        return None
+    return opened
+

@@ -1,0 +1,184 @@
+"""Mining inputs as numpy arrays: the vocabulary with vectors, groups and norms, anchors and positives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from etl import vectors
+from etl.errors import EtlError, InputError
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import numpy as np
+
+NORM_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
+
+
+def choose_model(wh: Warehouse, requested: str | None) -> str:
+    """The embedding model to mine: the one asked for, else the only one with vectors."""
+    found = {name: count for name, _dim, count in vectors.models(wh)}
+    if requested:
+        if requested not in found:
+            have = ", ".join(sorted(found)) or "none"
+            raise EtlError(
+                f"no vectors for model {requested!r} in term_embeddings (models with vectors: {have}); "
+                f"run `etl embed` for it or pick one of those with --model"
+            )
+        return requested
+    if not found:
+        raise EtlError("term_embeddings is empty; run `etl embed` before `etl mine`")
+    if len(found) > 1:
+        raise EtlError(
+            f"term_embeddings holds vectors of several models ({', '.join(sorted(found))}); choose one with --model"
+        )
+    return next(iter(found))
+
+
+@dataclass
+class MineInputs:
+    """The vocabulary (terms with a vector, ordered by term_id) and the anchors mined over it."""
+
+    model: str
+    ids: "np.ndarray"  # int64 term_id per vocabulary row, ascending
+    vecs: "np.ndarray"  # float32[n, dim], L2-normalised
+    group: "np.ndarray"  # int64 group_id per row, -1 when the term has none
+    norm: "np.ndarray"  # int64 code of terms.norm per row (equal codes = equal norms)
+    anchors: "np.ndarray"  # int64 vocabulary rows of the anchors, ascending
+    pos_ptr: "np.ndarray"  # int64[m + 1]: positives of anchor i are pos_rows[pos_ptr[i]:pos_ptr[i+1]]
+    pos_rows: "np.ndarray"  # int64 vocabulary rows of positives, ascending within an anchor
+    excluded_norms: "np.ndarray"  # sorted int64 keys anchor * n_codes + norm code of the anchor and its positives
+    group_norms: "np.ndarray"  # sorted int64 keys group index * n_codes + norm code of every group member
+    group_index: "np.ndarray"  # int64 dense index of each row's group, -1 when none
+    n_codes: int
+    counts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def anchor_ids(self) -> "np.ndarray":
+        """term_id of each anchor."""
+        return self.ids[self.anchors]
+
+    def positive_counts(self) -> "np.ndarray":
+        """Number of positives per anchor."""
+        import numpy as np
+
+        return np.diff(self.pos_ptr)
+
+    def pair_anchor(self) -> "np.ndarray":
+        """Anchor index of each entry of pos_rows."""
+        import numpy as np
+
+        return np.repeat(np.arange(len(self.anchors), dtype=np.int64), self.positive_counts())
+
+    def excluded(self, anchor: "np.ndarray", rows: "np.ndarray") -> "np.ndarray":
+        """True where `rows[i]` may not be a negative of anchor index `anchor[i]` (a possible synonym)."""
+        import numpy as np
+
+        anchor_rows = self.anchors[anchor]
+        out = rows == anchor_rows
+        anchor_group = self.group[anchor_rows]
+        out |= (anchor_group >= 0) & (self.group[rows] == anchor_group)
+        out |= _member(self.excluded_norms, anchor * self.n_codes + self.norm[rows])
+        # Spelled like any member of the anchor's group (not only its direct pair partners).
+        group = self.group_index[anchor_rows]
+        out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
+        return out
+
+    def exclusion_bound(self) -> "np.ndarray":
+        """Per anchor, at most how many vocabulary rows `excluded` removes (sizes its search shortlist)."""
+        import numpy as np
+
+        groups, group_size = np.unique(self.group, return_counts=True)
+        size = np.ones(len(self.anchors), dtype=np.int64)
+        anchor_group = self.group[self.anchors]
+        grouped = anchor_group >= 0
+        size[grouped] = group_size[np.searchsorted(groups, anchor_group[grouped])]
+        per_norm = np.bincount(self.norm, minlength=self.n_codes)
+        same_norm = per_norm[self.norm[self.anchors]]
+        np.add.at(same_norm, self.pair_anchor(), per_norm[self.norm[self.pos_rows]])
+        return size + same_norm
+
+
+def load(wh: Warehouse, model: str) -> MineInputs:
+    """Vectors, terms, groups and pairs for one model, aligned on vocabulary rows."""
+    import numpy as np
+
+    ids, vecs = vectors.load(wh, model)
+    term_ids, norm_codes = _columns(wh, "SELECT term_id, dense_rank() OVER (ORDER BY norm) AS code FROM terms ORDER BY term_id")
+    counts: dict[str, Any] = {"vectors": int(len(ids))}
+    in_terms = _member(term_ids, ids)
+    if not in_terms.all():
+        # Vectors of terms that have left the vocabulary: they have no text to put in a triplet.
+        counts["vectors_without_term"] = int((~in_terms).sum())
+        ids, vecs = ids[in_terms], vecs[in_terms]
+    if len(ids) == 0:
+        raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
+    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
+    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
+            "re-run `etl embed`, which stores unit vectors"
+        )
+    norm = norm_codes[np.searchsorted(term_ids, ids)]
+
+    group = np.full(len(ids), -1, dtype=np.int64)
+    g_ids, g_groups = _columns(wh, "SELECT term_id, group_id FROM synonym_groups")
+    rows, ok = _rows(ids, g_ids)
+    group[rows[ok]] = g_groups[ok]
+
+    term_a, term_b = _columns(wh, "SELECT term_a, term_b FROM synonym_pairs")
+    rows_a, ok_a = _rows(ids, term_a)
+    rows_b, ok_b = _rows(ids, term_b)
+    usable = ok_a & ok_b & (rows_a != rows_b)
+    counts["pairs"] = int(len(term_a))
+    counts["pairs_without_vectors"] = int((~(ok_a & ok_b)).sum())
+    # Both directions, as the notebook: each side is an anchor with the other as positive.
+    src = np.concatenate([rows_a[usable], rows_b[usable]])
+    dst = np.concatenate([rows_b[usable], rows_a[usable]])
+    edge = np.unique(src * len(ids) + dst)
+    src, dst = edge // len(ids), edge % len(ids)
+    anchors = np.unique(src)
+    pos_ptr = np.searchsorted(src, np.append(anchors, len(ids))).astype(np.int64)
+
+    n_codes = int(norm.max()) + 1
+    anchor_index = np.repeat(np.arange(len(anchors), dtype=np.int64), np.diff(pos_ptr))
+    excluded_norms = np.unique(
+        np.concatenate([np.arange(len(anchors)) * n_codes + norm[anchors], anchor_index * n_codes + norm[dst]])
+    )
+    grouped = group >= 0
+    _, dense = np.unique(group[grouped], return_inverse=True)
+    group_index = np.full(len(ids), -1, dtype=np.int64)
+    group_index[grouped] = dense.reshape(-1)
+    group_norms = np.unique(group_index[grouped] * n_codes + norm[grouped])
+    counts["anchors"] = int(len(anchors))
+    counts["anchor_positive_pairs"] = int(len(dst))
+    return MineInputs(
+        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
+    )
+
+
+def _columns(wh: Warehouse, sql: str) -> tuple["np.ndarray", "np.ndarray"]:
+    """Two int64 columns of a query."""
+    import numpy as np
+
+    table = wh.con.sql(sql).to_arrow_table()
+    return tuple(table.column(i).to_numpy().astype(np.int64, copy=False) for i in range(2))  # type: ignore[return-value]
+
+
+def _member(sorted_values: "np.ndarray", values: "np.ndarray") -> "np.ndarray":
+    """values[i] in sorted_values, vectorised."""
+    import numpy as np
+
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[at] == values
+
+
+def _rows(ids: "np.ndarray", term_ids: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+    """Vocabulary row of each term_id, and whether it is in the vocabulary at all."""
+    import numpy as np
+
+    rows = np.minimum(np.searchsorted(ids, term_ids), len(ids) - 1)
+    return rows, ids[rows] == term_ids

@@ -1,0 +1,380 @@
+"""Read pair and vocabulary files (JSONL, JSON, CSV/TSV, Parquet, plain text) with line-accurate errors.
+
+Readers never touch the warehouse: they return the good rows and the bad lines, or raise
+`InputError("<file>:<line>: <reason>; ...")` when a bad line is not to be skipped or the file
+as a whole is unusable (missing, empty, unknown format, missing column, no usable line).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from etl.errors import InputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PAIR_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
+TERM_FORMATS = {**PAIR_FORMATS, ".txt": "txt", ".json": "json"}
+PAIR_COLUMNS = ("source", "target", "similarity")
+PAIR_SCHEMA = {"source": "String", "target": "String", "similarity": "Float64", "extra": "String"}
+TERM_SCHEMA = {"text": "String"}
+TERM_COLUMNS = ("text", "term")  # tried in this order when no column is named
+SKIP_HINT = "fix the input or rerun with --skip-bad-lines to send bad lines to rejects"
+
+
+@dataclass
+class Bad:
+    """One refused line: its 1-based number, a short rule name, a sentence, and the line verbatim."""
+
+    line: int
+    rule: str
+    reason: str
+    payload: str
+
+
+@dataclass
+class Read:
+    """What a reader found: the good rows, and the bad lines it was allowed to skip."""
+
+    rows: "pl.DataFrame"
+    bad: list[Bad] = field(default_factory=list)
+
+
+class _Lines:
+    """Collects good rows and bad lines; raises on the first bad line unless skipping."""
+
+    def __init__(self, path: Path, schema: dict[str, Any], skip: bool) -> None:
+        self.path = path
+        self.skip = skip
+        self.schema = {**schema, "line": "Int64"}
+        self.columns: dict[str, list[Any]] = {name: [] for name in self.schema}
+        self.bad: list[Bad] = []
+
+    def good(self, line: int, **values: Any) -> None:
+        for name, value in values.items():
+            self.columns[name].append(value)
+        self.columns["line"].append(line)
+
+    def refuse(self, line: int, rule: str, reason: str, payload: str) -> None:
+        if not self.skip:
+            raise InputError(f"{self.path}:{line}: {reason}; {SKIP_HINT}")
+        self.bad.append(Bad(line, rule, reason, payload))
+
+    def result(self) -> Read:
+        import polars as pl
+
+        if not self.columns["line"]:
+            first = f" (first: line {self.bad[0].line}: {self.bad[0].reason})" if self.bad else ""
+            raise InputError(f"{self.path}: no usable line{first}; check that this is the right file and format")
+        schema = {name: getattr(pl, dtype) for name, dtype in self.schema.items()}
+        return Read(pl.DataFrame(self.columns, schema=schema), self.bad)
+
+
+def detect_format(path: Path, fmt: str | None, known: dict[str, str]) -> str:
+    """The format named by `fmt`, or by the file's extension."""
+    allowed = sorted(set(known.values()))
+    if fmt:
+        if fmt not in allowed:
+            raise InputError(f"unknown format {fmt!r}; use one of {', '.join(allowed)}")
+        return fmt
+    found = known.get(path.suffix.lower())
+    if found is None:
+        raise InputError(
+            f"{path}: unknown format {path.suffix or '(no extension)'!r}; "
+            f"name the file {', '.join(sorted(known))} or pass --format"
+        )
+    return found
+
+
+def read_pairs(path: Path, fmt: str | None = None, skip: bool = False) -> Read:
+    """(source, target, similarity, extra, line) rows from a pairs file."""
+    kind = detect_format(path, fmt, PAIR_FORMATS)
+    if kind == "parquet":
+        return _pairs_parquet(path, skip)
+    lines = _Lines(path, PAIR_SCHEMA, skip)
+    text = _decode(path, lines)
+    if kind == "jsonl":
+        for number, line in _numbered(text):
+            obj = _json_line(lines, number, line)
+            if obj is not None:
+                _pair_object(lines, number, line, obj)
+    else:
+        _pairs_csv(lines, text, "\t" if kind == "tsv" else ",")
+    return lines.result()
+
+
+def read_terms(path: Path, fmt: str | None = None, column: str | None = None, skip: bool = False) -> Read:
+    """(text, line) rows from a vocabulary file; for JSON lists and Parquet, `line` is the item number."""
+    kind = detect_format(path, fmt, TERM_FORMATS)
+    if kind == "parquet":
+        return _terms_parquet(path, column, skip)
+    lines = _Lines(path, TERM_SCHEMA, skip)
+    text = _decode(path, lines)
+    if kind == "txt":
+        for number, line in _numbered(text):
+            lines.good(number, text=line)
+    elif kind == "json":
+        _terms_json_list(lines, text)
+    elif kind == "jsonl":
+        for number, line in _numbered(text):
+            obj = _json_line(lines, number, line)
+            if isinstance(obj, dict):
+                obj = next((obj[c] for c in (column, *TERM_COLUMNS) if c and c in obj), None)
+            if isinstance(obj, str):
+                lines.good(number, text=obj)
+            elif line.strip():
+                lines.refuse(number, "wrong_shape", "not a JSON string or an object with a text field", line)
+    else:
+        _terms_csv(lines, text, "\t" if kind == "tsv" else ",", column)
+    return lines.result()
+
+
+# -- text files ---------------------------------------------------------------------------------
+
+
+def _decode(path: Path, lines: _Lines) -> str:
+    """The file as text; a line that is not UTF-8 is refused (and blanked, keeping line numbers)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror}); check the path and permissions") from exc
+    if not data.strip():
+        raise InputError(f"{path}:1: the file is empty; give a file with at least one row")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    out = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            out.append(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+        except UnicodeDecodeError as exc:
+            byte = raw[exc.start]
+            reason = f"not UTF-8 (byte 0x{byte:02x} at column {exc.start + 1}); save the file as UTF-8"
+            lines.refuse(number, "not_utf8", reason, raw.decode("utf-8", errors="replace"))
+            out.append("")
+    return "\n".join(out)
+
+
+def _numbered(text: str) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their 1-based numbers (a trailing carriage return dropped)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line[:-1] if line.endswith("\r") else line
+        if line.strip():
+            yield number, line
+
+
+def _json_line(lines: _Lines, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        lines.refuse(number, "not_json", f"not valid JSON ({exc.msg} at column {exc.colno})", line)
+        return None
+
+
+def _pair_object(lines: _Lines, number: int, line: str, obj: Any) -> None:
+    if not isinstance(obj, dict):
+        lines.refuse(number, "wrong_shape", "not a JSON object with source and target", line)
+        return
+    for name in ("source", "target"):
+        if name not in obj:
+            lines.refuse(number, "missing_field", f"no {name!r} field", line)
+            return
+        if not isinstance(obj[name], str):
+            lines.refuse(number, "wrong_type", f"{name!r} is {type(obj[name]).__name__}, not a string", line)
+            return
+    similarity = _similarity(obj.get("similarity"))
+    if similarity is False:
+        lines.refuse(number, "wrong_type", f"similarity {obj['similarity']!r} is not a number", line)
+        return
+    extra = {k: v for k, v in obj.items() if k not in PAIR_COLUMNS}
+    lines.good(number, source=obj["source"], target=obj["target"], similarity=similarity, extra=_extra(extra))
+
+
+def _similarity(value: Any) -> float | None | bool:
+    """A float, None when absent, or False when it is not a finite number."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return False
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return number if math.isfinite(number) else False
+
+
+def _extra(values: dict[str, Any]) -> str | None:
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if values else None
+
+
+def _csv_rows(lines: _Lines, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number where the record starts, fields), skipping blank lines."""
+    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            lines.refuse(start, "bad_csv", f"not valid CSV ({exc})", "")
+            start = reader.line_num + 1
+            continue
+        if row:
+            yield start, row
+        start = reader.line_num + 1
+
+
+def _header(lines: _Lines, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
+    first = next(rows, None)
+    if first is None:
+        raise InputError(f"{lines.path}:1: the file has no header row; the first row must name the columns")
+    return [name.strip() for name in first[1]]
+
+
+def _missing_column(path: Path, name: str, columns: list[str]) -> InputError:
+    listed = ", ".join(columns) or "none"
+    return InputError(f"{path}:1: missing column {name!r} (columns: {listed}); rename it or pick another file")
+
+
+def _pairs_csv(lines: _Lines, text: str, delimiter: str) -> None:
+    rows = _csv_rows(lines, text, delimiter)
+    header = _header(lines, rows)
+    for name in ("source", "target"):
+        if name not in header:
+            raise _missing_column(lines.path, name, header)
+    at = {name: i for i, name in enumerate(header)}
+    for number, row in rows:
+        raw = delimiter.join(row)
+        if len(row) != len(header):
+            lines.refuse(number, "wrong_shape", f"has {len(row)} fields, the header has {len(header)}", raw)
+            continue
+        similarity = _similarity(row[at["similarity"]]) if "similarity" in at else None
+        if similarity is False:
+            lines.refuse(number, "wrong_type", f"similarity {row[at['similarity']]!r} is not a number", raw)
+            continue
+        extra = {name: row[i] for name, i in at.items() if name not in PAIR_COLUMNS}
+        lines.good(number, source=row[at["source"]], target=row[at["target"]], similarity=similarity, extra=_extra(extra))
+
+
+def _term_column(path: Path, column: str | None, columns: list[str]) -> str:
+    if column:
+        if column not in columns:
+            raise _missing_column(path, column, columns)
+        return column
+    for name in TERM_COLUMNS:
+        if name in columns:
+            return name
+    if len(columns) == 1:
+        return columns[0]
+    raise InputError(f"{path}:1: no 'text' or 'term' column among {', '.join(columns)}; name one with --column")
+
+
+def _terms_csv(lines: _Lines, text: str, delimiter: str, column: str | None) -> None:
+    rows = _csv_rows(lines, text, delimiter)
+    header = _header(lines, rows)
+    at = header.index(_term_column(lines.path, column, header))
+    for number, row in rows:
+        if len(row) != len(header):
+            lines.refuse(number, "wrong_shape", f"has {len(row)} fields, the header has {len(header)}", delimiter.join(row))
+            continue
+        lines.good(number, text=row[at])
+
+
+def _terms_json_list(lines: _Lines, text: str) -> None:
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # One document: a syntax error cannot be skipped line by line.
+        where = f"{lines.path}:{exc.lineno}"
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix the file") from None
+    if not isinstance(items, list):
+        raise InputError(f"{lines.path}:1: not a JSON list of terms; give a list like [\"term\", ...]")
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, str):
+            lines.good(number, text=item)
+        else:
+            reason = f"item {number} is {type(item).__name__}, not a string"
+            lines.refuse(number, "wrong_type", reason, json.dumps(item, ensure_ascii=False))
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+
+
+def _parquet(path: Path) -> "pl.DataFrame":
+    import polars as pl
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path")
+    try:
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.ComputeError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({str(exc).splitlines()[0]}); check the file") from exc
+    if frame.height == 0:
+        raise InputError(f"{path}:1: the file is empty; give a file with at least one row")
+    return frame
+
+
+def _text_column(path: Path, frame: "pl.DataFrame", name: str) -> None:
+    import polars as pl
+
+    if name not in frame.columns:
+        raise _missing_column(path, name, frame.columns)
+    if frame.schema[name] not in (pl.String, pl.Null):
+        raise InputError(f"{path}: column {name!r} holds {frame.schema[name]}, not text; convert it to strings")
+
+
+def _pairs_parquet(path: Path, skip: bool) -> Read:
+    """Parquet rows are numbered from 1 in file order; nulls in source/target make a row unusable."""
+    import polars as pl
+
+    frame = _parquet(path)
+    for name in ("source", "target"):
+        _text_column(path, frame, name)
+    if "similarity" in frame.columns:
+        if not (frame.schema["similarity"].is_numeric() or frame.schema["similarity"] == pl.Null):
+            raise InputError(f"{path}: column 'similarity' holds {frame.schema['similarity']}, not numbers; convert it")
+        similarity = pl.col("similarity").cast(pl.Float64)
+    else:
+        similarity = pl.lit(None, dtype=pl.Float64)
+    extra_names = sorted(c for c in frame.columns if c not in PAIR_COLUMNS)
+    extra = pl.struct(extra_names).struct.json_encode() if extra_names else pl.lit(None, dtype=pl.String)
+    rows = frame.with_row_index("line", offset=1).select(
+        pl.col("source").cast(pl.String), pl.col("target").cast(pl.String),
+        similarity.alias("similarity"), extra.alias("extra"), pl.col("line").cast(pl.Int64),
+    )
+    nulls = rows.filter(pl.col("source").is_null() | pl.col("target").is_null())
+    good = rows.filter(pl.col("source").is_not_null() & pl.col("target").is_not_null())
+    return _parquet_result(path, good, nulls, "source or target is null", skip)
+
+
+def _terms_parquet(path: Path, column: str | None, skip: bool) -> Read:
+    import polars as pl
+
+    frame = _parquet(path)
+    name = _term_column(path, column, frame.columns)
+    _text_column(path, frame, name)
+    rows = frame.with_row_index("line", offset=1).select(
+        pl.col(name).cast(pl.String).alias("text"), pl.col("line").cast(pl.Int64)
+    )
+    good = rows.filter(pl.col("text").is_not_null())
+    return _parquet_result(path, good, rows.filter(pl.col("text").is_null()), f"{name} is null", skip)
+
+
+def _parquet_result(path: Path, good: "pl.DataFrame", nulls: "pl.DataFrame", reason: str, skip: bool) -> Read:
+    """A row with a null where text is needed is a bad line (numbered from 1 in file order)."""
+    lines = nulls["line"].to_list()
+    if lines and not skip:
+        raise InputError(f"{path}:{lines[0]}: {reason}; {SKIP_HINT}")
+    if good.height == 0:
+        raise InputError(f"{path}: no usable row ({reason} in every row); check the file")
+    return Read(good, [Bad(int(line), "missing_value", reason, "") for line in lines])
