@@ -27,11 +27,15 @@ EXAMPLE_PAIRS = Path(__file__).resolve().parent.parent / "data" / "example_pairs
 EXAMPLE_TERMS = Path(__file__).resolve().parent.parent / "data" / "example_terms.txt"
 OFFLINE_HINT = "etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash"
 
-# Tables whose state a fingerprint may read; identifiers cannot be bound, so only these are queried.
-_TABLES = frozenset({
-    "imported_pairs", "imported_terms", "translations", "parallel_sentences", "terms", "synonym_pairs",
-    "synonym_groups", "term_embeddings", "triplets",
-})
+# A table's state is its row count and this expression: rows land with their run_id, so a newer run
+# shows, except in `terms`, whose rows name their source runs, so its content is hashed instead. Only
+# these tables are queried (identifiers cannot be bound).
+_STATE = {
+    "category_terms": "max(run_id)", "imported_pairs": "max(run_id)", "imported_terms": "max(run_id)", "translations": "max(run_id)",
+    "parallel_sentences": "max(run_id)", "synonym_pairs": "max(run_id)", "synonym_groups": "max(run_id)",
+    "term_embeddings": "max(run_id)", "triplets": "max(run_id)",
+    "terms": "sum(hash(term_id, text, norm, kind))",
+}
 _EMBEDDING = ("embedder", "embed_model", "embed_dim")
 
 
@@ -57,6 +61,7 @@ class Stage:
     tables: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
     files: tuple[Path, ...] = ()
+    writes: tuple[str, ...] = ()  # tables whose row counts the summary shows as rows out
     outputs: tuple[Path, ...] = ()  # files the stage writes: a missing one forces a rerun
     finished: Callable[[Summary], bool] = lambda summary: True
 
@@ -68,7 +73,8 @@ class Outcome:
     stage: str
     status: str  # ran | skipped | failed
     seconds: float = 0.0
-    summary: Summary | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
     note: str = ""
 
 
@@ -80,15 +86,14 @@ class Result:
     out: Path | None = None
 
     def render(self) -> str:
-        """One screen: a line per stage, then each stage's own figures."""
-        rows = [(o.stage, o.status, f"{o.seconds:.1f}", o.note) for o in self.outcomes]
-        parts = ["etl run", format_table(["step", "outcome", "seconds", "note"], rows, max_width=70)]
-        for outcome in self.outcomes:
-            if outcome.summary is not None and outcome.summary.items:
-                parts.append(outcome.summary.render())
-        if self.out is not None:
-            parts.append(f"exports  {self.out}")
-        return "\n\n".join(parts)
+        """One screen: a line per stage with its rows in and out, then where the exports are."""
+        rows = [
+            (o.stage, o.status, f"{o.seconds:.1f}", _number(o.rows_in), _number(o.rows_out), o.note)
+            for o in self.outcomes
+        ]
+        table = format_table(["step", "outcome", "seconds", "rows in", "rows out", "note"], rows, max_width=64)
+        where = f"\nexports  {self.out}" if self.out is not None else ""
+        return f"etl run\n{table}{where}"
 
 
 def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
@@ -106,6 +111,7 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
         stages.append(Stage(
             "synth", lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh),
             settings=("llm_model", "llm_think", "seed", *_prefixed("synth_")),
+            writes=("category_terms", "translations", "parallel_sentences"),
             files=tuple(p for p in (inputs.seeds,) if p is not None),
             # Failed calls are retried by the next run, so a run with failures is not final.
             finished=lambda summary: not dict(summary.items).get("failed"),
@@ -120,15 +126,16 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
             return _merge("import", parts)
 
         files = tuple(p for p in (inputs.pairs, inputs.terms) if p is not None)
-        stages.append(Stage("import", land, files=files, settings=()))
+        stages.append(Stage("import", land, files=files, writes=("imported_pairs", "imported_terms")))
     stages.append(Stage(
         "clean", lambda: clean.run(wh, settings),
         tables=("imported_pairs", "imported_terms", "translations"), settings=_prefixed("clean_"),
+        writes=("terms", "synonym_pairs"),
     ))
     embed_files = (inputs.vectors,) if inputs.vectors is not None else ()
     stages.append(Stage(
         "embed", lambda: embed.run(wh, settings, _vector_source(inputs.vectors)),
-        tables=("terms",), settings=_EMBEDDING, files=embed_files,
+        tables=("terms",), settings=_EMBEDDING, files=embed_files, writes=("term_embeddings",),
     ))
     stages.append(Stage(
         "index", lambda: index.run(wh, settings),
@@ -137,11 +144,11 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
     stages.append(Stage(
         "mine", lambda: mine.run(wh, settings),
         tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
-        settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
+        settings=(*_EMBEDDING, "seed", *_prefixed("mine_")), writes=("triplets",),
     ))
     stages.append(Stage(
         "split", lambda: split.run(wh, settings),
-        tables=("triplets",), settings=("seed", *_prefixed("split_")),
+        tables=("triplets",), settings=("seed", *_prefixed("split_")), writes=("triplets",),
     ))
     stages.append(Stage(
         "export", lambda: _export(wh, settings, inputs.out),
@@ -157,7 +164,7 @@ def run(
     inputs: Inputs,
     start: str | None = None,
     only: str | None = None,
-    notify: Callable[[str], None] = lambda line: None,
+    notify: Callable[[str], None] = lambda text: None,
 ) -> Result:
     """Run the planned stages; `start` forces that stage and those after it, `only` forces just one."""
     stages = plan(wh, settings, inputs)
@@ -173,32 +180,38 @@ def run(
     if inputs.refresh:
         forced.add("synth")
 
-    due = {s.name for s in stages if s.name in forced or _recorded(wh, s.name) != fingerprint(wh, settings, s)}
-    if "synth" in due:
+    def due(stage: Stage) -> bool:
+        # Asked just before the stage runs: the stages before it may have changed its inputs.
+        return stage.name in forced or _recorded(wh, stage.name) != fingerprint(wh, settings, stage)
+
+    if stages[0].name == "synth" and due(stages[0]):
         check_llm(settings)
 
     result = Result(out=inputs.out if any(s.name == "export" for s in stages) else None)
     params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
     with wh.run("run", params) as run:
         for stage in stages:
-            if stage.name not in due:
+            if not due(stage):
                 note = f"inputs unchanged since run {_recorded_run(wh, stage.name)}"
                 notify(f"{stage.name}: skipped ({note})")
                 result.outcomes.append(Outcome(stage.name, "skipped", note=note))
                 continue
             notify(f"{stage.name}: running")
+            rows_in = _rows(wh, stage.tables)
             started = time.monotonic()
             try:
                 summary = stage.action()
             except EtlError:
-                result.outcomes.append(Outcome(stage.name, "failed", time.monotonic() - started))
+                result.outcomes.append(Outcome(stage.name, "failed", time.monotonic() - started, rows_in))
                 run.counts = _counts(result)
                 raise
-            outcome = Outcome(stage.name, "ran", time.monotonic() - started, summary)
+            notify(summary.render())
+            outcome = Outcome(stage.name, "ran", time.monotonic() - started, rows_in, _rows(wh, stage.writes),
+                              _headline(stage.name, summary))
             if stage.finished(summary):
                 _record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
             else:
-                outcome.note = "unfinished: it runs again next time"
+                outcome.note += "; unfinished: runs again next time"
             result.outcomes.append(outcome)
         run.counts = _counts(result)
     return result
@@ -249,11 +262,9 @@ def _prefixed(prefix: str) -> tuple[str, ...]:
     return tuple(key for key in keys() if key.startswith(prefix))
 
 
-def _table_state(wh: Warehouse, table: str) -> tuple[int, int]:
-    if table not in _TABLES:
-        raise ValueError(f"unknown table {table!r}")
-    count, newest = wh.execute(f"SELECT count(*), coalesce(max(run_id), 0) FROM {table}").fetchone()
-    return int(count), int(newest)
+def _table_state(wh: Warehouse, table: str) -> tuple[int, str]:
+    count, state = wh.execute(f"SELECT count(*), CAST({_STATE[table]} AS VARCHAR) FROM {table}").fetchone()
+    return int(count), str(state)
 
 
 def _file_digest(path: Path) -> str:
@@ -283,10 +294,30 @@ def _record(wh: Warehouse, stage: str, digest: str, run_id: int) -> None:
 
 
 def _merge(title: str, parts: list[Summary]) -> Summary:
-    merged = Summary(title)
+    """One summary for a stage made of several steps: their titles joined, their lines in turn."""
+    merged = Summary("; ".join(part.title for part in parts) or title)
     for part in parts:
-        merged.items.extend((f"{part.title}: {label}", value) for label, value in part.items)
+        merged.items.extend(part.items)
     return merged
+
+
+def _headline(stage: str, summary: Summary) -> str:
+    """The few figures of a step worth a line: LLM calls for synthesis, else the step's own title."""
+    if stage == "synth":
+        items = dict(summary.items)
+        return (f"calls {items.get('calls made', 0)}, cached {items.get('served from cache', 0)}, "
+                f"failed {items.get('failed', 0)}, rejected {items.get('rejected', 0)}")
+    return summary.title
+
+
+def _rows(wh: Warehouse, tables: tuple[str, ...]) -> int | None:
+    if not tables:
+        return None
+    return sum(_table_state(wh, table)[0] for table in tables)
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
 
 
 def _counts(result: Result) -> dict[str, Any]:
