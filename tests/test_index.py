@@ -124,8 +124,8 @@ def test_dropped_terms_are_not_searchable(warehouse_path: Path, embedded: dict) 
 @pytest.mark.parametrize("dtype", ["f32", "f16", "i8"])
 def test_search_agrees_with_exact_cosine(warehouse_path: Path, embedded: dict, dtype: str) -> None:
     with Warehouse.open(warehouse_path) as wh:
-        # A search as deep as the set is large. Not quite exact even so: threads adding at once can
-        # leave a node or two poorly linked, so the bar is 95% (i8 also rounds every cosine).
+        # A search as deep as the set is large. HNSW is not exact even so, so the bar is 95% (i8 also
+        # rounds every cosine); a set this small is built on one thread, so the result is the same every run.
         opened = index.ensure(wh, settings(index_dtype=dtype, index_expansion_search=300), "hash-64")
         ids, matrix = vectors.load(wh, "hash-64")
     queries = matrix[::10]

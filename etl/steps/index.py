@@ -32,6 +32,9 @@ STEP = "index"
 METRIC = "cos"
 # Vectors added per call: big enough for usearch's threads, small enough for a smooth progress bar.
 ADD_CHUNK = 4_096
+# Threads adding at once link the graph in a different order on every build; a small index is built on
+# one thread, in about a second, so it comes out the same each time (and so do searches over it).
+SERIAL_UP_TO = 5_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -142,10 +145,11 @@ def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]
         expansion_search=settings.index_expansion_search,
     )
     keys = ids.astype(np.uint64)
+    threads = 1 if len(ids) <= SERIAL_UP_TO else 0  # 0: all cores
     with Progress(f"index {model}", len(ids)) as progress:
         for start in range(0, len(ids), ADD_CHUNK):
             stop = start + ADD_CHUNK
-            built.add(keys[start:stop], matrix[start:stop])
+            built.add(keys[start:stop], matrix[start:stop], threads=threads)
             progress.advance(len(keys[start:stop]))
     return built
 
