@@ -150,13 +150,13 @@ def test_self_pairs_compare_by_key_and_korean_spaces_are_a_setting(wh: Warehouse
 def test_script_rules(wh: Warehouse) -> None:
     land_translation(wh, "machine learning", "machine learning model", [])   # no Hangul on the Korean side
     land_translation(wh, "AI 모델", "AI model", ["머신러닝 모델", "AI 모델링", "α-helix"])
-    land_pairs(wh, [("李滉", "李穡"), ("123", "숫자"), ("C++", "씨플플"), ("딥러닝", "DL")])
+    land_pairs(wh, [("李滉", "李穡"), ("123", "숫자"), ("C++", "씨플플"), ("딥러닝", "DL"), ("ΣΟΦΙΑ", "소피아")])
     run_clean(wh)
     assert rejected(wh, "no_hangul") == ["machine learning"]
     assert rejected(wh, "not_latin") == ["AI 모델링", "머신러닝 모델"]
-    assert rejected(wh, "bad_script") == ["123", "李滉"]
+    assert rejected(wh, "bad_script") == ["123", "ΣΟΦΙΑ"]
     assert pair_texts(wh) == {
-        frozenset({"AI 모델", "AI model"}), frozenset({"AI 모델", "α-helix"}),
+        frozenset({"AI 모델", "AI model"}), frozenset({"AI 모델", "α-helix"}), frozenset({"李滉", "李穡"}),
         frozenset({"C++", "씨플플"}), frozenset({"딥러닝", "DL"}),
     }
     lang = dict(wh.execute("SELECT text, lang FROM terms").fetchall())

@@ -20,6 +20,8 @@ NULL_WORDS = ("null", "none", "n/a", "na", "nan", "nil", "undefined", "unknown",
 # An English form must have at least this share of Latin letters among its letters.
 LATIN_SHARE = 0.8
 _LATIN = "[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]"
+# Hanja (CJK ideographs): Korean vocabularies list words in Hanja too (the notebook's 李滉 ↔ 李穡).
+_HANJA = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _INITIALISM = r"^(?:[A-Z]\.){2,}$|^(?:[A-Z]\.)+[A-Z]$"   # A.I.  N.L.P.  U.S.A
 _CLIPPED = r"^(?:[A-Za-z]{1,6}\.)+$"                       # norm.  approx.  e.g.  (longer words just lose the dot)
 ACRONYM = r"^[A-Z][A-Z0-9&/\-]{1,9}s?$"                    # ML  GPU  GPT-3  R&D  CNNs
@@ -48,7 +50,7 @@ RULES: tuple[Rule, ...] = (
     Rule("self_pair", "reject", "pairs", "both sides of an imported pair are the same term"),
     Rule("no_hangul", "reject", "pairs", "the Korean term of a translation has no Hangul"),
     Rule("not_latin", "reject", "pairs", "an English form whose letters are not mostly Latin"),
-    Rule("bad_script", "reject", "pairs", "an imported term with neither Hangul nor mostly Latin letters"),
+    Rule("bad_script", "reject", "pairs", "an imported term with no Hangul or Hanja and not mostly Latin letters"),
     Rule("alternative_is_primary", "merge", "pairs", "an alternative equal to its primary"),
     Rule("duplicate_in_entry", "merge", "pairs", "a form repeated within one translation"),
     Rule("duplicate_pair", "merge", "pairs", "the same pair again (another run, source or line): origins merged"),
@@ -94,6 +96,7 @@ def texts(raw: "pl.Series", max_length: int, ignore_spaces: bool) -> "pl.DataFra
     return frame.with_columns(
         pl.when(form.str.contains(_CLIPPED)).then(pl.lit("clipped_word")).alias("form_rule"),
         form.str.contains(vocab.HANGUL_CLASS).alias("hangul"),
+        form.str.contains(_HANJA).alias("hanja"),
         ((latin > 0) & (latin >= letters * LATIN_SHARE)).alias("latin"),
         form.str.contains(ACRONYM).alias("acronym"),
     ).join(described.rename({"text": "form", "norm": "form_norm"}), on="form", how="left")
@@ -104,12 +107,13 @@ def judge_pairs(candidates: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFr
     import polars as pl
 
     side = table.select(
-        "raw", "raw_changed", "text", "term_rule", "rewrite", "form", "form_rule", "hangul", "latin", "acronym", "form_norm"
+        "raw", "raw_changed", "text", "term_rule", "rewrite", "form", "form_rule", "hangul", "hanja", "latin", "acronym",
+        "form_norm",
     )
     frame = candidates.join(side.rename(lambda c: c + "_a"), left_on="a_raw", right_on="raw_a", how="left")
     frame = frame.join(side.rename(lambda c: c + "_b"), left_on="b_raw", right_on="raw_b", how="left")
     synth = pl.col("src") == "synth"
-    script = lambda s: pl.col(f"hangul_{s}") | pl.col(f"latin_{s}")  # noqa: E731 - one line per side
+    script = lambda s: pl.col(f"hangul_{s}") | pl.col(f"hanja_{s}") | pl.col(f"latin_{s}")  # noqa: E731 - one line per side
     frame = frame.with_columns(
         pl.when(synth & ~pl.col("hangul_a")).then(pl.lit("no_hangul"))
         .when(~synth & ~script("a")).then(pl.lit("bad_script")).alias("role_rule_a"),
@@ -187,7 +191,7 @@ def rejects(frame: "pl.DataFrame", max_length: int) -> "pl.DataFrame":
         .then(pl.format("both sides are the same term (same comparison key): {}", value))
         .when(pl.col("rule") == "no_hangul").then(pl.format("the Korean term '{}' has no Hangul", value))
         .when(pl.col("rule") == "not_latin").then(pl.format("the English form '{}' is not mostly Latin letters", value))
-        .when(pl.col("rule") == "bad_script").then(pl.format("'{}' has neither Hangul nor mostly Latin letters", value))
+        .when(pl.col("rule") == "bad_script").then(pl.format("'{}' has no Hangul or Hanja and is not mostly Latin letters", value))
         .otherwise(pl.format("broke rule {}", pl.col("rule")))
     )
     return (
