@@ -607,6 +607,7 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
               help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.")
 @click.option("--embedder", type=click.Choice(["ollama", "openai", "hash", "import"]),
               help="How terms get vectors (hash is offline and lexical).  [embedder]")
+@click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Export directory (triplets/ and synonyms/ inside).  [default: exports/ beside the warehouse]")
 @click.option("--from", "start", type=click.Choice(STAGES_OF_RUN),
@@ -639,7 +640,7 @@ def run_cmd(app: App, **options: Any) -> None:
     if options["vectors"] is not None:
         options["embedder"] = options["embedder"] or "import"
     llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
-    settings = app.settings(embedder=options["embedder"], **llm)
+    settings = app.settings(embedder=options["embedder"], embed_model=options["embed_model"], **llm)
     warehouse = Path(settings.warehouse)
     inputs = pipeline.Inputs(
         out=options["out"] or warehouse.parent / "exports",

@@ -250,3 +250,21 @@ def test_kill_minus_nine_during_mining_then_resume(tmp_path: Path, warehouse_pat
         assert wh.scalar("""SELECT count(*) FROM (SELECT anchor_id, positive_id, negative_id FROM triplets
                             GROUP BY ALL HAVING count(*) > 1)""") == 0
         assert wh.scalar("SELECT count(*) FROM runs WHERE step = 'mine' AND status = 'failed'") == 1
+
+
+def test_notebook_files_pairs_term_list_and_embeddings(etl, tmp_path: Path, warehouse_path: Path) -> None:
+    import numpy as np
+
+    pairs, terms = write_large_example(tmp_path, n_pairs=60, n_terms=400)
+    texts = terms.read_text(encoding="utf-8").splitlines()
+    texts += [json.loads(line)[side] for line in pairs.read_text(encoding="utf-8").splitlines()
+              for side in ("source", "target")]
+    (tmp_path / "term_list.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+    vectors = np.random.default_rng(3).standard_normal((len(texts), 32)).astype(np.float32)
+    np.save(tmp_path / "term_embeddings.npy", vectors)
+    result = etl("run", "--pairs", str(pairs), "--terms", str(tmp_path / "term_list.json"),
+                 "--vectors", str(tmp_path / "term_embeddings.npy"), "--embed-model", "bge-m3")
+    assert outcomes(result.output)["export"] == "ran"
+    rows = table_rows(warehouse_path, "SELECT model, count(*), any_value(dim) FROM term_embeddings GROUP BY model")
+    assert rows == [("bge-m3", len(set(texts)), 32)]
+    assert table_rows(warehouse_path, "SELECT count(*) FROM triplets")[0][0] > 0
