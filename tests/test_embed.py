@@ -140,7 +140,7 @@ def test_a_failed_check_writes_nothing(etl, warehouse_path: Path) -> None:
     with Warehouse.open(warehouse_path) as wh:  # a vector someone landed by hand, not normalised
         wh.execute("INSERT INTO term_embeddings VALUES (?, 'hash-256', 256, ?, 0)", [ids["딥러닝"], [2.0] * 256])
     result = etl("embed", "--embedder", "hash", ok=False)
-    assert "embed_unit_norm" in result.output and "nothing was written" in result.output
+    assert "embed_unit_norm" in result.output and "was not written" in result.output
     assert counts(warehouse_path)[0] == 1
 
 
@@ -204,6 +204,24 @@ def test_a_batch_that_keeps_failing_fails_the_step_and_writes_nothing(
     assert "failed after 2 attempts" in result.output
     assert counts(warehouse_path)[0] == 0
     assert table(warehouse_path, "SELECT status FROM runs WHERE step = 'embed'") == [("failed",)]
+
+
+def test_a_failure_keeps_the_chunks_already_committed_and_a_rerun_embeds_the_rest(
+    etl, warehouse_path: Path, llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.steps import embed
+
+    server_env(monkeypatch)
+    monkeypatch.setattr(embed, "COMMIT_CHUNK", 4)
+    seed_terms(warehouse_path, TERMS)
+    llm_server.script("/api/embed", Reply(), Reply(status=500), Reply(status=503))
+    args = ("embed", "--embedder", "ollama", "--url", llm_server.url, "--batch", "4")
+    assert "failed after 2 attempts" in etl(*args, ok=False).output
+    assert counts(warehouse_path)[0] == 4  # the first chunk, committed before the failure
+    before = llm_server.count("/api/embed")
+    etl(*args)
+    assert llm_server.count("/api/embed") - before == (len(TERMS) - 4 + 3) // 4  # only what was missing
+    assert counts(warehouse_path)[0] == len(TERMS)
 
 
 def test_bad_server_vectors_become_rejects(

@@ -2,7 +2,9 @@
 
 Write mode: merge on (model, term_id), insert-only. Only terms without a vector for the chosen model
 are embedded, so a rerun with nothing new makes no request and writes nothing. Vectors are
-L2-normalised once, on landing; all of a run's vectors (and its rejects) commit together.
+L2-normalised once, on landing. Computed vectors (and their rejects) commit every `COMMIT_CHUNK`
+terms, so an embedding server failing at term 149,000 of 150,000 costs one chunk, not the run: the
+next run embeds only what is still missing. Imported vectors commit together.
 
 Embedders: `hash` (built in, lexical, offline), `ollama` / `openai` (an embedding server, through
 `etl.llm`), `import` (precomputed vectors from a file; unknown terms are added to `terms`).
@@ -11,7 +13,7 @@ Embedders: `hash` (built in, lexical, offline), `ollama` / `openai` (an embeddin
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from etl import vocab
 from etl.config import Settings
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 STEP = "embed"
 # Terms the hash embedder takes at a time: bounds its scratch memory (terms x dim float64 counts).
 HASH_CHUNK = 8_192
+# Terms embedded per commit: small enough that a failure loses little, big enough to keep servers busy.
+COMMIT_CHUNK = 8_192
 
 
 def model_name(settings: Settings) -> str:
@@ -65,22 +69,33 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
         if not texts:
             run.counts.update(embedded=0, rejected=0)
             return summary.add("embedded", 0).add("nothing to do", "every term has a vector")
+        embedder = _embedder(settings)
+        landed = rejected = 0
+        dim = stored_dim(wh, model)
         with Progress("embed", len(texts)) as progress:
-            if settings.embedder == "hash":
-                vectors = _hash_vectors(texts, settings.embed_dim, progress)
-            else:
-                from etl.steps import embed_http
-
-                vectors = embed_http.embed(settings, texts, progress)
-        matrix, keep, rejects = _screen(vectors, texts, stored_dim(wh, model))
-        with wh.transaction():
-            landed = store(wh, ids[keep], matrix, model, run.run_id)
-            _reject(wh, rejects, model, run.run_id)
-            _check(wh)
-        run.counts.update(embedded=landed, rejected=len(rejects))
+            for start in range(0, len(texts), COMMIT_CHUNK):
+                chunk = texts[start : start + COMMIT_CHUNK]
+                matrix, keep, rejects = _screen(embedder(chunk, progress), chunk, dim)
+                with wh.transaction():
+                    landed += store(wh, ids[start : start + len(chunk)][keep], matrix, model, run.run_id)
+                    _reject(wh, rejects, model, run.run_id)
+                    _check(wh)
+                rejected += len(rejects)
+                run.counts.update(embedded=landed, rejected=rejected)  # kept even if a later chunk fails
+                dim = dim or (int(matrix.shape[1]) if len(matrix) else None)
         rate = landed / max(run.seconds, 1e-9)
-        summary.add("embedded", landed).add("rejected", len(rejects))
-        return summary.add("dim", int(matrix.shape[1])).add("seconds", run.seconds).add("terms/s", rate)
+        summary.add("embedded", landed).add("rejected", rejected)
+        return summary.add("dim", dim).add("seconds", run.seconds).add("terms/s", rate)
+
+
+def _embedder(settings: Settings) -> "Callable[[list[str], Progress], np.ndarray | list[np.ndarray]]":
+    """texts → vectors for the configured embedder; a server is checked once, before the first chunk."""
+    if settings.embedder == "hash":
+        return lambda chunk, progress: _hash_vectors(chunk, settings.embed_dim, progress)
+    from etl.steps import embed_http
+
+    client = embed_http.connect(settings)
+    return lambda chunk, progress: embed_http.embed(client, settings, chunk, progress)
 
 
 def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> "np.ndarray":
@@ -171,7 +186,7 @@ def _check(wh: Warehouse) -> None:
     broken = wh.run_checks("embed_")
     if broken:
         listed = ", ".join(f"{name} ({n} rows)" for name, n in broken.items())
-        raise CheckFailed(f"term_embeddings breaks {listed}; see sql/checks/ and nothing was written")
+        raise CheckFailed(f"term_embeddings breaks {listed}; see sql/checks/ (this batch of vectors was not written)")
 
 
 def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource) -> Summary:

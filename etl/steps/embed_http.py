@@ -10,19 +10,28 @@ from etl.report import Progress
 if TYPE_CHECKING:
     import numpy as np
 
+    from etl.llm import Client
 
-def embed(settings: Settings, texts: list[str], progress: Progress) -> list["np.ndarray"]:
-    """One float32 vector per text, in order; raises ServiceError when the server cannot deliver.
 
-    Checks first that every server answers and serves `embed_model`, so a typo fails in one line
-    instead of after the retries. Batches of `embed_batch` texts go `llm_concurrency` at a time.
+def connect(settings: Settings) -> "Client":
+    """The embedding client, once every server answers and serves `embed_model`.
+
+    Checked before the first request, so a typo fails in one line instead of after the retries.
     """
-    import numpy as np
-
     from etl.llm import Client
 
     client = Client.for_embeddings(settings)
     client.check()
+    return client
+
+
+def embed(client: "Client", settings: Settings, texts: list[str], progress: Progress) -> list["np.ndarray"]:
+    """One float32 vector per text, in order; raises ServiceError when the server cannot deliver.
+
+    Batches of `embed_batch` texts go `llm_concurrency` at a time.
+    """
+    import numpy as np
+
     vectors: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
     for offset, batch in client.embed_batches(texts, settings.embed_batch):
         # Each batch becomes float32 rows at once: 150k x 1024 Python floats would need ~5 GB.
