@@ -167,7 +167,10 @@ class Warehouse:
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        # DuckDB draws its own progress bar on stdout for long queries, into `etl sql --csv` output too.
+        con.execute("SET enable_progress_bar = false")
+        return con
     except duckdb.IOException as exc:
         text = str(exc)
         if "Conflicting lock" in text or "Could not set lock" in text:
