@@ -98,18 +98,27 @@ def land(path: Path, data: dict) -> None:
     with Warehouse.open(path) as wh:
         texts = [f"term {i}" for i in ids]
         wh.con.register("b_terms", pl.DataFrame({"term_id": ids, "text": texts}))
-        wh.execute("INSERT INTO terms SELECT term_id, text, lower(text), 'en', ['bench'], 0, 0 FROM b_terms")
+        wh.execute(
+            "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
+            "SELECT term_id, text, lower(text), 'en', ['bench'], 0, 0 FROM b_terms"
+        )
         a, b = data["pairs"]
         wh.con.register("b_pairs", pl.DataFrame({"a": a, "b": b}))
-        wh.execute("INSERT INTO synonym_pairs SELECT a, b, 1.0, ['bench'], [0], 0 FROM b_pairs")
+        wh.execute(
+            "INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id) "
+            "SELECT a, b, 1.0, ['bench'], [0], 0 FROM b_pairs"
+        )
         t, g = data["groups"]
         wh.con.register("b_groups", pl.DataFrame({"t": t, "g": g}))
-        wh.execute("INSERT INTO synonym_groups SELECT t, g, 0 FROM b_groups")
+        wh.execute("INSERT INTO synonym_groups (term_id, group_id, run_id) SELECT t, g, 0 FROM b_groups")
         dim = vecs.shape[1]
         offsets = pa.array(np.arange(0, len(ids) * dim + 1, dim, dtype=np.int64))
         table = pa.table({"term_id": pa.array(ids), "vec": pa.LargeListArray.from_arrays(offsets, pa.array(vecs.ravel()))})
         wh.con.register("b_vecs", table)
-        wh.execute("INSERT INTO term_embeddings SELECT term_id, ?, ?, vec::FLOAT[], 0 FROM b_vecs", [MODEL, dim])
+        wh.execute(
+            "INSERT INTO term_embeddings (term_id, model, dim, vec, run_id) SELECT term_id, ?, ?, vec::FLOAT[], 0 FROM b_vecs",
+            [MODEL, dim],
+        )
 
 
 def child(argv: list[str]) -> dict:
