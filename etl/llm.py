@@ -437,7 +437,7 @@ class Client:
             url = self.urls[(first + attempt - 1) % len(self.urls)] + EMBED_PATH[self.api]
             retry_after: float | None = None
             try:
-                vectors = self._read_vectors(self._post(url, body))
+                vectors = self._read_vectors(self._post(url, body), url)
             except _Permanent as exc:
                 raise ServiceError(f"embedding request failed: {exc}") from exc
             except _Transient as exc:
@@ -451,15 +451,36 @@ class Client:
                 time.sleep(self._delay(attempt, retry_after))
         raise ServiceError(f"embedding a batch of {len(texts)} failed after {len(errors)} attempts; last: {errors[-1]}")
 
-    def _read_vectors(self, reply: dict[str, Any]) -> list[list[float]]:
+    def _read_vectors(self, reply: dict[str, Any], url: str) -> list[list[float]]:
+        """One flat vector per input; a garbled answer is transient, vectors of the wrong kind are not."""
         try:
             if self.api == "ollama":
                 raw = reply["embeddings"]
             else:
                 raw = [item["embedding"] for item in sorted(reply["data"], key=lambda item: item.get("index", 0))]
-            return [[float(v) for v in vec] for vec in raw]
-        except (KeyError, TypeError, ValueError) as exc:
+            if not isinstance(raw, list):
+                raise TypeError(f"embeddings are a {type(raw).__name__}, not a list")
+        except (KeyError, TypeError, AttributeError) as exc:
             raise _Transient(f"answer without embeddings ({type(exc).__name__}: {exc})") from exc
+        vectors = []
+        for position, vector in enumerate(raw):
+            try:
+                if not isinstance(vector, list):
+                    raise TypeError(type(vector).__name__)
+                vectors.append([float(v) for v in vector])
+            except (TypeError, ValueError) as exc:
+                raise _Permanent(self._not_flat_message(url, position, vector), 200) from exc
+        return vectors
+
+    def _not_flat_message(self, url: str, position: int, vector: Any) -> str:
+        """Why a returned embedding is unusable, and what to change on the server."""
+        if isinstance(vector, list) and vector and all(isinstance(v, list) for v in vector):
+            return (f"{url} returned one vector per token ({len(vector)} for input {position}) instead of one "
+                    f"per text, so it does not pool '{self.model}'; for llama.cpp's server restart it with "
+                    "`--embedding true --kv_overrides llama.pooling_type=int:1`, otherwise serve a model with a "
+                    "pooling type (an embedding model)")
+        return (f"{url} returned an embedding for input {position} that is not a list of numbers "
+                f"({type(vector).__name__}); check that '{self.model}' is an embedding model")
 
     # -- transport ---------------------------------------------------------------------------
 

@@ -415,6 +415,28 @@ def test_embed_failures_raise(llm_server: FakeLLMServer) -> None:
         Client([llm_server.url], model="missing").embed(["x"])
 
 
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_per_token_vectors_are_a_permanent_error_that_says_what_to_do(llm_server: FakeLLMServer, api: str) -> None:
+    path = "/api/embed" if api == "ollama" else "/v1/embeddings"
+    # What llama.cpp's server sends for a chat model without pooling: a list of token vectors per input.
+    per_token = [[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], [[0.7, 0.8]]]
+    llm_server.script(path, Reply(embeddings=per_token))
+    c = Client([llm_server.url], api=api, model="bge-m3", backoff=0.01)
+    with pytest.raises(ServiceError, match=r"one vector per token \(3 for input 0\) instead of one per text") as info:
+        c.embed(["신경망", "ab"])
+    assert "--embedding true --kv_overrides llama.pooling_type=int:1" in str(info.value)
+    assert llm_server.count(path) == 1  # not retried: the same server would answer the same way
+
+
+@pytest.mark.parametrize("vector", [["x", "y"], None, {"values": [1.0]}])
+def test_vectors_that_are_not_numbers_are_a_permanent_error(llm_server: FakeLLMServer, vector: Any) -> None:
+    llm_server.script("/v1/embeddings", Reply(embeddings=[vector]))
+    c = Client([llm_server.url], api="openai", model="bge-m3", backoff=0.01)
+    with pytest.raises(ServiceError, match="for input 0 that is not a list of numbers"):
+        c.embed(["x"])
+    assert llm_server.count("/v1/embeddings") == 1
+
+
 def test_embed_sends_dimensions_when_asked(llm_server: FakeLLMServer) -> None:
     Client([llm_server.url], api="openai", model="bge-m3").embed(["x"], dimensions=8)
     assert llm_server.seen[-1].body == {"model": "bge-m3", "input": ["x"], "dimensions": 8}
