@@ -303,6 +303,36 @@ def test_wrong_shape_answers_become_rejects(etl, server, seeds, warehouse_path) 
     assert count(warehouse_path, "rejects") == 3
 
 
+def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds, warehouse_path) -> None:
+    def copycat(kind: str, body: dict[str, Any]) -> str:
+        prompt = prompt_of(body)
+        if 'category "ml"' in prompt:
+            return '{"terms": ["용어1", "용어2", "ml확장0"]}'
+        if prompt.startswith("Translate") and "Korean term: 신경망\n" in prompt:
+            return ('{"primary": "main English translation", "alternatives": ["alternative 1"], '
+                    '"abbreviation": "abbrev or null"}')
+        if "parallel" in prompt and "Korean term: 도커\n" in prompt:
+            return '{"pairs": [{"ko": "한국어 문장", "en": "English sentence"}]}'
+        return answer(kind, body)
+
+    server.responder = copycat
+    out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
+    assert summary(out)["rejected"] == "4"
+    rejects = rows(warehouse_path, "SELECT step, rule, source, payload FROM rejects ORDER BY step, payload")
+    assert rejects == [
+        ("synth.expand", "placeholder", "ml", "용어1"), ("synth.expand", "placeholder", "ml", "용어2"),
+        ("synth.sentences", "placeholder", "도커", '{"ko": "한국어 문장", "en": "English sentence"}'),
+        ("synth.translate", "placeholder", "신경망", '{"primary": "main English translation", '
+         '"alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}'),
+    ]
+    assert all("copies the prompt's example" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
+    assert rows(warehouse_path, "SELECT term FROM category_terms WHERE category = 'ml' AND origin = 'expanded'") == [
+        ("ml확장0",)]
+    assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0 and count(warehouse_path, "translations") == 6
+    assert count(warehouse_path, "parallel_sentences WHERE term_ko = '도커'") == 0
+    assert count(warehouse_path, "parallel_sentences") == 15
+
+
 # -- cache, refresh, resume -----------------------------------------------------------------------
 
 
