@@ -174,6 +174,7 @@ class Client:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._next_url = 0
+        self.checked = False  # set once check() has passed
 
     @classmethod
     def for_chat(cls, settings: Settings) -> "Client":
@@ -204,6 +205,18 @@ class Client:
             served = self._served_models(url)
             if not any(_same_model(model, name) for name in served):
                 raise ServiceError(self._missing_model_message(url, model, served))
+        self.checked = self.checked or model == self.model
+
+    def check_once(self) -> None:
+        """`check` unless it has already passed for this client (callers run it before the first request)."""
+        if not self.checked:
+            self.check()
+
+    def json_fallbacks(self) -> list[str]:
+        """This client's servers that get json_object + schema because they refused json_schema."""
+        if self.api != "openai" or self.json_format != "auto":
+            return []
+        return [url for url in self.urls if json_form(url) == "json_object"]
 
     def _served_models(self, url: str) -> list[str]:
         target = url + MODELS_PATH[self.api]
