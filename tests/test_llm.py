@@ -180,6 +180,15 @@ def test_length_with_empty_content_is_retried_with_more_room(llm_server: FakeLLM
     assert result.completion_tokens == 1 + 2  # both attempts are paid for (the fake counts "" as 1 word)
 
 
+def test_length_with_partial_content_is_retried_too(llm_server: FakeLLMServer) -> None:
+    # A truncated JSON answer does not parse; the fragment is not landed as if it were the answer.
+    llm_server.script("/v1/chat/completions", Reply(content='{"primary": "app', done_reason="length"),
+                      Reply(content='{"primary": "apple"}'))
+    result = client(llm_server, "openai", num_predict=50).chat(request())
+    assert result.ok and result.attempts == 2 and result.content == '{"primary": "apple"}'
+    assert [s.body["max_tokens"] for s in llm_server.seen] == [50, 100]
+
+
 def test_length_every_time_fails_and_keeps_the_cut_answer(llm_server: FakeLLMServer) -> None:
     llm_server.script("/api/chat", *[Reply(content='{"prim', done_reason="length")] * 3)
     result = client(llm_server, max_attempts=3, num_predict=10).chat(request())
