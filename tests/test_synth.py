@@ -389,12 +389,29 @@ def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds,
         ("synth.translate", "placeholder", "신경망", '{"primary": "main English translation", '
          '"alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}'),
     ]
-    assert all("copies the prompt's example" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
+    assert all("copies the prompt" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
     assert rows(warehouse_path, "SELECT term FROM category_terms WHERE category = 'ml' AND origin = 'expanded'") == [
         ("ml확장0",)]
     assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0 and count(warehouse_path, "translations") == 6
     assert count(warehouse_path, "parallel_sentences WHERE term_ko = '도커'") == 0
     assert count(warehouse_path, "parallel_sentences") == 15
+
+
+def test_a_run_whose_translations_are_all_refused_ends_with_its_summary(etl, server, seeds, warehouse_path) -> None:
+    def copycat(kind: str, body: dict[str, Any]) -> str:
+        if prompt_of(body).startswith("Translate"):
+            return '{"primary": "English translation of Korean term", "alternatives": [], "abbreviation": null}'
+        return answer(kind, body)
+
+    server.responder = copycat
+    out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
+    assert summary(out)["terms translated"] == "0 of 8" and summary(out)["rejected"] == "8"
+    assert summary(out)["parallel sentences"] == "0 for 0 sampled terms"
+    assert rows(warehouse_path, "SELECT step, status FROM runs ORDER BY run_id") == [
+        ("synth.expand", "ok"), ("synth.translate", "ok"), ("synth.sentences", "ok")]
+    assert len(chat_requests(server)) == 2 + 8
+    # On its own, the sentences stage still says what to run first.
+    assert "run `etl synth translate` first" in etl("synth", "sentences", "--llm-url", server.url, ok=False).output
 
 
 # -- cache, refresh, resume -----------------------------------------------------------------------

@@ -165,18 +165,25 @@ def test_translation_that_copies_the_prompts_example_is_refused() -> None:
               '"abbreviation": "abbrev or null"}')
     translation, rejects = parse_translation(copied, "신경망")
     assert translation is None and [r.rule for r in rejects] == ["placeholder"] and rejects[0].payload == copied
-    assert rejects[0].reason == "the primary translation of '신경망' copies the prompt's example: 'main English translation'"
-    translation, _ = parse_translation('{"primary": "Main English translation."}', "신경망")
-    assert translation is None
+    assert rejects[0].reason == ("the primary translation of '신경망' copies the prompt instead of translating: "
+                                 "'main English translation'")
+    # The prompt's wording, as SmolLM2-135M also answers it.
+    for primary in ("Main English translation.", "English translation", "English translation of Korean term",
+                    "English translation of Korean technical term"):
+        translation, rejects = parse_translation(json.dumps({"primary": primary}), "신경망")
+        assert translation is None and [r.rule for r in rejects] == ["placeholder"], primary
 
 
 def test_copied_alternatives_and_abbreviation_are_dropped_with_a_reject_each() -> None:
-    answer = json.dumps({"primary": "neural network", "alternatives": ["alternative 1", "Alternative 2.", "neural net"],
+    answer = json.dumps({"primary": "neural network", "alternatives": ["alternative 1", "Alternative 2.", "neural net",
+                                                                       "Korean term alternative"],
                          "abbreviation": "abbrev or null"})
     translation, rejects = parse_translation(answer, "신경망")
     assert translation == Translation("신경망", "neural network", ["neural net"], None)
-    assert [(r.rule, r.payload) for r in rejects] == [("placeholder", "alternative 1"), ("placeholder", "Alternative 2."),
-                                                      ("placeholder", "abbrev or null")]
+    assert [(r.rule, r.payload) for r in rejects] == [
+        ("placeholder", "alternative 1"), ("placeholder", "Alternative 2."), ("placeholder", "Korean term alternative"),
+        ("placeholder", "abbrev or null")]
+    assert rejects[-1].reason == "the abbreviation of '신경망' copies the prompt: 'abbrev or null'"
     # Words that merely contain an example are real answers.
     kept, none = parse_translation('{"primary": "alternative energy", "alternatives": [], "abbreviation": "AE"}', "대체에너지")
     assert none == [] and kept is not None and (kept.en_primary, kept.abbreviation) == ("alternative energy", "AE")

@@ -78,7 +78,7 @@ def run(
         elif stage == "translate":
             tally, more = _translate(wh, settings, client, refresh)
         else:
-            tally, more = _sentences(wh, settings, client, refresh)
+            tally, more = _sentences(wh, settings, client, refresh, after_translate="translate" in stages)
         total.add(tally)
         lines.extend(more)
     title = "synth" if len(stages) == len(STAGES) else "synth " + " + ".join(s for s in STAGES if s in stages)
@@ -194,12 +194,16 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
     return tally, [("terms translated", f"{translated:,} of {len(planned):,}")]
 
 
-def _sentences(wh: Warehouse, settings: Settings, client: Client, refresh: bool) -> tuple[Tally, Lines]:
+def _sentences(
+    wh: Warehouse, settings: Settings, client: Client, refresh: bool, after_translate: bool = False
+) -> tuple[Tally, Lines]:
     rate, per_term = settings.synth_sentences_sample, settings.synth_sentences_per_term
     temperature = settings.synth_sentences_temperature
     params = _params(settings, client, refresh, sample=rate, per_term=per_term, temperature=temperature)
     rows = wh.sql_file("synth_translated_terms").fetchall()
-    if not rows:
+    # Right after a translate stage, no translations means every answer was refused (its summary and
+    # `rejects` say why): the stage then has nothing to sample, which is not a reason to fail the run.
+    if not rows and not after_translate:
         raise EtlError("there are no translations to write sentences for; run `etl synth translate` first")
     english = {ko: (en, category) for ko, en, category in rows}
     sample = sample_terms(list(english), rate, settings.seed)

@@ -32,9 +32,13 @@ TRANSLATE_EXAMPLE = {"primary": "main English translation", "alternatives": ("al
                      "abbreviation": "abbrev or null"}
 SENTENCE_EXAMPLE = ("한국어 문장", "English sentence")
 # Compared after casefolding, trimming quotes and end punctuation, and numbering the examples freely
-# ("alternative 3", "용어7", "English sentence 2"), but only as the whole text.
+# ("alternative 3", "용어7", "English sentence 2"), but only as the whole text. Translations also
+# refuse the prompt's own wording ("English translation of Korean term"): no Korean IT term
+# translates to a phrase about a Korean term.
 _EXPAND_PLACEHOLDER = re.compile(r"용어\s*\d*")
-_TRANSLATE_PLACEHOLDER = re.compile(r"main english translation|alternative\s*\d+|abbrev(?: or null)?")
+_TRANSLATE_PLACEHOLDER = re.compile(
+    r"(?:main )?english translation|alternative\s*\d+|abbrev(?: or null)?|.*\bkorean (?:technical )?terms?\b.*"
+)
 _KO_SENTENCE_PLACEHOLDER = re.compile(r"한국어 문장\s*\d*")
 _EN_SENTENCE_PLACEHOLDER = re.compile(r"english sentence\s*\d*")
 
@@ -238,7 +242,7 @@ def parse_translation(content: str, ko: str) -> tuple[Translation | None, list[R
     if has_hangul(primary):
         return None, [Reject("not_english", f"the primary translation of {ko!r} is still Korean: {primary!r}", content)]
     if _copies(_TRANSLATE_PLACEHOLDER, primary):
-        reason = f"the primary translation of {ko!r} copies the prompt's example: {primary!r}"
+        reason = f"the primary translation of {ko!r} copies the prompt instead of translating: {primary!r}"
         return None, [Reject("placeholder", reason, content)]
     rejects: list[Reject] = []
     raw = value.get("alternatives")
@@ -248,7 +252,7 @@ def parse_translation(content: str, ko: str) -> tuple[Translation | None, list[R
     for item in raw:
         text = normalize(item) if isinstance(item, str) else ""
         if _copies(_TRANSLATE_PLACEHOLDER, text):
-            reason = f"an alternative translation of {ko!r} copies the prompt's example: {text!r}"
+            reason = f"an alternative translation of {ko!r} copies the prompt: {text!r}"
             rejects.append(Reject("placeholder", reason, item))
         elif text and not has_hangul(text) and text.casefold() not in seen:
             seen.add(text.casefold())
@@ -256,7 +260,7 @@ def parse_translation(content: str, ko: str) -> tuple[Translation | None, list[R
     abbreviation = value.get("abbreviation")
     abbreviation = normalize(abbreviation) if isinstance(abbreviation, str) else None
     if abbreviation is not None and _copies(_TRANSLATE_PLACEHOLDER, abbreviation):
-        reason = f"the abbreviation of {ko!r} copies the prompt's example: {abbreviation!r}"
+        reason = f"the abbreviation of {ko!r} copies the prompt: {abbreviation!r}"
         rejects.append(Reject("placeholder", reason, abbreviation))
         abbreviation = None
     # "null", "none", "n/a" and the like written as text mean no abbreviation, as a JSON null does.
@@ -319,7 +323,7 @@ def _json(content: str, what: str) -> tuple[Any, list[Reject]]:
 
 
 def _copies(example: re.Pattern[str], text: str) -> bool:
-    """True when `text` is one of a prompt's examples (case, quotes and end punctuation aside)."""
+    """True when `text` is one of a prompt's examples or phrases (case, quotes and end punctuation aside)."""
     return example.fullmatch(" ".join(text.casefold().strip(" \t.,:;!?\"'`").split())) is not None
 
 
