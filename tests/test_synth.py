@@ -392,7 +392,8 @@ def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds,
     assert all("copies the prompt" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
     assert rows(warehouse_path, "SELECT term FROM category_terms WHERE category = 'ml' AND origin = 'expanded'") == [
         ("ml확장0",)]
-    assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0 and count(warehouse_path, "translations") == 6
+    assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0
+    assert count(warehouse_path, "translations") == 6
     assert count(warehouse_path, "parallel_sentences WHERE term_ko = '도커'") == 0
     assert count(warehouse_path, "parallel_sentences") == 15
 

@@ -185,7 +185,8 @@ def test_copied_alternatives_and_abbreviation_are_dropped_with_a_reject_each() -
         ("placeholder", "abbrev or null")]
     assert rejects[-1].reason == "the abbreviation of '신경망' copies the prompt: 'abbrev or null'"
     # Words that merely contain an example are real answers.
-    kept, none = parse_translation('{"primary": "alternative energy", "alternatives": [], "abbreviation": "AE"}', "대체에너지")
+    energy = '{"primary": "alternative energy", "alternatives": [], "abbreviation": "AE"}'
+    kept, none = parse_translation(energy, "대체에너지")
     assert none == [] and kept is not None and (kept.en_primary, kept.abbreviation) == ("alternative energy", "AE")
 
 
