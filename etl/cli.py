@@ -228,8 +228,10 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
             given[key] = value
     app: App = ctx.obj
     settings = app.settings(**{setting: given.get(option) for option, setting in _LLM_OPTIONS.items()})
-    # Checked before the warehouse is opened: a dead server or a missing model leaves it untouched.
-    client = synth.connect(settings)
+    # A new warehouse has nothing cached: check the server before the file is even created. An
+    # existing one is checked by the first stage with a request to send, before that stage writes
+    # anything, so a rerun answered entirely from llm_calls needs no server.
+    client = None if Path(settings.warehouse).exists() else synth.connect(settings)
     with app.warehouse() as wh:
         summary = synth.run(wh, settings, stages, seeds_path=given.get("seeds"), refresh=bool(given.get("refresh")),
                             client=client)

@@ -32,6 +32,9 @@ class Settings:
     llm_max_attempts: int = 4
     llm_num_predict: int = 2048
     llm_backoff: float = 0.5  # seconds before the first retry; doubles per attempt, with jitter
+    # OpenAI-compatible structured output: json_schema (OpenAI, vLLM, LM Studio), json_object + schema
+    # (llama.cpp's Python server), or auto: json_schema, moving a server that refuses it to json_object.
+    llm_json_format: str = "auto"
 
     # Synthesis prompts and sampling (the notebook's defaults)
     synth_expand_ask: int = 20
@@ -178,6 +181,7 @@ def _validate(s: Settings) -> None:
     choices = {
         "llm_api": ("ollama", "openai"),
         "llm_think": ("low", "medium", "high", "none"),
+        "llm_json_format": ("auto", "json_schema", "json_object"),
         "embedder": ("ollama", "openai", "hash", "import"),
         "index_dtype": ("f32", "f16", "i8"),
         "mine_search": ("auto", "exact", "ann"),

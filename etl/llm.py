@@ -7,6 +7,12 @@ attempts. Chat calls never raise for a failed request: they return a `ChatResult
 `failed`, so the caller can record it and go on. Embedding batches raise `ServiceError` once their
 attempts are spent, because a missing vector cannot be stored.
 
+Structured output on OpenAI-compatible servers comes in two wire forms: OpenAI's
+`{"type": "json_schema", "json_schema": {...}}` (vLLM, LM Studio, Ollama's /v1) and
+`{"type": "json_object", "schema": {...}}` (llama.cpp's Python server, which refuses the first).
+With `json_format="auto"` a server that refuses the first form gets the request again in the
+second, and the choice is remembered per server URL for the rest of the process.
+
 The API key for OpenAI-compatible servers comes from `ETL_LLM_API_KEY` only and travels only in the
 Authorization header: never in a request body, a result, an error message or a log line.
 """
@@ -36,6 +42,7 @@ BACKOFF_CAP = 30.0
 CHAT_PATH = {"ollama": "/api/chat", "openai": "/v1/chat/completions"}
 EMBED_PATH = {"ollama": "/api/embed", "openai": "/v1/embeddings"}
 MODELS_PATH = {"ollama": "/api/tags", "openai": "/v1/models"}
+JSON_FORMS = ("auto", "json_schema", "json_object")
 _THINK_TAG = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 
@@ -93,6 +100,27 @@ class _Permanent(Exception):
         self.status = status
 
 
+class _FormRefused(_Permanent):
+    """The server refused the request's `response_format` (its error names response_format/json_schema)."""
+
+
+# Server base URL → the structured-output form it accepted (or was moved to after refusing the other).
+_json_forms: dict[str, str] = {}
+_json_forms_lock = threading.Lock()
+
+
+def json_form(url: str) -> str | None:
+    """The structured-output form remembered for a server, if any."""
+    with _json_forms_lock:
+        return _json_forms.get(base_url(url))
+
+
+def forget_json_forms() -> None:
+    """Forget every remembered structured-output form (the next request to each server probes again)."""
+    with _json_forms_lock:
+        _json_forms.clear()
+
+
 @dataclass
 class _Attempt:
     """Counters carried across the attempts of one call."""
@@ -124,9 +152,12 @@ class Client:
         num_predict: int = 2048,
         backoff: float = 0.5,
         api_key: str | None = None,
+        json_format: str = "auto",
     ) -> None:
         if api not in CHAT_PATH:
             raise ValueError(f"unknown API {api!r}")
+        if json_format not in JSON_FORMS:
+            raise ValueError(f"unknown structured-output form {json_format!r}")
         if not urls:
             raise ValueError("at least one server URL is needed")
         self.urls = tuple(base_url(u) for u in urls)
@@ -138,10 +169,12 @@ class Client:
         self.think = think
         self.num_predict = num_predict
         self.backoff = backoff
+        self.json_format = json_format
         self._api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._next_url = 0
+        self.checked = False  # set once check() has passed
 
     @classmethod
     def for_chat(cls, settings: Settings) -> "Client":
@@ -149,7 +182,7 @@ class Client:
         return cls(
             settings.llm_url, settings.llm_api, settings.llm_model, settings.llm_concurrency,
             settings.llm_timeout, settings.llm_max_attempts, settings.llm_think, settings.llm_num_predict,
-            settings.llm_backoff,
+            settings.llm_backoff, json_format=settings.llm_json_format,
         )
 
     @classmethod
@@ -172,6 +205,18 @@ class Client:
             served = self._served_models(url)
             if not any(_same_model(model, name) for name in served):
                 raise ServiceError(self._missing_model_message(url, model, served))
+        self.checked = self.checked or model == self.model
+
+    def check_once(self) -> None:
+        """`check` unless it has already passed for this client (callers run it before the first request)."""
+        if not self.checked:
+            self.check()
+
+    def json_fallbacks(self) -> list[str]:
+        """This client's servers that get json_object + schema because they refused json_schema."""
+        if self.api != "openai" or self.json_format != "auto":
+            return []
+        return [url for url in self.urls if json_form(url) == "json_object"]
 
     def _served_models(self, url: str) -> list[str]:
         target = url + MODELS_PATH[self.api]
@@ -235,15 +280,28 @@ class Client:
         num_predict = self.num_predict
         first = self._pick_url()
         tally = _Attempt()
-        url, body, reply = "", {}, {}
+        url, body = "", {}
         answer: tuple[str, str | None, str | None] = ("", None, None)
-        for attempt in range(1, self.max_attempts + 1):
-            url = self.urls[(first + attempt - 1) % len(self.urls)] + CHAT_PATH[self.api]
-            body = self._chat_body(request, num_predict)
+        sent = attempt = 0  # requests sent (a refused structured-output form included); attempts used
+        while attempt < self.max_attempts:
+            attempt += 1
+            server = self.urls[(first + attempt - 1) % len(self.urls)]
+            url = server + CHAT_PATH[self.api]
+            form = self._json_form_for(server) if request.schema is not None else None
+            body = self._chat_body(request, num_predict, form)
             retry_after: float | None = None
+            sent += 1
             try:
                 reply = self._post(url, body)
                 content, thinking, done_reason, prompt, completion = self._read_chat(reply)
+            except _FormRefused as exc:
+                if self._fall_back(server, form):
+                    # Not a failed attempt: the same request goes again at once, in the form this server takes.
+                    tally.errors.append(str(exc))
+                    attempt -= 1
+                    continue
+                tally.errors.append(f"{exc}; {self._form_advice(form)}")
+                break
             except _Permanent as exc:
                 tally.errors.append(str(exc))
                 break
@@ -254,9 +312,13 @@ class Client:
                 tally.add_tokens(prompt, completion)
                 answer = (content, thinking, done_reason)
                 if done_reason != "length":
-                    return ChatResult(request, call_hash, "ok", url, body, attempt, time.monotonic() - started,
+                    return ChatResult(request, call_hash, "ok", url, body, sent, time.monotonic() - started,
                                       content, thinking, done_reason, tally.prompt_tokens, tally.completion_tokens)
-                # Cut off (for thinking models often while still thinking): ask again with more room.
+                # Cut off at the token limit: ask again with twice the room. With empty content (a
+                # thinking model that spent the budget thinking) there is nothing to keep. With partial
+                # content we retry too: a truncated JSON answer does not parse, and landing the part
+                # that does (a list cut after its third item) would pass a fragment off as the answer.
+                # When every attempt is cut off, the call fails and the last fragment is kept for reading.
                 tally.errors.append(f"answer cut off at num_predict={num_predict}")
                 num_predict *= 2
                 continue
@@ -264,10 +326,32 @@ class Client:
                 time.sleep(self._delay(attempt, retry_after))
         content, thinking, done_reason = answer
         return ChatResult(
-            request, call_hash, "failed", url, body, len(tally.errors), time.monotonic() - started,
+            request, call_hash, "failed", url, body, sent, time.monotonic() - started,
             content or None, thinking, done_reason, tally.prompt_tokens, tally.completion_tokens,
-            f"{len(tally.errors)} attempt(s) failed; last: {tally.errors[-1]}",
+            f"{sent} attempt(s) failed; last: {tally.errors[-1]}",
         )
+
+    def _json_form_for(self, server: str) -> str | None:
+        """The structured-output form to send to a server (None: the Ollama API has only one)."""
+        if self.api != "openai":
+            return None
+        if self.json_format != "auto":
+            return self.json_format
+        return json_form(server) or "json_schema"
+
+    def _fall_back(self, server: str, refused: str | None) -> bool:
+        """Move a server that refused json_schema to json_object (auto mode only); True when moved."""
+        if self.json_format != "auto" or refused != "json_schema":
+            return False
+        with _json_forms_lock:
+            _json_forms[server] = "json_object"
+        return True
+
+    def _form_advice(self, refused: str | None) -> str:
+        if self.json_format == "auto":
+            return "the server refused both structured-output forms (json_schema and json_object)"
+        other = "json_object" if refused == "json_schema" else "json_schema"
+        return f"the server refused response_format {refused}; set llm_json_format = auto (or {other})"
 
     def chat_many(self, requests_: Sequence[ChatRequest]) -> Iterator[ChatResult]:
         """Send requests `concurrency` at a time; yield each result as soon as it is finished."""
@@ -281,7 +365,7 @@ class Client:
         """
         return self._pooled(self.chat, requests_)
 
-    def _chat_body(self, request: ChatRequest, num_predict: int) -> dict[str, Any]:
+    def _chat_body(self, request: ChatRequest, num_predict: int, form: str | None = None) -> dict[str, Any]:
         if self.api == "ollama":
             body: dict[str, Any] = {
                 "model": self.model, "messages": request.messages, "stream": False,
@@ -294,7 +378,9 @@ class Client:
             return body
         body = {"model": self.model, "messages": request.messages, "stream": False,
                 "temperature": request.temperature, "max_tokens": num_predict}
-        if request.schema is not None:
+        if request.schema is not None and form == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": request.schema}
+        elif request.schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.task, "schema": request.schema, "strict": True},
@@ -364,7 +450,7 @@ class Client:
             url = self.urls[(first + attempt - 1) % len(self.urls)] + EMBED_PATH[self.api]
             retry_after: float | None = None
             try:
-                vectors = self._read_vectors(self._post(url, body))
+                vectors = self._read_vectors(self._post(url, body), url)
             except _Permanent as exc:
                 raise ServiceError(f"embedding request failed: {exc}") from exc
             except _Transient as exc:
@@ -378,15 +464,36 @@ class Client:
                 time.sleep(self._delay(attempt, retry_after))
         raise ServiceError(f"embedding a batch of {len(texts)} failed after {len(errors)} attempts; last: {errors[-1]}")
 
-    def _read_vectors(self, reply: dict[str, Any]) -> list[list[float]]:
+    def _read_vectors(self, reply: dict[str, Any], url: str) -> list[list[float]]:
+        """One flat vector per input; a garbled answer is transient, vectors of the wrong kind are not."""
         try:
             if self.api == "ollama":
                 raw = reply["embeddings"]
             else:
                 raw = [item["embedding"] for item in sorted(reply["data"], key=lambda item: item.get("index", 0))]
-            return [[float(v) for v in vec] for vec in raw]
-        except (KeyError, TypeError, ValueError) as exc:
+            if not isinstance(raw, list):
+                raise TypeError(f"embeddings are a {type(raw).__name__}, not a list")
+        except (KeyError, TypeError, AttributeError) as exc:
             raise _Transient(f"answer without embeddings ({type(exc).__name__}: {exc})") from exc
+        vectors = []
+        for position, vector in enumerate(raw):
+            try:
+                if not isinstance(vector, list):
+                    raise TypeError(type(vector).__name__)
+                vectors.append([float(v) for v in vector])
+            except (TypeError, ValueError) as exc:
+                raise _Permanent(self._not_flat_message(url, position, vector), 200) from exc
+        return vectors
+
+    def _not_flat_message(self, url: str, position: int, vector: Any) -> str:
+        """Why a returned embedding is unusable, and what to change on the server."""
+        if isinstance(vector, list) and vector and all(isinstance(v, list) for v in vector):
+            return (f"{url} returned one vector per token ({len(vector)} for input {position}) instead of one "
+                    f"per text, so it does not pool '{self.model}'; for llama.cpp's server restart it with "
+                    "`--embedding true --kv_overrides llama.pooling_type=int:1`, otherwise serve a model with a "
+                    "pooling type (an embedding model)")
+        return (f"{url} returned an embedding for input {position} that is not a list of numbers "
+                f"({type(vector).__name__}); check that '{self.model}' is an embedding model")
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -421,6 +528,9 @@ class Client:
             raise _Permanent(f"cannot send to {url} ({type(exc).__name__}: {exc})", 0) from exc
         if response.status_code != 200:
             message = f"HTTP {response.status_code} from {url}: {_error_text(response)}"
+            if "response_format" in body and _names_response_format(response.text):
+                # Checked before the status: llama.cpp's server refuses json_schema with a 500.
+                raise _FormRefused(message, response.status_code)
             if response.status_code in RETRY_STATUS:
                 raise _Transient(message, _retry_after(response))
             raise _Permanent(message, response.status_code)
@@ -542,6 +652,12 @@ def _error_text(response: requests.Response) -> str:
     if isinstance(error, dict):
         error = error.get("message")
     return str(error or response.reason or "no message")[:300]
+
+
+def _names_response_format(text: str) -> bool:
+    """True when an error body is about the request's structured-output field."""
+    lowered = text.lower()
+    return "response_format" in lowered or "json_schema" in lowered
 
 
 def _retry_after(response: requests.Response) -> float | None:

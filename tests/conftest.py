@@ -24,6 +24,14 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_json_forms() -> None:
+    """Servers' structured-output forms are remembered per URL for the process; each test starts afresh."""
+    from etl.llm import forget_json_forms
+
+    forget_json_forms()
+
+
 @pytest.fixture
 def warehouse_path(tmp_path: Path) -> Path:
     """Where the test's warehouse file lives."""

@@ -29,6 +29,12 @@ DEFAULT_ERRORS: dict[int, str] = {
     503: "server busy, please try again.  maximum pending requests exceeded",
     504: "gateway timeout",
 }
+# llama-cpp-python 0.3.36's server answers a json_schema response_format with this 500 (traceback lines left out).
+LLAMA_CPP_JSON_SCHEMA_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+)
 OPENAI_ERROR_TYPES: dict[int, str] = {
     400: "invalid_request_error",
     401: "authentication_error",
@@ -49,7 +55,7 @@ class Reply:
     body: str | bytes | None = None
     delay: float = 0.0
     drop: bool = False
-    embeddings: list[list[float]] | None = None
+    embeddings: list[Any] | None = None  # one item per input; a list of lists mimics per-token vectors
 
 
 @dataclass
@@ -65,10 +71,10 @@ class Seen:
 class HTTPError(Exception):
     """An error reply to render in the caller's API family."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        """Keep the status, message and optional OpenAI error code."""
+    def __init__(self, status: int, message: str, code: str | None = None, kind: str | None = None) -> None:
+        """Keep the status, message, optional OpenAI error code and optional OpenAI error type."""
         super().__init__(message)
-        self.status, self.message, self.code = status, message, code
+        self.status, self.message, self.code, self.kind = status, message, code, kind
 
 
 def _words(text: str) -> int:
@@ -159,7 +165,7 @@ def _error_body(path: str, exc: HTTPError) -> dict[str, Any]:
     """Render an error the way Ollama (/api/*) or OpenAI (/v1/*) does."""
     if not path.startswith("/v1/"):
         return {"error": exc.message}
-    etype = OPENAI_ERROR_TYPES.get(exc.status, "api_error")
+    etype = exc.kind or OPENAI_ERROR_TYPES.get(exc.status, "api_error")
     return {"error": {"message": exc.message, "type": etype, "param": None, "code": exc.code}}
 
 
@@ -171,6 +177,8 @@ class FakeLLMServer:
         self.models: list[str] = list(models)
         self.embed_dim = embed_dim
         self.latency: float = 0.0
+        # Like llama.cpp's Python server: refuse OpenAI's json_schema response_format, take json_object.
+        self.refuse_json_schema = False
         self.responder: Callable[[str, dict[str, Any]], str] = lambda kind, request: "{}"
         self.embedder: Callable[[str], list[float]] = self._default_embed
         self.seen: list[Seen] = []
@@ -326,7 +334,7 @@ class FakeLLMServer:
         prompt = f"{body.get('system') or ''} {body.get('prompt') or ''}"
         return {**out, **self._timings(_words(prompt), content), "done_reason": reply.done_reason}
 
-    def _vectors(self, body: dict[str, Any], reply: Reply) -> tuple[list[str], list[list[float]]]:
+    def _vectors(self, body: dict[str, Any], reply: Reply) -> tuple[list[str], list[Any]]:
         """Return the inputs and one vector per input (or the scripted vectors)."""
         raw = body.get("input", [])
         if not isinstance(raw, (str, list)):
@@ -344,6 +352,9 @@ class FakeLLMServer:
 
     def _v1_chat(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Answer POST /v1/chat/completions."""
+        form = body.get("response_format")
+        if self.refuse_json_schema and isinstance(form, dict) and form.get("type") == "json_schema":
+            raise HTTPError(500, LLAMA_CPP_JSON_SCHEMA_REFUSAL, kind="internal_server_error")
         content = self._answer("chat", body, reply)
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if reply.thinking is not None:

@@ -86,6 +86,21 @@ def test_openai_chat_shape(server: FakeLLMServer, http: requests.Session) -> Non
     assert data["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
 
 
+def test_refuse_json_schema_answers_like_llama_cpp(server: FakeLLMServer, http: requests.Session) -> None:
+    schema = {"type": "object"}
+    openai_form = {"type": "json_schema", "json_schema": {"name": "t", "schema": schema, "strict": True}}
+    llama_form = {"type": "json_object", "schema": schema}
+    base = {"model": "gpt-oss:20b", "messages": CHAT["messages"]}
+    assert post(http, server, "/v1/chat/completions", {**base, "response_format": openai_form}).status_code == 200
+    server.refuse_json_schema = True
+    refused = post(http, server, "/v1/chat/completions", {**base, "response_format": openai_form})
+    assert refused.status_code == 500
+    error = refused.json()["error"]
+    assert error["type"] == "internal_server_error" and "Input should be 'text' or 'json_object'" in error["message"]
+    assert post(http, server, "/v1/chat/completions", {**base, "response_format": llama_form}).status_code == 200
+    assert post(http, server, "/v1/chat/completions", base).status_code == 200
+
+
 def test_ollama_embed_single_and_list(server: FakeLLMServer, http: requests.Session) -> None:
     one = post(http, server, "/api/embed", {"model": "bge-m3", "input": "사과"}).json()
     assert one["model"] == "bge-m3" and len(one["embeddings"]) == 1

@@ -11,7 +11,7 @@ import pytest
 
 from etl import config
 from etl.errors import ConfigError, ServiceError
-from etl.llm import ChatRequest, Client, base_url, extract_json
+from etl.llm import ChatRequest, Client, base_url, extract_json, json_form
 from tests.fakeserver import FakeLLMServer, Reply
 
 SCHEMA = {"type": "object", "properties": {"primary": {"type": "string"}}, "required": ["primary"]}
@@ -75,6 +75,96 @@ def test_inline_think_tags_are_kept_apart(llm_server: FakeLLMServer) -> None:
     assert (result.content, result.thinking) == ('{"primary": "apple"}', "hmm, 사과 is apple")
 
 
+# -- structured-output forms ----------------------------------------------------------------------
+
+OPENAI_FORM = {"type": "json_schema", "json_schema": {"name": "translate", "schema": SCHEMA, "strict": True}}
+LLAMA_FORM = {"type": "json_object", "schema": SCHEMA}
+
+
+def forms(server: FakeLLMServer) -> list[Any]:
+    """The response_format of every chat request the server saw, in order."""
+    return [s.body.get("response_format") for s in server.seen if s.path == "/v1/chat/completions"]
+
+
+def test_a_server_refusing_json_schema_gets_json_object_at_once_and_is_remembered(llm_server: FakeLLMServer) -> None:
+    llm_server.refuse_json_schema = True
+    c = client(llm_server, "openai", backoff=30.0)  # a backoff sleep before the resend would show in the time
+    started = time.monotonic()
+    first = c.chat(request())
+    assert time.monotonic() - started < 5.0
+    assert first.ok and first.attempts == 2 and first.content == "{}"
+    assert forms(llm_server) == [OPENAI_FORM, LLAMA_FORM]
+    assert first.sent["response_format"] == LLAMA_FORM
+    assert json_form(llm_server.url) == json_form(llm_server.url + "/v1/") == "json_object"
+    # Later calls, from this client or another one in the same process, go straight in the accepted form.
+    second = c.chat(request("translate 배"))
+    third = client(llm_server, "openai").chat(request("translate 귤"))
+    assert (second.attempts, third.attempts) == (1, 1) and second.ok and third.ok
+    assert forms(llm_server)[2:] == [LLAMA_FORM, LLAMA_FORM]
+    # The wire form is not part of what the answer means: the cache key stays the same.
+    fixed = Client(["http://elsewhere:1"], api="openai", json_format="json_schema")
+    assert first.call_hash == fixed.call_hash(request())
+
+
+def test_the_refused_form_does_not_use_up_the_retry_budget(llm_server: FakeLLMServer) -> None:
+    llm_server.refuse_json_schema = True
+    # Refused (json_schema), then a 503 and a success in the json_object form: two attempts suffice.
+    llm_server.script("/v1/chat/completions", Reply(), Reply(status=503))
+    result = client(llm_server, "openai", max_attempts=2).chat(request())
+    assert result.ok and result.attempts == 3 and llm_server.count("/v1/chat/completions") == 3
+    assert forms(llm_server) == [OPENAI_FORM, LLAMA_FORM, LLAMA_FORM]
+    llm_server.reset()
+    llm_server.script("/v1/chat/completions", *[Reply(status=503)] * 3)
+    failed = client(llm_server, "openai", max_attempts=2).chat(request("translate 배"))
+    assert not failed.ok and failed.attempts == 2 and "server busy" in (failed.error or "")
+
+
+def test_only_errors_about_response_format_trigger_the_fallback(llm_server: FakeLLMServer) -> None:
+    llm_server.script("/v1/chat/completions", Reply(status=500, error="CUDA out of memory"))
+    result = client(llm_server, "openai").chat(request())
+    assert result.ok and result.attempts == 2 and forms(llm_server) == [OPENAI_FORM, OPENAI_FORM]
+    assert json_form(llm_server.url) is None
+
+
+def test_a_server_refusing_both_forms_fails_the_call_without_retries(llm_server: FakeLLMServer) -> None:
+    refusal = Reply(status=400, error="response_format is not supported by this model")
+    llm_server.script("/v1/chat/completions", refusal, refusal)
+    result = client(llm_server, "openai").chat(request())
+    assert not result.ok and result.attempts == 2 and forms(llm_server) == [OPENAI_FORM, LLAMA_FORM]
+    assert "refused both structured-output forms" in (result.error or "")
+
+
+@pytest.mark.parametrize(("setting", "sent", "advice"), [("json_schema", OPENAI_FORM, "auto (or json_object)"),
+                                                          ("json_object", LLAMA_FORM, "auto (or json_schema)")])
+def test_a_fixed_form_is_sent_as_is_and_a_refusal_says_what_to_set(
+    llm_server: FakeLLMServer, setting: str, sent: dict[str, Any], advice: str
+) -> None:
+    c = client(llm_server, "openai", json_format=setting)
+    assert c.chat(request()).ok and forms(llm_server) == [sent]
+    llm_server.reset()
+    llm_server.script("/v1/chat/completions", Reply(status=500, error=f"unsupported response_format {setting}"))
+    result = c.chat(request())
+    assert not result.ok and result.attempts == 1 and forms(llm_server) == [sent]
+    assert f"set llm_json_format = {advice}" in (result.error or "")
+    assert json_form(llm_server.url) is None
+
+
+def test_requests_in_flight_when_the_refusal_comes_back_fall_back_too(llm_server: FakeLLMServer) -> None:
+    llm_server.refuse_json_schema = True
+    llm_server.latency = 0.05
+    results = list(client(llm_server, "openai", concurrency=4).chat_many([request(f"t {i}") for i in range(12)]))
+    assert all(r.ok for r in results) and len(results) == 12
+    sent = forms(llm_server)
+    assert sum(r.attempts for r in results) == len(sent)
+    # At most one refusal per slot (the requests sent before the first refusal came back), then none.
+    assert 1 <= sent.count(OPENAI_FORM) <= 4 and sent.count(LLAMA_FORM) == 12
+
+
+def test_ollama_ignores_the_json_format_setting(llm_server: FakeLLMServer) -> None:
+    client(llm_server, json_format="json_object").chat(request())
+    assert llm_server.seen[-1].body["format"] == SCHEMA and "response_format" not in llm_server.seen[-1].body
+
+
 # -- retries --------------------------------------------------------------------------------------
 
 
@@ -89,6 +179,15 @@ def test_length_with_empty_content_is_retried_with_more_room(llm_server: FakeLLM
     assert limits == [100, 200]
     assert result.ok and result.attempts == 2 and result.content == '{"primary": "apple"}'
     assert result.completion_tokens == 1 + 2  # both attempts are paid for (the fake counts "" as 1 word)
+
+
+def test_length_with_partial_content_is_retried_too(llm_server: FakeLLMServer) -> None:
+    # A truncated JSON answer does not parse; the fragment is not landed as if it were the answer.
+    llm_server.script("/v1/chat/completions", Reply(content='{"primary": "app', done_reason="length"),
+                      Reply(content='{"primary": "apple"}'))
+    result = client(llm_server, "openai", num_predict=50).chat(request())
+    assert result.ok and result.attempts == 2 and result.content == '{"primary": "apple"}'
+    assert [s.body["max_tokens"] for s in llm_server.seen] == [50, 100]
 
 
 def test_length_every_time_fails_and_keeps_the_cut_answer(llm_server: FakeLLMServer) -> None:
@@ -326,6 +425,28 @@ def test_embed_failures_raise(llm_server: FakeLLMServer) -> None:
         Client([llm_server.url], model="missing").embed(["x"])
 
 
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+def test_per_token_vectors_are_a_permanent_error_that_says_what_to_do(llm_server: FakeLLMServer, api: str) -> None:
+    path = "/api/embed" if api == "ollama" else "/v1/embeddings"
+    # What llama.cpp's server sends for a chat model without pooling: a list of token vectors per input.
+    per_token = [[[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]], [[0.7, 0.8]]]
+    llm_server.script(path, Reply(embeddings=per_token))
+    c = Client([llm_server.url], api=api, model="bge-m3", backoff=0.01)
+    with pytest.raises(ServiceError, match=r"one vector per token \(3 for input 0\) instead of one per text") as info:
+        c.embed(["신경망", "ab"])
+    assert "--embedding true --kv_overrides llama.pooling_type=int:1" in str(info.value)
+    assert llm_server.count(path) == 1  # not retried: the same server would answer the same way
+
+
+@pytest.mark.parametrize("vector", [["x", "y"], None, {"values": [1.0]}])
+def test_vectors_that_are_not_numbers_are_a_permanent_error(llm_server: FakeLLMServer, vector: Any) -> None:
+    llm_server.script("/v1/embeddings", Reply(embeddings=[vector]))
+    c = Client([llm_server.url], api="openai", model="bge-m3", backoff=0.01)
+    with pytest.raises(ServiceError, match="for input 0 that is not a list of numbers"):
+        c.embed(["x"])
+    assert llm_server.count("/v1/embeddings") == 1
+
+
 def test_embed_sends_dimensions_when_asked(llm_server: FakeLLMServer) -> None:
     Client([llm_server.url], api="openai", model="bge-m3").embed(["x"], dimensions=8)
     assert llm_server.seen[-1].body == {"model": "bge-m3", "input": ["x"], "dimensions": 8}
@@ -335,8 +456,12 @@ def test_clients_from_settings() -> None:
     s = config.load(env={"ETL_LLM_URL": "http://a:1/v1,http://b:2", "ETL_LLM_API": "openai",
                          "ETL_EMBED_MODEL": "e5", "ETL_LLM_CONCURRENCY": "6"}).settings
     chat = Client.for_chat(s)
-    assert (chat.urls, chat.api, chat.model, chat.concurrency, chat.think) == (
-        ("http://a:1", "http://b:2"), "openai", "gpt-oss:20b", 6, "low")
+    assert (chat.urls, chat.api, chat.model, chat.concurrency, chat.think, chat.json_format) == (
+        ("http://a:1", "http://b:2"), "openai", "gpt-oss:20b", 6, "low", "auto")
+    fixed = config.load(env={"ETL_LLM_API": "openai", "ETL_LLM_JSON_FORMAT": "json_object"}).settings
+    assert Client.for_chat(fixed).json_format == "json_object"
+    with pytest.raises(ConfigError, match="llm_json_format must be one of auto, json_schema, json_object"):
+        config.load(env={"ETL_LLM_JSON_FORMAT": "grammar"})
     embed = Client.for_embeddings(s)
     assert (embed.urls, embed.api, embed.model) == (("http://a:1", "http://b:2"), "ollama", "e5")
 

@@ -101,6 +101,7 @@ def test_synth_lands_terms_translations_and_sentences(etl, server, seeds, wareho
     steps = rows(warehouse_path, "SELECT step, status FROM runs ORDER BY run_id")
     assert steps == [("synth.expand", "ok"), ("synth.translate", "ok"), ("synth.sentences", "ok")]
     assert count(warehouse_path, "rejects") == 0
+    assert server.count("/api/tags" if api == "ollama" else "/v1/models") == 1  # one health check for all stages
 
 
 def test_default_seeds_keep_the_shared_term_in_both_categories(etl, server, warehouse_path, monkeypatch) -> None:
@@ -165,6 +166,30 @@ def test_thinking_is_stored_apart_from_the_answer(etl, server, seeds, warehouse_
     assert count(warehouse_path, "llm_calls WHERE thinking IS NULL") == 2
 
 
+def test_a_server_refusing_json_schema_gets_json_object_with_the_schema(etl, server, seeds, warehouse_path) -> None:
+    server.refuse_json_schema = True  # as llama.cpp's Python server does
+    out = etl("synth", "--llm-url", server.url, "--llm-api", "openai", "--seeds", str(seeds),
+              "--concurrency", "2").output
+    assert summary(out)["failed"] == "0" and summary(out)["calls made"] == "18"
+    assert summary(out)["structured output"].startswith("json_object + schema")
+    forms = [b["response_format"] for b in chat_requests(server)]
+    refused = [f for f in forms if f["type"] == "json_schema"]
+    # Only the requests sent before the first refusal came back (at most one per slot) were refused,
+    # each was resent once, and every other request went straight in the accepted form.
+    assert 1 <= len(refused) <= 2 and len(forms) == 18 + len(refused)
+    assert all(f["type"] == "json_object" and f["schema"]["type"] == "object" for f in forms if f not in refused)
+    assert rows(warehouse_path, "SELECT sum(attempts), count(*) FILTER (status = 'ok') FROM llm_calls") == [
+        (len(forms), 18)]
+    stored = {json.loads(r)["response_format"]["type"] for (r,) in rows(warehouse_path, "SELECT request FROM llm_calls")}
+    assert stored == {"json_object"}
+    assert count(warehouse_path, "translations") == 8 and count(warehouse_path, "parallel_sentences") == 24
+    # The wire form is not part of the cache key: a server taking json_schema finds every answer cached.
+    with FakeLLMServer() as other:
+        out = etl("synth", "--llm-url", other.url, "--llm-api", "openai", "--seeds", str(seeds)).output
+        assert other.seen == [] and summary(out)["served from cache"] == "18"
+        assert "structured output" not in summary(out)
+
+
 @pytest.mark.parametrize("api", ["ollama", "openai"])
 def test_length_truncation_is_retried_with_a_larger_budget(etl, server, seeds, warehouse_path, api) -> None:
     server.script(CHAT[api], Reply(content="", thinking="still thinking...", done_reason="length"))
@@ -221,15 +246,20 @@ def test_a_dead_server_stops_the_stage_instead_of_retrying_forever(etl, server, 
 # -- health check ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fresh", [True, False], ids=["new-warehouse", "existing-warehouse"])
 @pytest.mark.parametrize("api", ["ollama", "openai"])
-def test_missing_model_is_one_clear_line_and_writes_nothing(etl, server, seeds, warehouse_path, api) -> None:
-    Warehouse.open(warehouse_path).close()
+def test_missing_model_is_one_clear_line_and_writes_nothing(etl, server, seeds, warehouse_path, api, fresh) -> None:
+    if not fresh:
+        Warehouse.open(warehouse_path).close()
     server.models.remove("gpt-oss:20b")
     result = etl("synth", "--llm-url", server.url, "--llm-api", api, "--seeds", str(seeds), ok=False)
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and "ollama pull gpt-oss:20b" in result.output
     assert result.output.startswith("error: model 'gpt-oss:20b' is not")
     assert chat_requests(server) == []
+    if fresh:
+        assert not warehouse_path.exists()
+        return
     for table in ("runs", "llm_calls", "category_terms", "rejects"):
         assert count(warehouse_path, table) == 0
 
@@ -241,6 +271,42 @@ def test_unreachable_server_names_ollama_serve_and_creates_no_warehouse(etl, war
     assert result.exit_code == 1 and "`ollama serve`" in result.output and url in result.output
     assert "Traceback" not in result.output
     assert not warehouse_path.exists()
+
+
+def test_a_cached_rerun_needs_no_server_at_all(etl, server, seeds, warehouse_path) -> None:
+    etl("synth", "--llm-url", server.url, "--seeds", str(seeds))
+    before = snapshot(warehouse_path)
+    server.stop()  # nothing listens on its port any more: any request, the health check included, would fail
+    out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
+    assert summary(out)["calls made"] == "0" and summary(out)["served from cache"] == "18"
+    assert summary(out)["failed"] == "0" and snapshot(warehouse_path) == before
+    settings = config.load(env={**os.environ, "ETL_LLM_URL": server.url}).settings
+    with Warehouse.open(warehouse_path) as wh:
+        again = synth.run(wh, settings, stages=("translate", "sentences"))
+    assert dict(again.items)["served from cache"] == 16
+
+
+def test_a_stage_with_calls_to_make_checks_the_server_before_writing(etl, server, seeds, warehouse_path) -> None:
+    etl("synth", "expand", "--llm-url", server.url, "--seeds", str(seeds))
+    server.stop()
+    result = etl("synth", "--llm-url", server.url, "--seeds", str(seeds), ok=False)
+    assert result.exit_code == 1 and "cannot reach" in result.output and "`ollama serve`" in result.output
+    # expand was answered from the cache and ran; translate had calls to make and stopped before its run row.
+    steps = rows(warehouse_path, "SELECT step, status FROM runs ORDER BY run_id")
+    assert steps == [("synth.expand", "ok"), ("synth.expand", "ok")]
+    assert count(warehouse_path, "llm_calls") == 2 and count(warehouse_path, "translations") == 0
+
+
+def test_a_connected_client_is_not_checked_again(server, seeds, warehouse_path) -> None:
+    settings = config.load(env={**os.environ, "ETL_LLM_URL": server.url}).settings
+    client = synth.connect(settings)
+    assert server.count("/api/tags") == 1
+    with Warehouse.open(warehouse_path) as wh:
+        synth.run(wh, settings, seeds_path=seeds, client=client)
+        assert server.count("/api/tags") == 1 and len(chat_requests(server)) == 18
+        # --refresh sends everything again, so an unchecked client checks first (once for all stages).
+        synth.run(wh, settings, seeds_path=seeds, refresh=True)
+    assert server.count("/api/tags") == 2 and len(chat_requests(server)) == 36
 
 
 def test_stages_need_the_stage_before(etl, server, warehouse_path) -> None:
@@ -280,6 +346,54 @@ def test_wrong_shape_answers_become_rejects(etl, server, seeds, warehouse_path) 
     assert count(warehouse_path, "rejects") == 3
 
 
+def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds, warehouse_path) -> None:
+    def copycat(kind: str, body: dict[str, Any]) -> str:
+        prompt = prompt_of(body)
+        if 'category "ml"' in prompt:
+            return '{"terms": ["용어1", "용어2", "ml확장0"]}'
+        if prompt.startswith("Translate") and "Korean term: 신경망\n" in prompt:
+            return ('{"primary": "main English translation", "alternatives": ["alternative 1"], '
+                    '"abbreviation": "abbrev or null"}')
+        if "parallel" in prompt and "Korean term: 도커\n" in prompt:
+            return '{"pairs": [{"ko": "한국어 문장", "en": "English sentence"}]}'
+        return answer(kind, body)
+
+    server.responder = copycat
+    out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
+    assert summary(out)["rejected"] == "4"
+    rejects = rows(warehouse_path, "SELECT step, rule, source, payload FROM rejects ORDER BY step, payload")
+    assert rejects == [
+        ("synth.expand", "placeholder", "ml", "용어1"), ("synth.expand", "placeholder", "ml", "용어2"),
+        ("synth.sentences", "placeholder", "도커", '{"ko": "한국어 문장", "en": "English sentence"}'),
+        ("synth.translate", "placeholder", "신경망", '{"primary": "main English translation", '
+         '"alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}'),
+    ]
+    assert all("copies the prompt" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
+    assert rows(warehouse_path, "SELECT term FROM category_terms WHERE category = 'ml' AND origin = 'expanded'") == [
+        ("ml확장0",)]
+    assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0
+    assert count(warehouse_path, "translations") == 6
+    assert count(warehouse_path, "parallel_sentences WHERE term_ko = '도커'") == 0
+    assert count(warehouse_path, "parallel_sentences") == 15
+
+
+def test_a_run_whose_translations_are_all_refused_ends_with_its_summary(etl, server, seeds, warehouse_path) -> None:
+    def copycat(kind: str, body: dict[str, Any]) -> str:
+        if prompt_of(body).startswith("Translate"):
+            return '{"primary": "English translation of Korean term", "alternatives": [], "abbreviation": null}'
+        return answer(kind, body)
+
+    server.responder = copycat
+    out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
+    assert summary(out)["terms translated"] == "0 of 8" and summary(out)["rejected"] == "8"
+    assert summary(out)["parallel sentences"] == "0 for 0 sampled terms"
+    assert rows(warehouse_path, "SELECT step, status FROM runs ORDER BY run_id") == [
+        ("synth.expand", "ok"), ("synth.translate", "ok"), ("synth.sentences", "ok")]
+    assert len(chat_requests(server)) == 2 + 8
+    # On its own, the sentences stage still says what to run first.
+    assert "run `etl synth translate` first" in etl("synth", "sentences", "--llm-url", server.url, ok=False).output
+
+
 # -- cache, refresh, resume -----------------------------------------------------------------------
 
 
@@ -299,7 +413,7 @@ def test_rerun_is_served_entirely_from_cache(etl, server, seeds, warehouse_path)
     before = snapshot(warehouse_path)
     server.reset()
     out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
-    assert chat_requests(server) == [] and server.count("/api/chat") == 0
+    assert server.seen == []  # no chat request, and no health check either
     assert summary(out)["calls made"] == "0" and summary(out)["served from cache"] == "18"
     assert snapshot(warehouse_path) == before
     counts = rows(warehouse_path, "SELECT counts->>'cached', counts->>'calls' FROM runs WHERE run_id > 3 ORDER BY run_id")

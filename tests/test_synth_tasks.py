@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from etl.errors import InputError
+from etl.llm import Client
 from etl.steps.synth_tasks import (
     EXPAND_SCHEMA,
     SENTENCES_SCHEMA,
@@ -77,6 +78,20 @@ def test_requests_carry_prompt_schema_and_temperature() -> None:
     assert sentences.schema == SENTENCES_SCHEMA
 
 
+def test_prompts_are_unchanged_so_stored_answers_stay_valid() -> None:
+    """The call hash covers the prompt text and schema: a changed prompt would re-ask every cached call."""
+    hashes = {r.task: Client(["http://h:1"]).call_hash(r) for r in (
+        expansion_request("ml", ["a", "b", "c", "d", "e", "f"], 20, 0.8),
+        translation_request("신경망", 0.3),
+        sentences_request("신경망", "neural network", 3, 0.7),
+    )}
+    assert hashes == {
+        "expand": "f05aa5f3e0af89f95aebc3dcc78437c267a4da0ce13d662f0d9123a18c88d3e5",
+        "translate": "4fe13694d20458acabdd0a31ff7da01ae18b0b4d66a85295edf905ec6ef86ace",
+        "sentences": "1dc5a71943ecde560ce6bbd44427b78af6d8ae2f670b8776fee52fb5bdb4de45",
+    }
+
+
 # -- expansion ------------------------------------------------------------------------------------
 
 
@@ -101,6 +116,14 @@ def test_expansion_refusals(answer: str, rule: str) -> None:
     assert terms == [] and [r.rule for r in rejects] == [rule] and rejects[0].payload == answer
 
 
+def test_expansion_refuses_the_prompts_example_terms() -> None:
+    terms, rejects = parse_expansion('{"terms": ["용어1", "용어2", "용어 3", "배치정규화", "용어사전"]}', [], keep=15)
+    assert terms == ["배치정규화", "용어사전"]
+    assert [(r.rule, r.payload) for r in rejects] == [("placeholder", "용어1"), ("placeholder", "용어2"),
+                                                      ("placeholder", "용어 3")]
+    assert all("copies the prompt's example" in r.reason for r in rejects)
+
+
 # -- translation ----------------------------------------------------------------------------------
 
 
@@ -112,7 +135,7 @@ def test_translation_is_cleaned() -> None:
     assert translation == Translation("머신러닝", "machine learning", ["ML", "statistical learning"], "ML")
 
 
-@pytest.mark.parametrize("abbreviation", [None, "null", "N/A", "", "머신", 3])
+@pytest.mark.parametrize("abbreviation", [None, "null", "None", "none", "N/A", "n/a", "", "머신", 3])
 def test_translation_abbreviation_placeholders_become_null(abbreviation: object) -> None:
     answer = json.dumps({"primary": "x", "alternatives": "y", "abbreviation": abbreviation})
     translation, _ = parse_translation(answer, "엑스")
@@ -134,6 +157,37 @@ def test_translation_abbreviation_placeholders_become_null(abbreviation: object)
 def test_translation_refusals(answer: str, rule: str) -> None:
     translation, rejects = parse_translation(answer, "머신러닝")
     assert translation is None and [r.rule for r in rejects] == [rule] and rejects[0].payload == answer
+
+
+def test_translation_that_copies_the_prompts_example_is_refused() -> None:
+    # SmolLM2-135M's answer for 신경망, stored as is by a real run before this rule existed.
+    copied = ('{"primary": "main English translation", "alternatives": ["alternative 1"], '
+              '"abbreviation": "abbrev or null"}')
+    translation, rejects = parse_translation(copied, "신경망")
+    assert translation is None and [r.rule for r in rejects] == ["placeholder"] and rejects[0].payload == copied
+    assert rejects[0].reason == ("the primary translation of '신경망' copies the prompt instead of translating: "
+                                 "'main English translation'")
+    # The prompt's wording, as SmolLM2-135M also answers it.
+    for primary in ("Main English translation.", "English translation", "English translation of Korean term",
+                    "English translation of Korean technical term"):
+        translation, rejects = parse_translation(json.dumps({"primary": primary}), "신경망")
+        assert translation is None and [r.rule for r in rejects] == ["placeholder"], primary
+
+
+def test_copied_alternatives_and_abbreviation_are_dropped_with_a_reject_each() -> None:
+    answer = json.dumps({"primary": "neural network", "alternatives": ["alternative 1", "Alternative 2.", "neural net",
+                                                                       "Korean term alternative"],
+                         "abbreviation": "abbrev or null"})
+    translation, rejects = parse_translation(answer, "신경망")
+    assert translation == Translation("신경망", "neural network", ["neural net"], None)
+    assert [(r.rule, r.payload) for r in rejects] == [
+        ("placeholder", "alternative 1"), ("placeholder", "Alternative 2."), ("placeholder", "Korean term alternative"),
+        ("placeholder", "abbrev or null")]
+    assert rejects[-1].reason == "the abbreviation of '신경망' copies the prompt: 'abbrev or null'"
+    # Words that merely contain an example are real answers.
+    energy = '{"primary": "alternative energy", "alternatives": [], "abbreviation": "AE"}'
+    kept, none = parse_translation(energy, "대체에너지")
+    assert none == [] and kept is not None and (kept.en_primary, kept.abbreviation) == ("alternative energy", "AE")
 
 
 def test_translation_accepts_nested_json_in_chatter() -> None:
@@ -166,6 +220,19 @@ def test_sentences_keep_valid_distinct_pairs_and_refuse_the_rest() -> None:
 def test_sentences_refusals(answer: str, rule: str) -> None:
     pairs, rejects = parse_sentences(answer, "딥러닝")
     assert pairs == [] and [r.rule for r in rejects] == [rule]
+
+
+def test_sentences_that_copy_the_prompts_example_are_refused() -> None:
+    items = [
+        {"ko": "한국어 문장", "en": "English sentence"},  # SmolLM2-135M's answer in a real run
+        {"ko": "신경망은 뇌를 본뜬다.", "en": "English sentence."},
+        {"ko": "한국어 문장 2", "en": "A neural network mimics the brain."},
+        {"ko": "신경망은 층으로 이루어진다.", "en": "A neural network is made of layers."},
+    ]
+    pairs, rejects = parse_sentences(json.dumps({"pairs": items}, ensure_ascii=False), "신경망")
+    assert pairs == [("신경망은 층으로 이루어진다.", "A neural network is made of layers.")]
+    assert [r.rule for r in rejects] == ["placeholder"] * 3
+    assert rejects[0].reason == "a sentence pair for '신경망' copies the prompt's example instead of using the term"
 
 
 def test_sentences_accept_a_bare_array() -> None:

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.llm import Client
+from etl.llm import ChatRequest, Client
 from etl.report import Summary
-from etl.steps.synth_store import Answers, Tally, check, execute, replace_rejects
+from etl.steps.synth_store import Answers, Tally, check, check_if_due, execute, replace_rejects
 from etl.steps.synth_tasks import (
     expansion_request,
     load_seeds,
@@ -57,13 +57,17 @@ def run(
     refresh: bool = False,
     client: Client | None = None,
 ) -> Summary:
-    """Run the given stages in order; `client` skips the health check when the caller already did it."""
+    """Run the given stages in order, with `client` (default: one built from the settings).
+
+    The servers are checked lazily, before the first stage that has a request to send and before
+    that stage writes anything; a client from `connect` is not checked again. A rerun answered
+    entirely from `llm_calls` sends nothing, not even the health check.
+    """
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages:
         raise ConfigError(f"unknown synth stage(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(STAGES)}")
     seeds = load_seeds(seeds_path) if "expand" in stages else {}
-    # Checked before any run row is written: a dead server or a missing model changes nothing.
-    client = client or connect(settings)
+    client = client or Client.for_chat(settings)
     started = time.monotonic()
     total, lines = Tally(), []
     for stage in STAGES:
@@ -74,7 +78,7 @@ def run(
         elif stage == "translate":
             tally, more = _translate(wh, settings, client, refresh)
         else:
-            tally, more = _sentences(wh, settings, client, refresh)
+            tally, more = _sentences(wh, settings, client, refresh, after_translate="translate" in stages)
         total.add(tally)
         lines.extend(more)
     title = "synth" if len(stages) == len(STAGES) else "synth " + " + ".join(s for s in STAGES if s in stages)
@@ -85,6 +89,8 @@ def run(
     summary.add("failed", total.failed).add("rejected", total.rejected)
     summary.add("tokens (prompt / completion)", f"{total.prompt_tokens:,} / {total.completion_tokens:,}")
     summary.add("wall time", f"{time.monotonic() - started:.1f} s")
+    if client.json_fallbacks():
+        summary.add("structured output", "json_object + schema (the server refused OpenAI's json_schema form)")
     if total.failed:
         summary.add("next", "run the same command again to retry the failed calls (finished ones are kept)")
     return summary
@@ -102,11 +108,12 @@ def _expand(
     ask, keep = settings.synth_expand_ask, settings.synth_expand_keep
     params = _params(settings, client, refresh, seeds=str(seeds_path) if seeds_path else "default", ask=ask,
                      keep=keep, temperature=settings.synth_expand_temperature)
+    requests: dict[str, ChatRequest] = {}
+    if ask > 0 and keep > 0:
+        requests = {cat: expansion_request(cat, terms, ask, settings.synth_expand_temperature)
+                    for cat, terms in seeds.items()}
+    check_if_due(wh, client, list(requests.values()), refresh)
     with wh.run("synth.expand", params) as run:
-        requests = {}
-        if ask > 0 and keep > 0:
-            requests = {cat: expansion_request(cat, terms, ask, settings.synth_expand_temperature)
-                        for cat, terms in seeds.items()}
         category_of = {client.call_hash(r): cat for cat, r in requests.items()}
         expanded: dict[str, tuple[str, list[str]]] = {}
 
@@ -150,11 +157,12 @@ def _plan(seeds: dict[str, list[str]], expanded: dict[str, tuple[str, list[str]]
 
 def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool) -> tuple[Tally, Lines]:
     temperature = settings.synth_translate_temperature
+    planned = wh.sql_file("synth_terms_to_translate").fetchall()
+    if not planned:
+        raise EtlError("there are no terms to translate; run `etl synth expand` first")
+    requests = [translation_request(term, temperature) for term, _ in planned]
+    check_if_due(wh, client, requests, refresh)
     with wh.run("synth.translate", _params(settings, client, refresh, temperature=temperature)) as run:
-        planned = wh.sql_file("synth_terms_to_translate").fetchall()
-        if not planned:
-            raise EtlError("there are no terms to translate; run `etl synth expand` first")
-        requests = [translation_request(term, temperature) for term, _ in planned]
         term_of = {client.call_hash(r): row for r, row in zip(requests, planned)}
 
         def land(answers: Answers) -> int:
@@ -186,17 +194,22 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
     return tally, [("terms translated", f"{translated:,} of {len(planned):,}")]
 
 
-def _sentences(wh: Warehouse, settings: Settings, client: Client, refresh: bool) -> tuple[Tally, Lines]:
+def _sentences(
+    wh: Warehouse, settings: Settings, client: Client, refresh: bool, after_translate: bool = False
+) -> tuple[Tally, Lines]:
     rate, per_term = settings.synth_sentences_sample, settings.synth_sentences_per_term
     temperature = settings.synth_sentences_temperature
     params = _params(settings, client, refresh, sample=rate, per_term=per_term, temperature=temperature)
+    rows = wh.sql_file("synth_translated_terms").fetchall()
+    # Right after a translate stage, no translations means every answer was refused (its summary and
+    # `rejects` say why): the stage then has nothing to sample, which is not a reason to fail the run.
+    if not rows and not after_translate:
+        raise EtlError("there are no translations to write sentences for; run `etl synth translate` first")
+    english = {ko: (en, category) for ko, en, category in rows}
+    sample = sample_terms(list(english), rate, settings.seed)
+    requests = [sentences_request(ko, english[ko][0], per_term, temperature) for ko in sample]
+    check_if_due(wh, client, requests, refresh)
     with wh.run("synth.sentences", params) as run:
-        rows = wh.sql_file("synth_translated_terms").fetchall()
-        if not rows:
-            raise EtlError("there are no translations to write sentences for; run `etl synth translate` first")
-        english = {ko: (en, category) for ko, en, category in rows}
-        sample = sample_terms(list(english), rate, settings.seed)
-        requests = [sentences_request(ko, english[ko][0], per_term, temperature) for ko in sample]
         term_of = {client.call_hash(r): ko for r, ko in zip(requests, sample)}
 
         def land(answers: Answers) -> int:

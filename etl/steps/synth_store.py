@@ -94,6 +94,20 @@ def execute(
     return tally
 
 
+def check_if_due(wh: Warehouse, client: Client, requests: Sequence[ChatRequest], refresh: bool) -> None:
+    """Health-check the servers (once per client) when any of these requests will be sent.
+
+    Called before a stage writes its run row: a stage with calls to make fails on a dead server or
+    a missing model with the warehouse untouched, and a stage answered entirely from `llm_calls`
+    needs no server at all.
+    """
+    if client.checked or not requests:
+        return
+    hashes = list({client.call_hash(r) for r in requests})
+    if refresh or len(cached_answers(wh, hashes)) < len(hashes):
+        client.check()
+
+
 def cached_answers(wh: Warehouse, hashes: list[str]) -> dict[str, str]:
     """call_hash → the newest successful answer, for the hashes that have one."""
     rows = wh.sql_file("synth_cached_calls", {"hashes": hashes}).fetchall()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -22,6 +23,24 @@ from etl.vocab import has_hangul, normalize
 
 DEFAULT_SEEDS = "seed_terms.toml"
 _NULLISH = {"", "null", "none", "n/a", "na", "-", "없음"}
+
+# The examples the prompts show. Small models often copy them back verbatim, and such an answer
+# passes every shape check, so each validator refuses them by name (rule `placeholder`). The
+# prompts are built from these strings: changing one changes the prompt text, and so every call hash.
+EXPAND_EXAMPLES = ("용어1", "용어2")
+TRANSLATE_EXAMPLE = {"primary": "main English translation", "alternatives": ("alternative 1", "alternative 2"),
+                     "abbreviation": "abbrev or null"}
+SENTENCE_EXAMPLE = ("한국어 문장", "English sentence")
+# Compared after casefolding, trimming quotes and end punctuation, and numbering the examples freely
+# ("alternative 3", "용어7", "English sentence 2"), but only as the whole text. Translations also
+# refuse the prompt's own wording ("English translation of Korean term"): no Korean IT term
+# translates to a phrase about a Korean term.
+_EXPAND_PLACEHOLDER = re.compile(r"용어\s*\d*")
+_TRANSLATE_PLACEHOLDER = re.compile(
+    r"(?:main )?english translation|alternative\s*\d+|abbrev(?: or null)?|.*\bkorean (?:technical )?terms?\b.*"
+)
+_KO_SENTENCE_PLACEHOLDER = re.compile(r"한국어 문장\s*\d*")
+_EN_SENTENCE_PLACEHOLDER = re.compile(r"english sentence\s*\d*")
 
 EXPAND_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -127,7 +146,7 @@ Requirements:
 - Terms should be specific enough to have clear English translations
 
 Output as a JSON object holding an array of Korean terms only:
-{{"terms": ["용어1", "용어2", ...]}}
+{{"terms": ["{EXPAND_EXAMPLES[0]}", "{EXPAND_EXAMPLES[1]}", ...]}}
 
 Only output the JSON, nothing else."""
     return ChatRequest("expand", [{"role": "user", "content": prompt}], EXPAND_SCHEMA, temperature)
@@ -135,15 +154,17 @@ Only output the JSON, nothing else."""
 
 def translation_request(term: str, temperature: float) -> ChatRequest:
     """Ask for the English translation(s) of one Korean term."""
+    example = TRANSLATE_EXAMPLE
+    first, second = example["alternatives"]
     prompt = f"""Translate the Korean technical term to English.
 
 Korean term: {term}
 
 Provide the English translation(s) as a JSON object with the following format:
 {{
-    "primary": "main English translation",
-    "alternatives": ["alternative 1", "alternative 2"],
-    "abbreviation": "abbrev or null"
+    "primary": "{example["primary"]}",
+    "alternatives": ["{first}", "{second}"],
+    "abbreviation": "{example["abbreviation"]}"
 }}
 
 Only output the JSON, nothing else."""
@@ -163,7 +184,7 @@ Requirements:
 
 Output as a JSON object:
 {{"pairs": [
-    {{"ko": "한국어 문장", "en": "English sentence"}},
+    {{"ko": "{SENTENCE_EXAMPLE[0]}", "en": "{SENTENCE_EXAMPLE[1]}"}},
     ...
 ]}}
 
@@ -190,7 +211,9 @@ def parse_expansion(content: str, known: Sequence[str], keep: int) -> tuple[list
             rejects.append(Reject("wrong_shape", "an expanded term is not text", _dump(item)))
             continue
         term = normalize(item)
-        if len(term) <= 1:
+        if _copies(_EXPAND_PLACEHOLDER, term):
+            rejects.append(Reject("placeholder", f"expanded term {term!r} copies the prompt's example", item))
+        elif len(term) <= 1:
             rejects.append(Reject("too_short", "an expanded term has fewer than two characters", item))
         elif not has_hangul(term):
             rejects.append(Reject("no_hangul", f"expanded term {term!r} is not Korean", item))
@@ -218,20 +241,32 @@ def parse_translation(content: str, ko: str) -> tuple[Translation | None, list[R
         return None, [Reject("empty_primary", f"the primary translation of {ko!r} is empty", content)]
     if has_hangul(primary):
         return None, [Reject("not_english", f"the primary translation of {ko!r} is still Korean: {primary!r}", content)]
+    if _copies(_TRANSLATE_PLACEHOLDER, primary):
+        reason = f"the primary translation of {ko!r} copies the prompt instead of translating: {primary!r}"
+        return None, [Reject("placeholder", reason, content)]
+    rejects: list[Reject] = []
     raw = value.get("alternatives")
     raw = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
     seen = {primary.casefold()}
     alternatives = []
     for item in raw:
         text = normalize(item) if isinstance(item, str) else ""
-        if text and not has_hangul(text) and text.casefold() not in seen:
+        if _copies(_TRANSLATE_PLACEHOLDER, text):
+            reason = f"an alternative translation of {ko!r} copies the prompt: {text!r}"
+            rejects.append(Reject("placeholder", reason, item))
+        elif text and not has_hangul(text) and text.casefold() not in seen:
             seen.add(text.casefold())
             alternatives.append(text)
     abbreviation = value.get("abbreviation")
     abbreviation = normalize(abbreviation) if isinstance(abbreviation, str) else None
+    if abbreviation is not None and _copies(_TRANSLATE_PLACEHOLDER, abbreviation):
+        reason = f"the abbreviation of {ko!r} copies the prompt: {abbreviation!r}"
+        rejects.append(Reject("placeholder", reason, abbreviation))
+        abbreviation = None
+    # "null", "none", "n/a" and the like written as text mean no abbreviation, as a JSON null does.
     if abbreviation is not None and (abbreviation.casefold() in _NULLISH or has_hangul(abbreviation)):
         abbreviation = None
-    return Translation(ko, primary, alternatives, abbreviation), []
+    return Translation(ko, primary, alternatives, abbreviation), rejects
 
 
 def parse_sentences(content: str, term_ko: str) -> tuple[list[tuple[str, str]], list[Reject]]:
@@ -254,6 +289,9 @@ def parse_sentences(content: str, term_ko: str) -> tuple[list[tuple[str, str]], 
         ko, en = normalize(item["ko"]), normalize(item["en"])
         if not ko or not en:
             rejects.append(Reject("empty_sentence", "a sentence pair has an empty side", _dump(item)))
+        elif _copies(_KO_SENTENCE_PLACEHOLDER, ko) or _copies(_EN_SENTENCE_PLACEHOLDER, en):
+            reason = f"a sentence pair for {term_ko!r} copies the prompt's example instead of using the term"
+            rejects.append(Reject("placeholder", reason, _dump(item)))
         elif not has_hangul(ko):
             rejects.append(Reject("no_hangul", "the Korean sentence has no Hangul", _dump(item)))
         elif has_hangul(en):
@@ -282,6 +320,11 @@ def _json(content: str, what: str) -> tuple[Any, list[Reject]]:
         return extract_json(content), []
     except ValueError:
         return None, [Reject("not_json", f"the {what} answer holds no JSON", content)]
+
+
+def _copies(example: re.Pattern[str], text: str) -> bool:
+    """True when `text` is one of a prompt's examples or phrases (case, quotes and end punctuation aside)."""
+    return example.fullmatch(" ".join(text.casefold().strip(" \t.,:;!?\"'`").split())) is not None
 
 
 def _list_in(value: Any, key: str) -> list[Any] | None:
