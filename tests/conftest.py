@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator
 
@@ -11,6 +12,9 @@ from click.testing import CliRunner, Result
 from etl.cli import cli
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer
+from tests.llm_answers import answer
+
+SEEDS = {"ml": ["딥러닝", "신경망", "컨테이너"], "infra": ["컨테이너", "도커"]}
 
 
 @pytest.fixture(autouse=True)
@@ -73,3 +77,18 @@ def llm_server() -> Iterator[FakeLLMServer]:
     """A started loopback server speaking the Ollama and OpenAI-compatible APIs."""
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def server(llm_server: FakeLLMServer) -> FakeLLMServer:
+    """The loopback server, answering every synthesis prompt correctly."""
+    llm_server.responder = answer
+    return llm_server
+
+
+@pytest.fixture
+def seeds(tmp_path: Path) -> Path:
+    """A small seeds file: two categories sharing one term (컨테이너)."""
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps(SEEDS, ensure_ascii=False), encoding="utf-8")
+    return path

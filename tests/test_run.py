@@ -15,9 +15,7 @@ import pytest
 
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer, Reply
-from tests.llm_answers import answer
 
-SEEDS = {"ml": ["딥러닝", "신경망", "컨테이너"], "infra": ["컨테이너", "도커"]}
 EXPORTS = ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl",
            "data_preparation_stats.json")
 SYLLABLES = "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초"
@@ -41,19 +39,6 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ETL_LLM_BACKOFF", "0.01")
     monkeypatch.setenv("ETL_SYNTH_EXPAND_ASK", "5")
     monkeypatch.setenv("ETL_SYNTH_EXPAND_KEEP", "2")
-
-
-@pytest.fixture
-def server(llm_server: FakeLLMServer) -> FakeLLMServer:
-    llm_server.responder = answer
-    return llm_server
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    path = tmp_path / "seeds.json"
-    path.write_text(json.dumps(SEEDS, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def llm_args(server: FakeLLMServer, seeds: Path) -> list[str]:

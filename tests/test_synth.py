@@ -21,7 +21,6 @@ from tests.fakeserver import FakeLLMServer, Reply
 from tests.llm_answers import answer, english
 
 CHAT = {"ollama": "/api/chat", "openai": "/v1/chat/completions"}
-SEEDS = {"ml": ["딥러닝", "신경망", "컨테이너"], "infra": ["컨테이너", "도커"]}
 
 
 def summary(output: str) -> dict[str, str]:
@@ -41,19 +40,6 @@ def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ETL_SYNTH_SENTENCES_SAMPLE", "1.0")
     monkeypatch.setenv("ETL_SYNTH_EXPAND_ASK", "5")
     monkeypatch.setenv("ETL_SYNTH_EXPAND_KEEP", "2")
-
-
-@pytest.fixture
-def server(llm_server: FakeLLMServer) -> FakeLLMServer:
-    llm_server.responder = answer
-    return llm_server
-
-
-@pytest.fixture
-def seeds(tmp_path: Path) -> Path:
-    path = tmp_path / "seeds.json"
-    path.write_text(json.dumps(SEEDS, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def rows(warehouse_path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
