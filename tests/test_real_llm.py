@@ -471,6 +471,28 @@ def test_embeddings_from_the_same_server(llama_server: LlamaServer, tmp_path: Pa
     assert reply.status_code == 200 and reply.json()["usage"]["completion_tokens"] > 0
 
 
+def test_etl_embed_lands_the_real_servers_vectors(llama_server: LlamaServer, tmp_path: Path) -> None:
+    space = Workspace(tmp_path / "embed").write()
+    terms = space.root / "terms.txt"
+    terms.write_text("신경망\nneural network\n역색인\ninverted index\n", encoding="utf-8")
+    for args in (("import", "terms", str(terms)), ("clean",)):
+        result = space.etl(*args)
+        assert result.exit_code == 0, result.output
+    before = llama_server.served("POST", "/v1/embeddings")
+    result = space.etl("embed", "--embedder", "openai", "--url", llama_server.url, "--model", MODEL_ALIAS,
+                       "--batch", "2")
+    assert result.exit_code == 0, result.output
+    assert llama_server.settle(lambda: llama_server.served("POST", "/v1/embeddings"), before + 2) == before + 2
+    rows = space.rows("SELECT dim, list_dot_product(vec, vec) FROM term_embeddings WHERE model = ?", [MODEL_ALIAS])
+    assert len(rows) == 4 and all(dim == EMBED_DIM and abs(norm - 1) < 1e-5 for dim, norm in rows)
+    # A rerun with nothing new asks the server nothing, not even whether it is there.
+    requests_before = llama_server.requests()
+    again = space.etl("embed", "--embedder", "openai", "--url", llama_server.url, "--model", MODEL_ALIAS)
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    time.sleep(0.3)  # a request's log line can trail its response
+    assert llama_server.requests() == requests_before
+
+
 def test_an_unpooled_server_is_one_clear_error_not_retries(tmp_path: Path) -> None:
     """Without the pooling override, llama.cpp's server sends one vector per token: the client says
     how to start the server instead of retrying a request that would come back the same."""
