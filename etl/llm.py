@@ -207,11 +207,6 @@ class Client:
                 raise ServiceError(self._missing_model_message(url, model, served))
         self.checked = self.checked or model == self.model
 
-    def check_once(self) -> None:
-        """`check` unless it has already passed for this client (callers run it before the first request)."""
-        if not self.checked:
-            self.check()
-
     def json_fallbacks(self) -> list[str]:
         """This client's servers that get json_object + schema because they refused json_schema."""
         if self.api != "openai" or self.json_format != "auto":
