@@ -649,11 +649,12 @@ def run_cmd(app: App, **options: Any) -> None:
         pairs=options["pairs"], terms=options["terms"], vectors=options["vectors"],
         skip_bad_lines=options["skip_bad_lines"], seeds=options["seeds"], refresh=options["refresh"],
     )
+    client = None
     if not warehouse.exists() and pipeline.needs_llm(inputs, options["start"], options["only"]):
-        pipeline.check_llm(settings)  # before the warehouse file is even created
+        client = pipeline.check_llm(settings)  # before the warehouse file is even created
     with app.warehouse() as wh:
         result = pipeline.run(wh, settings, inputs, options["start"], options["only"],
-                              notify=lambda line: click.echo(line, err=True))
+                              notify=lambda line: click.echo(line, err=True), client=client)
     click.echo(result.render())
 
 def main() -> None:

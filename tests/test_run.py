@@ -131,6 +131,11 @@ def test_llm_path_end_to_end_then_a_rerun_sends_no_request(etl, server: FakeLLMS
     assert server.count() == 0
 
 
+def test_the_llm_server_is_checked_once_per_run(etl, server: FakeLLMServer, seeds: Path) -> None:
+    etl("run", *llm_args(server, seeds))
+    assert server.count("/api/tags") == 2  # one check for chat, one for the embedding model
+
+
 def test_a_flaky_server_still_completes_and_accounts_for_every_call(
     etl, server: FakeLLMServer, seeds: Path, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

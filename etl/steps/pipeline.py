@@ -16,12 +16,15 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError, ServiceError
 from etl.report import Summary, format_table
 from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from etl.llm import Client
 
 EXAMPLE_PAIRS = Path(__file__).resolve().parent.parent / "data" / "example_pairs.jsonl"
 EXAMPLE_TERMS = Path(__file__).resolve().parent.parent / "data" / "example_terms.txt"
@@ -96,20 +99,24 @@ class Result:
         return f"etl run\n{table}{where}"
 
 
+def synthesises(inputs: Inputs) -> bool:
+    """True when the pairs come from the LLM rather than from files."""
+    return inputs.pairs is None and inputs.terms is None
+
+
 def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
     """True when this run may synthesise, so the LLM server must answer before anything is written."""
-    synthesises = inputs.pairs is None and inputs.terms is None
-    return synthesises and only in (None, "synth") and start in (None, "synth")
+    return synthesises(inputs) and only in (None, "synth") and start in (None, "synth")
 
 
-def plan(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
-    """The stages `etl run` would run for these settings and inputs, in order."""
+def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | None" = None) -> list[Stage]:
+    """The stages `etl run` would run for these settings and inputs, in order (`client`: an LLM client already checked)."""
     from etl.steps import clean, embed, imports, index, mine, split, synth
 
     stages: list[Stage] = []
-    if inputs.pairs is None and inputs.terms is None:
+    if synthesises(inputs):
         stages.append(Stage(
-            "synth", lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh),
+            "synth", lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh, client=client),
             settings=("llm_model", "llm_think", "seed", *_prefixed("synth_")),
             writes=("category_terms", "translations", "parallel_sentences"),
             files=tuple(p for p in (inputs.seeds,) if p is not None),
@@ -165,17 +172,24 @@ def run(
     start: str | None = None,
     only: str | None = None,
     notify: Callable[[str], None] = lambda text: None,
+    client: "Client | None" = None,
 ) -> Result:
-    """Run the planned stages; `start` forces that stage and those after it, `only` forces just one."""
-    stages = plan(wh, settings, inputs)
-    names = [s.name for s in stages]
+    """Run the planned stages; `start` forces that stage and those after it, `only` forces just one.
+
+    `client` is an LLM client whose servers were already checked (so they are not asked again).
+    """
+    planned = plan(wh, settings, inputs, client)
+    names = [s.name for s in planned]
     for wanted in (start, only):
         if wanted is not None and wanted not in names:
             raise ConfigError(f"there is no step {wanted!r} in this run; its steps are {', '.join(names)}")
-    if only is not None:
-        stages = [s for s in stages if s.name == only]
-    elif start is not None:
-        stages = stages[names.index(start):]
+
+    def selected(stages: list[Stage]) -> list[Stage]:
+        if only is not None:
+            return [s for s in stages if s.name == only]
+        return stages[names.index(start):] if start is not None else stages
+
+    stages = selected(planned)
     forced = {only} if only else set(names[names.index(start):]) if start else set()
     if inputs.refresh:
         forced.add("synth")
@@ -184,8 +198,8 @@ def run(
         # Asked just before the stage runs: the stages before it may have changed its inputs.
         return stage.name in forced or _recorded(wh, stage.name) != fingerprint(wh, settings, stage)
 
-    if stages[0].name == "synth" and due(stages[0]):
-        check_llm(settings)
+    if stages[0].name == "synth" and client is None and due(stages[0]):
+        stages = selected(plan(wh, settings, inputs, check_llm(settings)))
 
     result = Result(out=inputs.out if any(s.name == "export" for s in stages) else None)
     params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
@@ -229,12 +243,12 @@ def fingerprint(wh: Warehouse, settings: Settings, stage: Stage) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_llm(settings: Settings) -> None:
-    """Fail before anything is written when synthesis is due and no LLM server answers."""
+def check_llm(settings: Settings) -> "Client":
+    """The checked LLM client; fails before anything is written when no LLM server answers."""
     from etl.steps import synth
 
     try:
-        synth.connect(settings)
+        return synth.connect(settings)
     except ServiceError as exc:
         raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
 
