@@ -26,6 +26,7 @@ from etl.steps.inspect import _human_bytes
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
+    import numpy as np
     from usearch.index import Index
 
 STEP = "index"
@@ -35,6 +36,14 @@ ADD_CHUNK = 4_096
 # Threads adding at once link the graph in a different order on every build; a small index is built on
 # one thread, in about a second, so it comes out the same each time (and so do searches over it).
 SERIAL_UP_TO = 5_000
+# index_dtype = auto: below this many vectors every type builds in seconds, so f32 (no rounding at all);
+# above it, the build speed of each candidate type is measured here on a sample of the real vectors,
+# because which type the CPU handles natively differs between machines (f16 is native on some, bf16 on
+# others, and emulated half-precision types can build several times slower than f32).
+AUTO_PROBE_FROM = 20_000
+AUTO_CANDIDATES = ("f16", "bf16", "f32")  # i8 is left out: it loses about a fifth of the true neighbours
+PROBE_VECTORS = 1_024
+_probed: dict[tuple[int, str], float] = {}  # (dim, dtype) -> vectors/s measured in this process
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -73,6 +82,54 @@ def fingerprint(wh: Warehouse, settings: Settings, model: str) -> dict[str, Any]
     }
 
 
+def choose_dtype(settings: Settings, vecs: "np.ndarray") -> tuple[str, str]:
+    """The scalar type to build with, and why: the setting, or (auto) the fastest measured here."""
+    if settings.index_dtype != "auto":
+        return settings.index_dtype, "index_dtype setting"
+    if len(vecs) < AUTO_PROBE_FROM:
+        return "f32", f"auto: fewer than {AUTO_PROBE_FROM:,} vectors build in seconds at full precision"
+    rates = {dtype: build_rate(settings, vecs, dtype) for dtype in AUTO_CANDIDATES}
+    best = max(rates, key=lambda d: rates[d])
+    accel = _acceleration(int(vecs.shape[1]))
+    shown = ", ".join(f"{d} {rates[d]:,.0f}/s ({accel.get(d, '?')})" for d in AUTO_CANDIDATES)
+    return best, f"auto: fastest build measured here ({shown})"
+
+
+def build_rate(settings: Settings, vecs: "np.ndarray", dtype: str) -> float:
+    """Vectors per second this machine adds to an index of `dtype`, measured once per process on a sample."""
+    import time
+
+    import numpy as np
+    from usearch.index import Index
+
+    dim = int(vecs.shape[1])
+    if (dim, dtype) not in _probed:
+        sample = np.ascontiguousarray(vecs[np.linspace(0, len(vecs) - 1, min(PROBE_VECTORS, len(vecs))).astype(np.int64)])
+        probe = Index(ndim=dim, metric=METRIC, dtype=dtype, connectivity=settings.index_connectivity,
+                      expansion_add=settings.index_expansion_add)  # fmt: skip
+        started = time.perf_counter()
+        probe.add(np.arange(len(sample), dtype=np.uint64), sample, threads=0)
+        _probed[(dim, dtype)] = len(sample) / max(time.perf_counter() - started, 1e-9)
+    return _probed[(dim, dtype)]
+
+
+def _acceleration(dim: int) -> dict[str, str]:
+    """What usearch reports it uses for each candidate type on this CPU (shown with the choice)."""
+    from usearch.index import Index
+
+    return {d: str(Index(ndim=dim, metric=METRIC, dtype=d).hardware_acceleration) for d in AUTO_CANDIDATES}
+
+
+def is_current(wh: Warehouse, settings: Settings, model: str | None = None) -> bool:
+    """Whether a saved index matches the warehouse and the settings (so mining needs no build)."""
+    model = resolve_model(wh, settings, model)
+    return _matches(_saved_fingerprint(index_path(wh, model)), fingerprint(wh, settings, model))
+
+
+def _matches(saved: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    return saved is not None and all(saved.get(key) == value for key, value in wanted.items())
+
+
 def resolve_model(wh: Warehouse, settings: Settings, model: str | None) -> str:
     """`model` if given; else the model `etl embed` writes, or the only model with vectors."""
     if model:
@@ -95,15 +152,17 @@ def ensure(wh: Warehouse, settings: Settings, model: str | None = None, force: b
             "run `etl embed` first or pick one with --model"
         )
     path = index_path(wh, model)
-    if not force and _saved_fingerprint(path) == wanted:
+    saved = _saved_fingerprint(path)
+    if not force and _matches(saved, wanted):
         opened = _open_view(path, wanted["count"])
         if opened is not None:
             # The search depth is not part of the graph, so a changed setting applies without a rebuild.
             opened.expansion_search = settings.index_expansion_search
-            return OpenIndex(opened, path, wanted, rebuilt=False)
-    built = _build(wh, settings, model, wanted)
-    _save(built, path, wanted)
-    return OpenIndex(built, path, wanted, rebuilt=True)
+            return OpenIndex(opened, path, {**wanted, **(saved or {})}, rebuilt=False)
+    built, dtype, why = _build(wh, settings, model, wanted)
+    built_print = {**wanted, "built_dtype": dtype, "dtype_reason": why}
+    _save(built, path, built_print)
+    return OpenIndex(built, path, built_print, rebuilt=True)
 
 
 def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool = False) -> Summary:
@@ -111,7 +170,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
     model = resolve_model(wh, settings, model)
     params = {
         "model": model,
-        "dtype": settings.index_dtype,
+        "index_dtype": settings.index_dtype,
         "connectivity": settings.index_connectivity,
         "expansion_add": settings.index_expansion_add,
         "force": force,
@@ -120,26 +179,28 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
         opened = ensure(wh, settings, model, force=force)
         count = opened.fingerprint["count"]
         size = opened.path.stat().st_size
-        run.counts.update(vectors=count, rebuilt=opened.rebuilt, bytes=size)
+        dtype, why = opened.fingerprint.get("built_dtype", settings.index_dtype), opened.fingerprint.get("dtype_reason", "")
+        run.counts.update(vectors=count, rebuilt=opened.rebuilt, bytes=size, dtype=dtype, dtype_reason=why)
         summary = Summary(f"index: {model}").add("vectors", count).add("dim", opened.fingerprint["dim"])
-        summary.add("dtype", settings.index_dtype).add("connectivity", settings.index_connectivity)
+        summary.add("dtype", f"{dtype} ({why})" if why else dtype).add("connectivity", settings.index_connectivity)
         summary.add("status", "rebuilt" if opened.rebuilt else "up to date, reused")
         if opened.rebuilt:
             summary.add("seconds", run.seconds).add("vectors/s", count / max(run.seconds, 1e-9))
         return summary.add("index size", _human_bytes(size)).add("path", opened.path)
 
 
-def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> "Index":
+def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> tuple["Index", str, str]:
     import numpy as np
     from usearch.index import Index
 
     ids, matrix = vectors.load(wh, model, in_terms=True)
     if len(ids) != wanted["count"]:  # pragma: no cover - one connection, so nothing writes in between
         raise EtlError(f"the vectors of {model!r} changed while indexing; run `etl index` again")
+    dtype, why = choose_dtype(settings, matrix)
     built = Index(
         ndim=int(matrix.shape[1]),
         metric=METRIC,
-        dtype=settings.index_dtype,
+        dtype=dtype,
         connectivity=settings.index_connectivity,
         expansion_add=settings.index_expansion_add,
         expansion_search=settings.index_expansion_search,
@@ -151,7 +212,7 @@ def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]
             stop = start + ADD_CHUNK
             built.add(keys[start:stop], matrix[start:stop], threads=threads)
             progress.advance(len(keys[start:stop]))
-    return built
+    return built, dtype, why
 
 
 def _save(built: "Index", path: Path, wanted: dict[str, Any]) -> None:

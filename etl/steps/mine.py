@@ -5,23 +5,25 @@ train/validation split already applied (see etl/steps/split.py), so a failed run
 result untouched and two runs over the same warehouse and settings land identical rows. Anchors
 that end with no negative get a `rejects` row (rule `no_negative`) instead of vanishing.
 
-Per anchor: candidates are the `mine_top_k` nearest terms (exact matrix product or the usearch
-index) for the medium and hard bands, plus seeded random draws over the vocabulary for the easy
-band (easy terms are far from the anchor, so outside any top-k). The anchor itself, its synonym
-group and every term whose norm equals the anchor's or a positive's are never candidates. Every
-candidate is rescored with an exact float32 cosine; its band is decided on that value.
+The contract, per anchor and band: the population is every vocabulary term whose exact float32
+cosine lies in the band, less the anchor, its synonym group, every term spelled like one of them and,
+with --max-neg-ratio, every term over the cap. The band's picks are a seeded uniform sample of its
+population: its members that come first in the anchor's own permutation of the vocabulary. A band
+with fewer members than its quota is filled from the others' remaining members, again in permutation
+order. `exact` computes this directly (etl/steps/mine_search.py); `ann` uses the index where it can
+show that it covers a band and falls back to the exact scan, per anchor, where it cannot.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from etl import report
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import mine_data, mine_sample, mine_search, split
-from etl.steps.mine_sample import BAND_NAMES, Bands, Picks
+from etl.steps.mine_sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -29,13 +31,15 @@ if TYPE_CHECKING:
     import polars as pl
 
     from etl.steps.mine_data import MineInputs
-    from etl.steps.mine_search import Searcher
 
-SAMPLE_DRAWS = 32  # random vocabulary rows scored per anchor, the pool for easy negatives
-SHORTLIST_MARGIN = 16  # extra search results, so near-ties at rank k are settled on exact scores
 ANN_CHUNK = 1024  # anchors per index search batch
 CALIBRATION_ANCHORS = 8192
 CALIBRATION_DRAWS = 64
+EMPTY_WARNING = 0.5  # warn when a band with a quota is empty for more than this share of anchors
+
+
+class NoTriplets(EtlError):
+    """Mining ran but no anchor got a single negative."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,11 @@ class Plan:
     max_neg_ratio: float
     calibrated: bool
     percentiles: tuple[float, ...]
+    why: str = field(default="", compare=False)  # how the search mode was chosen
 
     def config(self) -> dict[str, Any]:
         """JSON-ready description (the bands as the cosines actually used)."""
-        out = {k: v for k, v in asdict(self).items() if k != "bands"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("bands", "why")}
         out["bands"] = self.bands.as_dict()
         return out
 
@@ -66,9 +71,11 @@ class Mined:
 
     picks: Picks
     quota: "np.ndarray"  # int64[m, 3] negatives asked per anchor and band
-    eligible: "np.ndarray"  # int64[m] in-band candidates left per anchor after exclusions and cap
-    search_candidates: int
-    sample_candidates: int
+    population: "np.ndarray"  # int64[m, 3] band members per anchor (estimated where `estimated`)
+    estimated: "np.ndarray"  # bool[m, 3]
+    escalated: int = 0  # anchors the ANN path completed with the exact scan
+    escalated_by_band: dict[str, int] = field(default_factory=dict)
+    found: dict[str, int] = field(default_factory=dict)  # members found, by how
 
 
 def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> report.Summary:
@@ -88,10 +95,13 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         inputs = mine_data.load(wh, model)
         if len(inputs.anchors) == 0:
             raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
-        plan = make_plan(inputs, settings, model)
-        searcher = _searcher(wh, settings, inputs, plan, index)
-        mined = mine(inputs, plan, searcher)
+        plan = make_plan(wh, settings, inputs, model, index)
+        if plan.search == "ann" and index is None:
+            index = mine_search.open_index(wh, settings, plan.model)
+        mined = mine(inputs, plan, index)
         negatives, triplets, skipped = frames(inputs, mined, plan)
+        if triplets.height == 0:
+            raise NoTriplets(_no_triplets(inputs, plan))
         is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
         triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
         with wh.transaction():
@@ -108,20 +118,15 @@ _PARAMS = (
 )  # fmt: skip
 
 
-def make_plan(inputs: "MineInputs", settings: Settings, model: str) -> Plan:
-    """Resolve the search mode and the bands (fixed cosines, or percentiles of this model's scores)."""
+def make_plan(wh: Warehouse | None, settings: Settings, inputs: "MineInputs", model: str, index: Any = None) -> Plan:
+    """Resolve the bands (fixed cosines, or percentiles of this model's scores) and the search mode."""
     if settings.mine_calibrate:
         bands = calibrate(inputs, settings.mine_percentiles, settings.seed)
     else:
         bands = Bands.of(settings.mine_easy, settings.mine_medium, settings.mine_hard)
-    search = settings.mine_search
-    if search == "auto":
-        search = mine_search.resolve(search, len(inputs.ids))
-        if search == "ann" and not mine_search.ann_available():
-            search = "exact"  # the index step is not installed: slower, same answer
-    return Plan(
+    plan = Plan(
         model=model,
-        search=search,
+        search=settings.mine_search,
         top_k=settings.mine_top_k,
         negatives=settings.mine_negatives,
         ratios=tuple(settings.mine_ratios),
@@ -130,101 +135,87 @@ def make_plan(inputs: "MineInputs", settings: Settings, model: str) -> Plan:
         max_neg_ratio=settings.mine_max_neg_ratio,
         calibrated=settings.mine_calibrate,
         percentiles=tuple(settings.mine_percentiles),
+        why="asked for",
     )
+    if plan.search != "auto":
+        return plan
+    from etl.steps import mine_cost
+
+    search, why = mine_cost.choose(wh, settings, context(inputs, plan), index)
+    return Plan(**{**{k: getattr(plan, k) for k in plan.__dataclass_fields__}, "search": search, "why": why})
+
+
+def context(inputs: "MineInputs", plan: Plan) -> mine_search.Context:
+    """What every chunk of the run shares: the bands, the permutation and the cap."""
+    import numpy as np
+
+    cap = None
+    if plan.max_neg_ratio > 0:
+        pos_sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[inputs.pair_anchor()], inputs.pos_rows)
+        # Per anchor, against its least similar positive: then every triplet it makes obeys the cap.
+        cap = np.float32(plan.max_neg_ratio) * np.minimum.reduceat(pos_sim, inputs.pos_ptr[:-1])
+    perm = Permutation(plan.seed, len(inputs.ids))
+    return mine_search.Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
 
 
 def calibrate(inputs: "MineInputs", percentiles: tuple[float, ...], seed: int) -> Bands:
     """Bands at percentiles of anchor-to-random-term cosines for this model (seeded, exact scores)."""
     import numpy as np
 
-    order = np.argsort(mine_sample.keyed(seed, mine_sample.STREAM_CALIBRATE, inputs.anchor_ids), kind="stable")
-    chosen = inputs.anchors[order[:CALIBRATION_ANCHORS]]
-    draws = mine_sample.random_rows(seed + 1, inputs.ids[chosen], len(inputs.ids), CALIBRATION_DRAWS)
-    rows_a = np.repeat(chosen, CALIBRATION_DRAWS)
-    rows_b = draws.ravel()
-    keep = rows_a != rows_b
-    sims = mine_search.exact_cosine(inputs.vecs, rows_a[keep], rows_b[keep])
+    sims = sample_cosines(inputs, seed)
     edges = np.quantile(sims.astype(np.float64), percentiles).astype(np.float32)
     return Bands(np.stack([edges[:-1], edges[1:]], axis=1))
 
 
-def _searcher(wh: Warehouse, settings: Settings, inputs: "MineInputs", plan: Plan, index: Any) -> "Searcher":
-    floor = plan.bands.search_floor
-    if plan.search == "exact":
-        return mine_search.exact_searcher(inputs.vecs, floor)
-    if index is None:
-        index = mine_search.open_index(wh, settings, plan.model)
-    return mine_search.ann_searcher(index, inputs.ids, inputs.vecs, floor)
+def sample_cosines(inputs: "MineInputs", seed: int) -> "np.ndarray":
+    """Exact cosines of up to CALIBRATION_ANCHORS anchors to CALIBRATION_DRAWS random other terms each."""
+    import numpy as np
+
+    order = np.argsort(mine_sample.keyed(seed, mine_sample.STREAM_CALIBRATE, inputs.anchor_ids), kind="stable")
+    chosen = order[:CALIBRATION_ANCHORS]
+    perm = Permutation(seed + 1, len(inputs.ids))
+    draws = min(CALIBRATION_DRAWS, len(inputs.ids))
+    which = np.repeat(np.arange(len(chosen)), draws)
+    rows_b = perm.forward(perm.round_keys(inputs.anchor_ids[chosen]), which, np.tile(np.arange(draws), len(chosen)))
+    rows_a = inputs.anchors[chosen][which]
+    keep = rows_a != rows_b
+    return mine_search.exact_cosine(inputs.vecs, rows_a[keep], rows_b[keep])
 
 
-def mine(inputs: "MineInputs", plan: Plan, searcher: "Searcher") -> Mined:
+def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
     """Pick every anchor's negatives, chunk by chunk (results do not depend on the chunking)."""
     import numpy as np
 
+    ctx = context(inputs, plan)
     m = len(inputs.anchors)
     quota = mine_sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
-    cap = None
-    if plan.max_neg_ratio > 0:
-        pos_sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[inputs.pair_anchor()], inputs.pos_rows)
-        # Per anchor, against its least similar positive: then every triplet it makes obeys the cap.
-        cap = np.float32(plan.max_neg_ratio) * np.minimum.reduceat(pos_sim, inputs.pos_ptr[:-1])
-    bound = inputs.exclusion_bound()
     chunk = mine_search.exact_chunk_size(len(inputs.ids)) if plan.search == "exact" else ANN_CHUNK
-    parts: list[Picks] = []
-    eligible = np.zeros(m, dtype=np.int64)
-    found = {"search": 0, "sample": 0}
+    parts: list[Members] = []
+    population = np.zeros((m, 3), dtype=np.int64)
+    estimated = np.zeros((m, 3), dtype=bool)
+    escalated, by_band = 0, np.zeros(3, dtype=np.int64)
     with report.Progress("mining", m) as progress:
         for start in range(0, m, chunk):
             anchors = np.arange(start, min(start + chunk, m), dtype=np.int64)
-            count = plan.top_k + SHORTLIST_MARGIN + int(bound[anchors].max())
-            anchor, rows, sims, sampled = _candidates(inputs, plan, searcher, anchors, count, cap)
-            in_band = plan.bands.classify(sims) >= 0
-            eligible += np.bincount(anchor[in_band], minlength=m)
-            found["search"] += int((~sampled).sum())
-            found["sample"] += int(sampled.sum())
-            parts.append(
-                mine_sample.pick(
-                    anchor, rows, sims, sampled, anchor_ids=inputs.anchor_ids, row_ids=inputs.ids,
-                    quota=quota, n=plan.negatives, bands=plan.bands, seed=plan.seed,
-                )  # fmt: skip
-            )
+            if plan.search == "exact":
+                found = mine_search.scan(ctx, anchors)
+            else:
+                found = mine_search.search(ctx, index, anchors)
+            parts.append(found.members)
+            population[anchors] = found.population
+            estimated[anchors] = found.estimated
+            escalated += int(found.escalated.sum())
+            by_band += found.escalated_by_band
             progress.advance(len(anchors))
-    return Mined(Picks.concat(parts), quota, eligible, found["search"], found["sample"])
-
-
-def _candidates(
-    inputs: "MineInputs", plan: Plan, searcher: "Searcher", anchors: "np.ndarray", count: int, cap: "np.ndarray | None"
-) -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
-    """Eligible (anchor, row, exact cosine, sampled?) candidates of a chunk, one per (anchor, row)."""
-    import numpy as np
-
-    n = len(inputs.ids)
-    query = inputs.anchors[anchors]
-    found = searcher(query, count)
-    drawn = mine_sample.random_rows(plan.seed, inputs.ids[query], n, SAMPLE_DRAWS)
-    width = found.shape[1] + SAMPLE_DRAWS
-    rows = np.concatenate([found, drawn], axis=1).ravel()
-    anchor = np.repeat(anchors, width)
-    sampled = np.tile(np.arange(width) >= found.shape[1], len(anchors))
-    keep = rows >= 0
-    anchor, rows, sampled = anchor[keep], rows[keep], sampled[keep]
-    keep = ~inputs.excluded(anchor, rows)
-    anchor, rows, sampled = anchor[keep], rows[keep], sampled[keep]
-    sims = mine_search.exact_cosine(inputs.vecs, inputs.anchors[anchor], rows)
-    keep = np.ones(len(rows), dtype=bool) if cap is None else sims <= cap[anchor]
-    # The search side: the top_k nearest remaining terms at or above the floor, on exact scores.
-    searched = np.flatnonzero(keep & ~sampled)
-    order = searched[np.lexsort((rows[searched], -sims[searched], anchor[searched]))]
-    keep[order] = mine_sample.rank_within(anchor[order]) < plan.top_k
-    keep[searched] &= sims[searched] >= np.float32(plan.bands.search_floor)
-    anchor, rows, sims, sampled = anchor[keep], rows[keep], sims[keep], sampled[keep]
-    # One entry per (anchor, row); the searched copy wins over a sampled duplicate.
-    order = np.lexsort((sampled, rows, anchor))
-    first = np.ones(len(order), dtype=bool)
-    key = anchor[order] * n + rows[order]
-    first[1:] = key[1:] != key[:-1]
-    take = order[first]
-    return anchor[take], rows[take], sims[take], sampled[take]
+    members = Members.concat(parts)
+    picks = mine_sample.pick(members, quota, plan.negatives)
+    # Stored cosines are the exact ones; the search decided bands on them wherever an edge was close.
+    picks.sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[picks.anchor], picks.row)
+    if (plan.bands.classify(picks.sim) != picks.band).any():  # pragma: no cover - a broken slack, not bad input
+        raise EtlError("a mined negative changed band on its exact cosine; this is a bug, please report it")
+    found_by = {name: int((members.source == code).sum()) for code, name in enumerate(SOURCES)}
+    return Mined(picks, quota, population, estimated, escalated,
+                 dict(zip(BAND_NAMES, (int(v) for v in by_band))), found_by)  # fmt: skip
 
 
 def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFrame", "pl.DataFrame", "pl.DataFrame"]:
@@ -242,7 +233,7 @@ def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFram
             "similarity": p.sim,
             "band": names[p.band],
             "filled": p.filled,
-            "source": np.where(p.sampled, "sample", "search"),
+            "source": np.array(SOURCES)[p.source],
         }
     )
     per = inputs.positive_counts()[p.anchor]
@@ -266,7 +257,7 @@ def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFram
         {
             "anchor_id": inputs.anchor_ids[lonely],
             "positives": inputs.positive_counts()[lonely],
-            "eligible": mined.eligible[lonely],
+            "eligible": mined.population.sum(axis=1)[lonely],
         }
     )
     return negatives, triplets, skipped
@@ -300,31 +291,38 @@ def _counts(
     import numpy as np
 
     p = mined.picks
-    per_anchor = np.bincount(p.anchor, minlength=len(inputs.anchors))
+    m = len(inputs.anchors)
+    per_anchor = np.bincount(p.anchor, minlength=m)
     positives = inputs.positive_counts()
-    quota = mined.quota.sum(axis=0)
     bands = {}
     for code, name in enumerate(BAND_NAMES):
+        quota = mined.quota[:, code]
+        population = mined.population[:, code]
         by_quota = int(((p.band == code) & ~p.filled).sum())
         bands[name] = {
-            "quota": int(quota[code]),
+            "quota": int(quota.sum()),
             "by_quota": by_quota,
             "by_fill": int(((p.band == code) & p.filled).sum()),
-            "fill_rate": round(by_quota / quota[code], 4) if quota[code] else None,
+            "fill_rate": round(by_quota / quota.sum(), 4) if quota.sum() else None,
+            "population": _spread(population),
+            "population_estimated": int(mined.estimated[:, code].sum()),
+            "anchors_empty": int((population == 0).sum()),
+            "anchors_short": int(((population < quota) & (quota > 0)).sum()),
         }
-    return {
+    counts: dict[str, Any] = {
         **inputs.counts,
         "config": plan.config(),
         "search": plan.search,
+        "search_reason": plan.why,
         "terms": int(len(inputs.ids)),
         "dim": int(inputs.vecs.shape[1]),
-        "anchors": int(len(inputs.anchors)),
+        "anchors": int(m),
         "anchors_with_negatives": int((per_anchor > 0).sum()),
         "anchors_short": int(((per_anchor > 0) & (per_anchor < plan.negatives)).sum()),
         "skipped_anchors": int(skipped.height),
         "negatives": int(negatives.height),
         "triplets": int(triplets.height),
-        "candidates": {"search": mined.search_candidates, "sample": mined.sample_candidates},
+        "found": mined.found,
         "bands": bands,
         "positives_per_anchor": {
             "mean": round(float(positives.mean()), 4),
@@ -332,24 +330,86 @@ def _counts(
             "median": float(np.median(positives)),
             "max": int(positives.max()),
         },
+        "warnings": _warnings(inputs, plan, bands, m),
     }
+    if plan.search == "ann":
+        counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4), "by_band": mined.escalated_by_band}
+    return counts
+
+
+def _spread(values: "np.ndarray") -> dict[str, float]:
+    """Mean, median and 5th percentile of a per-anchor count."""
+    import numpy as np
+
+    if values.size == 0:
+        return {"mean": 0.0, "median": 0.0, "p5": 0.0}
+    return {
+        "mean": round(float(values.mean()), 1),
+        "median": float(np.median(values)),
+        "p5": float(np.percentile(values, 5)),
+    }
+
+
+def _cosine_range(inputs: "MineInputs", plan: Plan) -> str:
+    """Where this model puts anchor-to-term cosines, as percentiles of a seeded sample."""
+    import numpy as np
+
+    sims = sample_cosines(inputs, plan.seed)
+    if sims.size == 0:
+        return "no cosine could be sampled"
+    p1, p50, p99 = np.percentile(sims.astype(np.float64), [1, 50, 99])
+    return f"anchor-to-term cosines run p1 {p1:.2f} / median {p50:.2f} / p99 {p99:.2f}"
+
+
+def _warnings(inputs: "MineInputs", plan: Plan, bands: dict[str, Any], m: int) -> list[str]:
+    """A line per band with a quota that most anchors find empty: the model does not score into it."""
+    out = []
+    for name, (low, high) in plan.bands.as_dict().items():
+        band = bands[name]
+        if band["quota"] and band["anchors_empty"] > EMPTY_WARNING * m:
+            out.append(
+                f"the {name} band [{low:g}, {high:g}) is empty for {band['anchors_empty'] / m:.0%} of anchors "
+                f"under model {plan.model!r} ({_cosine_range(inputs, plan)}); its quota is filled from the other "
+                f"bands: try `etl mine --calibrate`, or move the band with --{name}"
+            )
+    return out
+
+
+def _no_triplets(inputs: "MineInputs", plan: Plan) -> str:
+    """Why no anchor got a negative, and what to try."""
+    shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in plan.bands.as_dict().items())
+    return (
+        f"no anchor of {len(inputs.anchors):,} got a negative: no eligible term scores inside the bands "
+        f"({shown}) under model {plan.model!r}, whose {_cosine_range(inputs, plan)}; "
+        "try `etl mine --calibrate`, or set --easy/--medium/--hard inside that range"
+    )
 
 
 def _summary(counts: dict[str, Any], seconds: float) -> report.Summary:
     split_info = counts["split"]
     summary = report.Summary(f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s")
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
-    summary.add("search", f"{counts['search']} (top {counts['config']['top_k']})")
+    summary.add("search", f"{counts['search']} ({counts['search_reason']})")
+    if "escalated" in counts:
+        esc = counts["escalated"]
+        why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
+        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why})")
     bands = counts["config"]["bands"]
     summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
     summary.add("negatives", counts["negatives"])
     for name, band in counts["bands"].items():
         rate = "-" if band["fill_rate"] is None else f"{band['fill_rate']:.0%}"
-        summary.add(f"  {name}", f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,})")
+        pop = band["population"]
+        summary.add(
+            f"  {name}",
+            f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
+            f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
+        )
     pos = counts["positives_per_anchor"]
     summary.add("positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}")
     summary.add("short anchors", counts["anchors_short"])
     summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
-    summary.add("split", f"{split_info['by']}: train {split_info['train']:,} / validation {split_info['validation']:,} "
-                f"(train ratio {split_info['train_ratio']:.3f})")  # fmt: skip
+    summary.add("split", split.describe_line(split_info))
+    for line in counts["warnings"]:
+        summary.add("warning", line)
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from etl import vectors
@@ -84,6 +85,38 @@ class MineInputs:
         out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
         return out
 
+    def exclusions(self, anchors: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+        """Every (i, row) that `excluded` forbids for anchor index anchors[i]: the pairs to blank out."""
+        import numpy as np
+
+        anchor_rows = self.anchors[anchors]
+        local = np.arange(len(anchors), dtype=np.int64)
+        # The anchor, its positives and its group's members; then every row spelled like one of them.
+        seeds_w, seeds_r = [local], [anchor_rows]
+        w, r = _expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
+        seeds_w.append(w), seeds_r.append(r)
+        group = self.group_index[anchor_rows]
+        grouped = group >= 0
+        w, r = _expand(local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1],
+                       self._by_group[0])  # fmt: skip
+        seeds_w.append(w), seeds_r.append(r)
+        sw, sr = np.concatenate(seeds_w), np.concatenate(seeds_r)
+        code = np.unique(sw * self.n_codes + self.norm[sr])
+        cw, cc = code // self.n_codes, code % self.n_codes
+        w, r = _expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
+        pair = np.unique(np.concatenate([sw, w]) * len(self.ids) + np.concatenate([sr, r]))
+        return pair // len(self.ids), pair % len(self.ids)
+
+    @cached_property
+    def _by_group(self) -> tuple["np.ndarray", "np.ndarray"]:
+        """Rows ordered by dense group index, and each group's start in them."""
+        return _index_by(self.group_index, int(self.group_index.max()) + 1 if len(self.group_index) else 0)
+
+    @cached_property
+    def _by_norm(self) -> tuple["np.ndarray", "np.ndarray"]:
+        """Rows ordered by norm code, and each code's start in them."""
+        return _index_by(self.norm, self.n_codes)
+
     def exclusion_bound(self) -> "np.ndarray":
         """Per anchor, at most how many vocabulary rows `excluded` removes (sizes its search shortlist)."""
         import numpy as np
@@ -156,6 +189,28 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     return MineInputs(
         model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
     )
+
+
+def _expand(
+    which: "np.ndarray", starts: "np.ndarray", stops: "np.ndarray", values: "np.ndarray"
+) -> tuple["np.ndarray", "np.ndarray"]:
+    """(which[i], values[j]) for every j in starts[i]:stops[i], vectorised."""
+    import numpy as np
+
+    sizes = stops - starts
+    owner = np.repeat(np.arange(len(which)), sizes)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return which[owner], values[starts[owner] + offset]
+
+
+def _index_by(codes: "np.ndarray", n_codes: int) -> tuple["np.ndarray", "np.ndarray"]:
+    """Rows sorted by a non-negative code (negative codes left out), and each code's start."""
+    import numpy as np
+
+    rows = np.flatnonzero(codes >= 0)
+    rows = rows[np.argsort(codes[rows], kind="stable")]
+    ptr = np.searchsorted(codes[rows], np.arange(n_codes + 1))
+    return rows.astype(np.int64), ptr.astype(np.int64)
 
 
 def _columns(wh: Warehouse, sql: str) -> tuple["np.ndarray", "np.ndarray"]:

@@ -7,7 +7,7 @@ generator, so an anchor gets the same draws whichever chunk it lands in and howe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -16,8 +16,7 @@ BAND_NAMES = ("easy", "medium", "hard")
 OTHER = "other"  # a negative outside every band (the schema allows it; the pick never takes one)
 
 # Independent random streams drawn from the same seed.
-STREAM_SAMPLE = 1  # which vocabulary rows an anchor samples for easy candidates
-STREAM_PICK = 2  # the order in which an anchor takes candidates of a band
+STREAM_PERMUTE = 2  # each anchor's permutation of the vocabulary: the order in which it takes band members
 STREAM_QUOTA = 3  # how an anchor's share of negatives is rounded to whole numbers
 STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
 STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
@@ -52,12 +51,65 @@ def uniform(seed: int, stream: int, *parts: "np.ndarray | int") -> "np.ndarray":
     return (keyed(seed, stream, *parts) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def random_rows(seed: int, anchor_ids: "np.ndarray", n_rows: int, draws: int) -> "np.ndarray":
-    """`draws` vocabulary rows per anchor, uniform with replacement: int64[len(anchor_ids), draws]."""
-    import numpy as np
+class Permutation:
+    """Per anchor, a seeded pseudo-random permutation of the vocabulary rows [0, n): a keyed Feistel network.
 
-    h = keyed(seed, STREAM_SAMPLE, anchor_ids[:, None], np.arange(draws, dtype=np.int64)[None, :])
-    return (h % np.uint64(n_rows)).astype(np.int64)
+    An anchor's band picks are the band members that come first in its permutation. `forward` walks
+    the permutation (draw 0, 1, 2, ...), which finds them fast in a band that holds many terms;
+    `inverse` gives any term's place in it, which ranks the few members of a sparse band. Both give
+    the same members, so how a band was searched never changes what it picks. Counter-based like
+    `keyed`: an anchor's permutation depends only on the seed, its term_id and n.
+    """
+
+    ROUNDS = 4
+
+    def __init__(self, seed: int, n: int) -> None:
+        bits = max(2, int(n - 1).bit_length())
+        bits += bits % 2  # two equal halves; cycle-walking maps the 2**bits domain back into [0, n)
+        self.seed, self.n, self.half = seed, n, bits // 2
+
+    def round_keys(self, anchor_ids: "np.ndarray") -> "np.ndarray":
+        """uint64[len(anchor_ids), ROUNDS]: the network's keys for each anchor."""
+        import numpy as np
+
+        return keyed(self.seed, STREAM_PERMUTE, np.asarray(anchor_ids)[:, None], np.arange(self.ROUNDS)[None, :])
+
+    def forward(self, keys: "np.ndarray", which: "np.ndarray", positions: "np.ndarray") -> "np.ndarray":
+        """The row at each position of anchor `keys[which]`'s permutation (int64)."""
+        return self._walk(keys, which, positions, self._encrypt)
+
+    def inverse(self, keys: "np.ndarray", which: "np.ndarray", rows: "np.ndarray") -> "np.ndarray":
+        """The position of each row in anchor `keys[which]`'s permutation (int64)."""
+        return self._walk(keys, which, rows, self._decrypt)
+
+    def _walk(self, keys: "np.ndarray", which: "np.ndarray", values: "np.ndarray", step: Any) -> "np.ndarray":
+        import numpy as np
+
+        out = step(keys, which, np.asarray(values).astype(np.uint64))
+        outside = np.flatnonzero(out >= np.uint64(self.n))
+        while outside.size:
+            out[outside] = step(keys, which[outside], out[outside])
+            outside = outside[out[outside] >= np.uint64(self.n)]
+        return out.astype(np.int64)
+
+    def _halves(self, x: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
+        import numpy as np
+
+        half = np.uint64(self.half)
+        mask = np.uint64((1 << self.half) - 1)
+        return x >> half, x & mask, half, mask
+
+    def _encrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
+        left, right, half, mask = self._halves(x)
+        for r in range(self.ROUNDS):
+            left, right = right, left ^ (_mix(right ^ keys[which, r]) & mask)
+        return (left << half) | right
+
+    def _decrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
+        left, right, half, mask = self._halves(x)
+        for r in reversed(range(self.ROUNDS)):
+            left, right = right ^ (_mix(left ^ keys[which, r]) & mask), left
+        return (left << half) | right
 
 
 @dataclass(frozen=True)
@@ -85,9 +137,11 @@ class Bands:
         return code
 
     @property
-    def search_floor(self) -> float:
-        """The lowest cosine the nearest-neighbour search serves (medium and hard come from it)."""
-        return float(min(self.edges[1, 0], self.edges[2, 0]))
+    def thresholds(self) -> "np.ndarray":
+        """Every distinct band edge, ascending (float32)."""
+        import numpy as np
+
+        return np.unique(self.edges.ravel())
 
     def as_dict(self) -> dict[str, list[float]]:
         """{"easy": [low, high], ...} with the shortest decimals that give back the float32 values."""
@@ -126,6 +180,51 @@ def rank_within(sorted_keys: "np.ndarray") -> "np.ndarray":
     return index - np.maximum.accumulate(np.where(starts, index, 0))
 
 
+SOURCES = ("scan", "search", "sample")  # how a member was found: exact scan, ANN shortlist, random draw
+
+
+@dataclass
+class Members:
+    """Band members of anchors, one entry per (anchor, row): per anchor and band at least the
+    min(n, population) members that come first in the anchor's permutation."""
+
+    anchor: "np.ndarray"  # int64 index into the anchor list
+    row: "np.ndarray"  # int64 vocabulary row
+    sim: "np.ndarray"  # float32 exact cosine
+    band: "np.ndarray"  # int8 band code of that cosine
+    key: "np.ndarray"  # int64 position in the anchor's permutation
+    source: "np.ndarray"  # int8 index into SOURCES
+
+    FIELDS = ("anchor", "row", "sim", "band", "key", "source")
+
+    @classmethod
+    def empty(cls) -> "Members":
+        """No members."""
+        import numpy as np
+
+        return cls(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.int8, np.int64, np.int8)))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Members"]) -> "Members":
+        """All parts as one."""
+        import numpy as np
+
+        parts = [cls.empty(), *parts]
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
+
+    def take(self, which: "np.ndarray") -> "Members":
+        """The entries at `which` (indices or a mask)."""
+        return Members(*(getattr(self, f)[which] for f in self.FIELDS))
+
+    def first(self, n: int) -> "Members":
+        """Per (anchor, band), the n entries with the smallest keys."""
+        import numpy as np
+
+        order = np.lexsort((self.key, self.band, self.anchor))
+        rank = rank_within(self.anchor[order] * 4 + self.band[order])
+        return self.take(order[rank < n])
+
+
 @dataclass
 class Picks:
     """Chosen negatives: one entry per (anchor, negative)."""
@@ -135,52 +234,30 @@ class Picks:
     sim: "np.ndarray"  # float32 exact cosine
     band: "np.ndarray"  # int8 band code of that cosine
     filled: "np.ndarray"  # bool: taken by the fallback fill, not by its band's quota
-    sampled: "np.ndarray"  # bool: came from random sampling rather than the search
-
-    @classmethod
-    def concat(cls, parts: Sequence["Picks"]) -> "Picks":
-        """All parts as one."""
-        import numpy as np
-
-        fields = ("anchor", "row", "sim", "band", "filled", "sampled")
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
+    source: "np.ndarray"  # int8 index into SOURCES
 
 
-def pick(
-    anchor: "np.ndarray",
-    row: "np.ndarray",
-    sim: "np.ndarray",
-    sampled: "np.ndarray",
-    *,
-    anchor_ids: "np.ndarray",
-    row_ids: "np.ndarray",
-    quota: "np.ndarray",
-    n: int,
-    bands: Bands,
-    seed: int,
-) -> Picks:
-    """Take each anchor's quota per band in seeded random order, then fill its shortfall from any band.
+def pick(members: Members, quota: "np.ndarray", n: int) -> Picks:
+    """Each anchor's quota per band from the band's first members, then its shortfall from any band.
 
-    Inputs are eligible candidates (exclusions and cap already applied), one per (anchor, row).
-    Every pick keeps the band its real similarity falls in, fill included.
+    `members` must hold, per anchor and band, the min(n, population) members that come first in
+    the anchor's permutation: then the quota picks are a uniform sample of the band, a band is
+    filled from the others only when it has fewer members than its quota, and the fill is a
+    uniform sample of the members not yet taken. Every pick keeps the band of its real similarity.
     """
     import numpy as np
 
-    band = bands.classify(sim)
-    keep = band >= 0
-    anchor, row, sim, sampled, band = anchor[keep], row[keep], sim[keep], sampled[keep], band[keep]
-    key = keyed(seed, STREAM_PICK, anchor_ids[anchor], row_ids[row])
-
-    order = np.lexsort((row, key, band, anchor))
+    m = members
+    order = np.lexsort((m.key, m.band, m.anchor))
     rank = np.empty_like(order)
-    rank[order] = rank_within(anchor[order] * 4 + band[order])
-    taken = rank < quota[anchor, band]
+    rank[order] = rank_within(m.anchor[order] * 4 + m.band[order])
+    taken = rank < quota[m.anchor, m.band]
 
-    need = n - np.bincount(anchor[taken], minlength=len(anchor_ids))
+    need = n - np.bincount(m.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
-    order = rest[np.lexsort((row[rest], key[rest], anchor[rest]))]
-    filled = np.zeros(anchor.size, dtype=bool)
-    filled[order] = rank_within(anchor[order]) < need[anchor[order]]
+    order = rest[np.lexsort((m.key[rest], m.anchor[rest]))]
+    filled = np.zeros(m.anchor.size, dtype=bool)
+    filled[order] = rank_within(m.anchor[order]) < need[m.anchor[order]]
 
     chosen = taken | filled
-    return Picks(anchor[chosen], row[chosen], sim[chosen], band[chosen], filled[chosen], sampled[chosen])
+    return Picks(m.anchor[chosen], m.row[chosen], m.sim[chosen], m.band[chosen], filled[chosen], m.source[chosen])

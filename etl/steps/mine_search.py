@@ -1,37 +1,48 @@
-"""Candidate search for mining: an exact chunked matrix product or the usearch index, and exact rescoring.
+"""Finding band members for mining: an exact scan of the whole vocabulary, or the usearch index.
 
-Both searches only shortlist: every candidate is rescored with `exact_cosine`, a single-threaded,
-fixed-order float32 dot product, so band membership never depends on BLAS threading or on index
-quantisation.
+The contract both searches serve (see etl/steps/mine.py): per anchor and band, the population is
+every eligible vocabulary term whose exact float32 cosine lies in the band, and the search returns
+the min(n, population) members that come first in the anchor's permutation (`Permutation`), plus
+the population's size.
+
+`scan` computes a chunk of anchors against every term with one BLAS product, then finds members
+level by level: the terms above the lowest band edge whose level is sparse are listed entry by entry
+and ranked by their permutation position; a band too full to list is walked in permutation order
+(draws from the product already in memory), and an anchor whose walk comes up short has that band
+listed for its row alone. `search` takes the index's shortlist for the bands it provably covers,
+walks the permutation for the others, and hands the anchors where both fall short to `scan`.
+
+Band membership is always decided on the exact cosine (`exact_cosine`, a fixed-order dot product):
+BLAS or index scores only rule terms in or out when they are further than a slack from every edge.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from etl.errors import EtlError
+from etl.steps.mine_sample import SOURCES, Bands, Members, Permutation
 
 if TYPE_CHECKING:
     import numpy as np
 
     from etl.config import Settings
+    from etl.steps.mine_data import MineInputs
     from etl.warehouse import Warehouse
 
-    Searcher = Callable[["np.ndarray", int], "np.ndarray"]
-
-# `auto` uses the exact search up to this many terms and the ANN index above it. Measured with
-# `bench/mine.py --crossover` on the 2 shared cores at 1024 dimensions, anchors ~19% of the terms
-# (mining seconds, exact / ANN search with the index built / index build):
-# 10k 2.5 / 3.8 / 5.3, 20k 7.7 / 4.5 / 11.2, 40k 18.2 / 7.1 / 30.0, 80k 33 / 21 / 57, 150k 63-130 / 21 / 73.
-# Exact grows with anchors x terms (quadratic), ANN search about linearly. Up to ~50k terms exact
-# stays under ~25 s, needs no index and has perfect recall; at 150k it misses the 90 s budget under load.
-AUTO_EXACT_MAX_TERMS = 50_000
-# Similarity matrix budget per chunk of anchors in the exact search.
+# Similarity matrix budget per chunk of anchors in the exact scan.
 EXACT_CHUNK_BYTES = 160 * 2**20
-# Shortlists are cut on approximate scores; keep candidates this far below the floor for rescoring.
-EXACT_SLACK = 1e-3  # BLAS float32 rounding
-ANN_SLACK = 0.03  # index quantisation (f16 / i8) and HNSW distance rounding
+# A level (every term at or above one band edge) is listed entry by entry when it holds at most this
+# many terms per anchor of the chunk; below it, bands are walked in permutation order instead.
+LIST_PER_ANCHOR = 2048
+DRAWS = 64  # permutation positions first walked per anchor in a band too full to list
+MAX_DRAWS = 4096  # positions walked at most before the band is listed for that anchor's row
+ANN_DRAWS = 64  # positions walked per anchor (scored one pair at a time) for bands the shortlist misses
+ANN_SLACK = 0.03  # index quantisation (f16 / bf16 / i8) and HNSW distance rounding
 PAIR_BLOCK = 16_384  # pairs rescored per einsum call (bounds the gathered rows to ~2 x 64 MiB at 1024-d)
+BLANK = -2.0  # written over excluded terms in a similarity chunk: below every band
+SCAN, SEARCH, SAMPLE = (SOURCES.index(s) for s in ("scan", "search", "sample"))
 
 
 def exact_cosine(vecs: "np.ndarray", rows_a: "np.ndarray", rows_b: "np.ndarray") -> "np.ndarray":
@@ -49,11 +60,13 @@ def exact_cosine(vecs: "np.ndarray", rows_a: "np.ndarray", rows_b: "np.ndarray")
     return out
 
 
-def resolve(mode: str, n_terms: int) -> str:
-    """`exact` or `ann` for a requested mode; `auto` decides by vocabulary size."""
-    if mode != "auto":
-        return mode
-    return "exact" if n_terms <= AUTO_EXACT_MAX_TERMS else "ann"
+def exact_slack(dim: int) -> float:
+    """How far a BLAS float32 dot product of unit vectors may be from `exact_cosine`.
+
+    Any summation order of d products is within d * 2**-24 of the true value (Higham's bound), so
+    two orders are within twice that; the slack doubles it again.
+    """
+    return max(4.0 * dim * 2.0**-24, 1e-6)
 
 
 def exact_chunk_size(n_terms: int) -> int:
@@ -61,54 +74,254 @@ def exact_chunk_size(n_terms: int) -> int:
     return max(16, min(2048, EXACT_CHUNK_BYTES // (4 * max(n_terms, 1))))
 
 
-def exact_searcher(vecs: "np.ndarray", floor: float) -> "Searcher":
-    """Shortlist the `count` most similar rows at or above `floor`, by a full matrix product."""
-    import numpy as np
+@dataclass
+class Context:
+    """What every chunk of a mining run shares."""
 
-    from etl.steps.mine_sample import rank_within
+    inputs: "MineInputs"
+    bands: Bands
+    n: int  # members needed per anchor and band: the negatives per anchor
+    perm: Permutation
+    cap: "np.ndarray | None"  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
+    top_k: int = 100  # ANN shortlist length before margins
+    slack: float = field(init=False)
 
-    n = vecs.shape[0]
+    def __post_init__(self) -> None:
+        self.slack = exact_slack(int(self.inputs.vecs.shape[1]))
 
-    def search(query_rows: "np.ndarray", count: int) -> "np.ndarray":
-        count = min(count, n)
-        sims = vecs[query_rows] @ vecs.T  # threaded BLAS: only used to shortlist
-        above = sims >= np.float32(floor - EXACT_SLACK)
-        out = np.full((len(query_rows), count), -1, dtype=np.int64)
-        heavy = above.sum(axis=1) > 4 * count
-        if heavy.any():
-            # Many rows above the floor (a model that scores everything high): partition those rows.
-            part = np.argpartition(sims[heavy], n - count, axis=1)[:, n - count :]
-            out[heavy] = np.where(above[heavy][np.arange(part.shape[0])[:, None], part], part, -1)
-        light = np.flatnonzero(~heavy)
-        local, col = np.nonzero(above[light])
-        query = light[local]
-        order = np.lexsort((col, -sims[query, col], query))
-        query, col = query[order], col[order]
-        rank = rank_within(query)
-        keep = rank < count
-        out[query[keep], rank[keep]] = col[keep]
+    def settle(self, anchors: "np.ndarray", which: "np.ndarray", rows: "np.ndarray", approx: "np.ndarray") -> "np.ndarray":
+        """`approx` with the exact cosine wherever it is within the slack of a band edge or the cap."""
+        import numpy as np
+
+        edges = self.bands.thresholds
+        near = np.zeros(len(approx), dtype=bool)
+        for edge in edges:
+            near |= np.abs(approx - edge) < self.slack
+        if self.cap is not None:
+            near |= np.abs(approx - self.cap[anchors[which]]) < self.slack
+        near &= approx > BLANK
+        out = approx.astype(np.float32, copy=True)
+        idx = np.flatnonzero(near)
+        out[idx] = exact_cosine(self.inputs.vecs, self.inputs.anchors[anchors[which[idx]]], rows[idx])
         return out
 
-    return search
+    def eligible(self, anchors: "np.ndarray", which: "np.ndarray", sims: "np.ndarray") -> "np.ndarray":
+        """Band code of each scored term (-1: in no band, or over the anchor's cap)."""
+        code = self.bands.classify(sims)
+        if self.cap is not None:
+            code[sims > self.cap[anchors[which]]] = -1
+        return code
 
 
-def ann_searcher(index: Any, ids: "np.ndarray", vecs: "np.ndarray", floor: float) -> "Searcher":
-    """Shortlist the `count` nearest rows from a usearch index (keys = term_id, metric cos)."""
+@dataclass
+class Found:
+    """What a search learnt about a chunk of anchors."""
+
+    members: Members
+    population: "np.ndarray"  # int64[m, 3] band members per anchor (an estimate where `estimated`)
+    estimated: "np.ndarray"  # bool[m, 3] population estimated from permutation draws, not counted
+    escalated: "np.ndarray"  # bool[m] anchors the ANN path handed to the exact scan
+    escalated_by_band: "np.ndarray"  # int64[3] anchors escalated because of each band
+
+
+def scan(ctx: Context, anchors: "np.ndarray") -> Found:
+    """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
     import numpy as np
 
-    def search(query_rows: "np.ndarray", count: int) -> "np.ndarray":
-        found = index.search(vecs[query_rows], count, threads=0)
-        keys = np.asarray(found.keys).reshape(len(query_rows), -1).astype(np.int64)
-        dist = np.asarray(found.distances).reshape(keys.shape)
-        counts = np.asarray(found.counts).reshape(-1)
-        valid = np.arange(keys.shape[1])[None, :] < counts[:, None]
-        valid &= (1.0 - dist) >= floor - ANN_SLACK
-        rows = np.searchsorted(ids, keys)
-        rows = np.minimum(rows, len(ids) - 1)
-        valid &= ids[rows] == keys  # the index may hold terms that left the vocabulary
-        return np.where(valid, rows, -1)
+    inputs, bands = ctx.inputs, ctx.bands
+    vecs = inputs.vecs
+    n_rows, m = len(vecs), len(anchors)
+    sims = vecs[inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    which, rows = inputs.exclusions(anchors)
+    sims[which, rows] = BLANK
+    if ctx.cap is not None:
+        sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
+    keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
 
-    return search
+    # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
+    at_least: dict[float, np.ndarray] = {}
+    listed, top = None, np.inf
+    mask = np.empty(sims.shape, dtype=bool)
+    for edge in bands.thresholds:
+        np.greater_equal(sims, edge - ctx.slack, out=mask)
+        count = np.count_nonzero(mask, axis=1)
+        if count.sum() <= LIST_PER_ANCHOR * m:
+            flat = np.flatnonzero(mask)
+            listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+            break
+        at_least[float(edge)] = count
+    del mask
+
+    lows, highs = bands.edges[:, 0].astype(np.float64), bands.edges[:, 1].astype(np.float64)
+    population = np.zeros((m, 3), dtype=np.int64)
+    parts = []
+    if listed is not None:
+        w, r, approx = listed
+        sim = ctx.settle(anchors, w, r, approx)
+        code = ctx.eligible(anchors, w, sim)
+        # Counted like the levels below: every term at or above the edge, in a band or above them all.
+        counted = sim > BLANK
+        if ctx.cap is not None:
+            counted &= sim <= ctx.cap[anchors[w]]
+        for edge in bands.thresholds[bands.thresholds >= top]:
+            at_least[float(edge)] = np.bincount(w[counted & (sim >= edge)], minlength=m)
+        keep = code >= 0
+        keep[keep] = lows[code[keep]] >= top
+        w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
+        np.add.at(population, (w, code), 1)
+        key = ctx.perm.inverse(keys, w, r)
+        parts.append(Members(anchors[w], r, sim, code, key, np.full(len(w), SCAN, np.int8)).first(ctx.n))
+    dense = np.flatnonzero(lows < top)
+    empty = np.zeros((m, 3), dtype=bool)
+    for band in dense:
+        population[:, band] = np.maximum(at_least[lows[band]] - at_least[highs[band]], 0)
+        # The low level counts a slack below its edge and the high one, listed, is exact: then 0 is proof.
+        empty[:, band] = (population[:, band] == 0) & (highs[band] >= top)
+    if dense.size:
+        parts += _walk_dense(ctx, anchors, keys, sims, dense, population, empty)
+    return Found(Members.concat(parts), population, np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool),
+                 np.zeros(3, dtype=np.int64))  # fmt: skip
+
+
+def _walk_dense(
+    ctx: Context, anchors: "np.ndarray", keys: "np.ndarray", sims: "np.ndarray", dense: "np.ndarray",
+    population: "np.ndarray", empty: "np.ndarray",
+) -> list[Members]:  # fmt: skip
+    """Members of bands too full to list: walk each anchor's permutation, and list the rows that come up short.
+
+    Updates `population` where it learns a band's exact size (a row walked to the end, or listed)."""
+    import numpy as np
+
+    m, n_rows = sims.shape
+    is_dense = np.zeros(3, dtype=bool)
+    is_dense[dense] = True
+    hits = np.zeros((m, 3), dtype=np.int64)
+    walked_to = np.zeros(m, dtype=np.int64)
+    drawn: list[Members] = []
+    todo, stop = np.arange(m), min(DRAWS, n_rows)
+    while todo.size:
+        start = int(walked_to[todo[0]])
+        w = np.repeat(todo, stop - start)
+        pos = np.tile(np.arange(start, stop, dtype=np.int64), todo.size)
+        r = ctx.perm.forward(keys, w, pos)
+        sim = ctx.settle(anchors, w, r, sims[w, r])
+        code = ctx.eligible(anchors, w, sim)
+        keep = code >= 0
+        keep[keep] = is_dense[code[keep]]
+        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
+        np.add.at(hits, (w, code), 1)
+        drawn.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)))
+        walked_to[todo] = stop
+        if stop >= min(MAX_DRAWS, n_rows):
+            break
+        short = (hits < ctx.n) & is_dense[None, :] & ~empty
+        # Walk on only where the band is full enough for MAX_DRAWS positions to find its members.
+        todo = np.flatnonzero((short & (population * MAX_DRAWS >= 2 * ctx.n * n_rows)).any(axis=1))
+        stop = min(MAX_DRAWS, n_rows)
+    whole = walked_to >= n_rows  # walked to the end: the hits are the whole band
+    population[np.ix_(whole, dense)] = hits[np.ix_(whole, dense)]
+    short = (hits < ctx.n) & is_dense[None, :] & ~empty & ~whole[:, None]
+    out = []
+    for band in np.flatnonzero(short.any(axis=0)):
+        rows_short = np.flatnonzero(short[:, band])
+        members, count = _list_band(ctx, anchors, keys, sims, rows_short, int(band))
+        population[rows_short, band] = count
+        out.append(members)
+    walked = Members.concat(drawn)
+    listed = short[np.searchsorted(anchors, walked.anchor), walked.band]  # those rows' draws are superseded
+    return [walked.take(~listed).first(ctx.n), *out]
+
+
+def _list_band(
+    ctx: Context, anchors: "np.ndarray", keys: "np.ndarray", sims: "np.ndarray", local: "np.ndarray", band: int
+) -> tuple[Members, "np.ndarray"]:
+    """Every member of one band for some rows of the chunk: its first members and its exact size per row."""
+    import numpy as np
+
+    low, high = (float(v) for v in ctx.bands.edges[band])
+    sub = sims[local]
+    flat = np.flatnonzero((sub >= low - ctx.slack) & (sub < high + ctx.slack))
+    w, r = local[flat // sub.shape[1]], flat % sub.shape[1]
+    sim = ctx.settle(anchors, w, r, sub.ravel()[flat])
+    code = ctx.eligible(anchors, w, sim)
+    keep = code == band
+    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
+    count = np.bincount(w, minlength=len(sims))[local]
+    key = ctx.perm.inverse(keys, w, r)
+    return Members(anchors[w], r, sim, code, key, np.full(len(w), SCAN, np.int8)).first(ctx.n), count
+
+
+def shortlist_size(ctx: Context, anchors: "np.ndarray") -> int:
+    """Index results asked per anchor: top_k, a margin for near-ties, and room for the exclusions."""
+    margin = 16
+    return int(ctx.top_k + margin + ctx.inputs.exclusion_bound()[anchors].max())
+
+
+def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
+    """Members from the index's shortlist where it covers a band, permutation draws where it does not, else `scan`."""
+    import numpy as np
+
+    inputs, bands = ctx.inputs, ctx.bands
+    vecs, ids = inputs.vecs, inputs.ids
+    m, n_rows = len(anchors), len(ids)
+    count = min(shortlist_size(ctx, anchors), n_rows)
+    query = inputs.anchors[anchors]
+    result = index.search(vecs[query], count, threads=0)
+    found_keys = np.asarray(result.keys).reshape(m, -1).astype(np.int64)
+    approx = 1.0 - np.asarray(result.distances, dtype=np.float64).reshape(found_keys.shape)
+    returned = np.asarray(result.counts).reshape(-1)
+    lows = bands.edges[:, 0].astype(np.float64)
+    # The shortlist holds every term above its last score (up to the index's recall): a band whose
+    # low edge lies above that is covered; an index that returned less than asked returned everything.
+    last = np.where(returned >= count, approx[np.arange(m), np.maximum(returned - 1, 0)], -np.inf)
+    covered = lows[None, :] >= last[:, None] + ANN_SLACK
+    keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
+
+    w, slot = np.nonzero(np.arange(found_keys.shape[1])[None, :] < returned[:, None])
+    r = np.minimum(np.searchsorted(ids, found_keys[w, slot]), n_rows - 1)
+    keep = ids[r] == found_keys[w, slot]  # the index may hold terms that left the vocabulary
+    w, r = w[keep], r[keep]
+    keep = ~inputs.excluded(anchors[w], r)
+    w, r = w[keep], r[keep]
+    sim = exact_cosine(vecs, query[w], r)
+    code = ctx.eligible(anchors, w, sim)
+    keep = code >= 0
+    keep[keep] = covered[w[keep], code[keep]]
+    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
+    population = np.zeros((m, 3), dtype=np.int64)
+    np.add.at(population, (w, code), 1)
+    parts = [Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8)).first(ctx.n)]
+
+    # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
+    estimated = ~covered
+    draws = min(ANN_DRAWS, n_rows)
+    todo = np.flatnonzero(estimated.any(axis=1))
+    hits = np.zeros((m, 3), dtype=np.int64)
+    if todo.size:
+        w = np.repeat(todo, draws)
+        pos = np.tile(np.arange(draws, dtype=np.int64), todo.size)
+        r = ctx.perm.forward(keys, w, pos)
+        keep = ~inputs.excluded(anchors[w], r)
+        w, r, pos = w[keep], r[keep], pos[keep]
+        sim = exact_cosine(vecs, query[w], r)
+        code = ctx.eligible(anchors, w, sim)
+        keep = code >= 0
+        keep[keep] = estimated[w[keep], code[keep]]
+        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
+        np.add.at(hits, (w, code), 1)
+        parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
+        population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
+    # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
+    short = estimated & (hits < ctx.n)
+    escalate = short.any(axis=1)
+    members = Members.concat(parts)
+    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64))
+    if escalate.any():
+        exact = scan(ctx, anchors[escalate])
+        found.members = Members.concat([members.take(~escalate[np.searchsorted(anchors, members.anchor)]), exact.members])
+        found.population[escalate] = exact.population
+        found.estimated[escalate] = False
+    return found
 
 
 def open_index(wh: "Warehouse", settings: "Settings", model: str) -> Any:

@@ -69,6 +69,24 @@ def describe(triplets: "pl.DataFrame", by: str, target: float) -> dict[str, Any]
     }
 
 
+def describe_line(counts: dict[str, Any]) -> str:
+    """The split in one line, for other steps' summaries."""
+    achieved = "-" if counts["train_ratio"] is None else f"{counts['train_ratio']:.3f}"
+    line = f"{counts['by']}: train {counts['train']:,} / validation {counts['validation']:,} (train ratio {achieved})"
+    if counts["train"] == 0 or counts["validation"] == 0:
+        line += f"; {one_sided(counts)}"
+    return line
+
+
+def one_sided(counts: dict[str, Any]) -> str:
+    """What an empty side means and what to do about it."""
+    empty = "validation" if counts["validation"] == 0 else "train"
+    if counts["by"] == "group":
+        return (f"the {empty} side is empty: the triplets come from too few synonym groups to split by group; "
+                "add pairs, or change --train-ratio")  # fmt: skip
+    return f"the {empty} side is empty: change --train-ratio"
+
+
 def check(wh: Warehouse, by: str) -> None:
     """Fail when a split by group leaks; call inside the transaction that wrote it."""
     if by != "group":
@@ -110,7 +128,10 @@ def summary(counts: dict[str, Any], title: str) -> report.Summary:
     out.add("by", counts["by"])
     out.add("train", counts["train"])
     out.add("validation", counts["validation"])
-    out.add("train ratio", f"{counts['train_ratio']:.4f} (asked {counts['target_train_ratio']})")
+    achieved = "-" if counts["train_ratio"] is None else f"{counts['train_ratio']:.4f}"
+    out.add("train ratio", f"{achieved} (asked {counts['target_train_ratio']})")
+    if counts["train"] == 0 or counts["validation"] == 0:
+        out.add("note", one_sided(counts))
     out.add("groups on both sides", counts["groups_on_both_sides"])
     out.add("anchors on both sides", counts["anchors_on_both_sides"])
     return out
