@@ -299,3 +299,21 @@ def m010_pipeline_state(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration
+def m011_anchor_bands(con: duckdb.DuckDBPyConnection) -> None:
+    """Per anchor and band, how many members the band had and how many negatives it was asked for."""
+    con.execute(
+        """
+        CREATE TABLE anchor_bands (
+            anchor_id  BIGINT NOT NULL,
+            band       VARCHAR NOT NULL,        -- easy | medium | hard
+            population BIGINT NOT NULL,         -- eligible vocabulary terms whose cosine lies in the band
+            estimated  BOOLEAN NOT NULL,        -- population estimated from random draws (ANN), not counted
+            quota      INTEGER NOT NULL,        -- negatives the band was asked for
+            picked     INTEGER NOT NULL,        -- negatives taken from the band by its quota
+            run_id     BIGINT NOT NULL
+        )
+        """
+    )

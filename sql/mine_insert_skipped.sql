@@ -5,7 +5,7 @@ SELECT
     $run_id,
     'mine',
     'no_negative',
-    'no candidate was left in any band after excluding the anchor''s group, equal norms and the cap',
+    'no eligible term has a cosine inside any band (after excluding the anchor''s group, equal spellings and the cap)',
     t.text,
     json_object('anchor_id', s.anchor_id, 'positives', s.positives, 'eligible', s.eligible)::VARCHAR
 FROM mined_skipped s

@@ -116,7 +116,13 @@ def check(wh: Warehouse, ref: Reference) -> dict[str, float]:
         short = any(len(ref.members[i][b]) < quota[i, b] for b in range(3))
         if not short:
             assert not any(f for _, _, f in mine_), a  # filled only when a band is really short
-    # The recorded populations are the reference's (medians and the empty-band counts).
+    # The recorded populations are the reference's, anchor by anchor where they were counted.
+    recorded_rows = wh.execute("SELECT anchor_id, band, population, estimated FROM anchor_bands").fetchall()
+    position = {int(a): i for i, a in enumerate(ref.anchor_ids)}
+    assert len(recorded_rows) == 3 * len(ref.anchor_ids)
+    for a, band, population, estimated in recorded_rows:
+        if not estimated:
+            assert population == len(ref.members[position[a]][BAND_NAMES.index(band)]), (a, band)
     for code, name in enumerate(BAND_NAMES):
         sizes = np.array([len(ref.members[i][code]) for i in range(len(ref.anchor_ids))])
         recorded = counts["bands"][name]

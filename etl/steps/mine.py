@@ -100,12 +100,14 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
             index = mine_search.open_index(wh, settings, plan.model)
         mined = mine(inputs, plan, index)
         negatives, triplets, skipped = frames(inputs, mined, plan)
+        bands = anchor_bands(inputs, mined)
         if triplets.height == 0:
             raise NoTriplets(_no_triplets(inputs, plan))
         is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
         triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
         with wh.transaction():
-            _write(wh, run.run_id, negatives, triplets, skipped)
+            _write(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
+                                    "anchor_bands": bands})  # fmt: skip
             split.check(wh, settings.split_by)
         run.counts.update(_counts(inputs, mined, plan, negatives, triplets, skipped))
         run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
@@ -263,23 +265,40 @@ def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFram
     return negatives, triplets, skipped
 
 
-def _write(wh: Warehouse, run_id: int, negatives: "pl.DataFrame", triplets: "pl.DataFrame", skipped: "pl.DataFrame") -> None:
-    """Replace negatives and triplets; record skipped anchors in rejects. Call inside a transaction."""
-    wh.execute("DELETE FROM negatives")
-    wh.execute("DELETE FROM triplets")
-    for name, frame, sql in (
-        ("mined_negatives", negatives, "mine_insert_negatives"),
-        ("mined_triplets", triplets, "mine_insert_triplets"),
-        ("mined_skipped", skipped, "mine_insert_skipped"),
-    ):
-        wh.con.register(name, frame)
+def anchor_bands(inputs: "MineInputs", mined: Mined) -> "pl.DataFrame":
+    """One row per (anchor, band): its population, whether estimated, its quota and its quota picks."""
+    import numpy as np
+    import polars as pl
+
+    m = len(inputs.anchors)
+    p = mined.picks
+    picked = np.zeros((m, 3), dtype=np.int64)
+    np.add.at(picked, (p.anchor[~p.filled], p.band[~p.filled]), 1)
+    return pl.DataFrame(
+        {
+            "anchor_id": np.repeat(inputs.anchor_ids, 3),
+            "band": np.tile(np.array(BAND_NAMES), m),
+            "population": mined.population.ravel(),
+            "estimated": mined.estimated.ravel(),
+            "quota": mined.quota.ravel().astype(np.int32),
+            "picked": picked.ravel().astype(np.int32),
+        }
+    )
+
+
+def _write(wh: Warehouse, run_id: int, frames: dict[str, "pl.DataFrame"]) -> None:
+    """Replace negatives, triplets and anchor_bands; record skipped anchors in rejects. Call inside a transaction."""
+    for table in ("negatives", "triplets", "anchor_bands"):
+        wh.execute(f"DELETE FROM {table}")  # a fixed list of names: identifiers cannot be bound
+    for name, frame in frames.items():
+        wh.con.register(f"mined_{name}", frame)
         try:
-            wh.sql_file(sql, {"run_id": run_id}).fetchall()
+            wh.sql_file(f"mine_insert_{name}", {"run_id": run_id}).fetchall()
         finally:
-            wh.con.unregister(name)
+            wh.con.unregister(f"mined_{name}")
     landed = wh.scalar("SELECT count(*) FROM triplets")
-    if landed != triplets.height:
-        raise EtlError(f"landed {landed:,} of {triplets.height:,} triplets (a term lost its text); run `etl clean` and retry")
+    if landed != frames["triplets"].height:
+        raise EtlError(f"landed {landed:,} of {frames['triplets'].height:,} triplets (a term lost its text); run `etl clean` and retry")
     broken = wh.run_checks("mine_output_")
     if broken:
         raise CheckFailed(f"mined rows break {', '.join(f'{k} ({v} rows)' for k, v in broken.items())}; this is a bug, please report it")

@@ -111,7 +111,7 @@ def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
 
 def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | None" = None) -> list[Stage]:
     """The stages `etl run` would run for these settings and inputs, in order (`client`: an LLM client already checked)."""
-    from etl.steps import clean, embed, imports, index, mine, split, synth
+    from etl.steps import clean, embed, imports, mine, split, synth
 
     stages: list[Stage] = []
     if synthesises(inputs):
@@ -145,8 +145,8 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
         tables=("terms",), settings=_EMBEDDING, files=embed_files, writes=("term_embeddings",),
     ))
     stages.append(Stage(
-        "index", lambda: index.run(wh, settings),
-        tables=("term_embeddings",), settings=(*_EMBEDDING, *_prefixed("index_")),
+        "index", lambda: _index(wh, settings),
+        tables=("term_embeddings",), settings=(*_EMBEDDING, *_prefixed("index_"), "mine_search"),
     ))
     stages.append(Stage(
         "mine", lambda: mine.run(wh, settings),
@@ -251,6 +251,17 @@ def check_llm(settings: Settings) -> "Client":
         return synth.connect(settings)
     except ServiceError as exc:
         raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
+
+
+def _index(wh: Warehouse, settings: Settings) -> Summary:
+    """Build the index when mining will search it; with `auto`, mining builds it only if it chooses the index."""
+    from etl.steps import index
+
+    if settings.mine_search == "ann":
+        return index.run(wh, settings)
+    reason = ("mine_search is exact" if settings.mine_search == "exact" else
+              "mine_search is auto: mine weighs the build against the exact scan and builds it if it chooses ann")
+    return Summary("index: not built").add("why", reason)
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:

@@ -1,0 +1,12 @@
+-- Land each anchor's band sizes from `etl mine`; grain: one row per (anchor, band).
+-- Reads the registered frame `mined_anchor_bands`; $run_id is the mine run.
+INSERT INTO anchor_bands (anchor_id, band, population, estimated, quota, picked, run_id)
+SELECT
+    anchor_id,
+    band,
+    population,
+    estimated,
+    quota,
+    picked,
+    $run_id
+FROM mined_anchor_bands
