@@ -1,16 +1,24 @@
-"""Benchmark `etl mine` at the notebook's scale against the notebook's own algorithm, in one run.
+"""Benchmark `etl mine` at the notebook's scale: exact scan vs its BLAS floor, the ANN path, and how close they are.
 
     python bench/mine.py            # 150,000 terms x 1024-d, 28,371 anchors (~2.5 positives each)
     python bench/mine.py --small    # 20,000 terms x 256-d, 3,800 anchors: a quick run
-    python bench/mine.py --search exact --search ann     # which modes to time (default: ann)
     python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
+
+One run prints, each measured here and now:
+- the BLAS floor: a bare chunked `anchors @ vocab.T` (the exact scan's chunks), nothing else;
+- `etl mine --search exact`: time, ratio to the floor, peak memory;
+- the index build (timed apart, with the dtype `index_dtype = auto` chose and why), then
+  `etl mine --search ann`: time, share of anchors it finished with the exact scan, peak memory;
+- how close ann comes to exact: per band, the share of the exact population the ANN path counted,
+  both outputs' band shares, and the mean in-band percentile of the picks (0.5 = uniform) on a
+  sample of anchors scored in full here;
+- the notebook's algorithm (per anchor: cosine against every term, then a Python loop over all of
+  them, then random.sample per band) on a 200-anchor sample, projected to all anchors.
 
 Synthetic clustered unit vectors are generated and landed in a fresh warehouse under a temporary
 directory. Every step (landing included) runs in its own subprocess, so the parent stays small;
 a step's peak memory is its VmHWM from /proc/self/status, cross-checked with ru_maxrss from
-os.wait4 (which also counts the parent's RSS at fork time, hence landing in a child too). The notebook's algorithm (per anchor: cosine against every term, then a
-Python loop over all of them, then random.sample per band) is timed on a 200-anchor sample and
-projected to all anchors.
+os.wait4 (which also counts the parent's RSS at fork time, hence landing in a child too).
 """
 
 from __future__ import annotations
@@ -168,8 +176,12 @@ def step_index(warehouse: str, index_path: str) -> dict:
     started = time.perf_counter()
     with Warehouse.open(warehouse) as wh:
         if mine_search.ann_available():
-            built = mine_search.open_index(wh, settings, MODEL)
-            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(built), "peak_mib": peak_mib()}
+            from etl.steps import index as index_step
+
+            opened = index_step.ensure(wh, settings, MODEL)
+            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(opened.index),
+                    "dtype": opened.fingerprint.get("built_dtype"), "why": opened.fingerprint.get("dtype_reason"),
+                    "peak_mib": peak_mib()}  # fmt: skip
         from usearch.index import Index
 
         ids, vecs = vectors.load(wh, MODEL)
@@ -183,8 +195,23 @@ def step_index(warehouse: str, index_path: str) -> dict:
     return {"seconds": time.perf_counter() - loaded, "via": "usearch (bench)", "size": len(index), "peak_mib": peak_mib()}
 
 
+def step_floor(warehouse: str) -> dict:
+    """The exact scan's floor: its chunked matrix products over the whole vocabulary, and nothing else."""
+    from etl.steps import mine_data, mine_search
+    from etl.warehouse import Warehouse
+
+    with Warehouse.open(warehouse) as wh:
+        inputs = mine_data.load(wh, MODEL)
+    chunk = mine_search.exact_chunk_size(len(inputs.ids))
+    started = time.perf_counter()
+    for start in range(0, len(inputs.anchors), chunk):
+        sims = inputs.vecs[inputs.anchors[start : start + chunk]] @ inputs.vecs.T
+        del sims
+    return {"seconds": time.perf_counter() - started, "chunk": chunk, "peak_mib": peak_mib()}
+
+
 def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -> dict:
-    """`etl mine` as the CLI runs it (same settings resolution and step function)."""
+    """`etl mine` as the CLI runs it (same settings resolution and step function); keeps its rows beside the warehouse."""
     from etl import config
     from etl.steps import mine, mine_search
     from etl.warehouse import Warehouse
@@ -198,12 +225,56 @@ def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -
     started = time.perf_counter()
     with Warehouse.open(warehouse) as wh:
         summary = mine.run(wh, settings, index=index)
+        seconds = time.perf_counter() - started
         counts = wh.last_ok_run("mine")["counts"]  # type: ignore[index]
-    seconds = time.perf_counter() - started
+        peak = peak_mib()
+        for table in ("negatives", "anchor_bands"):
+            wh.execute(f"COPY {table} TO '{warehouse}.{search}.{table}.parquet' (FORMAT parquet)")
     print(summary.render(), file=sys.stderr)
     return {"seconds": seconds, "search": counts["search"], "triplets": counts["triplets"], "anchors": counts["anchors"],
             "bands": counts["bands"], "positives": counts["positives_per_anchor"], "skipped": counts["skipped_anchors"],
-            "threads": threads_note, "peak_mib": peak_mib()}  # fmt: skip
+            "escalated": counts.get("escalated"), "why": counts["search_reason"], "phases": counts["seconds"],
+            "threads": threads_note,
+            "peak_mib": peak}  # fmt: skip
+
+
+def step_compare(warehouse: str, sample: str) -> dict:
+    """How close ann came to exact: populations counted, band shares, in-band percentiles on scored anchors."""
+    import polars as pl
+
+    from etl.steps import mine_data
+    from etl.warehouse import Warehouse
+
+    out: dict = {"population_seen": {}, "shares": {}, "percentile": {}}
+    bands = {mode: pl.read_parquet(f"{warehouse}.{mode}.anchor_bands.parquet") for mode in ("exact", "ann")}
+    joined = bands["exact"].join(bands["ann"], on=["anchor_id", "band"], suffix="_ann")
+    for name, part in joined.filter(~pl.col("estimated_ann")).group_by("band"):
+        out["population_seen"][name[0]] = round(part["population_ann"].sum() / max(part["population"].sum(), 1), 4)
+    negatives = {mode: pl.read_parquet(f"{warehouse}.{mode}.negatives.parquet") for mode in ("exact", "ann")}
+    for mode, frame in negatives.items():
+        counts = frame["band"].value_counts()
+        out["shares"][mode] = {b: round(n / frame.height, 4) for b, n in zip(counts["band"], counts["count"])}
+    with Warehouse.open(warehouse) as wh:
+        inputs = mine_data.load(wh, MODEL)
+    rng = np.random.default_rng(7)
+    chosen = np.sort(rng.choice(len(inputs.anchors), size=min(int(sample), len(inputs.anchors)), replace=False))
+    edges = {"easy": (0.3, 0.5), "medium": (0.5, 0.7), "hard": (0.7, 0.9)}
+    for mode, frame in negatives.items():
+        picked = frame.filter(~pl.col("filled"))
+        by_anchor = {a: list(zip(g["negative_id"], g["band"])) for (a,), g in picked.group_by("anchor_id")}
+        percentiles: dict[str, list[float]] = {b: [] for b in edges}
+        for i in chosen:
+            row = inputs.anchors[i]
+            sims = inputs.vecs[row] @ inputs.vecs.T
+            allowed = (inputs.group != inputs.group[row]) & (np.arange(len(sims)) != row)
+            for negative, band in by_anchor.get(int(inputs.ids[row]), []):
+                low, high = edges[band]
+                members = np.sort(sims[allowed & (sims >= low) & (sims < high)])
+                if len(members) > 1:
+                    at = np.searchsorted(members, sims[np.searchsorted(inputs.ids, negative)])
+                    percentiles[band].append(at / (len(members) - 1))
+        out["percentile"][mode] = {b: round(float(np.mean(v)), 3) for b, v in percentiles.items() if v}
+    return out
 
 
 def step_notebook(warehouse: str, sample: int) -> dict:
@@ -252,7 +323,7 @@ def step_notebook(warehouse: str, sample: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="20,000 terms x 256-d, 3,800 anchors")
-    parser.add_argument("--search", action="append", choices=["ann", "exact"], help="modes to time (repeatable; default ann)")
+    parser.add_argument("--compare", type=int, default=300, help="anchors scored in full for the in-band percentiles")
     parser.add_argument("--sample", type=int, default=200, help="anchors for the notebook baseline")
     parser.add_argument("--crossover", help="comma-separated vocabulary sizes: time exact vs ann at each")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
@@ -272,25 +343,47 @@ def main() -> None:
 
 
 def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
-    """Land the data, build the index, time `etl mine` per mode and the notebook's algorithm."""
+    """Land the data; time the floor, exact, the index build and ann; compare; time the notebook's algorithm."""
     warehouse = workdir / "bench.duckdb"
     index_path = workdir / "bench.usearch"
     landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors)])
     print(f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors, {landed['pairs']:,} pairs; "
           f"generated in {landed['generate_s']:.1f}s, landed in {landed['land_s']:.1f}s")  # fmt: skip
 
+    floor = child(["--step-floor", str(warehouse)])
+    print(f"BLAS floor (chunked anchors @ vocab.T, {floor['chunk']} anchors a chunk): {floor['seconds']:.1f}s, "
+          f"peak {floor['peak_mib']:,.0f} MiB")  # fmt: skip
     results = {}
-    for search in args.search or ["ann"]:
+    for search in ("exact", "ann"):
         if search == "ann":
             built = child(["--step-index", str(warehouse), str(index_path)])
-            print(f"index build ({built['via']}): {built['seconds']:.1f}s, peak {built['peak_mib']:,.0f} MiB "
-                  f"(ru_maxrss {built['maxrss_mib']:,.0f} MiB)")  # fmt: skip
+            print(f"index build ({built['via']}): {built['seconds']:.1f}s, dtype {built.get('dtype', '?')} "
+                  f"({built.get('why', '')}), peak {built['peak_mib']:,.0f} MiB")  # fmt: skip
         mined = child(["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")])
         results[search] = mined
-        print(f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
-              f"peak {mined['peak_mib']:,.0f} MiB (ru_maxrss {mined['maxrss_mib']:,.0f} MiB), {mined['triplets']:,} triplets, "
-              f"skipped {mined['skipped']}")  # fmt: skip
-        print("  bands: " + ", ".join(f"{k} {v['by_quota'] + v['by_fill']:,} (met {v['fill_rate']})" for k, v in mined["bands"].items()))
+        line = (f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
+                f"peak {mined['peak_mib']:,.0f} MiB, {mined['triplets']:,} triplets, skipped {mined['skipped']}")
+        phases = mined["phases"]
+        line += "\n  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
+        if search == "exact":
+            line += (f"\n  the scan (search phase) is {phases['search'] / floor['seconds']:.2f}x the floor; "
+                     f"the whole step {mined['seconds'] / floor['seconds']:.2f}x")
+        else:
+            esc = mined["escalated"]
+            line += f"; exact scan for {esc['anchors']:,} anchors ({esc['share']:.1%}, short bands {esc['by_band']})"
+        print(line)
+        print("  bands: " + ", ".join(f"{k} {v['by_quota'] + v['by_fill']:,} (quota met {v['fill_rate']}, "
+                                      f"members median {v['population']['median']:,.0f})" for k, v in mined["bands"].items()))
+    compared = child(["--step-compare", str(warehouse), str(args.compare)])
+    print("ann vs exact:")
+    print("  population the ANN path counted itself, share of exact: "
+          + ", ".join(f"{b} {v:.3f}" for b, v in sorted(compared["population_seen"].items())))
+    for mode in ("exact", "ann"):
+        shares = compared["shares"][mode]
+        pct = compared["percentile"][mode]
+        print(f"  {mode:>5}: band shares " + ", ".join(f"{b} {shares.get(b, 0):.1%}" for b in ("easy", "medium", "hard"))
+              + f"; in-band percentile of picks ({args.compare} anchors) "
+              + ", ".join(f"{b} {pct[b]:.3f}" for b in ("easy", "medium", "hard") if b in pct))
     notebook = child(["--step-notebook", str(warehouse), str(args.sample)])
     per_anchor = notebook["seconds"] / notebook["anchors"]
     projected = per_anchor * notebook["all_anchors"]
@@ -324,6 +417,10 @@ if __name__ == "__main__":
             result = step_index(*rest)
         elif step == "--step-mine":
             result = step_mine(*rest)
+        elif step == "--step-floor":
+            result = step_floor(*rest)
+        elif step == "--step-compare":
+            result = step_compare(*rest)
         else:
             result = step_notebook(rest[0], int(rest[1]))
         print(json.dumps(result))

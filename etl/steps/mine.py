@@ -38,6 +38,23 @@ CALIBRATION_DRAWS = 64
 EMPTY_WARNING = 0.5  # warn when a band with a quota is empty for more than this share of anchors
 
 
+class _Clock:
+    """Seconds spent per phase of the run (recorded in its counts)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.laps: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        import time
+
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.last = now
+
+
 class NoTriplets(EtlError):
     """Mining ran but no anchor got a single negative."""
 
@@ -92,13 +109,17 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
                 f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
                 "every synonym pair needs both terms in one synonym group: run `etl clean`"
             )
+        clock = _Clock()
         inputs = mine_data.load(wh, model)
         if len(inputs.anchors) == 0:
             raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
+        clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
         if plan.search == "ann" and index is None:
             index = mine_search.open_index(wh, settings, plan.model)
+        clock.lap("plan")
         mined = mine(inputs, plan, index)
+        clock.lap("search")
         negatives, triplets, skipped = frames(inputs, mined, plan)
         bands = anchor_bands(inputs, mined)
         if triplets.height == 0:
@@ -109,8 +130,10 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
             _write(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
                                     "anchor_bands": bands})  # fmt: skip
             split.check(wh, settings.split_by)
+        clock.lap("write")
         run.counts.update(_counts(inputs, mined, plan, negatives, triplets, skipped))
         run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
+        run.counts["seconds"] = clock.laps
     return _summary(run.counts, run.seconds)
 
 

@@ -25,13 +25,16 @@ _GOLDEN = 0x9E3779B97F4A7C15
 
 
 def _mix(x: "np.ndarray") -> "np.ndarray":
-    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic)."""
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic); returns a new array."""
     import numpy as np
 
     x = x + np.uint64(_GOLDEN)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def keyed(seed: int, stream: int, *parts: "np.ndarray | int") -> "np.ndarray":
@@ -61,12 +64,12 @@ class Permutation:
     `keyed`: an anchor's permutation depends only on the seed, its term_id and n.
     """
 
-    ROUNDS = 4
+    ROUNDS = 4  # even, so the two halves end the network at the sizes they started with
 
     def __init__(self, seed: int, n: int) -> None:
-        bits = max(2, int(n - 1).bit_length())
-        bits += bits % 2  # two equal halves; cycle-walking maps the 2**bits domain back into [0, n)
-        self.seed, self.n, self.half = seed, n, bits // 2
+        bits = max(2, int(n - 1).bit_length())  # 2**bits < 2n: cycle-walking takes under two steps on average
+        self.seed, self.n = seed, n
+        self.high, self.low = (bits + 1) // 2, bits // 2  # sizes of the left and right halves, in bits
 
     def round_keys(self, anchor_ids: "np.ndarray") -> "np.ndarray":
         """uint64[len(anchor_ids), ROUNDS]: the network's keys for each anchor."""
@@ -92,24 +95,27 @@ class Permutation:
             outside = outside[out[outside] >= np.uint64(self.n)]
         return out.astype(np.int64)
 
-    def _halves(self, x: "np.ndarray") -> tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]:
+    def _encrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
         import numpy as np
 
-        half = np.uint64(self.half)
-        mask = np.uint64((1 << self.half) - 1)
-        return x >> half, x & mask, half, mask
-
-    def _encrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
-        left, right, half, mask = self._halves(x)
+        sizes = [self.high, self.low]  # bits of (left, right); an unbalanced network swaps them each round
+        left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in range(self.ROUNDS):
-            left, right = right, left ^ (_mix(right ^ keys[which, r]) & mask)
-        return (left << half) | right
+            mixed = _mix(right ^ keys[which, r]) & np.uint64((1 << sizes[0]) - 1)
+            left, right = right, left ^ mixed
+            sizes.reverse()
+        return (left << np.uint64(self.low)) | right
 
     def _decrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
-        left, right, half, mask = self._halves(x)
+        import numpy as np
+
+        sizes = [self.high, self.low]
+        left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in reversed(range(self.ROUNDS)):
-            left, right = right ^ (_mix(left ^ keys[which, r]) & mask), left
-        return (left << half) | right
+            mixed = _mix(left ^ keys[which, r]) & np.uint64((1 << sizes[1]) - 1)
+            left, right = right ^ mixed, left
+            sizes.reverse()
+        return (left << np.uint64(self.low)) | right
 
 
 @dataclass(frozen=True)
