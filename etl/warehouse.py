@@ -7,6 +7,8 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
@@ -18,8 +20,9 @@ from etl.errors import EtlError, WarehouseBusy, WarehouseError
 if TYPE_CHECKING:
     import polars as pl
 
-# The SQL transforms live beside the package in the checkout, where people read and run them by hand.
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# The SQL transforms live in the checkout's top-level sql/ folder, where people read and run them by
+# hand; pyproject.toml maps that folder to the package etl.sql, so a wheel carries it too.
+SQL_DIR: Traversable = resources.files("etl.sql")
 _LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
 
 
@@ -188,16 +191,20 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def read_sql(name: str) -> str:
     """The text of `sql/<name>.sql`."""
-    path = SQL_DIR / f"{name}.sql"
+    path = SQL_DIR.joinpath(*f"{name}.sql".split("/"))
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise WarehouseError(f"missing SQL file {path}; install etl from a checkout with `pip install -e .`") from exc
+        raise WarehouseError(f"missing SQL file {path}: this installation of etl is incomplete; reinstall it") from exc
 
 
 def check_names(prefix: str = "") -> list[str]:
     """Names of the check files under `sql/checks/` that start with `prefix`, sorted."""
-    return sorted(path.stem for path in (SQL_DIR / "checks").glob(f"{prefix}*.sql"))
+    checks = SQL_DIR.joinpath("checks")
+    return sorted(
+        item.name.removesuffix(".sql") for item in checks.iterdir()
+        if item.name.startswith(prefix) and item.name.endswith(".sql")
+    )
 
 
 def _jsonable(value: Any) -> Any:
