@@ -62,11 +62,14 @@ class Warehouse(store.Warehouse):
 
         from etl.steps import inspect
 
+        import polars as pl
+
         statements = inspect.read_only_statements(self, query)
         try:
             for statement in statements[:-1]:
-                self.con.execute(statement)
-            return self.con.execute(statements[-1], params or []).pl()
+                self.con.execute(statement).fetchall()  # a result left unread blocks the connection
+            relation = self.con.sql(statements[-1].query, params=params)
+            return pl.DataFrame() if relation is None else relation.pl()
         except duckdb.Error as exc:
             raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
 
