@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Self, Sequence
 
 import duckdb
 
@@ -51,7 +51,7 @@ class Warehouse:
         self.read_only = read_only
 
     @classmethod
-    def open(cls, path: Path | str, read_only: bool = False) -> "Warehouse":
+    def open(cls, path: Path | str, read_only: bool = False) -> Self:
         """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
         path = Path(path)
         if read_only:
@@ -70,7 +70,7 @@ class Warehouse:
         """Release the file lock."""
         self.con.close()
 
-    def __enter__(self) -> "Warehouse":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
