@@ -20,9 +20,18 @@ from etl.errors import EtlError, WarehouseBusy, WarehouseError
 if TYPE_CHECKING:
     import polars as pl
 
-# The SQL transforms live in the checkout's top-level sql/ folder, where people read and run them by
-# hand; pyproject.toml maps that folder to the package etl.sql, so a wheel carries it too.
-SQL_DIR: Traversable = resources.files("etl.sql")
+
+def _sql_dir() -> Traversable:
+    """Where the named SQL files are: the package etl.sql, installed or editable."""
+    # The SQL stays in the checkout's top-level sql/ folder, where people read and run it by hand;
+    # pyproject.toml maps that folder to the package etl.sql, so a wheel or sdist carries it too.
+    try:
+        return resources.files("etl.sql")
+    except ModuleNotFoundError:  # a checkout on sys.path that was never pip-installed has no mapping
+        return Path(__file__).resolve().parent.parent / "sql"
+
+
+SQL_DIR = _sql_dir()
 _LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
 
 
