@@ -1,3 +1,58 @@
-"""Korean-English synonym and hard-negative triplet ETL."""
+"""Korean-English synonym and hard-negative triplet ETL: the `etl` command and its Python API.
 
-__version__ = "0.1.0"
+    import etl
+    with etl.open("warehouse/etl.duckdb") as wh:
+        etl.run(wh, example=True)
+        triplets = wh.table("triplets")
+
+The API (etl.api) is imported on first use, so `import etl` and `etl --help` stay instant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+DISTRIBUTION = "ko-synonym-etl"
+
+_API = (
+    "open", "Warehouse", "import_pairs", "import_terms", "clean", "embed", "index", "mine", "split",
+    "export_triplets", "export_synth", "synth", "run",
+)
+_ERRORS = ("EtlError", "ConfigError", "InputError", "WarehouseError", "CheckFailed", "ServiceError")
+__all__ = [*_API, *_ERRORS, "__version__"]
+
+if TYPE_CHECKING:
+    from etl.api import (Warehouse, clean, embed, export_synth, export_triplets, import_pairs, import_terms,
+                         index, mine, open, run, split, synth)
+    from etl.errors import CheckFailed, ConfigError, EtlError, InputError, ServiceError, WarehouseError
+
+    __version__: str
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from etl import api
+
+        return getattr(api, name)
+    if name in _ERRORS:
+        from etl import errors
+
+        return getattr(errors, name)
+    if name == "__version__":
+        return version()
+    raise AttributeError(f"module 'etl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, via the package metadata)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "0+unknown"  # imported from a checkout that was never installed

@@ -1,4 +1,4 @@
-"""The `etl` command line: parse options, open the warehouse, call one step, print its summary."""
+"""The `etl` command line: parse options, open the warehouse, call one step of etl.api, print its summary."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import click
 
-from etl import __version__, config
+from etl import DISTRIBUTION, config
 from etl.errors import EtlError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -32,12 +32,16 @@ class App:
         """Effective settings for this command."""
         return self.loaded(**overrides).settings
 
+    def path(self) -> Path:
+        """Where the warehouse file is (or will be)."""
+        return Path(self.settings().warehouse)
+
     @contextmanager
     def warehouse(self, read_only: bool = False) -> Iterator[Any]:
-        """The open warehouse, closed (lock released) when the command ends."""
-        from etl.warehouse import Warehouse
+        """The open warehouse (an etl.api.Warehouse), closed (lock released) when the command ends."""
+        from etl import api
 
-        wh = Warehouse.open(Path(self.settings().warehouse), read_only=read_only)
+        wh = api.open(self.path(), config=self.config_path, read_only=read_only)
         try:
             yield wh
         finally:
@@ -70,7 +74,7 @@ class EtlGroup(click.Group):
     help="Settings file.  [env ETL_CONFIG; default ./etl.toml when present]",
 )
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.version_option(__version__, "--version", prog_name="etl")
+@click.version_option(package_name=DISTRIBUTION, prog_name="etl")
 @click.pass_context
 def cli(ctx: click.Context, warehouse: Path | None, config_path: Path | None, debug: bool) -> None:
     """Manufacture Korean-English synonym pairs and hard-negative triplets for retrieval models.
@@ -220,6 +224,7 @@ def _seeds_option(fn: Any) -> Any:
 
 def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
     """Run synthesis stages with this command's options over those given to `etl synth` itself."""
+    from etl import api
     from etl.steps import synth
 
     given = dict(ctx.parent.params) if ctx.parent is not None and ctx.parent.command is synth_group else {}
@@ -227,14 +232,15 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
         if value not in (None, (), False) or key not in given:
             given[key] = value
     app: App = ctx.obj
-    settings = app.settings(**{setting: given.get(option) for option, setting in _LLM_OPTIONS.items()})
+    llm = {setting: given.get(option) for option, setting in _LLM_OPTIONS.items()}
+    settings = app.settings(**llm)
     # A new warehouse has nothing cached: check the server before the file is even created. An
     # existing one is checked by the first stage with a request to send, before that stage writes
     # anything, so a rerun answered entirely from llm_calls needs no server.
     client = None if Path(settings.warehouse).exists() else synth.connect(settings)
     with app.warehouse() as wh:
-        summary = synth.run(wh, settings, stages, seeds_path=given.get("seeds"), refresh=bool(given.get("refresh")),
-                            client=client)
+        summary = api.synth(wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client,
+                            **llm)
     click.echo(summary.render())
 
 
@@ -308,10 +314,10 @@ def export_synth(app: App, out: Path) -> None:
     Example:
       etl export synth --out dataset/synonyms
     """
-    from etl.steps import synth_export
+    from etl import api
 
     with app.warehouse() as wh:
-        summary = synth_export.run(wh, app.settings(), out)
+        summary = api.export_synth(wh, out)
     click.echo(summary.render())
 
 
@@ -338,10 +344,10 @@ def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) ->
       etl import pairs filtered_synonym_pairs.jsonl
       etl import pairs pairs.csv --skip-bad-lines
     """
-    from etl.steps import imports
+    from etl import api
 
     with app.warehouse() as wh:
-        click.echo(imports.pairs(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt).render())
+        click.echo(api.import_pairs(wh, file, format=fmt, skip_bad_lines=skip_bad_lines).render())
 
 
 @import_group.command("terms")
@@ -364,10 +370,10 @@ def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip
       etl import terms term_list.json
       etl import terms vocabulary.parquet --column word
     """
-    from etl.steps import imports
+    from etl import api
 
     with app.warehouse() as wh:
-        summary = imports.terms(wh, app.settings(), file, skip_bad_lines=skip_bad_lines, fmt=fmt, column=column)
+        summary = api.import_terms(wh, file, format=fmt, column=column, skip_bad_lines=skip_bad_lines)
         click.echo(summary.render())
 
 
@@ -392,11 +398,10 @@ def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
       etl import pairs filtered_synonym_pairs.jsonl && etl clean
       etl clean --max-length 40 --keep-spaces
     """
-    from etl.steps import clean as clean_step
+    from etl import api
 
-    settings = app.settings(clean_max_length=max_length, clean_ignore_spaces=ignore_spaces)
     with app.warehouse() as wh:
-        click.echo(clean_step.run(wh, settings).render())
+        click.echo(api.clean(wh, clean_max_length=max_length, clean_ignore_spaces=ignore_spaces).render())
 
 
 # -- embeddings and the ANN index ----------------------------------------------------------------
@@ -453,13 +458,12 @@ def embed(
       etl embed --embedder ollama --model bge-m3 --url http://localhost:11434
       etl embed --embedder import --input data/term_embeddings.npy --model bge-m3
     """
-    from etl.steps import embed as step
-    from etl.steps.embed_import import ImportSource
+    from etl import api
 
-    settings = app.settings(embedder=embedder, embed_model=model, embed_dim=dim, embed_url=urls, embed_batch=batch)
-    spec = ImportSource(source, term_list, term_column, vector_column) if source is not None else None
     with app.warehouse() as wh:
-        click.echo(step.run(wh, settings, spec).render())
+        summary = api.embed(wh, vectors=source, term_list=term_list, term_column=term_column, vector_column=vector_column,
+                            embedder=embedder, embed_model=model, embed_dim=dim, embed_url=urls, embed_batch=batch)
+        click.echo(summary.render())
 
 
 @cli.command()
@@ -495,16 +499,12 @@ def index(
       etl index --dtype f16
       etl index --model bge-m3 --connectivity 32 --force
     """
-    from etl.steps import index as step
+    from etl import api
 
-    settings = app.settings(
-        index_dtype=dtype,
-        index_connectivity=connectivity,
-        index_expansion_add=expansion_add,
-        index_expansion_search=expansion_search,
-    )
     with app.warehouse() as wh:
-        click.echo(step.run(wh, settings, model, force=force).render())
+        summary = api.index(wh, model=model, force=force, index_dtype=dtype, index_connectivity=connectivity,
+                            index_expansion_add=expansion_add, index_expansion_search=expansion_search)
+        click.echo(summary.render())
 
 
 # -- mining, split and triplet export ------------------------------------------------------------
@@ -541,15 +541,15 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
       etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
       etl mine --calibrate --split-by triplet
     """
-    from etl.steps import mine as mine_step
+    from etl import api
 
-    settings = app.settings(
+    settings = dict(
         mine_search=search, mine_top_k=top_k, mine_negatives=negatives, mine_easy=easy, mine_medium=medium,
         mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
         mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
     )  # fmt: skip
     with app.warehouse() as wh:
-        click.echo(mine_step.run(wh, settings, model=model).render())
+        click.echo(api.mine(wh, model=model, **settings).render())
 
 
 @cli.command("split")
@@ -565,11 +565,10 @@ def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: i
       etl split --split-by triplet     # the notebook's split, to measure its leak
       etl split --train-ratio 0.8
     """
-    from etl.steps import split
+    from etl import api
 
-    settings = app.settings(split_by=split_by, split_train_ratio=train_ratio, seed=seed)
     with app.warehouse() as wh:
-        click.echo(split.run(wh, settings).render())
+        click.echo(api.split(wh, split_by=split_by, split_train_ratio=train_ratio, seed=seed).render())
 
 
 @export_group.command("triplets")
@@ -586,11 +585,10 @@ def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
       etl export triplets --out dataset/v21.3
       python -c "import datasets; print(datasets.load_from_disk('dataset/v21.3/triplet_dataset'))"
     """
-    from etl.steps import export_triplets
+    from etl import api
 
-    settings = app.settings()
     with app.warehouse() as wh:
-        click.echo(export_triplets.run(wh, settings, out_dir).render())
+        click.echo(api.export_triplets(wh, out_dir).render())
 
 
 # -- the whole pipeline --------------------------------------------------------------------------
@@ -629,33 +627,26 @@ def run_cmd(app: App, **options: Any) -> None:
     \b
     Example:
       etl run --example
-      etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash
+      etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
     """
+    from etl import api
     from etl.steps import pipeline
 
-    if options["example"]:
-        options["pairs"] = options["pairs"] or pipeline.EXAMPLE_PAIRS
-        options["terms"] = options["terms"] or pipeline.EXAMPLE_TERMS
-        options["embedder"] = options["embedder"] or "hash"
-    if options["vectors"] is not None:
-        options["embedder"] = options["embedder"] or "import"
+    inputs = {key: options[key] for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds",
+                                            "refresh")}
     llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
-    settings = app.settings(embedder=options["embedder"], embed_model=options["embed_model"], **llm)
-    warehouse = Path(settings.warehouse)
-    inputs = pipeline.Inputs(
-        out=options["out"] or warehouse.parent / "exports",
-        pairs=options["pairs"], terms=options["terms"], vectors=options["vectors"],
-        skip_bad_lines=options["skip_bad_lines"], seeds=options["seeds"], refresh=options["refresh"],
-    )
+    settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
+    path, start, only = app.path(), options["start"], options["only"]
     client = None
-    if not warehouse.exists() and pipeline.needs_llm(inputs, options["start"], options["only"]):
-        client = pipeline.check_llm(settings)  # before the warehouse file is even created
+    if not path.exists() and pipeline.needs_llm(api.run_inputs(path, **inputs), start, only):
+        client = pipeline.check_llm(app.settings(**llm))  # before the warehouse file is even created
     with app.warehouse() as wh:
-        result = pipeline.run(wh, settings, inputs, options["start"], options["only"],
-                              notify=lambda line: click.echo(line, err=True), client=client)
+        result = api.run(wh, start=start, only=only, notify=lambda line: click.echo(line, err=True), client=client,
+                         **inputs, **settings)
     click.echo(result.render())
+
 
 def main() -> None:
     """Entry point for `python -m etl`."""

@@ -40,6 +40,13 @@ class Summary:
         self.items.append((label, value))
         return self
 
+    def as_dict(self) -> dict[str, Any]:
+        """The summary's lines as label → value (the title under "title"), for scripts and notebooks."""
+        return {"title": self.title, **dict(self.items)}
+
+    def __str__(self) -> str:
+        return self.render()
+
     def render(self) -> str:
         """The summary as an indented block under its title."""
         width = max((len(label) for label, _ in self.items), default=0)

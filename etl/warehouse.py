@@ -7,8 +7,10 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Self, Sequence
 
 import duckdb
 
@@ -18,8 +20,18 @@ from etl.errors import EtlError, WarehouseBusy, WarehouseError
 if TYPE_CHECKING:
     import polars as pl
 
-# The SQL transforms live beside the package in the checkout, where people read and run them by hand.
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+def _sql_dir() -> Traversable:
+    """Where the named SQL files are: the package etl.sql, installed or editable."""
+    # The SQL stays in the checkout's top-level sql/ folder, where people read and run it by hand;
+    # pyproject.toml maps that folder to the package etl.sql, so a wheel or sdist carries it too.
+    try:
+        return resources.files("etl.sql")
+    except ModuleNotFoundError:  # a checkout on sys.path that was never pip-installed has no mapping
+        return Path(__file__).resolve().parent.parent / "sql"
+
+
+SQL_DIR = _sql_dir()
 _LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
 
 
@@ -48,7 +60,7 @@ class Warehouse:
         self.read_only = read_only
 
     @classmethod
-    def open(cls, path: Path | str, read_only: bool = False) -> "Warehouse":
+    def open(cls, path: Path | str, read_only: bool = False) -> Self:
         """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
         path = Path(path)
         if read_only:
@@ -67,7 +79,7 @@ class Warehouse:
         """Release the file lock."""
         self.con.close()
 
-    def __enter__(self) -> "Warehouse":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -188,16 +200,20 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 def read_sql(name: str) -> str:
     """The text of `sql/<name>.sql`."""
-    path = SQL_DIR / f"{name}.sql"
+    path = SQL_DIR.joinpath(*f"{name}.sql".split("/"))
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise WarehouseError(f"missing SQL file {path}; install etl from a checkout with `pip install -e .`") from exc
+        raise WarehouseError(f"missing SQL file {path}: this installation of etl is incomplete; reinstall it") from exc
 
 
 def check_names(prefix: str = "") -> list[str]:
     """Names of the check files under `sql/checks/` that start with `prefix`, sorted."""
-    return sorted(path.stem for path in (SQL_DIR / "checks").glob(f"{prefix}*.sql"))
+    checks = SQL_DIR.joinpath("checks")
+    return sorted(
+        item.name.removesuffix(".sql") for item in checks.iterdir()
+        if item.name.startswith(prefix) and item.name.endswith(".sql")
+    )
 
 
 def _jsonable(value: Any) -> Any:

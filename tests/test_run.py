@@ -113,7 +113,7 @@ def test_no_llm_server_stops_before_writing_anything(etl, warehouse_path: Path, 
     assert result.exit_code != 0
     message = result.output.strip()
     assert message.startswith("error:") and len(message.splitlines()) == 1
-    assert "ollama serve" in message and "etl run --pairs etl/data/example_pairs.jsonl" in message
+    assert "ollama serve" in message and "etl run --example" in message
     assert not warehouse_path.exists()
 
 

@@ -51,6 +51,21 @@ def status(wh: Warehouse, last_runs: int = 10) -> str:
 
 def query(wh: Warehouse, sql: str) -> Result:
     """Run read-only SQL and return the last statement's result; refuses anything that writes."""
+    statements = read_only_statements(wh, sql)
+    cursor = None
+    try:
+        for statement in statements:
+            cursor = wh.con.execute(statement)
+        assert cursor is not None
+        rows = cursor.fetchall()
+    except duckdb.Error as exc:
+        raise EtlError(f"query failed: {_first_line(exc)}") from exc
+    columns = [d[0] for d in cursor.description or []]
+    return Result(columns, rows)
+
+
+def read_only_statements(wh: Warehouse, sql: str) -> list[Any]:
+    """The parsed statements of `sql`, refusing the whole text if any of them writes."""
     try:
         statements = wh.con.extract_statements(sql)
     except duckdb.Error as exc:
@@ -64,16 +79,7 @@ def query(wh: Warehouse, sql: str) -> Result:
                 f"`etl sql` only reads; refusing this {kind} statement (write with the etl steps, "
                 "or open the file with the duckdb CLI when no etl run holds it)"
             )
-    cursor = None
-    try:
-        for statement in statements:
-            cursor = wh.con.execute(statement)
-        assert cursor is not None
-        rows = cursor.fetchall()
-    except duckdb.Error as exc:
-        raise EtlError(f"query failed: {_first_line(exc)}") from exc
-    columns = [d[0] for d in cursor.description or []]
-    return Result(columns, rows)
+    return list(statements)
 
 
 def to_json(result: Result) -> str:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,9 +27,11 @@ from etl.warehouse import Warehouse
 if TYPE_CHECKING:
     from etl.llm import Client
 
-EXAMPLE_PAIRS = Path(__file__).resolve().parent.parent / "data" / "example_pairs.jsonl"
-EXAMPLE_TERMS = Path(__file__).resolve().parent.parent / "data" / "example_terms.txt"
-OFFLINE_HINT = "etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash"
+# The package's data directory: etl/data in a checkout, site-packages/etl/data once installed (pip
+# installs wheels unpacked, so these are real files the readers can open).
+EXAMPLE_PAIRS = Path(str(resources.files("etl.data").joinpath("example_pairs.jsonl")))
+EXAMPLE_TERMS = Path(str(resources.files("etl.data").joinpath("example_terms.txt")))
+OFFLINE_HINT = "etl run --example (the bundled pairs and vocabulary, embedded with the hash embedder)"
 
 # A table's state is its row count and this expression: rows land with their run_id, so a newer run
 # shows, except in `terms`, whose rows name their source runs, so its content is hashed instead. Only
@@ -87,6 +90,13 @@ class Result:
 
     outcomes: list[Outcome] = field(default_factory=list)
     out: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Each stage's outcome (status, seconds, rows in and out, note) by stage name, for scripts."""
+        return {o.stage: {k: v for k, v in o.__dict__.items() if k != "stage"} for o in self.outcomes}
+
+    def __str__(self) -> str:
+        return self.render()
 
     def render(self) -> str:
         """One screen: a line per stage with its rows in and out, then where the exports are."""
