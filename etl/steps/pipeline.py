@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 EXAMPLE_PAIRS = Path(__file__).resolve().parent.parent / "data" / "example_pairs.jsonl"
 EXAMPLE_TERMS = Path(__file__).resolve().parent.parent / "data" / "example_terms.txt"
+SYNONYMS_FILE = "synonyms.txt"  # the OpenSearch synonym file, beside triplets/ in the export directory
 OFFLINE_HINT = "etl run --pairs etl/data/example_pairs.jsonl --terms etl/data/example_terms.txt --embedder hash"
 
 # A table's state is its row count and this expression: rows land with their run_id, so a newer run
@@ -159,8 +160,8 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
     ))
     stages.append(Stage(
         "export", lambda: _export(wh, settings, inputs.out),
-        tables=("triplets", "translations", "parallel_sentences"),
-        outputs=(inputs.out / "triplets" / "train.parquet",),
+        tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
+        outputs=(inputs.out / "triplets" / "train.parquet", inputs.out / SYNONYMS_FILE),
     ))
     return stages
 
@@ -254,9 +255,9 @@ def check_llm(settings: Settings) -> "Client":
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
-    from etl.steps import export_triplets, synth_export
+    from etl.steps import export_synonyms, export_triplets, synth_export
 
-    parts = [export_triplets.run(wh, settings, out / "triplets")]
+    parts = [export_triplets.run(wh, settings, out / "triplets"), export_synonyms.run(wh, settings, out / SYNONYMS_FILE)]
     if wh.scalar("SELECT count(*) FROM translations"):
         parts.append(synth_export.run(wh, settings, out / "synonyms"))
     return _merge("export", parts)
