@@ -128,6 +128,27 @@ def status(app: App, last_runs: int) -> None:
         click.echo(inspect.status(wh, last_runs))
 
 
+@cli.command("report")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to (re)write.  [default exports/report.html beside the warehouse]")
+@click.pass_obj
+def report_cmd(app: App, out: Path | None) -> None:
+    """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra).
+
+    Negatives' similarity with the band edges, band shares per split, positives per anchor,
+    population per band, rejects, LLM calls with latency and token percentiles, the last runs.
+    The page embeds plotly.js, so it opens without a network.
+
+    \b
+    Example:
+      pip install -e ".[report]" && etl report --out report.html && xdg-open report.html
+    """
+    from etl.steps import report_html
+
+    with app.warehouse(read_only=True) as wh:
+        click.echo(report_html.run(wh, app.settings(), out).render())
+
+
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
