@@ -11,6 +11,7 @@ for that character) and trimmed as Java's String.trim does (characters up to U+0
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -246,4 +247,6 @@ def test_etl_run_writes_the_synonym_file_of_every_group(etl, warehouse_path: Pat
     assert sorted(sorted(terms) for terms, _ in parsed) == sorted(row[0] for row in groups)
     assert len(parsed) > 100
     path.unlink()
-    assert "export" in etl("run", "--example").output and path.exists()  # a missing file reruns the export
+    rerun = etl("run", "--example").output  # a missing file reruns the export, and only the export
+    assert re.search(r"^export\s+ran", rerun, re.M) and re.search(r"^mine\s+skipped", rerun, re.M)
+    assert path.exists()

@@ -143,7 +143,8 @@ def rejects(data: "Data") -> Section:
     labels = [f"{step} · {rule}" for step, rule, _ in data.rejects]
     fig = go.Figure(go.Bar(y=labels, x=[n for _, _, n in data.rejects], orientation="h", marker_color="#c8553d",
                            text=[f"{n:,}" for _, _, n in data.rejects], textposition="auto"))  # fmt: skip
-    _layout(fig, height=max(220, 40 + 28 * len(labels)), xaxis_title="rows refused", yaxis={"autorange": "reversed"})
+    _layout(fig, height=max(220, 40 + 28 * len(labels)), xaxis_title="rows refused",
+            yaxis={"autorange": "reversed", "automargin": True})
     total = sum(n for _, _, n in data.rejects)
     return Section("rejects", title, f"{total:,} rows in `rejects`; see them with `etl sql`.", fig)
 
@@ -171,7 +172,8 @@ def llm_calls(data: "Data") -> Section:
                              y=[_at(ok.get(t, {}).get(f"{kind}_tokens"), i) for t in tasks
                                 for kind in ("prompt", "completion")],
                              name=name, showlegend=False, marker_color=shades[name]), 1, 3)  # fmt: skip
-    _layout(fig, height=380, barmode="group")
+    _layout(fig, height=400, barmode="group")
+    fig.update_layout(margin={"t": 90})  # room for the legend above the subplot titles
     header = ["task", "status", "calls", "attempts", *(f"latency {p}" for p in PERCENTILES),
               *(f"prompt {p}" for p in PERCENTILES), *(f"completion {p}" for p in PERCENTILES)]  # fmt: skip
     table = [header] + [
@@ -201,7 +203,7 @@ def last_runs(data: "Data") -> Section:
                     name=status, orientation="h", marker_color=STATUS_COLOURS.get(status))  # fmt: skip
     order = [f"#{row['run_id']} {row['step']}" for row in data.runs]
     _layout(fig, height=max(220, 40 + 24 * len(order)), xaxis_title="seconds",
-            yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed"})  # fmt: skip
+            yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed", "automargin": True})  # fmt: skip
     table = [["run", "step", "status", "started (UTC)", "seconds", "error"]] + [
         [row["run_id"], row["step"], row["status"], row["started"], _fmt(row["seconds"], 2), row["error"] or ""]
         for row in data.runs

@@ -92,6 +92,7 @@ def run(wh: Warehouse, settings: Settings, out: Path | None = None) -> Summary:
 
 def collect(wh: Warehouse) -> Data:
     """Read the aggregates the page needs."""
+    # Identifiers cannot be bound; only the fixed names in TOTALS are queried.
     data = Data(str(wh.path), {table: int(wh.scalar(f"SELECT count(*) FROM {table}")) for table in TOTALS})
     data.mine_run_id, data.mine_counts = _mine_run(wh)
     data.histogram = [(b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()]
