@@ -150,7 +150,7 @@ def _figures(text: str) -> dict[str, str]:
     marker = 'class="figure" data-target="'
     for part in text.split(marker)[1:]:
         target, rest = part.split('">', 1)
-        found[target] = rest.split("</script>", 1)[0].replace("<\\/", "</")
+        found[target] = rest.split("</script>", 1)[0]
     return found
 
 

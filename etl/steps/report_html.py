@@ -179,7 +179,8 @@ def render(data: Data, parts: "list[Section]", plotly_js: str) -> str:
         else:
             chunk.append(f'<p class="note">{html.escape(part.note)}</p>')
             chunk.append(f'<div class="plot" id="plot-{part.key}"></div>')
-            spec = pio.to_json(part.figure, validate=False, engine="json").replace("</", "<\\/")
+            # "<" only occurs inside JSON strings; as \u003c no text can end the script element early.
+            spec = pio.to_json(part.figure, validate=False, engine="json").replace("<", "\\u003c")
             chunk.append(f'<script type="application/json" class="figure" data-target="plot-{part.key}">{spec}</script>')
             if part.table:
                 chunk.append(_table(part.table))
