@@ -132,6 +132,27 @@ def status(app: App, last_runs: int) -> None:
         click.echo(inspect.status(wh, last_runs))
 
 
+@cli.command("report")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to (re)write.  [default exports/report.html beside the warehouse]")
+@click.pass_obj
+def report_cmd(app: App, out: Path | None) -> None:
+    """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra).
+
+    Negatives' similarity with the band edges, band shares per split, positives per anchor,
+    population per band, rejects, LLM calls with latency and token percentiles, the last runs.
+    The page embeds plotly.js, so it opens without a network.
+
+    \b
+    Example:
+      pip install -e ".[report]" && etl report --out report.html && xdg-open report.html
+    """
+    from etl.steps import report_html
+
+    with app.warehouse(read_only=True) as wh:
+        click.echo(report_html.run(wh, app.settings(), out).render())
+
+
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
@@ -591,6 +612,39 @@ def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
         click.echo(api.export_triplets(wh, out_dir).render())
 
 
+@export_group.command("synonyms")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to (re)write.  [default exports/synonyms.txt beside the warehouse]")
+@click.option("--explicit", is_flag=True,
+              help="Write mappings (머신러닝 => machine learning, ML): Korean and mixed-script terms to the group's English terms.")
+@click.option("--max-group-size", type=int, default=20, show_default=True,
+              help="Largest group written as one line.")
+@click.option("--oversize", type=click.Choice(["split", "skip"]), default="split", show_default=True,
+              help="What to do with a larger group: write its synonym pairs, one per line, or leave it out.")
+@click.option("--category", "categories", multiple=True,
+              help="Only groups with a term synthesised under this category (repeatable); imported-only groups have none.")
+@click.pass_obj
+def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_size: int, oversize: str,
+                        categories: tuple[str, ...]) -> None:  # fmt: skip
+    """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch.
+
+    One line per group of equivalent terms (머신러닝, machine learning, ML), for the `synonym` and
+    `synonym_graph` token filters' synonyms_path. Terms are escaped as the format requires; terms it
+    cannot hold and groups left out are counted in the summary.
+
+    \b
+    Example:
+      etl export synonyms --out config/analysis/ko_en_synonyms.txt
+      etl export synonyms --explicit --category machine_learning --max-group-size 10 --oversize skip
+    """
+    from etl.steps import export_synonyms
+
+    with app.warehouse() as wh:
+        summary = export_synonyms.run(wh, app.settings(), out, explicit=explicit, max_group_size=max_group_size,
+                                      oversize=oversize, categories=categories)
+    click.echo(summary.render())
+
+
 # -- the whole pipeline --------------------------------------------------------------------------
 
 STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
@@ -609,7 +663,7 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
               help="How terms get vectors (hash is offline and lexical).  [embedder]")
 @click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Export directory (triplets/ and synonyms/ inside).  [default: exports/ beside the warehouse]")
+              help="Export directory (triplets/, synonyms.txt and, after synthesis, synonyms/ inside).  [default: exports/ beside the warehouse]")
 @click.option("--from", "start", type=click.Choice(STAGES_OF_RUN),
               help="Run this step and every step after it, even when their inputs are unchanged.")
 @click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")

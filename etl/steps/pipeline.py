@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 EXAMPLE_PAIRS = Path(str(resources.files("etl.data").joinpath("example_pairs.jsonl")))
 EXAMPLE_TERMS = Path(str(resources.files("etl.data").joinpath("example_terms.txt")))
 OFFLINE_HINT = "etl run --example (the bundled pairs and vocabulary, embedded with the hash embedder)"
+SYNONYMS_FILE = "synonyms.txt"  # the OpenSearch synonym file, beside triplets/ in the export directory
 
 # A table's state is its row count and this expression: rows land with their run_id, so a newer run
 # shows, except in `terms`, whose rows name their source runs, so its content is hashed instead. Only
@@ -169,8 +170,8 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
     ))
     stages.append(Stage(
         "export", lambda: _export(wh, settings, inputs.out),
-        tables=("triplets", "translations", "parallel_sentences"),
-        outputs=(inputs.out / "triplets" / "train.parquet",),
+        tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
+        outputs=(inputs.out / "triplets" / "train.parquet", inputs.out / SYNONYMS_FILE),
     ))
     return stages
 
@@ -275,9 +276,9 @@ def _index(wh: Warehouse, settings: Settings) -> Summary:
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
-    from etl.steps import export_triplets, synth_export
+    from etl.steps import export_synonyms, export_triplets, synth_export
 
-    parts = [export_triplets.run(wh, settings, out / "triplets")]
+    parts = [export_triplets.run(wh, settings, out / "triplets"), export_synonyms.run(wh, settings, out / SYNONYMS_FILE)]
     if wh.scalar("SELECT count(*) FROM translations"):
         parts.append(synth_export.run(wh, settings, out / "synonyms"))
     return _merge("export", parts)

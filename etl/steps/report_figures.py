@@ -1,0 +1,219 @@
+"""The plots of `etl report`, as plotly figures built from what `report_html.collect` read.
+
+Every function takes the collected data and returns a Section: a figure, or no figure and a note
+saying why there is nothing to draw (no triplets, no LLM calls, no mine run yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from etl.steps.report_html import Data
+
+BAND_COLOURS = {"easy": "#4c9f70", "medium": "#e0a030", "hard": "#c8553d", "other": "#9a9a9a"}
+STATUS_COLOURS = {"ok": "#4c9f70", "failed": "#c8553d", "running": "#e0a030"}
+SPLITS = ("all", "train", "validation")
+PERCENTILES = ("p50", "p90", "p99")
+
+
+@dataclass
+class Section:
+    """One part of the page: a heading, a line of context, and a figure or the reason there is none."""
+
+    key: str
+    title: str
+    note: str
+    figure: "go.Figure | None" = None
+    table: list[list[Any]] = field(default_factory=list)  # header row first; rendered under the figure
+
+
+def sections(data: "Data") -> list[Section]:
+    """Every section of the page, in order."""
+    return [negatives(data), bands(data), positives(data), population(data), rejects(data), llm_calls(data),
+            last_runs(data)]  # fmt: skip
+
+
+def _layout(fig: "go.Figure", height: int = 360, **extra: Any) -> "go.Figure":
+    fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white",
+                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+                      **extra)  # fmt: skip
+    return fig
+
+
+def negatives(data: "Data") -> Section:
+    """Histogram of the negatives' cosine similarity, stacked by band, with the band edges drawn."""
+    import plotly.graph_objects as go
+
+    title = "Similarity of the negatives"
+    if not data.histogram:
+        return Section("negatives", title, "No negatives yet: run `etl mine`.")
+    fig = go.Figure()
+    for band in [*BAND_COLOURS, *sorted({b for b, _, _ in data.histogram} - set(BAND_COLOURS))]:
+        rows = [(bin_, n) for b, bin_, n in data.histogram if b == band]
+        if rows:
+            fig.add_bar(x=[(bin_ + 0.5) * data.width for bin_, _ in rows], y=[n for _, n in rows], name=band,
+                        width=data.width, marker_color=BAND_COLOURS.get(band))  # fmt: skip
+    edges = data.band_edges()
+    for edge in sorted(edges):
+        fig.add_vline(x=edge, line_dash="dash", line_color="#333", annotation_text=f"{edge:g}",
+                      annotation_position="top")  # fmt: skip
+    note = (f"{sum(n for _, _, n in data.histogram):,} negatives, bins of {data.width:g}; dashed lines: the band "
+            f"edges of mine run {data.mine_run_id}." if edges else "The mine run's band edges were not recorded.")  # fmt: skip
+    _layout(fig, barmode="stack", bargap=0, xaxis_title="cosine similarity to the anchor", yaxis_title="negatives")
+    return Section("negatives", title, note, fig)
+
+
+def bands(data: "Data") -> Section:
+    """Share of triplets per difficulty band, overall and per split."""
+    import plotly.graph_objects as go
+
+    title = "Band shares, overall and per split"
+    if not data.shares:
+        return Section("bands", title, "No triplets yet: run `etl mine`.")
+    totals: dict[str, int] = {}
+    for split, _, n in data.shares:
+        totals[split] = totals.get(split, 0) + n
+    splits = [s for s in SPLITS if s in totals] + sorted(set(totals) - set(SPLITS))
+    fig = go.Figure()
+    difficulties = sorted({d for _, d, _ in data.shares}, key=lambda d: list(BAND_COLOURS).index(d) if d in BAND_COLOURS else 9)
+    for difficulty in difficulties:
+        counts = {split: n for split, d, n in data.shares if d == difficulty}
+        shares = [100 * counts.get(s, 0) / totals[s] for s in splits]
+        fig.add_bar(y=splits, x=shares, name=difficulty, orientation="h", marker_color=BAND_COLOURS.get(difficulty),
+                    text=[f"{counts.get(s, 0):,}" for s in splits], textposition="inside")  # fmt: skip
+    _layout(fig, height=260, barmode="stack", xaxis_title="share of triplets (%)", yaxis={"autorange": "reversed"})
+    note = ", ".join(f"{s}: {totals[s]:,} triplets" for s in splits) + "; bar labels are triplet counts."
+    return Section("bands", title, note, fig)
+
+
+def positives(data: "Data") -> Section:
+    """How many positives the anchors with triplets have."""
+    import plotly.graph_objects as go
+
+    title = "Positives per anchor"
+    if not data.positives:
+        return Section("positives", title, "No triplets yet: run `etl mine`.")
+    fig = go.Figure(go.Bar(x=[p for p, _ in data.positives], y=[a for _, a in data.positives], marker_color="#4a6fa5"))
+    _layout(fig, height=300, xaxis_title="distinct positives", yaxis_title="anchors", xaxis={"dtick": 1})
+    recorded = data.mine_counts.get("positives_per_anchor")
+    note = "Anchors with at least one triplet."
+    if recorded:
+        note += (f" Over every anchor of mine run {data.mine_run_id}: mean {recorded['mean']}, min {recorded['min']}, "
+                 f"median {recorded['median']}, max {recorded['max']}.")  # fmt: skip
+    return Section("positives", title, note, fig)
+
+
+def population(data: "Data") -> Section:
+    """Per band: the candidates found in it (when the mine run recorded them), the quota, what was picked."""
+    import plotly.graph_objects as go
+
+    title = "Population per band"
+    recorded = data.mine_counts.get("bands")
+    if not recorded:
+        return Section("population", title, "No mine run yet: run `etl mine`.")
+    names = [b for b in BAND_COLOURS if b in recorded]
+    populations = data.mine_counts.get("population") or {}
+    pop = [recorded[b].get("population", populations.get(b)) for b in names]
+    fig = go.Figure()
+    if any(p is not None for p in pop):
+        fig.add_bar(x=names, y=pop, name="population (candidates in the band)", marker_color="#bbbbbb")
+    fig.add_bar(x=names, y=[recorded[b].get("quota") for b in names], name="quota", marker_color="#4a6fa5")
+    fig.add_bar(x=names, y=[recorded[b].get("by_quota") for b in names], name="picked for the quota", marker_color="#4c9f70")
+    fig.add_bar(x=names, y=[recorded[b].get("by_fill") for b in names], name="picked to fill another band", marker_color="#e0a030")
+    _layout(fig, height=320, barmode="group", yaxis_title="negatives")
+    if any(p is not None for p in pop):
+        note = f"From the counts of mine run {data.mine_run_id}."
+    else:
+        note = (f"Population per band: not recorded by mine run {data.mine_run_id}; the bars show its quotas and "
+                f"picks per band.")  # fmt: skip
+    return Section("population", title, note, fig)
+
+
+def rejects(data: "Data") -> Section:
+    """Refused input by step and rule."""
+    import plotly.graph_objects as go
+
+    title = "Rejects by step and rule"
+    if not data.rejects:
+        return Section("rejects", title, "No rejects: every step accepted all of its input.")
+    labels = [f"{step} · {rule}" for step, rule, _ in data.rejects]
+    fig = go.Figure(go.Bar(y=labels, x=[n for _, _, n in data.rejects], orientation="h", marker_color="#c8553d",
+                           text=[f"{n:,}" for _, _, n in data.rejects], textposition="auto"))  # fmt: skip
+    _layout(fig, height=max(220, 40 + 28 * len(labels)), xaxis_title="rows refused",
+            yaxis={"autorange": "reversed", "automargin": True})
+    total = sum(n for _, _, n in data.rejects)
+    return Section("rejects", title, f"{total:,} rows in `rejects`; see them with `etl sql`.", fig)
+
+
+def llm_calls(data: "Data") -> Section:
+    """LLM calls per task by status, and their latency and token percentiles."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    title = "LLM calls"
+    if not data.llm:
+        return Section("llm", title, "No LLM calls: this warehouse was built without synthesis (imported pairs).")
+    tasks = list(dict.fromkeys(row["task"] for row in data.llm))
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("calls by status", "latency (s)", "tokens (ok calls)"))
+    for status in sorted({row["status"] for row in data.llm}):
+        calls = {row["task"]: row["calls"] for row in data.llm if row["status"] == status}
+        fig.add_trace(go.Bar(x=tasks, y=[calls.get(t, 0) for t in tasks], name=status,
+                             marker_color=STATUS_COLOURS.get(status), legendgroup="status"), 1, 1)  # fmt: skip
+    ok = {row["task"]: row for row in data.llm if row["status"] == "ok"}
+    shades = {"p50": "#4a6fa5", "p90": "#7b9acc", "p99": "#b4c7e7"}
+    for i, name in enumerate(PERCENTILES):
+        fig.add_trace(go.Bar(x=tasks, y=[_at(ok.get(t, {}).get("latency_s"), i) for t in tasks], name=name,
+                             marker_color=shades[name], legendgroup="percentile"), 1, 2)  # fmt: skip
+        fig.add_trace(go.Bar(x=[f"{t} {kind}" for t in tasks for kind in ("prompt", "completion")],
+                             y=[_at(ok.get(t, {}).get(f"{kind}_tokens"), i) for t in tasks
+                                for kind in ("prompt", "completion")],
+                             name=name, showlegend=False, marker_color=shades[name]), 1, 3)  # fmt: skip
+    _layout(fig, height=400, barmode="group")
+    fig.update_layout(margin={"t": 90})  # room for the legend above the subplot titles
+    header = ["task", "status", "calls", "attempts", *(f"latency {p}" for p in PERCENTILES),
+              *(f"prompt {p}" for p in PERCENTILES), *(f"completion {p}" for p in PERCENTILES)]  # fmt: skip
+    table = [header] + [
+        [row["task"], row["status"], row["calls"], row["attempts"],
+         *(_fmt(_at(row["latency_s"], i), 2) for i in range(3)),
+         *(_fmt(_at(row["prompt_tokens"], i), 0) for i in range(3)),
+         *(_fmt(_at(row["completion_tokens"], i), 0) for i in range(3))]
+        for row in data.llm
+    ]  # fmt: skip
+    total = sum(row["calls"] for row in data.llm)
+    failed = sum(row["calls"] for row in data.llm if row["status"] != "ok")
+    return Section("llm", title, f"{total:,} calls in `llm_calls`, {failed:,} not ok; percentiles over the ok calls.",
+                   fig, table)  # fmt: skip
+
+
+def last_runs(data: "Data") -> Section:
+    """The most recent runs: how long each took, and how it ended."""
+    import plotly.graph_objects as go
+
+    title = "Last runs"
+    if not data.runs:
+        return Section("runs", title, "No runs yet: nothing has been done with this warehouse.")
+    fig = go.Figure()
+    for status in sorted({row["status"] for row in data.runs}):
+        rows = [row for row in data.runs if row["status"] == status]
+        fig.add_bar(y=[f"#{row['run_id']} {row['step']}" for row in rows], x=[row["seconds"] or 0 for row in rows],
+                    name=status, orientation="h", marker_color=STATUS_COLOURS.get(status))  # fmt: skip
+    order = [f"#{row['run_id']} {row['step']}" for row in data.runs]
+    _layout(fig, height=max(220, 40 + 24 * len(order)), xaxis_title="seconds",
+            yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed", "automargin": True})  # fmt: skip
+    table = [["run", "step", "status", "started (UTC)", "seconds", "error"]] + [
+        [row["run_id"], row["step"], row["status"], row["started"], _fmt(row["seconds"], 2), row["error"] or ""]
+        for row in data.runs
+    ]
+    return Section("runs", title, f"The {len(data.runs)} most recent runs, newest first.", fig, table)
+
+
+def _at(values: list[float] | None, i: int) -> float | None:
+    return None if values is None else values[i]
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
