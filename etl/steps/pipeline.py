@@ -159,8 +159,8 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
     ))
     stages.append(Stage(
         "export", lambda: _export(wh, settings, inputs.out),
-        tables=("triplets", "translations", "parallel_sentences"),
-        outputs=(inputs.out / "triplets" / "train.parquet",),
+        tables=("triplets", "translations", "parallel_sentences"), settings=_prefixed("export_"),
+        outputs=_export_outputs(settings, inputs.out / "triplets"),
     ))
     return stages
 
@@ -251,6 +251,12 @@ def check_llm(settings: Settings) -> "Client":
         return synth.connect(settings)
     except ServiceError as exc:
         raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
+
+
+def _export_outputs(settings: Settings, out: Path) -> tuple[Path, ...]:
+    """One file per exported layout and the stats file: a missing one means the export must run."""
+    layouts = tuple(out / ("" if name == "triplet" else name) / "train.parquet" for name in settings.export_formats)
+    return (*layouts, out / "data_preparation_stats.json")
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
