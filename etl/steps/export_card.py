@@ -177,7 +177,7 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
     schema = parts[SPLITS[0]].schema
     for f in schema:
         meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace("a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)")
-        lines.append(f"| `{f.name}` | {f.type} | {meaning} |")
+        lines.append(f"| `{f.name}` | {_type_name(f.type)} | {meaning} |")
     lines += ["", "## Bands as used", "", "| band | cosine range | share asked | quota | met by quota | filled from other bands |", "|---|---|---:|---:|---:|---:|"]
     for band in ("easy", "medium", "hard"):
         lo, hi = config[f"{band}_range"]
@@ -221,6 +221,15 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
         "",
     ]
     return "\n".join(lines)
+
+
+def _type_name(kind: "pa.DataType") -> str:
+    """An Arrow type as the card shows it: float32 rather than Arrow's `float`, lists by their items."""
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return f"list<{_type_name(kind.value_type)}>"
+    return {"float": "float32", "double": "float64"}.get(str(kind), str(kind))
 
 
 def _share(counts: dict[str, int], band: str) -> str:
