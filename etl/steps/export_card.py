@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 CARD_FILE = "README.md"
 SNIPPETS = {
     "triplet": (
-        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, losses",
+        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer",
+        "from sentence_transformers.sentence_transformer import losses",
         'model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")',
         'train = datasets.load_from_disk("{dir}")["train"].select_columns(["anchor", "positive", "negative"])',
         "SentenceTransformerTrainer(model=model, train_dataset=train, loss=losses.MultipleNegativesRankingLoss(model)).train()",
     ),
     "n-tuple": (
-        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, losses",
+        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer",
+        "from sentence_transformers.sentence_transformer import losses",
         'model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")',
         'train = datasets.load_from_disk("{dir}")["train"]',
         "SentenceTransformerTrainer(model=model, train_dataset=train, loss=losses.CachedMultipleNegativesRankingLoss(model)).train()",
