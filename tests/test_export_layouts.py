@@ -248,3 +248,12 @@ def test_bad_layout_names_are_refused(etl, mined: Path, tmp_path: Path) -> None:
     result = etl("export", "triplets", "--out", str(tmp_path / "x"), env={"ETL_EXPORT_FORMATS": "triplet,pairs"}, ok=False)
     assert result.exit_code != 0 and "export_formats must list" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_every_layout_exports_the_same_bytes_twice(etl, layouts: Path, tmp_path: Path) -> None:
+    again = export(etl, tmp_path / "again")
+    files = sorted(p.relative_to(layouts) for p in layouts.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    assert {f.parts[0] for f in files} >= {"n-tuple", "labeled-pair", "labeled-list", "triplet_dataset"}
+    for name in files:
+        assert (layouts / name).read_bytes() == (again / name).read_bytes(), name

@@ -136,19 +136,17 @@ def _labeled_pair(frame: "pl.DataFrame", scores: bool) -> Layout:
 
     keys = ["split", "anchor_id"]
     anchor_first = frame.group_by(keys).agg(pl.col("row").min().alias("anchor_first"))
-    positives = (
-        frame.group_by([*keys, "positive_id"], maintain_order=True)
-        .agg(pl.col("row").min().alias("first"), pl.col("anchor").first(), pl.col("positive").first().alias("text"),
-             pl.col("positive_score").first().alias("score"))  # fmt: skip
-        .with_columns(pl.lit(1, dtype=pl.Int64).alias("label"), pl.lit(0.0, dtype=pl.Float32).alias("within"))
-    )
-    negatives = (
-        frame.group_by([*keys, "negative_id"], maintain_order=True)
-        .agg(pl.col("row").min().alias("first"), pl.col("anchor").first(), pl.col("negative").first().alias("text"),
-             pl.col("negative_similarity").first().alias("score"))  # fmt: skip
-        .with_columns(pl.lit(0, dtype=pl.Int64).alias("label"), (-pl.col("score")).alias("within"))
-    )
-    both = pl.concat([positives.drop("positive_id"), negatives.drop("negative_id")], how="vertical_relaxed")
+    sides = []
+    for id_column, text, score, label in (("positive_id", "positive", "positive_score", 1), ("negative_id", "negative", "negative_similarity", 0)):
+        first = pl.col("row").min().alias("first")
+        side = frame.group_by([*keys, id_column], maintain_order=True).agg(
+            first, pl.col("anchor").first(), pl.col(text).first().alias("text"), pl.col(score).first().cast(pl.Float32).alias("score")
+        )
+        # Within an anchor: positives first, then negatives hardest first.
+        within = pl.lit(0.0, dtype=pl.Float32) if label else -pl.col("score")
+        sides.append(side.drop(id_column).with_columns(pl.lit(label, dtype=pl.Int64).alias("label"), within.alias("within")))
+    positives, negatives = sides
+    both = pl.concat([positives, negatives], how="vertical_relaxed")
     # An anchor's rows stay together (in the seeded order of anchors): positives first, then negatives hardest first.
     both = both.join(anchor_first, on=keys).sort(["anchor_first", "label", "within", "first"], descending=[False, True, False, False])
     columns = [pl.col("anchor"), pl.col("text"), pl.col("score").cast(pl.Float32) if scores else pl.col("label")]
