@@ -53,7 +53,8 @@ class Options:
     @classmethod
     def of(cls, settings: Settings) -> "Options":
         """The export settings in force."""
-        return cls(tuple(settings.export_formats), settings.export_scores, settings.export_license)
+        formats = tuple(dict.fromkeys(settings.export_formats))  # a layout named twice is written once
+        return cls(formats, settings.export_scores, settings.export_license)
 
     @property
     def default(self) -> bool:
