@@ -180,7 +180,7 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
     for f in schema:
         meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace("a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)")
         lines.append(f"| `{f.name}` | {_type_name(f.type)} | {meaning} |")
-    lines += ["", "## Bands as used", "", "| band | cosine range | share asked | quota | met by quota | filled from other bands |", "|---|---|---:|---:|---:|---:|"]
+    lines += ["", "## Bands as used", "", "| band | cosine range | share asked | quota | met by quota | taken as fill for a short band |", "|---|---|---:|---:|---:|---:|"]
     for band in ("easy", "medium", "hard"):
         lo, hi = config[f"{band}_range"]
         fill = stats["band_fill"][band]
@@ -219,7 +219,7 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
         "```",
         "",
         "`datasets.load_dataset(\".\")` reads the same rows through the `configs` above. "
-        "`data_preparation_stats.json` beside the export has every figure here.",
+        "`data_preparation_stats.json` in the export's top directory has every figure here.",
         "",
     ]
     return "\n".join(lines)
