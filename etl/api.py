@@ -165,10 +165,10 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
 
 
 def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
-    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict and a stats file under `out`."""
+    """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps import export_triplets as step
 
-    return step.run(wh, _settings(wh, "export_triplets", settings, (), ("out",)), _path(out))
+    return step.run(wh, _settings(wh, "export_triplets", settings, ("export_",), ("out",)), _path(out))
 
 
 def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:

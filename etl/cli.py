@@ -594,22 +594,32 @@ def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: i
 
 @export_group.command("triplets")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory to (re)write.  [default exports/triplets beside the warehouse]")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["triplet", "n-tuple", "labeled-pair", "labeled-list"]),
+              help="Training layout to write; repeat for several (each beside the others).  [export_formats; default triplet]")
+@click.option("--with-scores/--without-scores", "scores", default=None,
+              help="Add the mining model's exact cosine of every positive and negative (scores / score columns).  [export_scores]")
+@click.option("--license", "license_id", help="License field of the dataset card, e.g. cc-by-4.0.  [export_license; default unknown]")
 @click.pass_obj
-def export_triplets_cmd(app: App, out_dir: Path | None) -> None:
-    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict and a stats file.
+def export_triplets_cmd(app: App, out_dir: Path | None, formats: tuple[str, ...], scores: bool | None, license_id: str | None) -> None:
+    """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict with its card, and a stats file.
 
-    Files: train.parquet, validation.parquet, triplet_dataset/, train_triplets.jsonl,
-    val_triplets.jsonl, data_preparation_stats.json. The directory is replaced as a whole.
+    Files for the default triplet layout: train.parquet, validation.parquet, triplet_dataset/
+    (with README.md, its dataset card), train_triplets.jsonl, val_triplets.jsonl,
+    data_preparation_stats.json. Each other layout goes to DIR/<layout>/: train.parquet,
+    validation.parquet, train.jsonl, validation.jsonl, dataset/. The directory is replaced as a whole.
 
     \b
     Example:
       etl export triplets --out dataset/v21.3
+      etl export triplets --format triplet --format n-tuple --format labeled-list --with-scores
       python -c "import datasets; print(datasets.load_from_disk('dataset/v21.3/triplet_dataset'))"
     """
     from etl import api
 
     with app.warehouse() as wh:
-        click.echo(api.export_triplets(wh, out_dir).render())
+        summary = api.export_triplets(wh, out_dir, export_formats=formats, export_scores=scores,
+                                      export_license=license_id)  # fmt: skip
+        click.echo(summary.render())
 
 
 @export_group.command("synonyms")

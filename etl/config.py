@@ -76,6 +76,11 @@ class Settings:
     split_train_ratio: float = 0.9
     split_by: str = "group"
 
+    # Triplet export
+    export_formats: tuple[str, ...] = ("triplet",)  # training layouts: triplet, n-tuple, labeled-pair, labeled-list
+    export_scores: bool = False  # add the mining model's exact cosines (teacher scores for distillation)
+    export_license: str = "unknown"  # the dataset card's license field (a Hugging Face license id, or other)
+
     def embed_urls(self) -> tuple[str, ...]:
         """Embedding servers: `embed_url` when set, else the LLM servers."""
         return self.embed_url or self.llm_url
@@ -190,6 +195,11 @@ def _validate(s: Settings) -> None:
     for key, allowed in choices.items():
         if getattr(s, key) not in allowed:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {getattr(s, key)!r}")
+    layouts = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
+    if not s.export_formats or any(f not in layouts for f in s.export_formats):
+        raise ConfigError(f"export_formats must list one or more of {', '.join(layouts)}, not {','.join(s.export_formats)!r}")
+    if not s.export_license.strip():
+        raise ConfigError("export_license must name a license (a Hugging Face license id such as cc-by-4.0, or unknown / other)")
     for key in ("mine_easy", "mine_medium", "mine_hard"):
         band = getattr(s, key)
         if len(band) != 2 or not -1.0 <= band[0] < band[1] <= 1.0:

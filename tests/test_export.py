@@ -133,8 +133,8 @@ def test_a_crash_leaves_the_previous_export_whole(etl, exported: Path, monkeypat
     before = {p.relative_to(exported): p.read_bytes() for p in exported.rglob("*") if p.is_file()}
     real = export_triplets._write_all
 
-    def crash(staging: Path, table: object, stats: dict) -> None:
-        real(staging, table, stats)  # type: ignore[arg-type]
+    def crash(staging: Path, table: object, stats: dict, **options: object) -> None:
+        real(staging, table, stats, **options)  # type: ignore[arg-type]
         (staging / "train.parquet").write_bytes(b"half")
         raise OSError("No space left on device")
 

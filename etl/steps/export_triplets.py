@@ -1,9 +1,12 @@
 """`etl export triplets`: the mined triplets as files for training jobs.
 
-Writes into DIR: train.parquet and validation.parquet (explicit schema, zstd), triplet_dataset/
-(a Hugging Face DatasetDict saved with save_to_disk), train_triplets.jsonl and val_triplets.jsonl
-(the notebook's files), and data_preparation_stats.json (config, counts, difficulty distribution,
-band fill rates, skipped anchors, positives per anchor).
+Writes into DIR, for the default `triplet` layout: train.parquet and validation.parquet (explicit
+schema, zstd), triplet_dataset/ (a Hugging Face DatasetDict saved with save_to_disk, with its
+dataset card README.md), train_triplets.jsonl and val_triplets.jsonl (the notebook's files), and
+data_preparation_stats.json (config, counts, difficulty distribution, band fill rates, skipped
+anchors, positives per anchor). Every further layout (`export_formats`: n-tuple, labeled-pair,
+labeled-list; see etl/steps/export_layouts.py) goes to its own folder DIR/<layout>/ as
+train.parquet, validation.parquet, train.jsonl, validation.jsonl and dataset/ (DatasetDict + card).
 
 Write mode: replace the directory. Everything is written into a temporary directory beside DIR
 and then renamed into place, so a crash never leaves a half-written export at DIR. Rows come in a
@@ -16,12 +19,14 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import report
 from etl.config import Settings
 from etl.errors import EtlError
+from etl.steps import export_card, export_layouts
 from etl.steps.mine_sample import BAND_NAMES, STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
 
@@ -33,6 +38,28 @@ DATASET_DIR = "triplet_dataset"
 SPLIT_FILES = {"train": ("train.parquet", "train_triplets.jsonl"), "validation": ("validation.parquet", "val_triplets.jsonl")}
 COLUMNS = ("anchor", "positive", "negative", "negative_similarity", "difficulty", "group_id")
 EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
+LAYOUT_DATASET_DIR = "dataset"
+LAYOUT_FILES = {"train": ("train.parquet", "train.jsonl"), "validation": ("validation.parquet", "validation.jsonl")}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to write besides the rows: which layouts, whether with teacher scores, the card's license."""
+
+    formats: tuple[str, ...] = ("triplet",)
+    scores: bool = False
+    license: str = "unknown"
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Options":
+        """The export settings in force."""
+        formats = tuple(dict.fromkeys(settings.export_formats))  # a layout named twice is written once
+        return cls(formats, settings.export_scores, settings.export_license)
+
+    @property
+    def default(self) -> bool:
+        """Today's export: the triplet layout alone, no scores (its files are byte for byte what they were)."""
+        return self.formats == ("triplet",) and not self.scores
 
 
 def schema() -> "pa.Schema":
@@ -60,27 +87,72 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> repor
     """Export the triplets (split as in the `triplets` table) to `out_dir`."""
     out = Path(out_dir) if out_dir is not None else default_dir(settings)
     _check_target(out)
-    with wh.run("export.triplets", {"out": str(out)}) as run:
+    options = Options.of(settings)
+    params = {"out": str(out)} if options.default else {"out": str(out), "formats": list(options.formats), "scores": options.scores}
+    with wh.run("export.triplets", params) as run:
         mine_run = _mine_run(wh)
         table = _read(wh, int(mine_run["config"]["seed"]))
         stats = build_stats(wh, mine_run, table)
+        if options.scores:
+            scores = export_layouts.positive_scores(wh, mine_run["config"]["model"], table.column("anchor_id"), table.column("positive_id"))
+            table = table.append_column("positive_score", scores)
+        layouts = {
+            name: export_layouts.build(name, table, int(mine_run["config"]["negatives"]), options.scores)
+            for name in options.formats if name != "triplet"
+        }  # fmt: skip
+        if not options.default:
+            stats["layouts"] = _layout_stats(options, layouts, stats)
+        sources = export_card.sources(wh)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be shared
         try:
-            _write_all(staging, table, stats)
+            _write_all(staging, table, stats, options=options, layouts=layouts, sources=sources)
             _swap(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         run.counts.update({"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"],
                            "mine_run_id": mine_run["run_id"]})  # fmt: skip
-    summary = report.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {run.seconds:.1f}s")
-    summary.add("train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})")
-    summary.add("validation", f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})")
-    summary.add("dataset", f"{DATASET_DIR}/ (datasets.load_from_disk)")
+        if layouts:
+            run.counts["layouts"] = {name: layout.rows() for name, layout in layouts.items()}
+    return _summary(out, table, stats, options, layouts, run.seconds)
+
+
+def _summary(
+    out: Path, table: "pa.Table", stats: dict[str, Any], options: Options, layouts: dict[str, export_layouts.Layout], seconds: float
+) -> report.Summary:  # fmt: skip
+    summary = report.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
+    if "triplet" in options.formats:
+        summary.add("train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})")
+        summary.add("validation", f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})")
+        summary.add("dataset", f"{DATASET_DIR}/ (datasets.load_from_disk; dataset card {DATASET_DIR}/{export_card.CARD_FILE})")
+    for name, layout in layouts.items():
+        rows = layout.rows()
+        summary.add(name, f"train {rows['train']:,} / validation {rows['validation']:,}  ({name}/: parquet, jsonl, {LAYOUT_DATASET_DIR}/)")
+        if layout.dropped_rows:
+            summary.add("  dropped", f"{sum(layout.dropped_rows.values()):,} rows of {layout.dropped_anchors:,} anchors "
+                        f"with fewer than {stats['config']['negatives_per_anchor']} negatives")  # fmt: skip
+    if options.scores:
+        summary.add("scores", f"exact cosines under {stats['config']['model']} (column scores / score)")
     summary.add("stats", STATS_FILE)
     return summary
+
+
+def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], stats: dict[str, Any]) -> dict[str, Any]:
+    """Per exported layout: where it is, its rows per split and what its rule dropped."""
+    out: dict[str, Any] = {}
+    for name in options.formats:
+        if name == "triplet":
+            out[name] = {"dir": ".", "rows": {"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"]}}
+        else:
+            layout = layouts[name]
+            out[name] = {"dir": name, "rows": layout.rows()}
+            if name == "n-tuple":
+                out[name].update({"negatives_per_row": stats["config"]["negatives_per_anchor"],
+                                  "dropped_rows": layout.dropped_rows, "dropped_anchors": layout.dropped_anchors})  # fmt: skip
+        out[name]["scores"] = options.scores
+    return out
 
 
 def _check_target(out: Path) -> None:
@@ -200,18 +272,69 @@ def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}
 
 
-def _write_all(staging: Path, table: "pa.Table", stats: dict[str, Any]) -> None:
+def _write_all(
+    staging: Path, table: "pa.Table", stats: dict[str, Any], options: Options = Options(),
+    layouts: dict[str, export_layouts.Layout] | None = None, sources: list[str] | None = None,
+) -> None:  # fmt: skip
     """Every file of the export, into `staging`."""
     import datasets
-    import polars as pl
-    from datasets.table import InMemoryTable
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     datasets.disable_progress_bars()
+    sources = sources or []
+    if "triplet" in options.formats:
+        parts = _write_triplets(staging, table, options.scores)
+        export_card.write(staging / DATASET_DIR, "triplet", parts, stats, sources, options.license)
+    for name, layout in (layouts or {}).items():
+        folder = staging / name
+        folder.mkdir()
+        _write_layout(folder, layout.parts)
+        dropped = None
+        if name == "n-tuple":
+            dropped = {"rows": layout.dropped_rows, "anchors": layout.dropped_anchors, "width": stats["config"]["negatives_per_anchor"]}
+        export_card.write(folder / LAYOUT_DATASET_DIR, name, layout.parts, stats, sources, options.license, dropped)
+    text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
+    (staging / STATS_FILE).write_text(text, encoding="utf-8")
+
+
+def _write_layout(folder: Path, parts: dict[str, "pa.Table"]) -> None:
+    """One layout's Parquet, JSONL and DatasetDict files in its folder."""
+    import datasets
+    import polars as pl
+    import pyarrow.parquet as pq
+    from datasets.table import InMemoryTable
+
+    for split, (parquet_name, jsonl_name) in LAYOUT_FILES.items():
+        pq.write_table(parts[split], folder / parquet_name, compression="zstd")
+        pl.from_arrow(parts[split]).write_ndjson(folder / jsonl_name)  # type: ignore[union-attr]
+    features = datasets.Features.from_arrow_schema(parts["train"].schema)
+    dataset = datasets.DatasetDict(
+        {split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features)) for split, part in parts.items()}
+    )
+    dataset.save_to_disk(str(folder / LAYOUT_DATASET_DIR))
+
+
+def _write_triplets(staging: Path, table: "pa.Table", scores: bool) -> dict[str, "pa.Table"]:
+    """Today's triplet files (with a `scores` column [positive, negative] when asked); returns the rows per split."""
+    import datasets
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from datasets.table import InMemoryTable
+
+    target = schema()
+    if scores:
+        pos = table.column("positive_score").to_numpy()
+        neg = table.column("negative_similarity").to_numpy().astype(np.float32)
+        pair = pa.ListArray.from_arrays(
+            pa.array(np.arange(0, 2 * table.num_rows + 1, 2, dtype=np.int32)), pa.array(np.column_stack([pos, neg]).ravel())
+        )
+        table = table.append_column("scores", pair)
+        target = target.append(pa.field("scores", pa.list_(pa.float32())))
     parts = {}
     for split, (parquet_name, jsonl_name) in SPLIT_FILES.items():
-        part = table.filter(pc.equal(table.column("split"), split)).select(list(COLUMNS)).cast(schema())
+        part = table.filter(pc.equal(table.column("split"), split)).select(target.names).cast(target)
         parts[split] = part
         pq.write_table(part, staging / parquet_name, compression="zstd")
         pl.from_arrow(part).write_ndjson(staging / jsonl_name)  # type: ignore[union-attr]
@@ -225,12 +348,13 @@ def _write_all(staging: Path, table: "pa.Table", stats: dict[str, Any]) -> None:
             "group_id": datasets.Value("int64"),
         }
     )
+    if scores:
+        features["scores"] = datasets.List(datasets.Value("float32"))
     dataset = datasets.DatasetDict(
         {split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features)) for split, part in parts.items()}
     )
     dataset.save_to_disk(str(staging / DATASET_DIR))
-    text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
-    (staging / STATS_FILE).write_text(text, encoding="utf-8")
+    return parts
 
 
 def _swap(staging: Path, out: Path) -> None:

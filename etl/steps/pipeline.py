@@ -171,7 +171,8 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
     stages.append(Stage(
         "export", lambda: _export(wh, settings, inputs.out),
         tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
-        outputs=(inputs.out / "triplets" / "train.parquet", inputs.out / SYNONYMS_FILE),
+        settings=_prefixed("export_"),
+        outputs=(*_export_outputs(settings, inputs.out / "triplets"), inputs.out / SYNONYMS_FILE),
     ))
     return stages
 
@@ -262,6 +263,12 @@ def check_llm(settings: Settings) -> "Client":
         return synth.connect(settings)
     except ServiceError as exc:
         raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
+
+
+def _export_outputs(settings: Settings, out: Path) -> tuple[Path, ...]:
+    """One file per exported layout and the stats file: a missing one means the export must run."""
+    layouts = tuple(out / ("" if name == "triplet" else name) / "train.parquet" for name in settings.export_formats)
+    return (*layouts, out / "data_preparation_stats.json")
 
 
 def _index(wh: Warehouse, settings: Settings) -> Summary:

@@ -1,0 +1,240 @@
+"""The dataset card (README.md) of an exported DatasetDict: Hugging Face YAML metadata and a human summary.
+
+The card sits in the DatasetDict's own directory and its `configs` point at the Arrow shards
+`save_to_disk` wrote there, so that directory alone is a publishable Hugging Face dataset repo:
+`datasets.load_dataset(DIR)` and `datasets.load_from_disk(DIR)` give the same rows. Everything in
+it is counted from the stats file and the layout's own rows; it carries no timestamp, so an
+unchanged warehouse exports an unchanged card.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import __version__
+from etl.steps.export_layouts import LOSSES, SCORE_LOSSES, SPLITS
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+CARD_FILE = "README.md"
+SNIPPETS = {
+    "triplet": (
+        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer",
+        "from sentence_transformers.sentence_transformer import losses",
+        'model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")',
+        'train = datasets.load_from_disk("{dir}")["train"].select_columns(["anchor", "positive", "negative"])',
+        "SentenceTransformerTrainer(model=model, train_dataset=train, loss=losses.MultipleNegativesRankingLoss(model)).train()",
+    ),
+    "n-tuple": (
+        "from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer",
+        "from sentence_transformers.sentence_transformer import losses",
+        'model = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")',
+        'train = datasets.load_from_disk("{dir}")["train"]',
+        "SentenceTransformerTrainer(model=model, train_dataset=train, loss=losses.CachedMultipleNegativesRankingLoss(model)).train()",
+    ),
+    "labeled-pair": (
+        "from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, losses",
+        'model = CrossEncoder("sentence-transformers/all-MiniLM-L6-v2", num_labels=1)',
+        'train = datasets.load_from_disk("{dir}")["train"]',
+        "CrossEncoderTrainer(model=model, train_dataset=train, loss=losses.BinaryCrossEntropyLoss(model)).train()",
+    ),
+    "labeled-list": (
+        "from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, losses",
+        'model = CrossEncoder("sentence-transformers/all-MiniLM-L6-v2", num_labels=1)',
+        'train = datasets.load_from_disk("{dir}")["train"]',
+        "CrossEncoderTrainer(model=model, train_dataset=train, loss=losses.ListNetLoss(model)).train()",
+    ),
+}
+COLUMN_MEANINGS = {
+    "anchor": "the query term",
+    "positive": "a synonym of the anchor (the other side of a synonym pair)",
+    "negative": "a mined negative: not in the anchor's synonym group, never spelled like it",
+    "negative_similarity": "cosine of anchor and negative under the mining model (float32)",
+    "difficulty": "the band the negative's cosine falls in: easy, medium or hard",
+    "group_id": "the anchor's synonym group (the unit of the train/validation split)",
+    "text": "a positive (label 1) or a negative (label 0) of the anchor",
+    "label": "1 for a positive, 0 for a negative",
+    "score": "cosine of anchor and text under the mining model (float32)",
+    "texts": "the positive first, then the anchor's negatives hardest first",
+    "labels": "1 for the positive, 0 for each negative, in the order of texts",
+    "scores": "cosines under the mining model: the positive's first, then each negative's, in column order",
+}
+
+
+def write(
+    directory: Path, layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str],
+    license_id: str, dropped: dict[str, Any] | None = None,
+) -> None:  # fmt: skip
+    """Write the card of the DatasetDict saved in `directory` (layout `layout`, rows `parts`)."""
+    text = render(directory, layout, parts, stats, sources, license_id, dropped)
+    (directory / CARD_FILE).write_text(text, encoding="utf-8")
+
+
+def render(
+    directory: Path, layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str],
+    license_id: str, dropped: dict[str, Any] | None = None,
+) -> str:  # fmt: skip
+    """The card's text: YAML front matter, then the summary in Markdown."""
+    import yaml
+
+    meta = metadata(directory, layout, parts, license_id)
+    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000)
+    return f"---\n{front}---\n\n{_summary(layout, parts, stats, sources, dropped)}"
+
+
+def metadata(directory: Path, layout: str, parts: dict[str, "pa.Table"], license_id: str) -> dict[str, Any]:
+    """Hugging Face dataset card metadata: license, task, configs with data files, features, splits, sizes."""
+    import datasets
+
+    total = sum(part.num_rows for part in parts.values())
+    features = datasets.Features.from_arrow_schema(next(iter(parts.values())).schema)
+    splits = [{"name": split, "num_bytes": int(part.nbytes), "num_examples": part.num_rows} for split, part in parts.items()]
+    shards = {split: sorted(p.name for p in (directory / split).glob("*.arrow")) for split in parts}
+    download = sum((directory / split / name).stat().st_size for split, names in shards.items() for name in names)
+    return {
+        "license": license_id,
+        "language": ["ko", "en"],
+        "multilinguality": "multilingual",
+        "task_categories": ["sentence-similarity", "text-retrieval"],
+        "tags": ["sentence-transformers", "hard-negatives", layout],
+        "size_categories": [_size_category(total)],
+        "pretty_name": f"Korean-English synonym hard negatives ({layout})",
+        "configs": [
+            {
+                "config_name": layout,
+                "default": True,
+                "data_files": [{"split": split, "path": f"{split}/data-*.arrow"} for split in parts],
+            }
+        ],
+        "dataset_info": {
+            "config_name": layout,
+            "features": features._to_yaml_list(),
+            "splits": splits,
+            "download_size": download,
+            "dataset_size": sum(s["num_bytes"] for s in splits),
+        },
+    }
+
+
+def sources(wh: Warehouse) -> list[str]:
+    """Where the synonym pairs came from: imported files (by name) and the LLM that synthesised them."""
+    found = [
+        f"imported pairs file `{Path(file).name}` ({n:,} lines)"
+        for file, n in wh.execute("SELECT file, count(*) FROM imported_pairs GROUP BY file ORDER BY file").fetchall()
+    ]
+    translated = wh.scalar("SELECT count(*) FROM translations")
+    if translated:
+        models = [r[0] for r in wh.execute(
+            "SELECT DISTINCT model FROM llm_calls WHERE task = 'translate' AND status = 'ok' ORDER BY model"
+        ).fetchall()]  # fmt: skip
+        found.append(f"{translated:,} Korean terms translated by {', '.join(f'`{m}`' for m in models) or 'an LLM'}")
+    return found or ["no recorded source"]
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if n < limit:
+            return name
+    return "1M<n<10M" if n < 10_000_000 else "10M<n<100M"
+
+
+def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str], dropped: dict[str, Any] | None) -> str:
+    config, data = stats["config"], stats["dataset"]
+    names = parts[SPLITS[0]].schema.names
+    scored = "scores" in names or "score" in names
+    lines = [
+        f"# Korean-English synonym hard negatives: the `{layout}` layout",
+        "",
+        f"Synonym pairs with mined hard negatives for training retrieval models, exported by `etl` {__version__} "
+        f"(`etl export triplets --format {layout}`). Columns in the order sentence-transformers' losses take them; "
+        f"suited to {SCORE_LOSSES[layout] if scored else LOSSES[layout]}.",
+        "",
+        "## Source",
+        "",
+        *[f"- {line}" for line in sources],
+        f"- embedding model (mining and scores): `{config['model']}`, {config['search']} search, top {config['top_k']}, seed {config['seed']}",
+        f"- lineage: mine run {stats['lineage']['mine_run_id']}, split run {stats['lineage']['split_run_id'] or '(the mine run)'}",
+        "",
+        "## Rows",
+        "",
+        "| split | rows | triplets they come from |",
+        "|---|---:|---:|",
+    ]
+    triplets = {"train": data["train_triplets"], "validation": data["val_triplets"]}
+    lines += [f"| {split} | {part.num_rows:,} | {triplets[split]:,} |" for split, part in parts.items()]
+    if dropped is not None:
+        per_split = ", ".join(f"{split} {n:,}" for split, n in dropped["rows"].items())
+        lines += ["", f"Dropped: {sum(dropped['rows'].values()):,} (anchor, positive) rows ({per_split}) of "
+                  f"{dropped['anchors']:,} anchors with fewer than {dropped['width']} negatives; an n-tuple row needs all of them."]  # fmt: skip
+    lines += [
+        "",
+        "## Columns",
+        "",
+        "| column | type | meaning |",
+        "|---|---|---|",
+    ]
+    schema = parts[SPLITS[0]].schema
+    for f in schema:
+        meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace("a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)")
+        lines.append(f"| `{f.name}` | {_type_name(f.type)} | {meaning} |")
+    lines += ["", "## Bands as used", "", "| band | cosine range | share asked | quota | met by quota | taken as fill for a short band |", "|---|---|---:|---:|---:|---:|"]
+    for band in ("easy", "medium", "hard"):
+        lo, hi = config[f"{band}_range"]
+        fill = stats["band_fill"][band]
+        lines.append(f"| {band} | [{lo:g}, {hi:g}) | {config[f'{band}_ratio']:g} | {fill['quota']:,} | {fill['by_quota']:,} | {fill['by_fill']:,} |")
+    if config["calibrated"]:
+        lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
+    lines += ["", "## Band shares", "", "| band | all | train | validation |", "|---|---:|---:|---:|"]
+    by_split = stats["difficulty_distribution_by_split"]
+    for band in ("easy", "medium", "hard"):
+        cells = [_share(stats["difficulty_distribution"], band)] + [_share(by_split.get(split, {}), band) for split in SPLITS]
+        lines.append(f"| {band} | " + " | ".join(cells) + " |")
+    pos = stats["positives_per_anchor"]
+    lines += [
+        "",
+        "## Counts",
+        "",
+        f"- triplets: {data['total_triplets']:,} (train {data['train_triplets']:,}, validation {data['val_triplets']:,}; "
+        f"achieved train ratio {data['achieved_train_ratio']}, asked {config['train_ratio']})",
+        f"- anchors: {data['unique_anchors']:,}, with triplets {data['anchors_with_triplets']:,}; "
+        f"skipped (no negative) {data['skipped_anchors']:,}; short (fewer than {config['negatives_per_anchor']} negatives) {data['short_anchors']:,}",
+        f"- negatives: {data['negatives']:,} ({config['negatives_per_anchor']} asked per anchor)",
+        f"- positives per anchor: mean {pos['mean']}, min {pos['min']}, median {pos['median']}, max {pos['max']}",
+        "",
+        "## Leak checks",
+        "",
+        f"- split by `{config['split_by']}`: train groups {data['train_groups']:,}, validation groups {data['val_groups']:,}",
+        f"- anchors on both sides: {data['anchors_on_both_sides']:,}; synonym groups on both sides: {data['groups_on_both_sides']:,}",
+        "- " + ("no anchor and no synonym group is in both splits" if data["anchors_on_both_sides"] == data["groups_on_both_sides"] == 0
+                else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"),
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import datasets",
+        *(line.format(dir=".") for line in SNIPPETS[layout]),
+        "```",
+        "",
+        "`datasets.load_dataset(\".\")` reads the same rows through the `configs` above. "
+        "`data_preparation_stats.json` in the export's top directory has every figure here.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _type_name(kind: "pa.DataType") -> str:
+    """An Arrow type as the card shows it: float32 rather than Arrow's `float`, lists by their items."""
+    import pyarrow as pa
+
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return f"list<{_type_name(kind.value_type)}>"
+    return {"float": "float32", "double": "float64"}.get(str(kind), str(kind))
+
+
+def _share(counts: dict[str, int], band: str) -> str:
+    total = sum(counts.values())
+    return f"{counts.get(band, 0) / total:.1%}" if total else "-"
+
