@@ -16,14 +16,14 @@ DISTRIBUTION = "ko-synonym-etl"
 
 _API = (
     "open", "Warehouse", "import_pairs", "import_terms", "clean", "embed", "index", "mine", "split",
-    "export_triplets", "export_synth", "synth", "run",
+    "export_triplets", "export_synth", "export_synonyms", "report", "synth", "run",
 )
 _ERRORS = ("EtlError", "ConfigError", "InputError", "WarehouseError", "CheckFailed", "ServiceError")
 __all__ = [*_API, *_ERRORS, "__version__"]
 
 if TYPE_CHECKING:
-    from etl.api import (Warehouse, clean, embed, export_synth, export_triplets, import_pairs, import_terms,
-                         index, mine, open, run, split, synth)
+    from etl.api import (Warehouse, clean, embed, export_synonyms, export_synth, export_triplets, import_pairs,
+                         import_terms, index, mine, open, report, run, split, synth)
     from etl.errors import CheckFailed, ConfigError, EtlError, InputError, ServiceError, WarehouseError
 
     __version__: str

@@ -178,6 +178,31 @@ def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary
     return synth_export.run(wh, _settings(wh, "export_synth", settings, (), ("out",)), Path(out))
 
 
+def export_synonyms(
+    wh: store.Warehouse,
+    out: PathLike | None = None,
+    *,
+    explicit: bool = False,
+    max_group_size: int = 20,
+    oversize: str = "split",
+    categories: Sequence[str] = (),
+    **settings: Any,
+) -> Summary:
+    """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch."""
+    from etl.steps import export_synonyms as step
+
+    params = ("out", "explicit", "max_group_size", "oversize", "categories")
+    return step.run(wh, _settings(wh, "export_synonyms", settings, (), params), _path(out), explicit=explicit,
+                    max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
+
+
+def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+    """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
+    from etl.steps import report_html
+
+    return report_html.run(wh, _settings(wh, "report", settings, (), ("out",)), _path(out))
+
+
 def synth(
     wh: store.Warehouse,
     stages: Sequence[str] = ("expand", "translate", "sentences"),

@@ -147,10 +147,10 @@ def report_cmd(app: App, out: Path | None) -> None:
     Example:
       pip install -e ".[report]" && etl report --out report.html && xdg-open report.html
     """
-    from etl.steps import report_html
+    from etl import api
 
     with app.warehouse(read_only=True) as wh:
-        click.echo(report_html.run(wh, app.settings(), out).render())
+        click.echo(api.report(wh, out).render())
 
 
 @cli.command()
@@ -647,11 +647,11 @@ def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_si
       etl export synonyms --out config/analysis/ko_en_synonyms.txt
       etl export synonyms --explicit --category machine_learning --max-group-size 10 --oversize skip
     """
-    from etl.steps import export_synonyms
+    from etl import api
 
     with app.warehouse() as wh:
-        summary = export_synonyms.run(wh, app.settings(), out, explicit=explicit, max_group_size=max_group_size,
-                                      oversize=oversize, categories=categories)
+        summary = api.export_synonyms(wh, out, explicit=explicit, max_group_size=max_group_size, oversize=oversize,
+                                      categories=categories)  # fmt: skip
     click.echo(summary.render())
 
 

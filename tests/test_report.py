@@ -164,18 +164,20 @@ def test_an_empty_warehouse_gives_a_page_that_says_so(etl, tmp_path: Path, plotl
         assert phrase in text
 
 
-def test_population_per_band_is_read_when_the_mine_run_recorded_it(etl, full: Path, tmp_path: Path, plotly: None) -> None:
+def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path, plotly: None) -> None:
     from etl.steps import report_figures, report_html
 
     with Warehouse.open(full, read_only=True) as wh:
         data = report_html.collect(wh)
-    assert "not recorded" in report_figures.population(data).note
-    for band, counts in data.mine_counts["bands"].items():
-        counts["population"] = 1000 + len(band)
+        medians = dict(wh.execute("SELECT band, median(population) FROM anchor_bands GROUP BY band").fetchall())
+        empty = dict(wh.execute("SELECT band, count(*) FILTER (WHERE population = 0) FROM anchor_bands GROUP BY band").fetchall())
     section = report_figures.population(data)
-    assert "not recorded" not in section.note
-    assert section.figure is not None and list(section.figure.data[0].y) == [1004, 1006, 1004]
-
+    assert section.figure is not None and [t.name for t in section.figure.data] == ["easy", "medium", "hard"]
+    for trace in section.figure.data:
+        assert trace.median[0] == pytest.approx(max(float(medians[trace.name]), 0.5))
+    assert [row[3] for row in section.table[1:]] == [f"{empty[b]:,}" for b in ("easy", "medium", "hard")]
+    data.populations = []  # a mine run from before anchor_bands existed
+    assert "not recorded" in report_figures.population(data).note
 
 def test_without_plotly_the_command_says_what_to_install(etl, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly", None)

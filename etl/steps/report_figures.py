@@ -108,30 +108,32 @@ def positives(data: "Data") -> Section:
 
 
 def population(data: "Data") -> Section:
-    """Per band: the candidates found in it (when the mine run recorded them), the quota, what was picked."""
+    """Per band: how many eligible terms each anchor found in it (box of p5/p25/median/p75/p95), and the picks."""
     import plotly.graph_objects as go
 
-    title = "Population per band"
-    recorded = data.mine_counts.get("bands")
-    if not recorded:
+    title = "Members per anchor in each band"
+    if data.mine_run_id is None:
         return Section("population", title, "No mine run yet: run `etl mine`.")
-    names = [b for b in BAND_COLOURS if b in recorded]
-    populations = data.mine_counts.get("population") or {}
-    pop = [recorded[b].get("population", populations.get(b)) for b in names]
+    if not data.populations:
+        return Section("population", title, f"Band sizes were not recorded by mine run {data.mine_run_id}; "
+                       "run `etl mine` again to record them.")  # fmt: skip
     fig = go.Figure()
-    if any(p is not None for p in pop):
-        fig.add_bar(x=names, y=pop, name="population (candidates in the band)", marker_color="#bbbbbb")
-    fig.add_bar(x=names, y=[recorded[b].get("quota") for b in names], name="quota", marker_color="#4a6fa5")
-    fig.add_bar(x=names, y=[recorded[b].get("by_quota") for b in names], name="picked for the quota", marker_color="#4c9f70")
-    fig.add_bar(x=names, y=[recorded[b].get("by_fill") for b in names], name="picked to fill another band", marker_color="#e0a030")
-    _layout(fig, height=320, barmode="group", yaxis_title="negatives")
-    if any(p is not None for p in pop):
-        note = f"From the counts of mine run {data.mine_run_id}."
-    else:
-        note = (f"Population per band: not recorded by mine run {data.mine_run_id}; the bars show its quotas and "
-                f"picks per band.")  # fmt: skip
-    return Section("population", title, note, fig)
-
+    for row in data.populations:
+        # A log axis cannot show 0: empty bands sit at 0.5 and are counted in the table below.
+        q = [max(float(row[k]), 0.5) for k in ("p5", "p25", "p50", "p75", "p95")]
+        fig.add_trace(go.Box(name=row["band"], lowerfence=[q[0]], q1=[q[1]], median=[q[2]], q3=[q[3]],
+                             upperfence=[q[4]], mean=[max(float(row["mean"]), 0.5)],
+                             marker_color=BAND_COLOURS.get(row["band"]), boxpoints=False))  # fmt: skip
+    _layout(fig, height=340, yaxis_type="log", yaxis_title="members per anchor (log)", showlegend=False)
+    table: list[list[Any]] = [["band", "anchors", "median", "empty", "short of quota", "estimated", "quota",
+                               "picked for the quota"]]  # fmt: skip
+    for row in data.populations:
+        table.append([row["band"], f"{row['anchors']:,}", f"{row['p50']:,.0f}", f"{row['empty']:,}",
+                      f"{row['short']:,}", f"{row['estimated']:,}", f"{row['quota']:,}", f"{row['picked']:,}"])  # fmt: skip
+    note = (f"From anchor_bands of mine run {data.mine_run_id}: whiskers at the 5th and 95th percentile. A band short "
+            "of its quota is filled from the others; 'estimated' counts anchors whose band size the ANN path "
+            "estimated from random draws.")  # fmt: skip
+    return Section("population", title, note, fig, table)
 
 def rejects(data: "Data") -> Section:
     """Refused input by step and rule."""

@@ -2,7 +2,7 @@
 
 The page carries plotly.js inline and every figure as JSON, so it opens anywhere without a network:
 the negatives' similarity histogram with the band edges, band shares overall and per split,
-positives per anchor, population and picks per band (from the mine run's counts), rejects by step
+positives per anchor, members per anchor in each band (anchor_bands), rejects by step
 and rule, LLM calls by status with latency and token percentiles, and the last runs. A section
 with nothing to draw says why. The figures are built from aggregates computed in DuckDB
 (sql/report_*.sql), so the page's size and build time hardly grow with the data.
@@ -49,6 +49,7 @@ class Data:
     width: float = BIN_WIDTH
     histogram: list[tuple[str, int, int]] = field(default_factory=list)  # (band, bin, negatives)
     shares: list[tuple[str, str, int]] = field(default_factory=list)  # (split, difficulty, triplets)
+    populations: list[dict[str, Any]] = field(default_factory=list)  # per band: members per anchor, from anchor_bands
     positives: list[tuple[int, int]] = field(default_factory=list)  # (positives, anchors)
     rejects: list[tuple[str, str, int]] = field(default_factory=list)  # (step, rule, rows)
     llm: list[dict[str, Any]] = field(default_factory=list)  # per (task, status)
@@ -98,6 +99,9 @@ def collect(wh: Warehouse) -> Data:
     data.histogram = [(b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
+    cursor = wh.sql_file("report_band_population")
+    names = [d[0] for d in cursor.description]
+    data.populations = [dict(zip(names, row)) for row in cursor.fetchall()]
     data.rejects = [(s, r, int(n)) for s, r, n in
                     wh.execute("SELECT step, rule, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC, 1, 2").fetchall()]  # fmt: skip
     cursor = wh.sql_file("report_llm_calls")
