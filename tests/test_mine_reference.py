@@ -183,3 +183,35 @@ def test_nearest_first_sampling_would_fail_the_uniformity_check(wh: Warehouse) -
         if len(band) > 2:
             tops += [(len(band) - 1 - k) / (len(band) - 1) for k in range(2)]
     assert np.mean(tops) > 0.95
+
+
+class LostIndex:
+    """A usearch index whose graph search gets lost for every other query: it misses the query's own
+    neighbourhood (the anchor itself included) and returns the next-best terms, with their true distances."""
+
+    def __init__(self, index: object) -> None:
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)  # type: ignore[arg-type]
+
+    def search(self, queries: np.ndarray, count: int, threads: int = 0) -> object:
+        from types import SimpleNamespace
+
+        found = self.index.search(queries, 2 * count, threads=threads)  # type: ignore[attr-defined]
+        keys = np.asarray(found.keys).reshape(len(queries), -1).copy()
+        dist = np.asarray(found.distances).reshape(keys.shape).copy()
+        keys[::2, :count], dist[::2, :count] = keys[::2, count:], dist[::2, count:]
+        return SimpleNamespace(keys=keys[:, :count], distances=dist[:, :count], counts=np.full(len(queries), count))
+
+
+def test_ann_scans_the_anchors_the_index_got_lost_on(wh: Warehouse) -> None:
+    from usearch.index import Index
+
+    world = build(wh, "saturated_medium")
+    index = Index(ndim=64, metric="cos", dtype="f32", connectivity=32, expansion_add=400, expansion_search=800)
+    index.add(world.ids.astype(np.uint64), world.vecs, threads=1)
+    mine.run(wh, settings("ann", mine_top_k=400), index=LostIndex(index))
+    escalated = wh.last_ok_run("mine")["counts"]["escalated"]
+    assert escalated["index_missed_anchor"] > 0.4 * wh.scalar("SELECT count(DISTINCT anchor_id) FROM anchor_bands")
+    check(wh, reference(world))  # the wrong neighbourhoods left no trace

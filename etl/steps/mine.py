@@ -91,6 +91,7 @@ class Mined:
     population: "np.ndarray"  # int64[m, 3] band members per anchor (estimated where `estimated`)
     estimated: "np.ndarray"  # bool[m, 3]
     escalated: int = 0  # anchors the ANN path completed with the exact scan
+    lost: int = 0  # of those, anchors the index search did not find (its own vector missing)
     escalated_by_band: dict[str, int] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)  # members found, by how
 
@@ -218,7 +219,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
     parts: list[Members] = []
     population = np.zeros((m, 3), dtype=np.int64)
     estimated = np.zeros((m, 3), dtype=bool)
-    escalated, by_band = 0, np.zeros(3, dtype=np.int64)
+    escalated, lost, by_band = 0, 0, np.zeros(3, dtype=np.int64)
     with report.Progress("mining", m) as progress:
         for start in range(0, m, chunk):
             anchors = np.arange(start, min(start + chunk, m), dtype=np.int64)
@@ -231,6 +232,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
             estimated[anchors] = found.estimated
             escalated += int(found.escalated.sum())
             by_band += found.escalated_by_band
+            lost += found.lost
             progress.advance(len(anchors))
     members = Members.concat(parts)
     picks = mine_sample.pick(members, quota, plan.negatives)
@@ -239,7 +241,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
     if (plan.bands.classify(picks.sim) != picks.band).any():  # pragma: no cover - a broken slack, not bad input
         raise EtlError("a mined negative changed band on its exact cosine; this is a bug, please report it")
     found_by = {name: int((members.source == code).sum()) for code, name in enumerate(SOURCES)}
-    return Mined(picks, quota, population, estimated, escalated,
+    return Mined(picks, quota, population, estimated, escalated, lost,
                  dict(zip(BAND_NAMES, (int(v) for v in by_band))), found_by)  # fmt: skip
 
 
@@ -375,7 +377,8 @@ def _counts(
         "warnings": _warnings(inputs, plan, bands, m),
     }
     if plan.search == "ann":
-        counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4), "by_band": mined.escalated_by_band}
+        counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4),
+                               "by_band": mined.escalated_by_band, "index_missed_anchor": mined.lost}  # fmt: skip
     return counts
 
 
@@ -435,7 +438,8 @@ def _summary(counts: dict[str, Any], seconds: float) -> report.Summary:
     if "escalated" in counts:
         esc = counts["escalated"]
         why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
-        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why})")
+        missed = f"; the index missed {esc['index_missed_anchor']:,} anchors themselves" if esc["index_missed_anchor"] else ""
+        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
     bands = counts["config"]["bands"]
     summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
     summary.add("negatives", counts["negatives"])

@@ -122,6 +122,7 @@ class Found:
     estimated: "np.ndarray"  # bool[m, 3] population estimated from permutation draws, not counted
     escalated: "np.ndarray"  # bool[m] anchors the ANN path handed to the exact scan
     escalated_by_band: "np.ndarray"  # int64[3] anchors escalated because of each band
+    lost: int = 0  # anchors escalated because the index did not return the anchor itself
 
 
 def scan(ctx: Context, anchors: "np.ndarray") -> Found:
@@ -290,12 +291,19 @@ def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
     returned = np.asarray(result.counts).reshape(-1)
     lows = bands.edges[:, 0].astype(np.float64)
     # The shortlist holds every term above its last score (up to the index's recall): a band whose
-    # low edge lies above that is covered; an index that returned less than asked returned everything.
-    last = np.where(returned >= count, approx[np.arange(m), np.maximum(returned - 1, 0)], -np.inf)
+    # low edge lies above that is covered. Only an index holding no more terms than were asked has
+    # returned everything; HNSW may return fewer than asked, and then its last score still bounds it.
+    last = np.where(returned > 0, approx[np.arange(m), np.maximum(returned - 1, 0)], np.inf)
+    if len(index) <= count:
+        last[:] = -np.inf
     covered = lows[None, :] >= last[:, None] + ANN_SLACK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
 
-    w, slot = np.nonzero(np.arange(found_keys.shape[1])[None, :] < returned[:, None])
+    valid_slot = np.arange(found_keys.shape[1])[None, :] < returned[:, None]
+    # An anchor is in the index, so its own vector comes back first; when it does not, the graph
+    # search got lost in another neighbourhood and every band it claims to cover is suspect.
+    lost = ~((found_keys == inputs.anchor_ids[anchors][:, None]) & valid_slot).any(axis=1)
+    w, slot = np.nonzero(valid_slot)
     r = np.minimum(np.searchsorted(ids, found_keys[w, slot]), n_rows - 1)
     keep = ids[r] == found_keys[w, slot]  # the index may hold terms that left the vocabulary
     w, r = w[keep], r[keep]
@@ -330,10 +338,10 @@ def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
         parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
         population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
     # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
-    short = estimated & (hits < ctx.n)
-    escalate = short.any(axis=1)
+    short = estimated & (hits < ctx.n) & ~lost[:, None]
+    escalate = short.any(axis=1) | lost
     members = Members.concat(parts)
-    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64))
+    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
     if escalate.any():
         exact = scan(ctx, anchors[escalate])
         found.members = Members.concat([members.take(~escalate[np.searchsorted(anchors, members.anchor)]), exact.members])
