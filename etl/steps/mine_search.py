@@ -69,6 +69,13 @@ def exact_slack(dim: int) -> float:
     return max(4.0 * dim * 2.0**-24, 1e-6)
 
 
+def _cores() -> int:
+    """CPUs this process may run on."""
+    import os
+
+    return max(1, len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else max(1, os.cpu_count() or 1)
+
+
 def exact_chunk_size(n_terms: int) -> int:
     """Anchors per exact matrix product, so one similarity chunk stays near EXACT_CHUNK_BYTES."""
     return max(16, min(2048, EXACT_CHUNK_BYTES // (4 * max(n_terms, 1))))
@@ -84,10 +91,23 @@ class Context:
     perm: Permutation
     cap: "np.ndarray | None"  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
     top_k: int = 100  # ANN shortlist length before margins
+    workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
+    _masks: dict[int, "np.ndarray"] = field(init=False, default_factory=dict)
+    levels: dict[int, int | None] = field(init=False, default_factory=dict)  # per block: the level it listed last
 
     def __post_init__(self) -> None:
         self.slack = exact_slack(int(self.inputs.vecs.shape[1]))
+        self.inputs.exclusions(self.inputs.anchors[:0])  # build its lookup tables before threads share them
+
+    def mask(self, block: int, shape: tuple[int, int]) -> "np.ndarray":
+        """A bool work array of `shape` for one block, reused from chunk to chunk (no fresh pages each time)."""
+        import numpy as np
+
+        size = shape[0] * shape[1]
+        if block not in self._masks or self._masks[block].size < size:
+            self._masks[block] = np.empty(size, dtype=bool)
+        return self._masks[block][:size].reshape(shape)
 
     def settle(self, anchors: "np.ndarray", which: "np.ndarray", rows: "np.ndarray", approx: "np.ndarray") -> "np.ndarray":
         """`approx` with the exact cosine wherever it is within the slack of a band edge or the cap."""
@@ -129,10 +149,38 @@ def scan(ctx: Context, anchors: "np.ndarray") -> Found:
     """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
     import numpy as np
 
+    vecs = ctx.inputs.vecs
+    m = len(anchors)
+    sims = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    # The passes over the product are memory-bound and numpy runs each on one core: split the rows
+    # between the cores (every block is mined on its own; the result does not depend on the split).
+    cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
+    blocks = [(int(a), int(b)) for a, b in zip(cuts, cuts[1:]) if b > a]
+    done = _pool(ctx.workers).map(lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]),
+                                  range(len(blocks)))  # fmt: skip
+    parts, populations = zip(*done)
+    return Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
+                 np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64))  # fmt: skip
+
+
+_pools: dict[int, Any] = {}
+
+
+def _pool(workers: int) -> Any:
+    """A thread pool of `workers` threads, made once per process."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if workers not in _pools:
+        _pools[workers] = ThreadPoolExecutor(workers, thread_name_prefix="etl-scan")
+    return _pools[workers]
+
+
+def _scan_rows(ctx: Context, block: int, anchors: "np.ndarray", sims: "np.ndarray") -> tuple[list[Members], "np.ndarray"]:
+    """One block of a chunk's rows: its members, and its populations (int64[len(anchors), 3])."""
+    import numpy as np
+
     inputs, bands = ctx.inputs, ctx.bands
-    vecs = inputs.vecs
-    n_rows, m = len(vecs), len(anchors)
-    sims = vecs[inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    m, n_rows = sims.shape
     which, rows = inputs.exclusions(anchors)
     sims[which, rows] = BLANK
     if ctx.cap is not None:
@@ -142,16 +190,25 @@ def scan(ctx: Context, anchors: "np.ndarray") -> Found:
     # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
     at_least: dict[float, np.ndarray] = {}
     listed, top = None, np.inf
-    mask = np.empty(sims.shape, dtype=bool)
-    for edge in bands.thresholds:
+    mask = ctx.mask(block, sims.shape)
+    budget = LIST_PER_ANCHOR * m
+    guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
+    for level, edge in enumerate(bands.thresholds):
         np.greater_equal(sims, edge - ctx.slack, out=mask)
+        if level == guess:
+            flat = np.flatnonzero(mask)
+            if len(flat) <= budget:
+                listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+                break
+            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
+            continue
         count = np.count_nonzero(mask, axis=1)
-        if count.sum() <= LIST_PER_ANCHOR * m:
+        if count.sum() <= budget:
             flat = np.flatnonzero(mask)
             listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
             break
         at_least[float(edge)] = count
-    del mask
+    ctx.levels[block] = level if listed is not None else None
 
     lows, highs = bands.edges[:, 0].astype(np.float64), bands.edges[:, 1].astype(np.float64)
     population = np.zeros((m, 3), dtype=np.int64)
@@ -181,8 +238,7 @@ def scan(ctx: Context, anchors: "np.ndarray") -> Found:
         empty[:, band] = (population[:, band] == 0) & (highs[band] >= top)
     if dense.size:
         parts += _walk_dense(ctx, anchors, keys, sims, dense, population, empty)
-    return Found(Members.concat(parts), population, np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool),
-                 np.zeros(3, dtype=np.int64))  # fmt: skip
+    return parts, population
 
 
 def _walk_dense(
@@ -343,9 +399,12 @@ def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
     members = Members.concat(parts)
     found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
     if escalate.any():
-        exact = scan(ctx, anchors[escalate])
-        found.members = Members.concat([members.take(~escalate[np.searchsorted(anchors, members.anchor)]), exact.members])
-        found.population[escalate] = exact.population
+        todo = anchors[escalate]
+        step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
+        scans = [scan(ctx, todo[i : i + step]) for i in range(0, len(todo), step)]
+        kept = members.take(~escalate[np.searchsorted(anchors, members.anchor)])
+        found.members = Members.concat([kept, *(part.members for part in scans)])
+        found.population[escalate] = np.concatenate([part.population for part in scans])
         found.estimated[escalate] = False
     return found
 
