@@ -492,7 +492,8 @@ def embed(
     "--model", help="Whose vectors to index.  [default: the model `etl embed` would write, else the only one]"
 )
 @click.option(
-    "--dtype", type=click.Choice(["f32", "f16", "i8"]), help="Scalar type stored in the index.  [index_dtype]"
+    "--dtype", type=click.Choice(["auto", "f32", "f16", "bf16", "i8"]),
+    help="Scalar type stored in the index; auto builds with the fastest of f16/bf16/f32 measured here.  [index_dtype]",
 )
 @click.option("--connectivity", type=int, help="HNSW edges per node (M).  [index_connectivity]")
 @click.option(
@@ -533,8 +534,8 @@ def index(
 
 @cli.command()
 @click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
-@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="Candidate search: exact matrix product, the usearch index, or by vocabulary size.  [default auto]")
-@click.option("--top-k", type=int, help="Nearest terms shortlisted per anchor for the medium and hard bands.  [default 100]")
+@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot show), or auto: the cheaper, estimated on this machine.  [default auto]")
+@click.option("--top-k", type=int, help="ANN shortlist per anchor (plus margins); bands below its last score are walked or scanned.  [default 100]")
 @click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
 @click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
 @click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
@@ -553,8 +554,11 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
 
     Anchors are both sides of every synonym pair with vectors; negatives never come from the
-    anchor's synonym group or share a normalised text with the anchor or a positive. Replaces
-    `negatives` and `triplets`; anchors left without any negative are listed in `rejects`.
+    anchor's synonym group or share a normalised text with the anchor or a positive. Each band's
+    picks are a seeded uniform sample of every term whose exact cosine lies in it; a band is filled
+    from the others only when it has fewer members than its quota. Replaces `negatives`, `triplets`
+    and `anchor_bands` (each anchor's band sizes); anchors left without any negative are listed in
+    `rejects`, and a run where no anchor gets one fails with the model's cosine range.
 
     \b
     Example:

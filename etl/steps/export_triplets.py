@@ -206,6 +206,10 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: "pa.Table") -> d
         quota = asked["quota"]
         fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
                        "fill_rate": round(by_quota / quota, 4) if quota else None}  # fmt: skip
+        # What the band held, as the mine run counted it (absent from runs that did not record it).
+        for key in ("population", "population_estimated", "anchors_empty", "anchors_short"):
+            if key in asked:
+                fills[band][key] = asked[key]
     skipped = [r[0] for r in wh.execute(
         "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
     ).fetchall()]  # fmt: skip
@@ -255,6 +259,8 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: "pa.Table") -> d
         "difficulty_distribution": difficulty,
         "difficulty_distribution_by_split": per_split,
         "band_fill": fills,
+        "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
+        "warnings": mine_run.get("warnings", []),
         "positives_per_anchor": mine_run["positives_per_anchor"],
         "skipped_anchor_list": skipped,
         "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
