@@ -121,10 +121,10 @@ def population(data: "Data") -> Section:
     for row in data.populations:
         # A log axis cannot show 0: empty bands sit at 0.5 and are counted in the table below.
         q = [max(float(row[k]), 0.5) for k in ("p5", "p25", "p50", "p75", "p95")]
-        fig.add_trace(go.Box(name=row["band"], lowerfence=[q[0]], q1=[q[1]], median=[q[2]], q3=[q[3]],
+        fig.add_trace(go.Box(name=row["band"], x=[row["band"]], lowerfence=[q[0]], q1=[q[1]], median=[q[2]], q3=[q[3]],
                              upperfence=[q[4]], mean=[max(float(row["mean"]), 0.5)],
                              marker_color=BAND_COLOURS.get(row["band"]), boxpoints=False))  # fmt: skip
-    _layout(fig, height=340, yaxis_type="log", yaxis_title="members per anchor (log)", showlegend=False)
+    _layout(fig, height=340, yaxis={"type": "log", "dtick": 1, "title": "members per anchor (log)"}, showlegend=False)
     table: list[list[Any]] = [["band", "anchors", "median", "empty", "short of quota", "estimated", "quota",
                                "picked for the quota"]]  # fmt: skip
     for row in data.populations:
