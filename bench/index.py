@@ -1,4 +1,4 @@
-"""Build time, search throughput and recall@10 of the usearch index per scalar type (f32, f16, i8).
+"""Build time, search throughput and recall@10 of the usearch index per scalar type (f32, f16, bf16, i8).
 
 Synthetic vectors shaped like sentence embeddings: every vector shares a common direction (so
 unrelated terms sit near cosine 0.35, as in the seed notebook's 1024-d vectors), belongs to one of
@@ -6,7 +6,7 @@ many clusters (near neighbours around cosine 0.75) and carries its own noise. He
 the same clusters are searched for their 10 nearest neighbours; the baseline is exact search with
 numpy (chunked matrix products, measured in the same run), which also gives the true top 10.
 
-    python bench/index.py [--small] [--dtypes f32,f16,i8] [--queries N]
+    python bench/index.py [--small] [--dtypes f32,f16,bf16,i8] [--queries N]
 
 The index uses the `etl index` defaults (connectivity, expansion_add, expansion_search).
 """
@@ -76,7 +76,7 @@ def exact_top_k(corpus: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.nda
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="20,000 x 256 vectors: a quick run")
-    parser.add_argument("--dtypes", default="f32,f16,i8", help="comma-separated scalar types to measure")
+    parser.add_argument("--dtypes", default="f32,f16,bf16,i8", help="comma-separated scalar types to measure")
     parser.add_argument("--queries", type=int, default=None, help="held-out queries (default 1,000; 300 with --small)")
     args = parser.parse_args()
     n, dim = (20_000, 256) if args.small else (150_000, 1024)
