@@ -278,21 +278,31 @@ def run(
     refresh: bool = False,
     notify: Callable[[str], None] | None = None,
     client: "Client | None" = None,
+    ray: str | bool | None = None,
+    ray_shards: int | None = None,
     **settings: Any,
 ) -> "Result":
     """The whole pipeline, skipping steps whose inputs are unchanged; `start`/`only` force steps (`etl run`).
 
     `example` uses the bundled pairs and vocabulary with the hash embedder; `notify` receives each
-    step's progress lines; `client` is an LLM client already checked, as for synth().
+    step's progress lines; `client` is an LLM client already checked, as for synth(); `ray` (True,
+    or a cluster address) mines as `ray_shards` Ray tasks, as mine(ray=...) does.
     """
     from etl.steps import pipeline
 
     own = ("example", "pairs", "terms", "vectors", "out", "start", "only", "skip_bad_lines", "seeds", "refresh",
-           "notify", "client")
+           "notify", "client", "ray", "ray_shards")
     implied = run_implies(example=example, vectors=vectors, embedder=settings.get("embedder"))
     resolved = _settings(wh, "run", {**settings, **implied}, (), own)
     inputs = run_inputs(Path(resolved.warehouse), example=example, pairs=pairs, terms=terms, vectors=vectors,
                         out=out, skip_bad_lines=skip_bad_lines, seeds=seeds, refresh=refresh)
+    if ray not in (None, False):
+        from etl.steps import mine_ray
+
+        mine_ray.import_ray()
+        inputs.ray, inputs.ray_shards = ("local" if ray is True else str(ray)), ray_shards
+    elif ray_shards is not None:
+        raise ConfigError("ray_shards applies to ray=True (or ray=ADDRESS) only")
     return pipeline.run(wh, resolved, inputs, start, only, notify=notify or (lambda line: None), client=client)
 
 

@@ -703,6 +703,9 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
               help="Run this step and every step after it, even when their inputs are unchanged.")
 @click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.")
+@click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
 @_synth_options
 @_seeds_option
 @click.pass_obj
@@ -719,6 +722,7 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
+      etl run --example --ray
     """
     from etl import api
     from etl.steps import pipeline
@@ -731,9 +735,14 @@ def run_cmd(app: App, **options: Any) -> None:
     client = None
     if not path.exists() and pipeline.needs_llm(api.run_inputs(path, **inputs), start, only):
         client = pipeline.check_llm(app.settings(**llm))  # before the warehouse file is even created
+    ray = True if options["ray_address"] == "local" else options["ray_address"]
+    if ray is not None:
+        from etl.steps import mine_ray
+
+        mine_ray.import_ray()  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
         result = api.run(wh, start=start, only=only, notify=lambda line: click.echo(line, err=True), client=client,
-                         **inputs, **settings)
+                         ray=ray, ray_shards=options["ray_shards"], **inputs, **settings)
     click.echo(result.render())
 
 

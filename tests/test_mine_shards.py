@@ -183,3 +183,13 @@ def test_a_shard_needs_a_resolved_search_mode(etl: Etl, warehouse_path: Path, tm
     assert "between 0 and N-1" in result.output
     result = etl("mine", "--search", "exact", "--shard", "0/2", ok=False)
     assert "out" in result.output
+
+
+def test_ray_flags_say_what_to_install_without_ray(etl: Etl, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    make_world(warehouse_path)
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
+    for command in (["mine", "--ray"], ["run", "--example", "--ray"]):
+        result = etl(*command, ok=False)
+        assert result.exit_code != 0 and 'pip install ".[ray]"' in result.output, result.output

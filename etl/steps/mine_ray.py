@@ -76,7 +76,7 @@ def run(
             task = ray.remote(max_retries=MAX_RETRIES, num_cpus=1)(_mine_shard)
             refs = [task.remote(source, plan, i, shards, index_path, settings.index_expansion_search,
                                 str(crash_once) if crash_once else None) for i in range(shards)]  # fmt: skip
-            parts = ray.get(refs)  # one result per shard index, in order: a retried task still returns once
+            parts = _gather(ray, refs)
             clock.lap("search")
             mined = mine_shards.combine(inputs, parts)
             mine.land(wh, run, settings, inputs, plan, mined, clock)
@@ -88,6 +88,22 @@ def run(
             ray.shutdown()
     where = "a local Ray" if started else f"Ray at {address or 'the running cluster'}"
     return mine.summary(run.counts, run.seconds).add("ray", f"{shards} shards on {where}")
+
+
+def _gather(ray: Any, refs: list[Any]) -> list[mine_shards.Part]:
+    """One part per shard index, in order (a retried task still returns once); a task's failure as one line."""
+    try:
+        return list(ray.get(refs))
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, EtlError):
+            raise type(cause)(str(cause)) from exc
+        first = str(cause or exc).strip().splitlines()[-1] if str(cause or exc).strip() else type(exc).__name__
+        raise EtlError(f"a mining task failed on Ray ({first}); this is a bug, please report it") from exc
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EtlError(f"a mining task was lost on Ray after {MAX_RETRIES} retries ({first}); check the nodes' "
+                       "memory and logs, then run again") from exc  # fmt: skip
 
 
 def _connect(ray: Any, address: str | None) -> bool:
