@@ -193,3 +193,31 @@ def test_ray_flags_say_what_to_install_without_ray(etl: Etl, warehouse_path: Pat
     for command in (["mine", "--ray"], ["run", "--example", "--ray"]):
         result = etl(*command, ok=False)
         assert result.exit_code != 0 and 'pip install ".[ray]"' in result.output, result.output
+
+
+def test_ann_shards_merged_equal_a_plain_ann_run(tmp_path: Path) -> None:
+    """With a given (deliberately coarse) index: the ANN path's walks and escalations are per anchor too."""
+    from usearch.index import Index
+
+    from etl import config, vectors
+    from etl.steps import mine
+
+    def rows(wh: Warehouse) -> dict[str, list[tuple]]:
+        return {t: wh.execute(f"SELECT * EXCLUDE (run_id) FROM {t} ORDER BY {k}").fetchall() for t, k in TABLES.items()}
+
+    path = tmp_path / "w" / "etl.duckdb"
+    make_world(path, n_terms=900, n_groups=90)
+    settings = config.load(overrides={"mine_search": "ann", "mine_top_k": 8}).settings
+    with Warehouse.open(path) as wh:
+        ids, vecs = vectors.load(wh, minedata.MODEL)
+        index = Index(ndim=vecs.shape[1], metric="cos", dtype="f16", connectivity=4, expansion_add=8, expansion_search=8)
+        index.add(ids.astype(np.uint64), vecs, threads=1)
+        mine.run(wh, settings, index=index)
+        counts = wh.last_ok_run("mine")["counts"]
+        assert counts["search"] == "ann" and counts["found"]["search"] > 0
+        plain = rows(wh)
+        for i in range(3):
+            mine_shards.shard(wh, settings, f"{i}/3", tmp_path / "parts", index=index)
+        wh.execute("DELETE FROM negatives")
+        mine_shards.merge(wh, settings, tmp_path / "parts")
+        assert rows(wh) == plain
