@@ -16,7 +16,7 @@ import pytest
 
 from etl import api
 from tests.conftest import Etl
-from tests.test_mine_shards import dump, make_world
+from tests.test_mine_shards import dump, make_world, same_but_lineage
 
 pytestmark = pytest.mark.ray
 INSTALL = 'pip install -e ".[ray]"'
@@ -100,3 +100,14 @@ def test_etl_run_mines_on_ray_with_the_same_exports(ray_session: Any, tmp_path: 
         exports[name] = {str(p.relative_to(tmp_path / name / "out")): p.read_bytes() for p in files}
     assert exports["plain"] and exports["plain"] == exports["ray"]
     assert mine_counts(tmp_path / "ray" / "etl.duckdb")["shards"]["count"] == 2
+
+
+def test_ray_with_the_index_equals_a_plain_ann_run(ray_session: Any, tmp_path: Path) -> None:
+    path = tmp_path / "w" / "etl.duckdb"
+    make_world(path)
+    etl = Etl(path)
+    etl("mine", "--search", "ann")  # builds the index the tasks then open from its file
+    plain = dump(path, tmp_path / "plain")
+    etl("mine", "--search", "ann", "--ray", "--ray-shards", "2")
+    assert mine_counts(path)["search"] == "ann"
+    same_but_lineage(dump(path, tmp_path / "ray"), plain)

@@ -42,6 +42,18 @@ def dump(path: Path, out: Path) -> dict[str, bytes]:
     return files
 
 
+def same_but_lineage(got: dict[str, bytes], plain: dict[str, bytes]) -> None:
+    """Equal bytes, except the stats file's lineage (run ids) when both runs share one warehouse."""
+    assert got.keys() == plain.keys()
+    for name in plain:
+        if name.endswith("data_preparation_stats.json"):
+            a, b = json.loads(got[name]), json.loads(plain[name])
+            assert a.pop("lineage")["mine_run_id"] != b.pop("lineage")["mine_run_id"]
+            assert a == b, name
+        else:
+            assert got[name] == plain[name], name
+
+
 @pytest.fixture
 def plain(tmp_path: Path) -> dict[str, bytes]:
     """What a single-process `etl mine --search exact` lands and exports on the world."""
@@ -221,3 +233,16 @@ def test_ann_shards_merged_equal_a_plain_ann_run(tmp_path: Path) -> None:
         wh.execute("DELETE FROM negatives")
         mine_shards.merge(wh, settings, tmp_path / "parts")
         assert rows(wh) == plain
+
+
+def test_ann_shards_through_the_cli_use_the_saved_index(etl: Etl, warehouse_path: Path, tmp_path: Path) -> None:
+    make_world(warehouse_path)
+    etl("index")
+    etl("mine", "--search", "ann")
+    plain = dump(warehouse_path, tmp_path / "plain")
+    for i in range(2):
+        etl("mine", "--search", "ann", "--shard", f"{i}/2", "--out", str(tmp_path / "parts"))
+    etl("mine", "--merge", str(tmp_path / "parts"))  # --search auto takes the shards' mode
+    with Warehouse.open(warehouse_path) as wh:
+        assert wh.last_ok_run("mine")["counts"]["search"] == "ann"
+    same_but_lineage(dump(warehouse_path, tmp_path / "merged"), plain)
