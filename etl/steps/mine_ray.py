@@ -124,7 +124,7 @@ def _index(wh: Warehouse, settings: Settings, model: str) -> str:
     """The up-to-date index file the tasks open (built here when stale); it must be on storage they share."""
     from etl.steps import index as index_step
 
-    return str(index_step.ensure(wh, settings, model).path)
+    return str(Path(index_step.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
 
 
 def _mine_shard(source: Any, plan: mine.Plan, shard: int, shards: int, index_path: str | None,
@@ -150,7 +150,7 @@ def save_inputs(inputs: "MineInputs", directory: Path) -> str:
     """Write the mining inputs as .npy files (plus a JSON of the rest) for tasks on other nodes; returns the path."""
     import numpy as np
 
-    directory = Path(directory)
+    directory = Path(directory).resolve()  # the tasks' working directory may not be ours
     directory.mkdir(parents=True, exist_ok=True)
     for name in _ARRAYS:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(inputs, name)))
