@@ -246,3 +246,25 @@ def test_ann_shards_through_the_cli_use_the_saved_index(etl: Etl, warehouse_path
     with Warehouse.open(warehouse_path) as wh:
         assert wh.last_ok_run("mine")["counts"]["search"] == "ann"
     same_but_lineage(dump(warehouse_path, tmp_path / "merged"), plain)
+
+
+def test_shards_run_side_by_side_on_one_warehouse(etl: Etl, warehouse_path: Path, tmp_path: Path) -> None:
+    """A shard only reads: it opens the warehouse while another process holds it read-only."""
+    import subprocess
+    import sys
+
+    make_world(warehouse_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+         "print('ready', flush=True); sys.stdin.read()", str(warehouse_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        etl("mine", "--search", "exact", "--shard", "0/2", "--out", str(tmp_path / "parts"))
+        assert "busy" in etl("mine", "--merge", str(tmp_path / "parts"), ok=False).output  # writing must wait
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert (tmp_path / "parts" / mine_shards.part_name(0, 2) / mine_shards.MANIFEST).exists()
