@@ -268,3 +268,15 @@ def test_shards_run_side_by_side_on_one_warehouse(etl: Etl, warehouse_path: Path
         holder.stdin.close()
         holder.wait(timeout=30)
     assert (tmp_path / "parts" / mine_shards.part_name(0, 2) / mine_shards.MANIFEST).exists()
+
+
+def test_calibrated_bands_are_the_same_in_every_shard(etl: Etl, warehouse_path: Path, tmp_path: Path) -> None:
+    make_world(warehouse_path)
+    etl("mine", "--search", "exact", "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999")
+    plain = dump(warehouse_path, tmp_path / "plain")
+    for i in range(3):
+        etl("mine", "--search", "exact", "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999", "--shard", f"{i}/3",
+            "--out", str(tmp_path / "parts"))  # fmt: skip
+    assert "other settings" in etl("mine", "--merge", str(tmp_path / "parts"), ok=False).output  # uncalibrated here
+    etl("mine", "--merge", str(tmp_path / "parts"), "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999")
+    same_but_lineage(dump(warehouse_path, tmp_path / "merged"), plain)

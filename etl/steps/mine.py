@@ -12,6 +12,11 @@ population: its members that come first in the anchor's own permutation of the v
 with fewer members than its quota is filled from the others' remaining members, again in permutation
 order. `exact` computes this directly (etl/steps/mine_search.py); `ann` uses the index where it can
 show that it covers a band and falls back to the exact scan, per anchor, where it cannot.
+
+`run` is `prepare` (checks, inputs) → `make_plan` → `mine` → `land` (frames, split, one transaction).
+An anchor's picks never depend on the anchors mined beside it, so `mine` also takes any subset of
+them: etl/steps/mine_shards.py (`--shard`, `--merge`) and etl/steps/mine_ray.py (`--ray`) mine the
+anchors in shards and land the combined result through `land`, the same rows as one `run`.
 """
 
 from __future__ import annotations
