@@ -124,7 +124,7 @@ def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
 
 def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | None" = None) -> list[Stage]:
     """The stages `etl run` would run for these settings and inputs, in order (`client`: an LLM client already checked)."""
-    from etl.steps import clean, embed, imports, mine, split, synth
+    from etl.steps import clean, embed, imports, split, synth
 
     stages: list[Stage] = []
     if synthesises(inputs):
