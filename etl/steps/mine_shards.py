@@ -211,11 +211,13 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
     params = mine.params(settings, model) | {"merged": str(directory), "shards": shards}
     with wh.run("mine", params) as run:
         clock = mine._Clock()
+        current = fingerprint(wh, model)  # before loading the inputs: a stale part is refused at once
+        for manifest in manifests:
+            check_state(manifest, current, directory)
         inputs = mine.prepare(wh, model)
-        current = fingerprint(wh, model)
         plan = mine.make_plan(wh, settings, inputs, model)
         for manifest in manifests:
-            check(manifest, current, plan.config(), directory)
+            check_plan(manifest, plan.config(), directory)
         parts = [load_part(directory, manifest) for manifest in manifests]
         clock.lap("load")
         mined = combine(inputs, parts)
@@ -280,21 +282,28 @@ def read_manifests(directory: Path) -> list[dict[str, Any]]:
     return sorted(manifests, key=lambda m: m["shard"])
 
 
-def check(manifest: dict[str, Any], current: dict[str, int], plan: dict[str, Any], directory: Path) -> None:
-    """Refuse a part mined from another warehouse state or with another plan than this merge's."""
-    name = f"shard {manifest['shard']}/{manifest['shards']} in {directory}"
-    plan = json.loads(json.dumps(plan))  # as the manifest holds it: tuples as lists
+def check_state(manifest: dict[str, Any], current: dict[str, int], directory: Path) -> None:
+    """Refuse a part mined from another state of the warehouse (stale, or another warehouse's)."""
     theirs = manifest.get("fingerprint", {})
     differs = [key.removesuffix("_digest") for key in current if key.endswith("_digest") and theirs.get(key) != current[key]]
     if differs:
-        what = " and ".join(dict.fromkeys(differs))
-        raise ShardError(f"{name} was mined from another state of the warehouse (its {what} differ from this "
-                         f"warehouse's); mine it again here, or merge it where it was mined")  # fmt: skip
+        raise ShardError(f"{_label(manifest, directory)} was mined from another state of the warehouse (its "
+                         f"{' and '.join(differs)} differ from this warehouse's); mine it again here, or merge it "
+                         "where it was mined")  # fmt: skip
+
+
+def check_plan(manifest: dict[str, Any], plan: dict[str, Any], directory: Path) -> None:
+    """Refuse a part mined with another plan (bands, seed, search mode, ...) than this merge's."""
+    plan = json.loads(json.dumps(plan))  # as the manifest holds it: tuples as lists
     other = {k: (manifest["plan"].get(k), v) for k, v in plan.items() if manifest["plan"].get(k) != v}
     if other:
         shown = ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in sorted(other.items()))
-        raise ShardError(f"{name} was mined with other settings ({shown}); merge with the settings the shards used, "
-                         "or mine them again")  # fmt: skip
+        raise ShardError(f"{_label(manifest, directory)} was mined with other settings ({shown}); merge with the "
+                         "settings the shards used, or mine them again")  # fmt: skip
+
+
+def _label(manifest: dict[str, Any], directory: Path) -> str:
+    return f"shard {manifest['shard']}/{manifest['shards']} in {directory}"
 
 
 def load_part(directory: Path, manifest: dict[str, Any]) -> Part:
