@@ -3,6 +3,7 @@
     python bench/mine.py            # 150,000 terms x 1024-d, 28,371 anchors (~2.5 positives each)
     python bench/mine.py --small    # 20,000 terms x 256-d, 3,800 anchors: a quick run
     python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
+    python bench/mine.py --ray --size 40000,1024,7560  # `etl mine --ray` with 1, 2, 4 shards vs one process
 
 One run prints, each measured here and now:
 - the BLAS floor: a bare chunked `anchors @ vocab.T` (the exact scan's chunks), nothing else;
@@ -238,6 +239,29 @@ def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -
             "peak_mib": peak}  # fmt: skip
 
 
+def step_ray(warehouse: str, shards: str) -> dict:
+    """`etl mine --search exact --ray` with `shards` shards on a local Ray using every core (its start timed apart)."""
+    import ray
+
+    from etl import config
+    from etl.steps import mine_ray
+    from etl.warehouse import Warehouse
+
+    started = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.get(ray.remote(lambda: None).remote())  # a first worker is up
+    init_s = time.perf_counter() - started
+    settings = config.load(overrides={"warehouse": warehouse, "mine_search": "exact"}).settings
+    started = time.perf_counter()
+    with Warehouse.open(warehouse) as wh:
+        mine_ray.run(wh, settings, shards=int(shards))
+        seconds = time.perf_counter() - started
+        counts = wh.last_ok_run("mine")["counts"]  # type: ignore[index]
+    ray.shutdown()
+    return {"seconds": seconds, "init_s": init_s, "phases": counts["seconds"], "triplets": counts["triplets"],
+            "shard_seconds": counts["shards"]["seconds"], "peak_mib": peak_mib()}  # fmt: skip
+
+
 def step_compare(warehouse: str, sample: str) -> dict:
     """How close ann came to exact: populations counted, band shares, in-band percentiles on scored anchors."""
     import polars as pl
@@ -327,14 +351,20 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="anchors for the notebook baseline")
     parser.add_argument("--crossover", help="comma-separated vocabulary sizes: time exact vs ann at each")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
+    parser.add_argument("--ray", action="store_true", help="time `etl mine --ray` with 1, 2 and 4 shards against one process (needs the ray extra)")
+    parser.add_argument("--size", help="TERMS,DIM,ANCHORS instead of the default world")
     args = parser.parse_args()
     n_terms, dim, n_anchors = (20_000, 256, 3_800) if args.small else (150_000, 1024, 28_371)
+    if args.size:
+        n_terms, dim, n_anchors = (int(x) for x in args.size.split(","))
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-mine-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; workdir {workdir}")
     try:
         if args.crossover:
             crossover([int(x) for x in args.crossover.split(",")], dim, workdir)
+        elif args.ray:
+            on_ray(workdir, n_terms, dim, n_anchors)
         else:
             full(args, workdir, n_terms, dim, n_anchors)
     finally:
@@ -394,6 +424,25 @@ def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anch
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
+def on_ray(workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
+    """The exact scan in one process, then as 1, 2 and 4 Ray shards on this machine's cores."""
+    warehouse = workdir / "bench.duckdb"
+    landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors)])
+    print(f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors; {os.cpu_count()} cores")
+    floor = child(["--step-floor", str(warehouse)])
+    single = child(["--step-mine", str(warehouse), "exact", str(workdir / "unused.usearch"), "default"])
+    macs = landed["anchors"] * n_terms * dim
+    print(f"BLAS floor: {floor['seconds']:.1f}s ({macs / floor['seconds'] / 1e9:.1f} G multiply-adds/s)")
+    print(f"one process (etl mine --search exact): {single['seconds']:.1f}s, scan {single['phases']['search']:.1f}s "
+          f"({macs / single['phases']['search'] / 1e9:.1f} G multiply-adds/s), peak {single['peak_mib']:,.0f} MiB")  # fmt: skip
+    print(f"{'shards':>6} {'total s':>8} {'search s':>9} {'vs one process':>15} {'slowest shard s':>16} {'ray start s':>12} {'peak MiB':>9}")
+    for shards in (1, 2, 4):
+        got = child(["--step-ray", str(warehouse), str(shards)])
+        print(f"{shards:>6} {got['seconds']:>8.1f} {got['phases']['search']:>9.1f} {single['seconds'] / got['seconds']:>14.2f}x "
+              f"{max(got['shard_seconds']):>16.1f} {got['init_s']:>12.1f} {got['peak_mib']:>9,.0f}", flush=True)  # fmt: skip
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
 def crossover(sizes: list[int], dim: int, workdir: Path) -> None:
     """Exact search vs index build + ANN search, at several vocabulary sizes (anchors ~19%)."""
     print(f"{'terms':>8} {'anchors':>8} {'exact s':>8} {'index s':>8} {'ann s':>8} {'ann+index s':>11}")
@@ -421,6 +470,8 @@ if __name__ == "__main__":
             result = step_floor(*rest)
         elif step == "--step-compare":
             result = step_compare(*rest)
+        elif step == "--step-ray":
+            result = step_ray(*rest)
         else:
             result = step_notebook(rest[0], int(rest[1]))
         print(json.dumps(result))

@@ -150,11 +150,51 @@ def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False,
     return step.run(wh, _settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
 
 
-def mine(wh: store.Warehouse, *, model: str | None = None, **settings: Any) -> Summary:
-    """Mine negatives by cosine band, build triplets and split them (search, top_k, negatives, easy, ...)."""
+def mine(
+    wh: store.Warehouse,
+    *,
+    model: str | None = None,
+    shard: str | None = None,
+    out: PathLike | None = None,
+    merge: PathLike | None = None,
+    ray: str | bool | None = None,
+    ray_shards: int | None = None,
+    ray_vectors: PathLike | None = None,
+    **settings: Any,
+) -> Summary:
+    """Mine negatives by cosine band, build triplets and split them (search, top_k, negatives, easy, ...).
+
+    `shard="I/N"` with `out` mines shard I of N and writes its part under `out` (the warehouse is
+    only read); `merge` lands the parts under that directory as one run; `ray` (True, or a cluster
+    address) runs the shards as Ray tasks (`ray_shards` of them, default the cluster's CPUs;
+    `ray_vectors`: a directory every node mounts, to share the vectors through instead of the
+    object store). The result is the same rows as a plain run's.
+    """
     from etl.steps import mine as step
 
-    return step.run(wh, _settings(wh, "mine", settings, ("mine_",), ("model",)), model=model)
+    own = ("model", "shard", "out", "merge", "ray", "ray_shards", "ray_vectors")
+    resolved = _settings(wh, "mine", settings, ("mine_",), own)
+    chosen = [name for name, value in (("shard", shard), ("merge", merge), ("ray", ray)) if value not in (None, False)]
+    if len(chosen) > 1:
+        raise ConfigError(f"mine() takes one of shard, merge and ray, not {' and '.join(chosen)}")
+    if (shard is None) != (out is None):
+        raise ConfigError("a shard needs both shard='I/N' and out=DIR (where its part is written)")
+    if (ray_shards is not None or ray_vectors is not None) and ray in (None, False):
+        raise ConfigError("ray_shards and ray_vectors apply to ray=True (or ray=ADDRESS) only")
+    if shard is not None:
+        from etl.steps import mine_shards
+
+        return mine_shards.shard(wh, resolved, shard, Path(out), model=model)  # type: ignore[arg-type]
+    if merge is not None:
+        from etl.steps import mine_shards
+
+        return mine_shards.merge(wh, resolved, Path(merge), model=model)
+    if ray not in (None, False):
+        from etl.steps import mine_ray
+
+        address = None if ray is True else str(ray)
+        return mine_ray.run(wh, resolved, address, model=model, shards=ray_shards, vectors_dir=_path(ray_vectors))
+    return step.run(wh, resolved, model=model)
 
 
 def split(wh: store.Warehouse, **settings: Any) -> Summary:
@@ -238,21 +278,31 @@ def run(
     refresh: bool = False,
     notify: Callable[[str], None] | None = None,
     client: "Client | None" = None,
+    ray: str | bool | None = None,
+    ray_shards: int | None = None,
     **settings: Any,
 ) -> "Result":
     """The whole pipeline, skipping steps whose inputs are unchanged; `start`/`only` force steps (`etl run`).
 
     `example` uses the bundled pairs and vocabulary with the hash embedder; `notify` receives each
-    step's progress lines; `client` is an LLM client already checked, as for synth().
+    step's progress lines; `client` is an LLM client already checked, as for synth(); `ray` (True,
+    or a cluster address) mines as `ray_shards` Ray tasks, as mine(ray=...) does.
     """
     from etl.steps import pipeline
 
     own = ("example", "pairs", "terms", "vectors", "out", "start", "only", "skip_bad_lines", "seeds", "refresh",
-           "notify", "client")
+           "notify", "client", "ray", "ray_shards")
     implied = run_implies(example=example, vectors=vectors, embedder=settings.get("embedder"))
     resolved = _settings(wh, "run", {**settings, **implied}, (), own)
     inputs = run_inputs(Path(resolved.warehouse), example=example, pairs=pairs, terms=terms, vectors=vectors,
                         out=out, skip_bad_lines=skip_bad_lines, seeds=seeds, refresh=refresh)
+    if ray not in (None, False):
+        from etl.steps import mine_ray
+
+        mine_ray.import_ray()
+        inputs.ray, inputs.ray_shards = ("local" if ray is True else str(ray)), ray_shards
+    elif ray_shards is not None:
+        raise ConfigError("ray_shards applies to ray=True (or ray=ADDRESS) only")
     return pipeline.run(wh, resolved, inputs, start, only, notify=notify or (lambda line: None), client=client)
 
 

@@ -547,10 +547,18 @@ def index(
 @click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
 @click.option("--split-by", type=click.Choice(["group", "triplet"]), help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
 @click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@click.option("--shard", metavar="I/N", help="Mine only shard I of N (I from 0) and write its part under --out; the warehouse is only read. Needs --search exact or ann.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="With --shard: the directory the parts go to (one subdirectory per shard).")
+@click.option("--merge", "merge_dir", type=click.Path(file_okay=False, path_type=Path), help="Land the parts of every shard under this directory as one mine run (refused if one is missing, stale or foreign).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]", help="Run the shards as Ray tasks: on a local Ray, or on the cluster at ADDRESS (e.g. auto, ray://head:10001). Needs the ray extra.")
+@click.option("--ray-shards", type=int, help="With --ray: how many shards.  [default: the cluster's CPUs]")
+@click.option("--ray-vectors", type=click.Path(file_okay=False, path_type=Path), help="With --ray: share the inputs as .npy files in this directory (storage every node mounts) instead of the object store.")
 @click.pass_obj
 def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
          medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
-         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None) -> None:  # fmt: skip
+         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
+         out: Path | None, merge_dir: Path | None, ray_address: str | None, ray_shards: int | None,
+         ray_vectors: Path | None) -> None:  # fmt: skip
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
 
     Anchors are both sides of every synonym pair with vectors; negatives never come from the
@@ -560,11 +568,17 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     and `anchor_bands` (each anchor's band sizes); anchors left without any negative are listed in
     `rejects`, and a run where no anchor gets one fails with the model's cosine range.
 
+    Beyond one machine: `--shard I/N --out DIR` mines a deterministic share of the anchors (run
+    every I from 0 to N-1, anywhere the warehouse is), `--merge DIR` lands the parts; `--ray` does
+    both on a Ray cluster. Either way the rows equal a plain `etl mine`'s (see docs/scale.md).
+
     \b
     Example:
       etl mine
       etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
       etl mine --calibrate --split-by triplet
+      etl mine --search exact --shard 0/4 --out parts && etl mine --merge parts
+      etl mine --ray --ray-shards 8
     """
     from etl import api
 
@@ -573,8 +587,15 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
         mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
         mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
     )  # fmt: skip
-    with app.warehouse() as wh:
-        click.echo(api.mine(wh, model=model, **settings).render())
+    ray: str | bool | None = True if ray_address == "local" else ray_address
+    if ray is not None:
+        from etl.steps import mine_ray
+
+        mine_ray.import_ray()  # before the warehouse is opened: say what to install
+    # A shard only reads the warehouse, so shards of one warehouse can run side by side.
+    with app.warehouse(read_only=shard is not None) as wh:
+        click.echo(api.mine(wh, model=model, shard=shard, out=out, merge=merge_dir, ray=ray, ray_shards=ray_shards,
+                            ray_vectors=ray_vectors, **settings).render())  # fmt: skip
 
 
 @cli.command("split")
@@ -682,6 +703,9 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
               help="Run this step and every step after it, even when their inputs are unchanged.")
 @click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.")
+@click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
 @_synth_options
 @_seeds_option
 @click.pass_obj
@@ -698,6 +722,7 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
+      etl run --example --ray
     """
     from etl import api
     from etl.steps import pipeline
@@ -710,9 +735,14 @@ def run_cmd(app: App, **options: Any) -> None:
     client = None
     if not path.exists() and pipeline.needs_llm(api.run_inputs(path, **inputs), start, only):
         client = pipeline.check_llm(app.settings(**llm))  # before the warehouse file is even created
+    ray = True if options["ray_address"] == "local" else options["ray_address"]
+    if ray is not None:
+        from etl.steps import mine_ray
+
+        mine_ray.import_ray()  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
         result = api.run(wh, start=start, only=only, notify=lambda line: click.echo(line, err=True), client=client,
-                         **inputs, **settings)
+                         ray=ray, ray_shards=options["ray_shards"], **inputs, **settings)
     click.echo(result.render())
 
 

@@ -64,8 +64,13 @@ class Warehouse:
         """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
         path = Path(path)
         if read_only:
-            # A read-only connection cannot migrate, so bring the schema up to date first.
-            cls.open(path).close()
+            # A read-only connection cannot migrate, so bring the schema up to date first, unless
+            # other read-only connections hold the file: they opened it migrated (so do mining
+            # shards running side by side). Under a writer, the read-only connect says busy below.
+            try:
+                cls.open(path).close()
+            except WarehouseBusy:
+                pass
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect(path, read_only)

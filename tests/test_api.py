@@ -115,7 +115,7 @@ def test_tables_and_queries_come_back_as_polars(tmp_path: Path) -> None:
 
 
 def test_unknown_keywords_name_the_valid_ones(wh_api: etl.Warehouse) -> None:
-    with pytest.raises(ConfigError, match=r"mine\(\) has no setting 'serch'; it takes model, easy, .*search") as err:
+    with pytest.raises(ConfigError, match=r"mine\(\) has no setting 'serch'; it takes model, shard, out, merge, ray, .*easy, .*search") as err:
         etl.mine(wh_api, serch="exact")
     assert "`etl config` lists them" in str(err.value)
     with pytest.raises(ConfigError, match=r"clean\(\) has no setting 'negatives'"):

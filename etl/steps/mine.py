@@ -12,6 +12,11 @@ population: its members that come first in the anchor's own permutation of the v
 with fewer members than its quota is filled from the others' remaining members, again in permutation
 order. `exact` computes this directly (etl/steps/mine_search.py); `ann` uses the index where it can
 show that it covers a band and falls back to the exact scan, per anchor, where it cannot.
+
+`run` is `prepare` (checks, inputs) → `make_plan` → `mine` → `land` (frames, split, one transaction).
+An anchor's picks never depend on the anchors mined beside it, so `mine` also takes any subset of
+them: etl/steps/mine_shards.py (`--shard`, `--merge`) and etl/steps/mine_ray.py (`--ray`) mine the
+anchors in shards and land the combined result through `land`, the same rows as one `run`.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import mine_data, mine_sample, mine_search, split
 from etl.steps.mine_sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
-from etl.warehouse import Warehouse
+from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
@@ -98,22 +103,10 @@ class Mined:
 
 def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> report.Summary:
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
-    import numpy as np
-    import polars as pl
-
     model = mine_data.choose_model(wh, model)
-    params = {key: getattr(settings, key) for key in _PARAMS} | {"model": model}
-    with wh.run("mine", params) as run:
-        broken = wh.run_checks("mine_input_")
-        if broken:
-            raise CheckFailed(
-                f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
-                "every synonym pair needs both terms in one synonym group: run `etl clean`"
-            )
+    with wh.run("mine", params(settings, model)) as run:
         clock = _Clock()
-        inputs = mine_data.load(wh, model)
-        if len(inputs.anchors) == 0:
-            raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
+        inputs = prepare(wh, model)
         clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
         if plan.search == "ann" and index is None:
@@ -121,21 +114,48 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         clock.lap("plan")
         mined = mine(inputs, plan, index)
         clock.lap("search")
-        negatives, triplets, skipped = frames(inputs, mined, plan)
-        bands = anchor_bands(inputs, mined)
-        if triplets.height == 0:
-            raise NoTriplets(_no_triplets(inputs, plan))
-        is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
-        triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
-        with wh.transaction():
-            _write(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
-                                    "anchor_bands": bands})  # fmt: skip
-            split.check(wh, settings.split_by)
-        clock.lap("write")
-        run.counts.update(_counts(inputs, mined, plan, negatives, triplets, skipped))
-        run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
-        run.counts["seconds"] = clock.laps
-    return _summary(run.counts, run.seconds)
+        land(wh, run, settings, inputs, plan, mined, clock)
+    return summary(run.counts, run.seconds)
+
+
+def params(settings: Settings, model: str) -> dict[str, Any]:
+    """The settings a mine run records (and that decide its result), with the model."""
+    return {key: getattr(settings, key) for key in _PARAMS} | {"model": model}
+
+
+def prepare(wh: Warehouse, model: str) -> "MineInputs":
+    """Check the inputs' rules and load them; refuses a model without any anchor."""
+    broken = wh.run_checks("mine_input_")
+    if broken:
+        raise CheckFailed(
+            f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
+            "every synonym pair needs both terms in one synonym group: run `etl clean`"
+        )
+    inputs = mine_data.load(wh, model)
+    if len(inputs.anchors) == 0:
+        raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
+    return inputs
+
+
+def land(wh: Warehouse, run: "Run", settings: Settings, inputs: "MineInputs", plan: Plan, mined: Mined, clock: _Clock) -> None:
+    """Build the frames, split the triplets and replace the mined tables in one transaction; fills run.counts."""
+    import numpy as np
+    import polars as pl
+
+    negatives, triplets, skipped = frames(inputs, mined, plan)
+    bands = anchor_bands(inputs, mined)
+    if triplets.height == 0:
+        raise NoTriplets(_no_triplets(inputs, plan))
+    is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
+    triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
+    with wh.transaction():
+        _write(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
+                                "anchor_bands": bands})  # fmt: skip
+        split.check(wh, settings.split_by)
+    clock.lap("write")
+    run.counts.update(_counts(inputs, mined, plan, negatives, triplets, skipped))
+    run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
+    run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
 
 
 _PARAMS = (
@@ -208,21 +228,30 @@ def sample_cosines(inputs: "MineInputs", seed: int) -> "np.ndarray":
     return mine_search.exact_cosine(inputs.vecs, rows_a[keep], rows_b[keep])
 
 
-def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
-    """Pick every anchor's negatives, chunk by chunk (results do not depend on the chunking)."""
+def mine(inputs: "MineInputs", plan: Plan, index: Any = None, subset: "np.ndarray | None" = None,
+         workers: int | None = None) -> Mined:
+    """Pick the negatives of every anchor (or of the anchor indices `subset`), chunk by chunk.
+
+    The result does not depend on the chunking, nor on which other anchors are mined alongside: a
+    shard of the anchors gets exactly the rows a whole run gives those anchors (etl/steps/mine_shards.py).
+    Arrays stay sized for every anchor; rows outside `subset` are left at zero.
+    """
     import numpy as np
 
     ctx = context(inputs, plan)
+    if workers is not None:
+        ctx.workers = workers
     m = len(inputs.anchors)
+    which = np.arange(m, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
     quota = mine_sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
     chunk = mine_search.exact_chunk_size(len(inputs.ids)) if plan.search == "exact" else ANN_CHUNK
     parts: list[Members] = []
     population = np.zeros((m, 3), dtype=np.int64)
     estimated = np.zeros((m, 3), dtype=bool)
     escalated, lost, by_band = 0, 0, np.zeros(3, dtype=np.int64)
-    with report.Progress("mining", m) as progress:
-        for start in range(0, m, chunk):
-            anchors = np.arange(start, min(start + chunk, m), dtype=np.int64)
+    with report.Progress("mining", len(which)) as progress:
+        for start in range(0, len(which), chunk):
+            anchors = which[start : start + chunk]
             if plan.search == "exact":
                 found = mine_search.scan(ctx, anchors)
             else:
@@ -236,6 +265,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
             progress.advance(len(anchors))
     members = Members.concat(parts)
     picks = mine_sample.pick(members, quota, plan.negatives)
+    picks = canonical(picks)
     # Stored cosines are the exact ones; the search decided bands on them wherever an edge was close.
     picks.sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[picks.anchor], picks.row)
     if (plan.bands.classify(picks.sim) != picks.band).any():  # pragma: no cover - a broken slack, not bad input
@@ -243,6 +273,14 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None) -> Mined:
     found_by = {name: int((members.source == code).sum()) for code, name in enumerate(SOURCES)}
     return Mined(picks, quota, population, estimated, escalated, lost,
                  dict(zip(BAND_NAMES, (int(v) for v in by_band))), found_by)  # fmt: skip
+
+
+def canonical(picks: Picks) -> Picks:
+    """Picks ordered by (anchor, negative row): the order rows land in, whatever the chunks or shards were."""
+    import numpy as np
+
+    order = np.lexsort((picks.row, picks.anchor))
+    return Picks(*(getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")))
 
 
 def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFrame", "pl.DataFrame", "pl.DataFrame"]:
@@ -430,7 +468,8 @@ def _no_triplets(inputs: "MineInputs", plan: Plan) -> str:
     )
 
 
-def _summary(counts: dict[str, Any], seconds: float) -> report.Summary:
+def summary(counts: dict[str, Any], seconds: float) -> report.Summary:
+    """The one-screen summary of a mine run from its counts."""
     split_info = counts["split"]
     summary = report.Summary(f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s")
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")

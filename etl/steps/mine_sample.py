@@ -20,6 +20,7 @@ STREAM_PERMUTE = 2  # each anchor's permutation of the vocabulary: the order in 
 STREAM_QUOTA = 3  # how an anchor's share of negatives is rounded to whole numbers
 STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
 STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
+STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
 
 _GOLDEN = 0x9E3779B97F4A7C15
 

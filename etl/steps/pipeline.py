@@ -57,6 +57,8 @@ class Inputs:
     skip_bad_lines: bool = False
     seeds: Path | None = None
     refresh: bool = False  # send every LLM request again
+    ray: str | None = None  # mine on Ray: "local" or a cluster address (the result is the same rows)
+    ray_shards: int | None = None
 
 
 @dataclass
@@ -122,7 +124,7 @@ def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
 
 def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | None" = None) -> list[Stage]:
     """The stages `etl run` would run for these settings and inputs, in order (`client`: an LLM client already checked)."""
-    from etl.steps import clean, embed, imports, mine, split, synth
+    from etl.steps import clean, embed, imports, split, synth
 
     stages: list[Stage] = []
     if synthesises(inputs):
@@ -160,7 +162,7 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
         tables=("term_embeddings",), settings=(*_EMBEDDING, *_prefixed("index_"), "mine_search"),
     ))
     stages.append(Stage(
-        "mine", lambda: mine.run(wh, settings),
+        "mine", lambda: _mine(wh, settings, inputs),
         tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
         settings=(*_EMBEDDING, "seed", *_prefixed("mine_")), writes=("triplets",),
     ))
@@ -280,6 +282,16 @@ def _index(wh: Warehouse, settings: Settings) -> Summary:
     reason = ("mine_search is exact" if settings.mine_search == "exact" else
               "mine_search is auto: mine weighs the build against the exact scan and builds it if it chooses ann")
     return Summary("index: not built").add("why", reason)
+
+
+def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
+    """Mine in this process, or as shards on Ray (`etl run --ray`): the same rows either way."""
+    from etl.steps import mine, mine_ray
+
+    if inputs.ray is None:
+        return mine.run(wh, settings)
+    address = None if inputs.ray == "local" else inputs.ray
+    return mine_ray.run(wh, settings, address, shards=inputs.ray_shards)
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:

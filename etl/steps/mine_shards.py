@@ -1,0 +1,369 @@
+"""`etl mine --shard I/N` and `etl mine --merge DIR`: one mining run split over processes or machines.
+
+An anchor's picks depend only on the seed, its own term_id, the vocabulary and the settings
+(counter-based draws, per-anchor quotas; see etl/steps/mine_sample.py), never on the anchors mined
+beside it. So shard I of N mines the anchors whose hashed term_id is I modulo N, and the shards'
+picks put together are exactly a single run's. A shard writes its part under DIR/shard-IIII-of-NNNN/:
+`negatives.parquet` (its picks), `anchors.parquet` (quota and population per anchor and band) and,
+last, `manifest.json` (the resolved plan, a fingerprint of the warehouse state it read, counts,
+checksums of the two files, and when and where it ran). A part without its manifest is missing.
+
+The merge refuses, before writing anything, a set of parts that lacks a shard, mixes shard counts,
+fails a checksum, was mined from another state of the warehouse or with another plan; otherwise
+it lands them as `etl mine` does (etl/steps/mine.py `land`: triplets, split, checks, one
+transaction) and records each shard as a `mine_shard` run. Write mode of the merge: replace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import report
+from etl.config import Settings
+from etl.errors import ConfigError, EtlError
+from etl.steps import mine, mine_data, mine_search
+from etl.steps.mine_sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from etl.steps.mine_data import MineInputs
+
+FORMAT = 1  # version of the part layout; the merge refuses others
+MANIFEST = "manifest.json"
+FILES = ("negatives.parquet", "anchors.parquet")
+
+
+class ShardError(EtlError):
+    """A shard part is missing, damaged, or was mined from another warehouse state or with other settings."""
+
+
+@dataclass
+class Part:
+    """What one shard mined: its picks, its anchors' quotas and populations, its search counts and its run."""
+
+    shard: int
+    shards: int
+    negatives: "pl.DataFrame"  # anchor_id, negative_id, similarity, band, filled, source (codes)
+    anchors: "pl.DataFrame"  # anchor_id, quota_<band>, population_<band>, estimated_<band>
+    stats: dict[str, Any]  # escalated, lost, escalated_by_band, found
+    run: dict[str, Any] = field(default_factory=dict)  # started_at, finished_at, seconds, host, pid
+
+    @property
+    def name(self) -> str:
+        """The part's directory name, e.g. shard-0001-of-0004."""
+        return part_name(self.shard, self.shards)
+
+
+def part_name(shard: int, shards: int) -> str:
+    """Directory of shard `shard` of `shards` inside the output directory."""
+    return f"shard-{shard:04d}-of-{shards:04d}"
+
+
+def parse(spec: str) -> tuple[int, int]:
+    """"I/N" as (I, N), I counted from 0."""
+    try:
+        shard, shards = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard takes I/N (shard I of N, I from 0 to N-1), e.g. 0/4; got {spec!r}") from None
+    if shards < 1 or not 0 <= shard < shards:
+        raise ConfigError(f"--shard {spec}: I must be between 0 and N-1 and N at least 1, e.g. 0/4 to 3/4")
+    return shard, shards
+
+
+def assignment(anchor_ids: "np.ndarray", shards: int) -> "np.ndarray":
+    """The shard of each anchor: a seed-independent hash of its term_id, modulo the shard count."""
+    import numpy as np
+
+    return (keyed(0, STREAM_SHARD, anchor_ids) % np.uint64(shards)).astype(np.int64)
+
+
+def subset(inputs: "MineInputs", shard: int, shards: int) -> "np.ndarray":
+    """Indices of the anchors shard `shard` of `shards` mines (ascending)."""
+    import numpy as np
+
+    return np.flatnonzero(assignment(inputs.anchor_ids, shards) == shard).astype(np.int64)
+
+
+def fingerprint(wh: Warehouse, model: str) -> dict[str, int]:
+    """Counts and digests of the model's vectors, the terms, pairs and groups: what a shard's picks depend on."""
+    cursor = wh.sql_file("mine_shard_fingerprint", {"model": model})
+    row = cursor.fetchone()
+    names = [d[0] for d in cursor.description]
+    return {name: int(value or 0) for name, value in zip(names, row or ())}
+
+
+def compute(inputs: "MineInputs", plan: mine.Plan, shard: int, shards: int, index: Any = None,
+            workers: int | None = None) -> Part:  # fmt: skip
+    """Mine shard `shard` of `shards` (plan.search must be resolved: exact or ann)."""
+    import time
+
+    if plan.search not in ("exact", "ann"):  # pragma: no cover - callers resolve it
+        raise EtlError(f"a shard needs a resolved search mode, not {plan.search!r}; this is a bug, please report it")
+    started, clock = _now(), time.perf_counter()
+    which = subset(inputs, shard, shards)
+    mined = mine.mine(inputs, plan, index, which, workers)
+    part = _part(inputs, mined, which, shard, shards)
+    part.run = {"started_at": started, "finished_at": _now(), "seconds": round(time.perf_counter() - clock, 3),
+                "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
+    return part
+
+
+def combine(inputs: "MineInputs", parts: list[Part]) -> mine.Mined:
+    """The parts as one Mined over every anchor, in the order a single run lands; refuses gaps and overlaps."""
+    import numpy as np
+    import polars as pl
+
+    m = len(inputs.anchors)
+    quota = np.zeros((m, 3), dtype=np.int64)
+    population = np.zeros((m, 3), dtype=np.int64)
+    estimated = np.zeros((m, 3), dtype=bool)
+    covered = np.zeros(m, dtype=np.int64)
+    for part in parts:
+        at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
+        np.add.at(covered, at, 1)
+        for code, band in enumerate(BAND_NAMES):
+            quota[at, code] = part.anchors[f"quota_{band}"].to_numpy()
+            population[at, code] = part.anchors[f"population_{band}"].to_numpy()
+            estimated[at, code] = part.anchors[f"estimated_{band}"].to_numpy()
+    if (covered != 1).any():
+        raise ShardError(
+            f"the parts cover {int((covered == 1).sum()):,} of the {m:,} anchors once and "
+            f"{int((covered > 1).sum()):,} twice; mine every shard again with one --shard count"
+        )
+    frame = pl.concat([p.negatives for p in parts]) if parts else pl.DataFrame()
+    anchor = _locate(inputs.anchor_ids, frame["anchor_id"].to_numpy(), None, "anchor")
+    row = _locate(inputs.ids, frame["negative_id"].to_numpy(), None, "negative")
+    picks = mine.canonical(Picks(
+        anchor, row, frame["similarity"].to_numpy().astype(np.float32), frame["band"].to_numpy().astype(np.int8),
+        frame["filled"].to_numpy().astype(bool), frame["source"].to_numpy().astype(np.int8),
+    ))  # fmt: skip
+    by_band = {band: sum(p.stats["escalated_by_band"][band] for p in parts) for band in BAND_NAMES}
+    found = {name: sum(p.stats["found"][name] for p in parts) for name in parts[0].stats["found"]}
+    return mine.Mined(picks, quota, population, estimated, sum(p.stats["escalated"] for p in parts),
+                      sum(p.stats["lost"] for p in parts), by_band, found)  # fmt: skip
+
+
+def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: int) -> list[int]:
+    """A `mine_shard` run per part (as it ran, with its counts), pointing at the run that landed it."""
+    ids = []
+    for part in parts:
+        run_id = int(wh.scalar("SELECT nextval('run_id_seq')"))
+        counts = {"anchors": part.anchors.height, "negatives": part.negatives.height, **part.stats,
+                  "seconds": part.run.get("seconds"), "host": part.run.get("host"), "merged_by": merged_by}  # fmt: skip
+        wh.execute(
+            "INSERT INTO runs (run_id, step, params, started_at, finished_at, status, counts) "
+            "VALUES (?, 'mine_shard', ?, ?::TIMESTAMP, ?::TIMESTAMP, 'ok', ?)",
+            [run_id, json.dumps({**params, "shard": part.shard, "shards": part.shards}, sort_keys=True, default=str),
+             part.run["started_at"], part.run["finished_at"], json.dumps(counts, sort_keys=True)],
+        )  # fmt: skip
+        ids.append(run_id)
+    return ids
+
+
+# -- the two commands ----------------------------------------------------------------------------
+
+
+def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None) -> report.Summary:
+    """Mine one shard of the anchors and write its part under `out` (the warehouse is only read)."""
+    shard_no, shards = parse(spec)
+    if settings.mine_search == "auto":
+        raise ConfigError(
+            "a shard needs --search exact or --search ann: auto measures this machine and could choose "
+            "differently in each shard, and the two modes may differ in a few picks"
+        )
+    model = mine_data.choose_model(wh, model)
+    inputs = mine.prepare(wh, model)
+    plan = mine.make_plan(wh, settings, inputs, model, index)
+    if plan.search == "ann" and index is None:
+        index = mine_search.open_index(wh, settings, model)
+    part = compute(inputs, plan, shard_no, shards, index)
+    where = write(part, Path(out), {"fingerprint": fingerprint(wh, model), "plan": plan.config(),
+                                    "params": mine.params(settings, model), "warehouse": str(wh.path)})  # fmt: skip
+    return (
+        report.Summary(f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
+                       f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s")
+        .add("part", str(where))
+        .add("search", plan.search)
+        .add("merge", f"etl mine --merge {out} (after all {shards} shards)")
+    )  # fmt: skip
+
+
+def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> report.Summary:
+    """Check the parts under `directory` and land them as one mine run (replacing the mined tables)."""
+    directory = Path(directory)
+    manifests = read_manifests(directory)
+    model = mine_data.choose_model(wh, model or manifests[0]["plan"]["model"])
+    shards = manifests[0]["shards"]
+    search = manifests[0]["plan"]["search"]
+    if settings.mine_search == "auto":
+        settings = dataclasses.replace(settings, mine_search=search)  # the mode the shards resolved
+    params = mine.params(settings, model) | {"merged": str(directory), "shards": shards}
+    with wh.run("mine", params) as run:
+        clock = mine._Clock()
+        current = fingerprint(wh, model)  # before loading the inputs: a stale part is refused at once
+        for manifest in manifests:
+            check_state(manifest, current, directory)
+        inputs = mine.prepare(wh, model)
+        plan = mine.make_plan(wh, settings, inputs, model)
+        for manifest in manifests:
+            check_plan(manifest, plan.config(), directory)
+        parts = [load_part(directory, manifest) for manifest in manifests]
+        clock.lap("load")
+        mined = combine(inputs, parts)
+        clock.lap("combine")
+        mine.land(wh, run, settings, inputs, plan, mined, clock)
+        run.counts["shards"] = shard_counts(parts, record(wh, parts, mine.params(settings, model), run.run_id))
+    return mine.summary(run.counts, run.seconds).add("shards", f"{shards} parts merged from {directory}")
+
+
+def shard_counts(parts: list[Part], run_ids: list[int]) -> dict[str, Any]:
+    """What the merged run records about its shards."""
+    seconds = [float(p.run.get("seconds") or 0.0) for p in parts]
+    return {"count": len(parts), "run_ids": run_ids, "anchors": [p.anchors.height for p in parts],
+            "seconds": seconds, "hosts": sorted({str(p.run.get("host")) for p in parts})}  # fmt: skip
+
+
+# -- parts on disk -------------------------------------------------------------------------------
+
+
+def write(part: Part, out: Path, meta: dict[str, Any]) -> Path:
+    """Write a part's files, then its manifest (written last, by rename: a part without it is missing)."""
+    where = out / part.name
+    where.mkdir(parents=True, exist_ok=True)
+    (where / MANIFEST).unlink(missing_ok=True)
+    part.negatives.write_parquet(where / FILES[0])
+    part.anchors.write_parquet(where / FILES[1])
+    manifest = {
+        "format": FORMAT, "shard": part.shard, "shards": part.shards, **meta,
+        "counts": {"anchors": part.anchors.height, "negatives": part.negatives.height},
+        "stats": part.stats, "run": part.run, "files": {name: _sha256(where / name) for name in FILES},
+    }  # fmt: skip
+    tmp = where / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    tmp.replace(where / MANIFEST)
+    return where
+
+
+def read_manifests(directory: Path) -> list[dict[str, Any]]:
+    """Every part's manifest under `directory`, by shard; refuses a missing shard or mixed shard counts."""
+    found = sorted(directory.glob(f"shard-*-of-*/{MANIFEST}")) if directory.is_dir() else []
+    if not found:
+        raise ShardError(f"no shard parts in {directory}; write them with `etl mine --shard I/N --out {directory}`")
+    manifests = []
+    for path in found:
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ShardError(f"cannot read {path} ({exc}); mine that shard again") from exc
+        if manifest.get("format") != FORMAT:
+            raise ShardError(f"{path} is a part of format {manifest.get('format')!r}, not {FORMAT}; mine that shard again")
+        manifests.append(manifest)
+    counts = sorted({m["shards"] for m in manifests})
+    if len(counts) > 1:
+        raise ShardError(f"{directory} mixes parts of {' and '.join(map(str, counts))} shards; keep one set of parts there")
+    shards = counts[0]
+    have = {m["shard"] for m in manifests}
+    missing = [i for i in range(shards) if i not in have]
+    if missing:
+        listed = ", ".join(f"{i}/{shards}" for i in missing)
+        raise ShardError(f"{directory} lacks shard {listed} of {shards}; run `etl mine --shard {missing[0]}/{shards} "
+                         f"--out {directory}` (and any other missing one) before merging")  # fmt: skip
+    return sorted(manifests, key=lambda m: m["shard"])
+
+
+def check_state(manifest: dict[str, Any], current: dict[str, int], directory: Path) -> None:
+    """Refuse a part mined from another state of the warehouse (stale, or another warehouse's)."""
+    theirs = manifest.get("fingerprint", {})
+    differs = [key.removesuffix("_digest") for key in current if key.endswith("_digest") and theirs.get(key) != current[key]]
+    if differs:
+        raise ShardError(f"{_label(manifest, directory)} was mined from another state of the warehouse (its "
+                         f"{' and '.join(differs)} differ from this warehouse's); mine it again here, or merge it "
+                         "where it was mined")  # fmt: skip
+
+
+def check_plan(manifest: dict[str, Any], plan: dict[str, Any], directory: Path) -> None:
+    """Refuse a part mined with another plan (bands, seed, search mode, ...) than this merge's."""
+    plan = json.loads(json.dumps(plan))  # as the manifest holds it: tuples as lists
+    other = {k: (manifest["plan"].get(k), v) for k, v in plan.items() if manifest["plan"].get(k) != v}
+    if other:
+        shown = ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in sorted(other.items()))
+        raise ShardError(f"{_label(manifest, directory)} was mined with other settings ({shown}); merge with the "
+                         "settings the shards used, or mine them again")  # fmt: skip
+
+
+def _label(manifest: dict[str, Any], directory: Path) -> str:
+    return f"shard {manifest['shard']}/{manifest['shards']} in {directory}"
+
+
+def load_part(directory: Path, manifest: dict[str, Any]) -> Part:
+    """Read one part's files, refusing any whose checksum is not the manifest's."""
+    import polars as pl
+
+    where = directory / part_name(manifest["shard"], manifest["shards"])
+    for name in FILES:
+        path = where / name
+        if not path.exists() or _sha256(path) != manifest["files"].get(name):
+            raise ShardError(f"{path} is missing or not the file its manifest describes; mine shard "
+                             f"{manifest['shard']}/{manifest['shards']} again")  # fmt: skip
+    return Part(manifest["shard"], manifest["shards"], pl.read_parquet(where / FILES[0]),
+                pl.read_parquet(where / FILES[1]), manifest["stats"], manifest["run"])  # fmt: skip
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _part(inputs: "MineInputs", mined: mine.Mined, which: "np.ndarray", shard: int, shards: int) -> Part:
+    import polars as pl
+
+    p = mined.picks
+    negatives = pl.DataFrame({
+        "anchor_id": inputs.anchor_ids[p.anchor], "negative_id": inputs.ids[p.row], "similarity": p.sim,
+        "band": p.band, "filled": p.filled, "source": p.source,
+    })  # fmt: skip
+    columns: dict[str, Any] = {"anchor_id": inputs.anchor_ids[which]}
+    for code, band in enumerate(BAND_NAMES):
+        columns[f"quota_{band}"] = mined.quota[which, code]
+        columns[f"population_{band}"] = mined.population[which, code]
+        columns[f"estimated_{band}"] = mined.estimated[which, code]
+    stats = {"escalated": int(mined.escalated), "lost": int(mined.lost),
+             "escalated_by_band": {b: int(mined.escalated_by_band.get(b, 0)) for b in BAND_NAMES},
+             "found": {k: int(v) for k, v in mined.found.items()}}  # fmt: skip
+    return Part(shard, shards, negatives, pl.DataFrame(columns), stats)
+
+
+def _locate(sorted_ids: "np.ndarray", ids: "np.ndarray", part: Part | None, what: str) -> "np.ndarray":
+    """Row of each id in `sorted_ids`; refuses an id the warehouse does not have."""
+    import numpy as np
+
+    if len(sorted_ids) == 0:
+        at = np.zeros(len(ids), dtype=np.int64)
+    else:
+        at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    if len(ids) and (len(sorted_ids) == 0 or (sorted_ids[at] != ids).any()):
+        where = f" of {part.name}" if part is not None else ""
+        raise ShardError(f"a part{where} names a {what} this warehouse does not have; mine the shards again here")
+    return at.astype(np.int64)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _now() -> str:
+    """UTC now as an ISO timestamp without zone (the runs table stores UTC TIMESTAMPs)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
