@@ -10,9 +10,16 @@ The API (etl.api) is imported on first use, so `import etl` and `etl --help` sta
 
 from __future__ import annotations
 
+import os as _os
 from typing import TYPE_CHECKING, Any
 
 DISTRIBUTION = "ko-synonym-etl"
+
+# The exact mining scan alternates threaded BLAS products with numpy passes of its own on the same
+# cores, and OpenBLAS's idle threads spin for about 2**28 cycles after each product, holding those
+# cores (bench/mine.py measured the scan at 1.24-1.29x the bare product, 1.12-1.16x with them put to
+# sleep at once). This only takes effect when numpy is imported after etl; a value already set wins.
+_os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 _API = (
     "open", "Warehouse", "import_pairs", "import_terms", "clean", "embed", "index", "mine", "split",
