@@ -35,10 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import etl  # noqa: E402,F401  - before numpy, as in the `etl` command: it sets OpenBLAS's thread timeout
+
+import numpy as np  # noqa: E402
 
 MODEL = "bench-model"
 GROUP_SIZES = (2, 3, 4, 5)
