@@ -352,3 +352,17 @@ def test_auto_search_takes_the_exact_scan_when_it_is_quick(wh: Warehouse, world:
     counts = wh.last_ok_run("mine")["counts"]
     assert counts["search"] == "exact"
     assert counts["search_reason"].startswith("auto: exact scan ~")
+
+
+def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(wh: Warehouse, world: minedata.World) -> None:
+    from etl.steps import mine_data
+
+    inputs = mine_data.load(wh, minedata.MODEL)
+    anchors = np.arange(len(inputs.anchors), dtype=np.int64)
+    which, rows = inputs.exclusions(anchors)
+    listed = set(zip(which.tolist(), rows.tolist()))
+    every_a = np.repeat(anchors, len(inputs.ids))
+    every_r = np.tile(np.arange(len(inputs.ids)), len(anchors))
+    forbidden = inputs.excluded(every_a, every_r)
+    assert listed == set(zip(every_a[forbidden].tolist(), every_r[forbidden].tolist()))
+    assert any(inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed)  # look-alikes

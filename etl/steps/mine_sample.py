@@ -223,13 +223,18 @@ class Members:
         """The entries at `which` (indices or a mask)."""
         return Members(*(getattr(self, f)[which] for f in self.FIELDS))
 
-    def first(self, n: int) -> "Members":
-        """Per (anchor, band), the n entries with the smallest keys."""
+    def rank(self) -> "np.ndarray":
+        """Each entry's place among its (anchor, band)'s entries, by key: 0 for the first."""
         import numpy as np
 
         order = np.lexsort((self.key, self.band, self.anchor))
-        rank = rank_within(self.anchor[order] * 4 + self.band[order])
-        return self.take(order[rank < n])
+        rank = np.empty_like(order)
+        rank[order] = rank_within(self.anchor[order] * 4 + self.band[order])
+        return rank
+
+    def first(self, n: int) -> "Members":
+        """Per (anchor, band), the n entries with the smallest keys."""
+        return self.take(self.rank() < n)
 
 
 @dataclass
@@ -255,10 +260,7 @@ def pick(members: Members, quota: "np.ndarray", n: int) -> Picks:
     import numpy as np
 
     m = members
-    order = np.lexsort((m.key, m.band, m.anchor))
-    rank = np.empty_like(order)
-    rank[order] = rank_within(m.anchor[order] * 4 + m.band[order])
-    taken = rank < quota[m.anchor, m.band]
+    taken = m.rank() < quota[m.anchor, m.band]
 
     need = n - np.bincount(m.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
