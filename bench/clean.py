@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from etl import vocab  # noqa: E402
 from etl.config import Settings  # noqa: E402
-from etl.steps import clean, dedupe, imports  # noqa: E402
+from etl.steps import clean, imports  # noqa: E402
+from etl.steps.clean import dedupe  # noqa: E402
 from etl.warehouse import Warehouse  # noqa: E402
 
 if TYPE_CHECKING:

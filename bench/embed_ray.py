@@ -50,8 +50,8 @@ def thread_pool(urls: list[str], texts: list[str], batch: int, concurrency: int)
     import numpy as np
 
     from etl import config
-    from etl.report import Progress
-    from etl.steps import embed_http
+    from etl.output import Progress
+    from etl.steps.embed import remote as embed_http
 
     settings = config.load(overrides={"embedder": "ollama", "embed_model": "bge-m3", "embed_url": ",".join(urls),
                                       "llm_concurrency": concurrency, "embed_batch": batch}).settings  # fmt: skip

@@ -32,7 +32,7 @@ import requests  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from etl.cli import cli  # noqa: E402
-from etl.steps.synth_tasks import load_seeds, translation_request  # noqa: E402
+from etl.steps.synth.tasks import load_seeds, translation_request  # noqa: E402
 from tests.fakeserver import FakeLLMServer  # noqa: E402
 
 TARGET = 1.3

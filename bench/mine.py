@@ -172,7 +172,7 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
 def step_index(warehouse: str, index_path: str) -> dict:
     """Build the ANN index: the index step's when installed, else a usearch index with the same settings."""
     from etl import config, vectors
-    from etl.steps import mine_search
+    from etl.steps.mine import search as mine_search
     from etl.warehouse import Warehouse
 
     settings = config.load(overrides={"warehouse": warehouse}).settings
@@ -200,7 +200,8 @@ def step_index(warehouse: str, index_path: str) -> dict:
 
 def step_floor(warehouse: str) -> dict:
     """The exact scan's floor: its chunked matrix products over the whole vocabulary, and nothing else."""
-    from etl.steps import mine_data, mine_search
+    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import search as mine_search
     from etl.warehouse import Warehouse
 
     with Warehouse.open(warehouse) as wh:
@@ -216,7 +217,8 @@ def step_floor(warehouse: str) -> dict:
 def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -> dict:
     """`etl mine` as the CLI runs it (same settings resolution and step function); keeps its rows beside the warehouse."""
     from etl import config
-    from etl.steps import mine, mine_search
+    from etl.steps import mine
+    from etl.steps.mine import search as mine_search
     from etl.warehouse import Warehouse
 
     settings = config.load(overrides={"warehouse": warehouse, "mine_search": search}).settings
@@ -246,7 +248,7 @@ def step_ray(warehouse: str, shards: str) -> dict:
     import ray
 
     from etl import config
-    from etl.steps import mine_ray
+    from etl.steps.mine import on_ray as mine_ray
     from etl.warehouse import Warehouse
 
     started = time.perf_counter()
@@ -268,7 +270,7 @@ def step_compare(warehouse: str, sample: str) -> dict:
     """How close ann came to exact: populations counted, band shares, in-band percentiles on scored anchors."""
     import polars as pl
 
-    from etl.steps import mine_data
+    from etl.steps.mine import data as mine_data
     from etl.warehouse import Warehouse
 
     out: dict = {"population_seen": {}, "shares": {}, "percentile": {}}

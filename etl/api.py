@@ -23,7 +23,7 @@ from etl import config
 from etl import warehouse as store
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.report import Summary
+from etl.output import Summary
 
 if TYPE_CHECKING:
     import polars as pl
@@ -134,7 +134,7 @@ def embed(
 ) -> Summary:
     """Give every term a vector for one model (embedder, model, dim, url, batch); `vectors` for the import embedder."""
     from etl.steps import embed as step
-    from etl.steps.embed_import import ImportSource
+    from etl.steps.embed.files import ImportSource
 
     resolved = _settings(wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column"))
     source = None
@@ -182,15 +182,15 @@ def mine(
     if (ray_shards is not None or ray_vectors is not None) and ray in (None, False):
         raise ConfigError("ray_shards and ray_vectors apply to ray=True (or ray=ADDRESS) only")
     if shard is not None:
-        from etl.steps import mine_shards
+        from etl.steps.mine import shards as mine_shards
 
         return mine_shards.shard(wh, resolved, shard, Path(out), model=model)  # type: ignore[arg-type]
     if merge is not None:
-        from etl.steps import mine_shards
+        from etl.steps.mine import shards as mine_shards
 
         return mine_shards.merge(wh, resolved, Path(merge), model=model)
     if ray not in (None, False):
-        from etl.steps import mine_ray
+        from etl.steps.mine import on_ray as mine_ray
 
         address = None if ray is True else str(ray)
         return mine_ray.run(wh, resolved, address, model=model, shards=ray_shards, vectors_dir=_path(ray_vectors))
@@ -206,14 +206,14 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
 
 def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
-    from etl.steps import export_triplets as step
+    from etl.steps.export import triplets as step
 
     return step.run(wh, _settings(wh, "export_triplets", settings, ("export_",), ("out",)), _path(out))
 
 
 def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:
     """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out`."""
-    from etl.steps import synth_export
+    from etl.steps.synth import export as synth_export
 
     return synth_export.run(wh, _settings(wh, "export_synth", settings, (), ("out",)), Path(out))
 
@@ -229,7 +229,7 @@ def export_synonyms(
     **settings: Any,
 ) -> Summary:
     """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch."""
-    from etl.steps import export_synonyms as step
+    from etl.steps.export import synonyms as step
 
     params = ("out", "explicit", "max_group_size", "oversize", "categories")
     return step.run(wh, _settings(wh, "export_synonyms", settings, (), params), _path(out), explicit=explicit,
@@ -238,7 +238,7 @@ def export_synonyms(
 
 def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
-    from etl.steps import report_html
+    from etl.steps import report as report_html
 
     return report_html.run(wh, _settings(wh, "report", settings, (), ("out",)), _path(out))
 
@@ -297,7 +297,7 @@ def run(
     inputs = run_inputs(Path(resolved.warehouse), example=example, pairs=pairs, terms=terms, vectors=vectors,
                         out=out, skip_bad_lines=skip_bad_lines, seeds=seeds, refresh=refresh)
     if ray not in (None, False):
-        from etl.steps import mine_ray
+        from etl.steps.mine import on_ray as mine_ray
 
         mine_ray.import_ray()
         inputs.ray, inputs.ray_shards = ("local" if ray is True else str(ray)), ray_shards

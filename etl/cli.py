@@ -105,7 +105,7 @@ def config_cmd(app: App) -> None:
     Example:
       ETL_LLM_MODEL=qwen3:8b etl config
     """
-    from etl.report import format_table
+    from etl.output import format_table
 
     loaded = app.loaded()
     rows = []
@@ -168,7 +168,7 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
       etl sql "SELECT rule, count(*) FROM rejects GROUP BY rule"
       etl sql --csv --file report.sql > report.csv
     """
-    from etl.report import format_table
+    from etl.output import format_table
     from etl.steps import inspect
 
     if (query is None) == (query_file is None):
@@ -589,7 +589,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     )  # fmt: skip
     ray: str | bool | None = True if ray_address == "local" else ray_address
     if ray is not None:
-        from etl.steps import mine_ray
+        from etl.steps.mine import on_ray as mine_ray
 
         mine_ray.import_ray()  # before the warehouse is opened: say what to install
     # A shard only reads the warehouse, so shards of one warehouse can run side by side.
@@ -737,7 +737,7 @@ def run_cmd(app: App, **options: Any) -> None:
         client = pipeline.check_llm(app.settings(**llm))  # before the warehouse file is even created
     ray = True if options["ray_address"] == "local" else options["ray_address"]
     if ray is not None:
-        from etl.steps import mine_ray
+        from etl.steps.mine import on_ray as mine_ray
 
         mine_ray.import_ray()  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:

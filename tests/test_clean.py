@@ -212,7 +212,7 @@ def test_components_match_a_breadth_first_search() -> None:
 
     import numpy as np
 
-    from etl.steps.dedupe import components
+    from etl.steps.clean.dedupe import components
 
     rng = random.Random(7)
     nodes = np.array(rng.sample(range(1, 10_000), 3000), dtype=np.int64)

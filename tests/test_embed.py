@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl import vectors, vocab
-from etl.steps import embed_hash
+from etl.steps.embed import hashing as embed_hash
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer, Reply
 
@@ -63,7 +63,7 @@ def test_hash_vectors_are_unit_length_and_sized_by_dim() -> None:
 
 def test_hash_is_deterministic_across_processes() -> None:
     code = (
-        "import sys; from etl.steps import embed_hash; "
+        "import sys; from etl.steps.embed import hashing as embed_hash; "
         "sys.stdout.buffer.write(embed_hash.embed(['남계리', 'model'], 32).tobytes())"
     )
     run = [sys.executable, "-c", code]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.steps import export_triplets
+from etl.steps.export import triplets as export_triplets
 from etl.warehouse import Warehouse
 from tests import minedata
 

@@ -212,7 +212,7 @@ def test_scores_are_the_mining_models_exact_cosines(scored: Path, mined: Path) -
     import pyarrow.parquet as pq
 
     from etl import vectors
-    from etl.steps.mine_search import exact_cosine
+    from etl.steps.mine.search import exact_cosine
 
     rows = pq.read_table(scored / "train.parquet").to_pylist()
     with Warehouse.open(mined) as wh:

@@ -256,7 +256,7 @@ def test_vocabulary_skip_bad_lines(etl, warehouse_path: Path, tmp_path: Path) ->
 
 
 def test_readers_name_the_line_in_the_exception(tmp_path: Path) -> None:
-    from etl.steps import readers
+    from etl.steps.imports import readers
 
     path = tmp_path / "p.jsonl"
     path.write_text('{"source": "a", "target": "b"}\nnope\n', encoding="utf-8")

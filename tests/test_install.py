@@ -50,8 +50,10 @@ def test_the_wheel_carries_every_file_the_tool_reads(dist: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     sql = {f"etl/sql/{p.relative_to(ROOT / 'sql').as_posix()}" for p in (ROOT / "sql").rglob("*.sql")}
     data = {f"etl/data/{p.name}" for p in (ROOT / "etl" / "data").iterdir() if p.is_file()}
+    code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "etl").rglob("*.py")}
     assert len(sql) > 20 and any("/checks/" in name for name in sql)
-    assert sql | data | {"etl/py.typed"} <= names
+    assert any(name.startswith("etl/steps/mine/") for name in code)  # the steps' packages, not only their parent
+    assert sql | data | code | {"etl/py.typed"} <= names
 
 
 @pytest.mark.parametrize("kind", ["whl", "tar.gz"])

@@ -13,8 +13,9 @@ import pytest
 
 from etl import config
 from etl.errors import CheckFailed, EtlError
-from etl.steps import mine, mine_sample, split
-from etl.steps.mine_sample import Bands, quotas
+from etl.steps import mine, split
+from etl.steps.mine import sample as mine_sample
+from etl.steps.mine.sample import Bands, quotas
 from etl.warehouse import Warehouse
 from tests import minedata
 
@@ -314,8 +315,8 @@ def test_two_runs_and_any_chunking_give_identical_rows(
     triplets = wh.execute("SELECT * EXCLUDE (run_id) FROM triplets ORDER BY ALL").fetchall()
     mine.run(wh, settings())
     assert snapshot(wh) == first
-    monkeypatch.setattr("etl.steps.mine_search.EXACT_CHUNK_BYTES", 1)  # 16 anchors per chunk
-    monkeypatch.setattr("etl.steps.mine_search.PAIR_BLOCK", 7)
+    monkeypatch.setattr("etl.steps.mine.search.EXACT_CHUNK_BYTES", 1)  # 16 anchors per chunk
+    monkeypatch.setattr("etl.steps.mine.search.PAIR_BLOCK", 7)
     mine.run(wh, settings())
     assert snapshot(wh) == first
     assert wh.execute("SELECT * EXCLUDE (run_id) FROM triplets ORDER BY ALL").fetchall() == triplets
@@ -355,7 +356,7 @@ def test_auto_search_takes_the_exact_scan_when_it_is_quick(wh: Warehouse, world:
 
 
 def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(wh: Warehouse, world: minedata.World) -> None:
-    from etl.steps import mine_data
+    from etl.steps.mine import data as mine_data
 
     inputs = mine_data.load(wh, minedata.MODEL)
     anchors = np.arange(len(inputs.anchors), dtype=np.int64)

@@ -73,7 +73,7 @@ def test_ray_equals_a_plain_run_byte_for_byte(ray_session: Any, plain: dict[str,
 
 def test_a_worker_that_dies_is_retried_and_the_result_is_the_same(ray_session: Any, plain: dict[str, bytes],
                                                                   tmp_path: Path) -> None:  # fmt: skip
-    from etl.steps import mine_ray
+    from etl.steps.mine import on_ray as mine_ray
 
     path = tmp_path / "w" / "etl.duckdb"
     make_world(path)

@@ -21,7 +21,7 @@ import pytest
 
 from etl import config
 from etl.steps import mine
-from etl.steps.mine_sample import BAND_NAMES, quotas
+from etl.steps.mine.sample import BAND_NAMES, quotas
 from etl.warehouse import Warehouse
 from tests import minedata
 

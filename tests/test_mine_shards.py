@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl.steps import mine_shards
+from etl.steps.mine import shards as mine_shards
 from etl.warehouse import Warehouse
 from tests import minedata
 from tests.conftest import Etl

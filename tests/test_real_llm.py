@@ -49,7 +49,7 @@ from etl.cli import cli
 from etl.config import load
 from etl.errors import ServiceError
 from etl.llm import Client, forget_json_forms, json_form
-from etl.steps.synth_tasks import EXPAND_SCHEMA, SENTENCES_SCHEMA, TRANSLATE_SCHEMA
+from etl.steps.synth.tasks import EXPAND_SCHEMA, SENTENCES_SCHEMA, TRANSLATE_SCHEMA
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer
 

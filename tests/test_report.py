@@ -165,7 +165,8 @@ def test_an_empty_warehouse_gives_a_page_that_says_so(etl, tmp_path: Path, plotl
 
 
 def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path, plotly: None) -> None:
-    from etl.steps import report_figures, report_html
+    from etl.steps import report as report_html
+    from etl.steps.report import figures as report_figures
 
     with Warehouse.open(full, read_only=True) as wh:
         data = report_html.collect(wh)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from etl.steps.synth_export import training_pair
+from etl.steps.synth.export import training_pair
 from tests.fakeserver import FakeLLMServer
 from tests.test_synth import answer, english
 

@@ -9,7 +9,7 @@ import pytest
 
 from etl.errors import InputError
 from etl.llm import Client
-from etl.steps.synth_tasks import (
+from etl.steps.synth.tasks import (
     EXPAND_SCHEMA,
     SENTENCES_SCHEMA,
     TRANSLATE_SCHEMA,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from etl import vectors
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.report import Progress, Summary
+from etl.output import Progress, Summary
 from etl.steps.embed import model_name
 from etl.steps.inspect import _human_bytes
 from etl.warehouse import Warehouse

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from etl.errors import EtlError, ReadOnlyViolation
-from etl.report import format_table
+from etl.output import format_table
 from etl.warehouse import Warehouse
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError, ServiceError
-from etl.report import Summary, format_table
+from etl.output import Summary, format_table
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -286,7 +286,8 @@ def _index(wh: Warehouse, settings: Settings) -> Summary:
 
 def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
     """Mine in this process, or as shards on Ray (`etl run --ray`): the same rows either way."""
-    from etl.steps import mine, mine_ray
+    from etl.steps import mine
+    from etl.steps.mine import on_ray as mine_ray
 
     if inputs.ray is None:
         return mine.run(wh, settings)
@@ -295,7 +296,9 @@ def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
-    from etl.steps import export_synonyms, export_triplets, synth_export
+    from etl.steps.export import synonyms as export_synonyms
+    from etl.steps.export import triplets as export_triplets
+    from etl.steps.synth import export as synth_export
 
     parts = [export_triplets.run(wh, settings, out / "triplets"), export_synonyms.run(wh, settings, out / SYNONYMS_FILE)]
     if wh.scalar("SELECT count(*) FROM translations"):
@@ -306,7 +309,7 @@ def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
 def _vector_source(path: Path | None) -> Any:
     if path is None:
         return None
-    from etl.steps.embed_import import ImportSource
+    from etl.steps.embed.files import ImportSource
 
     return ImportSource(path)
 

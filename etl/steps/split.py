@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from etl import report
+from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
-from etl.steps.mine_sample import STREAM_SPLIT, keyed
+from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def check(wh: Warehouse, by: str) -> None:
         )
 
 
-def run(wh: Warehouse, settings: Settings) -> report.Summary:
+def run(wh: Warehouse, settings: Settings) -> output.Summary:
     """Re-split the existing triplets with the current split settings."""
     import numpy as np
     import polars as pl
@@ -122,9 +122,9 @@ def run(wh: Warehouse, settings: Settings) -> report.Summary:
     return summary(run.counts, f"split: {run.counts['train'] + run.counts['validation']:,} triplets in {run.seconds:.1f}s")
 
 
-def summary(counts: dict[str, Any], title: str) -> report.Summary:
+def summary(counts: dict[str, Any], title: str) -> output.Summary:
     """The split's one-screen report."""
-    out = report.Summary(title)
+    out = output.Summary(title)
     out.add("by", counts["by"])
     out.add("train", counts["train"])
     out.add("validation", counts["validation"])

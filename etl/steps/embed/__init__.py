@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from etl import vocab
 from etl.config import Settings
 from etl.errors import CheckFailed, InputError
-from etl.report import Progress, Summary
-from etl.steps import embed_hash
-from etl.steps.embed_import import ImportSource, problems, read
+from etl.output import Progress, Summary
+from etl.steps.embed import hashing as embed_hash
+from etl.steps.embed.files import ImportSource, problems, read
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ def _embedder(settings: Settings) -> "Callable[[list[str], Progress], np.ndarray
     """texts → vectors for the configured embedder; a server is checked once, before the first chunk."""
     if settings.embedder == "hash":
         return lambda chunk, progress: _hash_vectors(chunk, settings.embed_dim, progress)
-    from etl.steps import embed_http
+    from etl.steps.embed import remote as embed_http
 
     client = embed_http.connect(settings)
     return lambda chunk, progress: embed_http.embed(client, settings, chunk, progress)

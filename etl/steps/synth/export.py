@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.report import Summary
+from etl.output import Summary
 from etl.warehouse import Warehouse
 
 FILES = ("ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json")

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.report import Summary
+from etl.output import Summary
 from etl.warehouse import Warehouse, read_sql
 
 if TYPE_CHECKING:
-    from etl.steps.report_figures import Section
+    from etl.steps.report.figures import Section
 
 INSTALL = 'pip install -e ".[report]"'
 BIN_WIDTH = 0.02
@@ -74,7 +74,7 @@ def run(wh: Warehouse, settings: Settings, out: Path | None = None) -> Summary:
     if path.is_dir():
         raise EtlError(f"{path} is a directory; give --out a file name such as {path / 'report.html'}")
     data = collect(wh)
-    from etl.steps.report_figures import sections
+    from etl.steps.report.figures import sections
 
     parts = sections(data)
     page = render(data, parts, plotly_js)

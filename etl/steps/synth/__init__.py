@@ -24,9 +24,9 @@ from typing import Any, Sequence
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.llm import ChatRequest, Client
-from etl.report import Summary
-from etl.steps.synth_store import Answers, Tally, check, check_if_due, execute, replace_rejects
-from etl.steps.synth_tasks import (
+from etl.output import Summary
+from etl.steps.synth.store import Answers, Tally, check, check_if_due, execute, replace_rejects
+from etl.steps.synth.tasks import (
     expansion_request,
     load_seeds,
     parse_expansion,

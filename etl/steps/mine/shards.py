@@ -1,7 +1,7 @@
 """`etl mine --shard I/N` and `etl mine --merge DIR`: one mining run split over processes or machines.
 
 An anchor's picks depend only on the seed, its own term_id, the vocabulary and the settings
-(counter-based draws, per-anchor quotas; see etl/steps/mine_sample.py), never on the anchors mined
+(counter-based draws, per-anchor quotas; see etl/steps/mine/sample.py), never on the anchors mined
 beside it. So shard I of N mines the anchors whose hashed term_id is I modulo N, and the shards'
 picks put together are exactly a single run's. A shard writes its part under DIR/shard-IIII-of-NNNN/:
 `negatives.parquet` (its picks), `anchors.parquet` (quota and population per anchor and band) and,
@@ -10,7 +10,7 @@ checksums of the two files, and when and where it ran). A part without its manif
 
 The merge refuses, before writing anything, a set of parts that lacks a shard, mixes shard counts,
 fails a checksum, was mined from another state of the warehouse or with another plan; otherwise
-it lands them as `etl mine` does (etl/steps/mine.py `land`: triplets, split, checks, one
+it lands them as `etl mine` does (etl/steps/mine/__init__.py `land`: triplets, split, checks, one
 transaction) and records each shard as a `mine_shard` run. Write mode of the merge: replace.
 """
 
@@ -26,18 +26,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import report
+from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.steps import mine, mine_data, mine_search
-from etl.steps.mine_sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
+from etl.steps import mine
+from etl.steps.mine import data as mine_data
+from etl.steps.mine import search as mine_search
+from etl.steps.mine.sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from etl.steps.mine_data import MineInputs
+    from etl.steps.mine.data import MineInputs
 
 FORMAT = 1  # version of the part layout; the merge refuses others
 MANIFEST = "manifest.json"
@@ -174,7 +176,7 @@ def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: 
 # -- the two commands ----------------------------------------------------------------------------
 
 
-def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None) -> report.Summary:
+def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None) -> output.Summary:
     """Mine one shard of the anchors and write its part under `out` (the warehouse is only read)."""
     shard_no, shards = parse(spec)
     if settings.mine_search == "auto":
@@ -191,7 +193,7 @@ def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | 
     where = write(part, Path(out), {"fingerprint": fingerprint(wh, model), "plan": plan.config(),
                                     "params": mine.params(settings, model), "warehouse": str(wh.path)})  # fmt: skip
     return (
-        report.Summary(f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
+        output.Summary(f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
                        f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s")
         .add("part", str(where))
         .add("search", plan.search)
@@ -199,7 +201,7 @@ def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | 
     )  # fmt: skip
 
 
-def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> report.Summary:
+def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> output.Summary:
     """Check the parts under `directory` and land them as one mine run (replacing the mined tables)."""
     directory = Path(directory)
     manifests = read_manifests(directory)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etl.config import Settings
-from etl.report import Summary
-from etl.steps import readers
+from etl.output import Summary
+from etl.steps.imports import readers
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:

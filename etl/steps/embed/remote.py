@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from etl.config import Settings
-from etl.report import Progress
+from etl.output import Progress
 
 if TYPE_CHECKING:
     import numpy as np

@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields
 
 from etl.errors import CheckFailed, ServiceError
 from etl.llm import ChatRequest, ChatResult, Client
-from etl.report import Progress
-from etl.steps.synth_tasks import Reject
+from etl.output import Progress
+from etl.steps.synth.tasks import Reject
 from etl.warehouse import Run, Warehouse
 
 # Consecutive failed calls after which a stage stops instead of burning hours of retries.

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import __version__
-from etl.steps.export_layouts import LOSSES, SCORE_LOSSES, SPLITS
+from etl.steps.export.layouts import LOSSES, SCORE_LOSSES, SPLITS
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:

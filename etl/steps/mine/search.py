@@ -1,6 +1,6 @@
 """Finding band members for mining: an exact scan of the whole vocabulary, or the usearch index.
 
-The contract both searches serve (see etl/steps/mine.py): per anchor and band, the population is
+The contract both searches serve (see etl/steps/mine/__init__.py): per anchor and band, the population is
 every eligible vocabulary term whose exact float32 cosine lies in the band, and the search returns
 the min(n, population) members that come first in the anchor's permutation (`Permutation`), plus
 the population's size.
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from etl.errors import EtlError
-from etl.steps.mine_sample import SOURCES, Bands, Members, Permutation
+from etl.steps.mine.sample import SOURCES, Bands, Members, Permutation
 
 if TYPE_CHECKING:
     import numpy as np
 
     from etl.config import Settings
-    from etl.steps.mine_data import MineInputs
+    from etl.steps.mine.data import MineInputs
     from etl.warehouse import Warehouse
 
 # Similarity matrix budget per chunk of anchors in the exact scan.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from etl.steps.report_html import Data
+    from etl.steps.report import Data
 
 BAND_COLOURS = {"easy": "#4c9f70", "medium": "#e0a030", "hard": "#c8553d", "other": "#9a9a9a"}
 STATUS_COLOURS = {"ok": "#4c9f70", "failed": "#c8553d", "running": "#e0a030"}

@@ -1,4 +1,4 @@
-"""`etl mine --ray [ADDRESS]`: the shards of etl/steps/mine_shards.py as Ray tasks, landed by the driver.
+"""`etl mine --ray [ADDRESS]`: the shards of etl/steps/mine/shards.py as Ray tasks, landed by the driver.
 
 The driver loads the inputs and resolves the plan once (so `auto` picks one search mode for every
 shard), shares the inputs with the tasks — through Ray's object store (`ray.put`: numpy arrays are
@@ -18,14 +18,16 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import report
+from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.steps import mine, mine_data, mine_shards
+from etl.steps import mine
+from etl.steps.mine import data as mine_data
+from etl.steps.mine import shards as mine_shards
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
-    from etl.steps.mine_data import MineInputs
+    from etl.steps.mine.data import MineInputs
 
 INSTALL_HINT = 'pip install ".[ray]"'
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
@@ -50,7 +52,7 @@ def run(
     shards: int | None = None,
     vectors_dir: Path | None = None,
     crash_once: Path | None = None,
-) -> report.Summary:
+) -> output.Summary:
     """Mine on a Ray cluster (`address`, or a local one when None/"local") and land the result as one mine run.
 
     `shards` defaults to the cluster's CPUs; `vectors_dir` shares the inputs as .npy files there
@@ -163,7 +165,7 @@ def load_inputs(directory: Path) -> "MineInputs":
     """The mining inputs saved by save_inputs, memory-mapped (pages are read as the scan needs them)."""
     import numpy as np
 
-    from etl.steps.mine_data import MineInputs
+    from etl.steps.mine.data import MineInputs
 
     meta = json.loads((directory / "inputs.json").read_text(encoding="utf-8"))
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}

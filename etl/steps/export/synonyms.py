@@ -33,7 +33,7 @@ from typing import Iterable, Sequence
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.report import Summary
+from etl.output import Summary
 from etl.warehouse import Warehouse, read_sql
 
 OVERSIZE = ("split", "skip")

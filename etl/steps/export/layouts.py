@@ -68,7 +68,7 @@ def positive_scores(wh: Warehouse, model: str, anchor_ids: "pa.Array", positive_
     import pyarrow as pa
 
     from etl import vectors
-    from etl.steps.mine_search import exact_cosine
+    from etl.steps.mine.search import exact_cosine
 
     ids, vecs = vectors.load(wh, model)
     anchors = np.asarray(anchor_ids.to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -5,7 +5,7 @@ schema, zstd), triplet_dataset/ (a Hugging Face DatasetDict saved with save_to_d
 dataset card README.md), train_triplets.jsonl and val_triplets.jsonl (the notebook's files), and
 data_preparation_stats.json (config, counts, difficulty distribution, band fill rates, skipped
 anchors, positives per anchor). Every further layout (`export_formats`: n-tuple, labeled-pair,
-labeled-list; see etl/steps/export_layouts.py) goes to its own folder DIR/<layout>/ as
+labeled-list; see etl/steps/export/layouts.py) goes to its own folder DIR/<layout>/ as
 train.parquet, validation.parquet, train.jsonl, validation.jsonl and dataset/ (DatasetDict + card).
 
 Write mode: replace the directory. Everything is written into a temporary directory beside DIR
@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import report
+from etl import output
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.steps import export_card, export_layouts
-from etl.steps.mine_sample import BAND_NAMES, STREAM_SPLIT, keyed
+from etl.steps.export import card as export_card
+from etl.steps.export import layouts as export_layouts
+from etl.steps.mine.sample import BAND_NAMES, STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def default_dir(settings: Settings) -> Path:
     return Path(settings.warehouse).parent / "exports" / "triplets"
 
 
-def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> report.Summary:
+def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> output.Summary:
     """Export the triplets (split as in the `triplets` table) to `out_dir`."""
     out = Path(out_dir) if out_dir is not None else default_dir(settings)
     _check_target(out)
@@ -121,8 +122,8 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> repor
 
 def _summary(
     out: Path, table: "pa.Table", stats: dict[str, Any], options: Options, layouts: dict[str, export_layouts.Layout], seconds: float
-) -> report.Summary:  # fmt: skip
-    summary = report.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
+) -> output.Summary:  # fmt: skip
+    summary = output.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
     if "triplet" in options.formats:
         summary.add("train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})")
         summary.add("validation", f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})")

@@ -1,7 +1,7 @@
 """`etl clean`: rebuild `terms`, `synonym_pairs` and `synonym_groups` from everything landed.
 
 Sources: `imported_pairs`, `translations` (each yields ko ↔ primary, ↔ every alternative,
-↔ abbreviation) and `imported_terms`. The rules in `etl.steps.rules` run in order over two streams
+↔ abbreviation) and `imported_terms`. The rules in `etl.steps.clean.rules` run in order over two streams
 (pairs and vocabulary lines); the survivors are merged into one undirected pair per two terms and
 grouped into connected components.
 
@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import CheckFailed
-from etl.report import Progress, Summary
-from etl.steps import dedupe, rules
+from etl.output import Progress, Summary
+from etl.steps.clean import dedupe
+from etl.steps.clean import rules
 from etl.warehouse import Warehouse, read_sql
 
 if TYPE_CHECKING:

@@ -14,13 +14,13 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from etl.steps import mine_search
+from etl.steps.mine import search as mine_search
 
 if TYPE_CHECKING:
     import numpy as np
 
     from etl.config import Settings
-    from etl.steps.mine_search import Context
+    from etl.steps.mine.search import Context
     from etl.warehouse import Warehouse
 
 PROBE_ANCHORS = 64  # anchors in the timed chunk

@@ -10,12 +10,12 @@ cosine lies in the band, less the anchor, its synonym group, every term spelled 
 with --max-neg-ratio, every term over the cap. The band's picks are a seeded uniform sample of its
 population: its members that come first in the anchor's own permutation of the vocabulary. A band
 with fewer members than its quota is filled from the others' remaining members, again in permutation
-order. `exact` computes this directly (etl/steps/mine_search.py); `ann` uses the index where it can
+order. `exact` computes this directly (etl/steps/mine/search.py); `ann` uses the index where it can
 show that it covers a band and falls back to the exact scan, per anchor, where it cannot.
 
 `run` is `prepare` (checks, inputs) → `make_plan` → `mine` → `land` (frames, split, one transaction).
 An anchor's picks never depend on the anchors mined beside it, so `mine` also takes any subset of
-them: etl/steps/mine_shards.py (`--shard`, `--merge`) and etl/steps/mine_ray.py (`--ray`) mine the
+them: etl/steps/mine/shards.py (`--shard`, `--merge`) and etl/steps/mine/on_ray.py (`--ray`) mine the
 anchors in shards and land the combined result through `land`, the same rows as one `run`.
 """
 
@@ -24,18 +24,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl import report
+from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
-from etl.steps import mine_data, mine_sample, mine_search, split
-from etl.steps.mine_sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
+from etl.steps import split
+from etl.steps.mine import data as mine_data
+from etl.steps.mine import sample as mine_sample
+from etl.steps.mine import search as mine_search
+from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from etl.steps.mine_data import MineInputs
+    from etl.steps.mine.data import MineInputs
 
 ANN_CHUNK = 1024  # anchors per index search batch
 CALIBRATION_ANCHORS = 8192
@@ -101,7 +104,7 @@ class Mined:
     found: dict[str, int] = field(default_factory=dict)  # members found, by how
 
 
-def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> report.Summary:
+def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.Summary:
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
     model = mine_data.choose_model(wh, model)
     with wh.run("mine", params(settings, model)) as run:
@@ -185,7 +188,7 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: "MineInputs", mo
     )
     if plan.search != "auto":
         return plan
-    from etl.steps import mine_cost
+    from etl.steps.mine import cost as mine_cost
 
     search, why = mine_cost.choose(wh, settings, context(inputs, plan), index)
     return Plan(**{**{k: getattr(plan, k) for k in plan.__dataclass_fields__}, "search": search, "why": why})
@@ -233,7 +236,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None, subset: "np.ndarra
     """Pick the negatives of every anchor (or of the anchor indices `subset`), chunk by chunk.
 
     The result does not depend on the chunking, nor on which other anchors are mined alongside: a
-    shard of the anchors gets exactly the rows a whole run gives those anchors (etl/steps/mine_shards.py).
+    shard of the anchors gets exactly the rows a whole run gives those anchors (etl/steps/mine/shards.py).
     Arrays stay sized for every anchor; rows outside `subset` are left at zero.
     """
     import numpy as np
@@ -249,7 +252,7 @@ def mine(inputs: "MineInputs", plan: Plan, index: Any = None, subset: "np.ndarra
     population = np.zeros((m, 3), dtype=np.int64)
     estimated = np.zeros((m, 3), dtype=bool)
     escalated, lost, by_band = 0, 0, np.zeros(3, dtype=np.int64)
-    with report.Progress("mining", len(which)) as progress:
+    with output.Progress("mining", len(which)) as progress:
         for start in range(0, len(which), chunk):
             anchors = which[start : start + chunk]
             if plan.search == "exact":
@@ -468,10 +471,10 @@ def _no_triplets(inputs: "MineInputs", plan: Plan) -> str:
     )
 
 
-def summary(counts: dict[str, Any], seconds: float) -> report.Summary:
+def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
     """The one-screen summary of a mine run from its counts."""
     split_info = counts["split"]
-    summary = report.Summary(f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s")
+    summary = output.Summary(f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s")
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
     summary.add("search", f"{counts['search']} ({counts['search_reason']})")
     if "escalated" in counts:
