@@ -24,19 +24,49 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from etl import vocab  # noqa: E402
-from etl.config import Settings  # noqa: E402
-from etl.steps import clean, imports  # noqa: E402
-from etl.steps.clean import dedupe  # noqa: E402
-from etl.warehouse import Warehouse  # noqa: E402
+from etl import vocab
+from etl.config import Settings
+from etl.steps import clean, imports
+from etl.steps.clean import dedupe
+from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import polars as pl
 
 BUDGET_S = 30.0
 SYLLABLES = "가각간갈감강개거건검게격결경계고공과관광교구국군권규그근금기나내네노논높누뉴다단달담대데도동두드등디라락란람래랭러런레로론료루류르리링마만말망매머메명모목무문물미민바반발방배버벡베변병보복본부분비빅사산상새색서선설성세소속손송수순스시식신실심아안알암애야약양어언업에여역연열영예오온완외요용우운원위유윤음응의이인일임입자작장재저적전정제조종주준중지직진차참창처천체초최추축출측치카커컴케코쿼크클키타탐태터테토통트특티파판패퍼페편평포표프플피하학한할함합해행향허헌험현형호화확환활회효후휴흐히"
-LATIN = ["con", "tex", "ual", "em", "bed", "ding", "vec", "tor", "search", "in", "dex", "mod", "el", "learn", "ing",
-         "net", "work", "norm", "al", "iza", "tion", "clas", "si", "fi", "er", "re", "gres", "sion", "data", "base"]
+LATIN = [
+    "con",
+    "tex",
+    "ual",
+    "em",
+    "bed",
+    "ding",
+    "vec",
+    "tor",
+    "search",
+    "in",
+    "dex",
+    "mod",
+    "el",
+    "learn",
+    "ing",
+    "net",
+    "work",
+    "norm",
+    "al",
+    "iza",
+    "tion",
+    "clas",
+    "si",
+    "fi",
+    "er",
+    "re",
+    "gres",
+    "sion",
+    "data",
+    "base",
+]
 HANJA = "李滉穡塏芑傕金朴崔鄭姜趙尹張林韓吳申徐權黃安宋柳洪"
 
 
@@ -111,13 +141,15 @@ def baseline(pairs: list[dict[str, object]]) -> tuple[int, int]:
     return len(seen), groups
 
 
-def vectorised(pairs: "pl.DataFrame") -> tuple[int, int]:
+def vectorised(pairs: pl.DataFrame) -> tuple[int, int]:
     """The same dedupe and grouping with polars expressions and the array union-find clean uses."""
     import numpy as np
     import polars as pl
 
     frame = pairs.select(
-        vocab.normalize_expr(pl.col("source")).alias("a"), vocab.normalize_expr(pl.col("target")).alias("b"), "similarity"
+        vocab.normalize_expr(pl.col("source")).alias("a"),
+        vocab.normalize_expr(pl.col("target")).alias("b"),
+        "similarity",
     )
     texts = pl.concat([frame["a"], frame["b"]]).unique()
     keys = vocab.describe(texts).with_row_index("id").select("text", "norm")
@@ -128,12 +160,19 @@ def vectorised(pairs: "pl.DataFrame") -> tuple[int, int]:
         .join(lookup.rename({"text": "a", "id": "ca"}), on="a")
         .join(lookup.rename({"text": "b", "id": "cb"}), on="b")
         .filter(pl.col("ca") != pl.col("cb"))
-        .with_columns(pl.lit("import").alias("src"), pl.int_range(pl.len()).alias("entry"), pl.lit("import").alias("label"),
-                      pl.lit("bench").alias("origin"), pl.lit(1).alias("run_id"))
+        .with_columns(
+            pl.lit("import").alias("src"),
+            pl.int_range(pl.len()).alias("entry"),
+            pl.lit("import").alias("label"),
+            pl.lit("bench").alias("origin"),
+            pl.lit(1).alias("run_id"),
+        )
     )
     merged, _ = dedupe.merge(ends, pl.Series([], dtype=pl.UInt32))
     nodes = np.unique(np.concatenate([merged["term_a"].to_numpy(), merged["term_b"].to_numpy()])).astype(np.int64)
-    labels = dedupe.components(nodes, merged["term_a"].to_numpy().astype(np.int64), merged["term_b"].to_numpy().astype(np.int64))
+    labels = dedupe.components(
+        nodes, merged["term_a"].to_numpy().astype(np.int64), merged["term_b"].to_numpy().astype(np.int64)
+    )
     return merged.height, int(np.unique(labels).size)
 
 
@@ -143,7 +182,9 @@ def main() -> None:
     args = parser.parse_args()
     n_terms, n_pairs = (15_000, 6_607) if args.small else (150_000, 66_070)
     terms, pairs = generate(n_terms, n_pairs)
-    print(f"data: {len(pairs):,} directed pairs over a {len(terms):,}-term vocabulary; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"data: {len(pairs):,} directed pairs over a {len(terms):,}-term vocabulary; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         pairs_path, terms_path = Path(tmp) / "filtered_synonym_pairs.jsonl", Path(tmp) / "term_list.json"
@@ -162,14 +203,18 @@ def main() -> None:
             again = time.perf_counter()
             clean.run(wh, settings)
             t_rerun = time.perf_counter() - again
-            counts = wh.execute("SELECT (SELECT count(*) FROM terms), (SELECT count(*) FROM synonym_pairs), "
-                                "(SELECT count(DISTINCT group_id) FROM synonym_groups)").fetchone()
+            counts = wh.execute(
+                "SELECT (SELECT count(*) FROM terms), (SELECT count(*) FROM synonym_pairs), "
+                "(SELECT count(DISTINCT group_id) FROM synonym_groups)"
+            ).fetchone()
 
     print(f"import pairs   {t_pairs:6.2f} s")
     print(f"import terms   {t_terms:6.2f} s")
     print(f"clean          {t_clean:6.2f} s   (rerun {t_rerun:.2f} s)")
-    print(f"total          {total:6.2f} s   = {total / BUDGET_S:.0%} of the {BUDGET_S:.0f} s budget "
-          f"({'within' if total < BUDGET_S else 'OVER'} budget)")
+    print(
+        f"total          {total:6.2f} s   = {total / BUDGET_S:.0%} of the {BUDGET_S:.0f} s budget "
+        f"({'within' if total < BUDGET_S else 'OVER'} budget)"
+    )
     print(f"result         {counts[0]:,} terms, {counts[1]:,} synonym pairs, {counts[2]:,} groups")
     print(summary.render() if args.small else "")
 
@@ -182,8 +227,10 @@ def main() -> None:
     started = time.perf_counter()
     slow = baseline(pairs)
     t_slow = time.perf_counter() - started
-    print(f"dedupe+groups  vectorised {t_fast:.3f} s vs per-pair Python loop {t_slow:.3f} s "
-          f"= {t_slow / t_fast:.1f}x faster; same result: {fast == slow} ({fast[0]:,} pairs, {fast[1]:,} groups)")
+    print(
+        f"dedupe+groups  vectorised {t_fast:.3f} s vs per-pair Python loop {t_slow:.3f} s "
+        f"= {t_slow / t_fast:.1f}x faster; same result: {fast == slow} ({fast[0]:,} pairs, {fast[1]:,} groups)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def thread_pool(urls: list[str], texts: list[str], batch: int, concurrency: int)
                                       "llm_concurrency": concurrency, "embed_batch": batch}).settings  # fmt: skip
     client = embed_http.connect(settings)
     started = time.perf_counter()
-    vectors = embed_http.embed(client, settings, texts, Progress("embed", len(texts), stream=open(os.devnull, "w")))
+    with open(os.devnull, "w") as quiet:
+        vectors = embed_http.embed(client, settings, texts, Progress("embed", len(texts), stream=quiet))
     matrix = np.stack(vectors)
     assert matrix.shape[0] == len(texts)
     return time.perf_counter() - started
@@ -78,7 +79,7 @@ def on_ray(urls: list[str], texts: list[str], batch: int, concurrency: int) -> t
 
             self.url, self.session = url, requests.Session()
 
-        def embed(self, batch: list[str]) -> "np.ndarray":
+        def embed(self, batch: list[str]) -> np.ndarray:
             reply = self.session.post(self.url + "/api/embed", json={"model": "bge-m3", "input": batch}, timeout=60)
             reply.raise_for_status()
             return np.asarray(reply.json()["embeddings"], dtype=np.float32)
@@ -112,14 +113,18 @@ def main() -> None:
         texts = [f"term {i}" for i in range(args.texts)]
         batches = -(-args.texts // args.batch)
         ideal = batches * args.latency / args.concurrency
-        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.servers} servers, {args.dim}-d, "
-              f"{args.latency * 1000:.0f} ms per batch of {args.batch}, {args.concurrency} in flight, {args.texts:,} texts")
+        print(
+            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; {args.servers} servers, {args.dim}-d, "
+            f"{args.latency * 1000:.0f} ms per batch of {args.batch}, {args.concurrency} in flight, {args.texts:,} texts"
+        )
         print(f"ideal (latency-bound): {ideal:.2f}s")
         pool = thread_pool(urls, texts, args.batch, args.concurrency)
         print(f"thread pool (etl embed): {pool:.2f}s, {args.texts / pool:,.0f} texts/s, {ideal / pool:.0%} of ideal")
         ready, seconds = on_ray(urls, texts, args.batch, args.concurrency)
-        print(f"ray actors: {seconds:.2f}s, {args.texts / seconds:,.0f} texts/s, {ideal / seconds:.0%} of ideal "
-              f"(plus {ready:.1f}s to start Ray and the actors); thread pool / ray = {pool / seconds:.2f}")
+        print(
+            f"ray actors: {seconds:.2f}s, {args.texts / seconds:,.0f} texts/s, {ideal / seconds:.0%} of ideal "
+            f"(plus {ready:.1f}s to start Ray and the actors); thread pool / ray = {pool / seconds:.2f}"
+        )
         print(json.dumps({"ideal_s": ideal, "pool_s": pool, "ray_s": seconds, "ray_start_s": ready}))
     finally:
         for p in procs:

@@ -85,8 +85,10 @@ def main() -> None:
     threads = os.cpu_count() or 1
 
     print(f"vectors {n:,} x {dim}, {n // 50:,} clusters, {queries_n:,} held-out queries, k={K}, threads {threads}")
-    print(f"index: cos, connectivity {defaults.index_connectivity}, expansion_add {defaults.index_expansion_add}, "
-          f"expansion_search {defaults.index_expansion_search}; load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"index: cos, connectivity {defaults.index_connectivity}, expansion_add {defaults.index_expansion_add}, "
+        f"expansion_search {defaults.index_expansion_search}; load average {os.getloadavg()[0]:.2f} at start"
+    )
     started = time.perf_counter()
     corpus, queries = synthetic(n, queries_n, dim, clusters=max(1, n // 50))
     print(f"generated in {time.perf_counter() - started:.1f} s")
@@ -101,8 +103,9 @@ def main() -> None:
     print(f"cosine of a query's 10th nearest neighbour: median {np.median(truth_sims.min(axis=1)):.2f}")
     print(f"exact search (numpy, baseline): {exact_seconds:.2f} s, {exact_qps:,.0f} queries/s\n")
 
-    header = (f"{'dtype':<6}{'build s':>9}{'vectors/s':>11}{'index MiB':>11}"
-              f"{'queries/s':>11}{'x exact':>9}{'recall@10':>11}")
+    header = (
+        f"{'dtype':<6}{'build s':>9}{'vectors/s':>11}{'index MiB':>11}{'queries/s':>11}{'x exact':>9}{'recall@10':>11}"
+    )
     print(header)
     print("-" * len(header))
     keys = np.arange(n, dtype=np.uint64)
@@ -125,8 +128,11 @@ def main() -> None:
         recall = sum(hits) / (K * queries_n)
         qps = queries_n / search
         mib = index.serialized_length / 2**20  # the saved file's size: what `etl index` writes
-        print(f"{dtype:<6}{build:>9.1f}{n / build:>11,.0f}{mib:>11,.0f}"
-              f"{qps:>11,.0f}{qps / exact_qps:>9.1f}{recall:>11.3f}", flush=True)
+        print(
+            f"{dtype:<6}{build:>9.1f}{n / build:>11,.0f}{mib:>11,.0f}"
+            f"{qps:>11,.0f}{qps / exact_qps:>9.1f}{recall:>11.3f}",
+            flush=True,
+        )
         del index, found
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
     print(f"\npeak memory {peak:,.0f} MiB; load average {os.getloadavg()[0]:.2f} at the end")

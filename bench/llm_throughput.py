@@ -82,8 +82,9 @@ def etl_translate(url: str, concurrency: int, workdir: Path) -> tuple[float, int
     prepared = runner.invoke(cli, ["--warehouse", str(warehouse), "synth", "expand"], env=env)
     assert prepared.exit_code == 0, prepared.output
     started = time.monotonic()
-    result = runner.invoke(cli, ["--warehouse", str(warehouse), "synth", "translate", "--concurrency",
-                                 str(concurrency)], env=env)
+    result = runner.invoke(
+        cli, ["--warehouse", str(warehouse), "synth", "translate", "--concurrency", str(concurrency)], env=env
+    )
     elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.output
     calls = int(re.search(r"calls made\s+(\d+)", result.output).group(1))  # type: ignore[union-attr]
@@ -104,8 +105,10 @@ def main() -> None:
             del os.environ[name]
 
     load = os.getloadavg()[0]
-    print(f"llm_throughput: {len(listed)} listed seed terms ({len(set(listed))} distinct), "
-          f"latency {latency:.3f} s per request; load average {load:.2f} on {os.cpu_count()} cores")
+    print(
+        f"llm_throughput: {len(listed)} listed seed terms ({len(set(listed))} distinct), "
+        f"latency {latency:.3f} s per request; load average {load:.2f} on {os.cpu_count()} cores"
+    )
 
     server = serve(latency, slots=1)
     try:
@@ -114,7 +117,9 @@ def main() -> None:
         server.stop()
     print(f"notebook loop (sequential, {len(listed)} calls, 0.1 s pause each): {baseline:.2f} s")
     print()
-    print(f"{'concurrency':>11}  {'slots':>5}  {'calls':>5}  {'wall s':>7}  {'ideal s':>7}  {'× ideal':>7}  {'vs notebook':>11}")
+    print(
+        f"{'concurrency':>11}  {'slots':>5}  {'calls':>5}  {'wall s':>7}  {'ideal s':>7}  {'× ideal':>7}  {'vs notebook':>11}"
+    )
     verdict = None
     with tempfile.TemporaryDirectory() as tmp:
         for concurrency in (1, 4, 8):
@@ -125,8 +130,10 @@ def main() -> None:
                 server.stop()
             ideal = calls * latency / concurrency
             ratio = elapsed / ideal
-            print(f"{concurrency:>11}  {concurrency:>5}  {calls:>5}  {elapsed:>7.2f}  {ideal:>7.2f}  {ratio:>7.2f}  "
-                  f"{baseline / elapsed:>9.1f}× faster")
+            print(
+                f"{concurrency:>11}  {concurrency:>5}  {calls:>5}  {elapsed:>7.2f}  {ideal:>7.2f}  {ratio:>7.2f}  "
+                f"{baseline / elapsed:>9.1f}× faster"
+            )
             if concurrency == 8:
                 verdict = ratio
     assert verdict is not None

@@ -38,9 +38,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import etl  # noqa: E402,F401  - before numpy, as in the `etl` command: it sets OpenBLAS's thread timeout
-
 import numpy as np  # noqa: E402
+
+import etl  # noqa: E402,F401  - before numpy, as in the `etl` command: it sets OpenBLAS's thread timeout
 
 MODEL = "bench-model"
 GROUP_SIZES = (2, 3, 4, 5)
@@ -124,7 +124,9 @@ def land(path: Path, data: dict) -> None:
         wh.execute("INSERT INTO synonym_groups (term_id, group_id, run_id) SELECT t, g, 0 FROM b_groups")
         dim = vecs.shape[1]
         offsets = pa.array(np.arange(0, len(ids) * dim + 1, dim, dtype=np.int64))
-        table = pa.table({"term_id": pa.array(ids), "vec": pa.LargeListArray.from_arrays(offsets, pa.array(vecs.ravel()))})
+        table = pa.table(
+            {"term_id": pa.array(ids), "vec": pa.LargeListArray.from_arrays(offsets, pa.array(vecs.ravel()))}
+        )
         wh.con.register("b_vecs", table)
         wh.execute(
             "INSERT INTO term_embeddings (term_id, model, dim, vec, run_id) SELECT term_id, ?, ?, vec::FLOAT[], 0 FROM b_vecs",
@@ -165,7 +167,7 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
     generated = time.perf_counter() - started
     land(path, data)
     return {"generate_s": generated, "land_s": time.perf_counter() - started - generated,
-            "anchors": int(len(np.unique(np.concatenate(data["pairs"])))), "pairs": int(len(data["pairs"][0])),
+            "anchors": len(np.unique(np.concatenate(data["pairs"]))), "pairs": len(data["pairs"][0]),
             "peak_mib": peak_mib()}  # fmt: skip
 
 
@@ -195,7 +197,12 @@ def step_index(warehouse: str, index_path: str) -> dict:
     )  # fmt: skip
     index.add(ids.astype(np.uint64), vecs, threads=0)
     index.save(index_path)
-    return {"seconds": time.perf_counter() - loaded, "via": "usearch (bench)", "size": len(index), "peak_mib": peak_mib()}
+    return {
+        "seconds": time.perf_counter() - loaded,
+        "via": "usearch (bench)",
+        "size": len(index),
+        "peak_mib": peak_mib(),
+    }
 
 
 def step_floor(warehouse: str) -> dict:
@@ -355,7 +362,11 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="anchors for the notebook baseline")
     parser.add_argument("--crossover", help="comma-separated vocabulary sizes: time exact vs ann at each")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
-    parser.add_argument("--ray", action="store_true", help="time `etl mine --ray` with 1, 2 and 4 shards against one process (needs the ray extra)")
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="time `etl mine --ray` with 1, 2 and 4 shards against one process (needs the ray extra)",
+    )
     parser.add_argument("--size", help="TERMS,DIM,ANCHORS instead of the default world")
     args = parser.parse_args()
     n_terms, dim, n_anchors = (20_000, 256, 3_800) if args.small else (150_000, 1024, 28_371)
@@ -393,31 +404,48 @@ def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anch
             built = child(["--step-index", str(warehouse), str(index_path)])
             print(f"index build ({built['via']}): {built['seconds']:.1f}s, dtype {built.get('dtype', '?')} "
                   f"({built.get('why', '')}), peak {built['peak_mib']:,.0f} MiB")  # fmt: skip
-        mined = child(["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")])
+        mined = child(
+            ["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")]
+        )
         results[search] = mined
-        line = (f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
-                f"peak {mined['peak_mib']:,.0f} MiB, {mined['triplets']:,} triplets, skipped {mined['skipped']}")
+        line = (
+            f"etl mine --search {search}: {mined['seconds']:.1f}s (process {mined['wall_s']:.1f}s), "
+            f"peak {mined['peak_mib']:,.0f} MiB, {mined['triplets']:,} triplets, skipped {mined['skipped']}"
+        )
         phases = mined["phases"]
         line += "\n  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in phases.items())
         if search == "exact":
-            line += (f"\n  the scan (search phase) is {phases['search'] / floor['seconds']:.2f}x the floor; "
-                     f"the whole step {mined['seconds'] / floor['seconds']:.2f}x")
+            line += (
+                f"\n  the scan (search phase) is {phases['search'] / floor['seconds']:.2f}x the floor; "
+                f"the whole step {mined['seconds'] / floor['seconds']:.2f}x"
+            )
         else:
             esc = mined["escalated"]
             line += f"; exact scan for {esc['anchors']:,} anchors ({esc['share']:.1%}, short bands {esc['by_band']})"
         print(line)
-        print("  bands: " + ", ".join(f"{k} {v['by_quota'] + v['by_fill']:,} (quota met {v['fill_rate']}, "
-                                      f"members median {v['population']['median']:,.0f})" for k, v in mined["bands"].items()))
+        print(
+            "  bands: "
+            + ", ".join(
+                f"{k} {v['by_quota'] + v['by_fill']:,} (quota met {v['fill_rate']}, "
+                f"members median {v['population']['median']:,.0f})"
+                for k, v in mined["bands"].items()
+            )
+        )
     compared = child(["--step-compare", str(warehouse), str(args.compare)])
     print("ann vs exact:")
-    print("  population the ANN path counted itself, share of exact: "
-          + ", ".join(f"{b} {v:.3f}" for b, v in sorted(compared["population_seen"].items())))
+    print(
+        "  population the ANN path counted itself, share of exact: "
+        + ", ".join(f"{b} {v:.3f}" for b, v in sorted(compared["population_seen"].items()))
+    )
     for mode in ("exact", "ann"):
         shares = compared["shares"][mode]
         pct = compared["percentile"][mode]
-        print(f"  {mode:>5}: band shares " + ", ".join(f"{b} {shares.get(b, 0):.1%}" for b in ("easy", "medium", "hard"))
-              + f"; in-band percentile of picks ({args.compare} anchors) "
-              + ", ".join(f"{b} {pct[b]:.3f}" for b in ("easy", "medium", "hard") if b in pct))
+        print(
+            f"  {mode:>5}: band shares "
+            + ", ".join(f"{b} {shares.get(b, 0):.1%}" for b in ("easy", "medium", "hard"))
+            + f"; in-band percentile of picks ({args.compare} anchors) "
+            + ", ".join(f"{b} {pct[b]:.3f}" for b in ("easy", "medium", "hard") if b in pct)
+        )
     notebook = child(["--step-notebook", str(warehouse), str(args.sample)])
     per_anchor = notebook["seconds"] / notebook["anchors"]
     projected = per_anchor * notebook["all_anchors"]
@@ -439,7 +467,9 @@ def on_ray(workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
     print(f"BLAS floor: {floor['seconds']:.1f}s ({macs / floor['seconds'] / 1e9:.1f} G multiply-adds/s)")
     print(f"one process (etl mine --search exact): {single['seconds']:.1f}s, scan {single['phases']['search']:.1f}s "
           f"({macs / single['phases']['search'] / 1e9:.1f} G multiply-adds/s), peak {single['peak_mib']:,.0f} MiB")  # fmt: skip
-    print(f"{'shards':>6} {'total s':>8} {'search s':>9} {'vs one process':>15} {'slowest shard s':>16} {'ray start s':>12} {'peak MiB':>9}")
+    print(
+        f"{'shards':>6} {'total s':>8} {'search s':>9} {'vs one process':>15} {'slowest shard s':>16} {'ray start s':>12} {'peak MiB':>9}"
+    )
     for shards in (1, 2, 4):
         got = child(["--step-ray", str(warehouse), str(shards)])
         print(f"{shards:>6} {got['seconds']:>8.1f} {got['phases']['search']:>9.1f} {single['seconds'] / got['seconds']:>14.2f}x "

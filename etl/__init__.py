@@ -22,15 +22,43 @@ DISTRIBUTION = "ko-synonym-etl"
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 _API = (
-    "open", "Warehouse", "import_pairs", "import_terms", "clean", "embed", "index", "mine", "split",
-    "export_triplets", "export_synth", "export_synonyms", "report", "synth", "run",
+    "open",
+    "Warehouse",
+    "import_pairs",
+    "import_terms",
+    "clean",
+    "embed",
+    "index",
+    "mine",
+    "split",
+    "export_triplets",
+    "export_synth",
+    "export_synonyms",
+    "report",
+    "synth",
+    "run",
 )
 _ERRORS = ("EtlError", "ConfigError", "InputError", "WarehouseError", "CheckFailed", "ServiceError")
 __all__ = [*_API, *_ERRORS, "__version__"]
 
 if TYPE_CHECKING:
-    from etl.api import (Warehouse, clean, embed, export_synonyms, export_synth, export_triplets, import_pairs,
-                         import_terms, index, mine, open, report, run, split, synth)
+    from etl.api import (
+        Warehouse,
+        clean,
+        embed,
+        export_synonyms,
+        export_synth,
+        export_triplets,
+        import_pairs,
+        import_terms,
+        index,
+        mine,
+        open,
+        report,
+        run,
+        split,
+        synth,
+    )
     from etl.errors import CheckFailed, ConfigError, EtlError, InputError, ServiceError, WarehouseError
 
     __version__: str

@@ -16,8 +16,9 @@ the command prints. Failures raise the `EtlError` family with the messages the c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from etl import config
 from etl import warehouse as store
@@ -48,7 +49,7 @@ class Warehouse(store.Warehouse):
         rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
         return [name for (name,) in rows]
 
-    def table(self, name: str) -> "pl.DataFrame":
+    def table(self, name: str) -> pl.DataFrame:
         """A whole table as a polars DataFrame, e.g. wh.table("triplets")."""
         known = self.tables()
         if name not in known:
@@ -56,13 +57,12 @@ class Warehouse(store.Warehouse):
         # The name is one of the catalog's, so quoting it is safe (identifiers cannot be bound).
         return self.con.sql('SELECT * FROM "' + name.replace('"', '""') + '"').pl()
 
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> "pl.DataFrame":
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
         """The result of read-only SQL (the last statement's) as a polars DataFrame; writes are refused."""
         import duckdb
+        import polars as pl
 
         from etl.steps import inspect
-
-        import polars as pl
 
         statements = inspect.read_only_statements(self, query)
         try:
@@ -249,7 +249,7 @@ def synth(
     *,
     seeds: PathLike | None = None,
     refresh: bool = False,
-    client: "Client | None" = None,
+    client: Client | None = None,
     **settings: Any,
 ) -> Summary:
     """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
@@ -277,11 +277,11 @@ def run(
     seeds: PathLike | None = None,
     refresh: bool = False,
     notify: Callable[[str], None] | None = None,
-    client: "Client | None" = None,
+    client: Client | None = None,
     ray: str | bool | None = None,
     ray_shards: int | None = None,
     **settings: Any,
-) -> "Result":
+) -> Result:
     """The whole pipeline, skipping steps whose inputs are unchanged; `start`/`only` force steps (`etl run`).
 
     `example` uses the bundled pairs and vocabulary with the hash embedder; `notify` receives each
@@ -290,12 +290,35 @@ def run(
     """
     from etl.steps import pipeline
 
-    own = ("example", "pairs", "terms", "vectors", "out", "start", "only", "skip_bad_lines", "seeds", "refresh",
-           "notify", "client", "ray", "ray_shards")
+    own = (
+        "example",
+        "pairs",
+        "terms",
+        "vectors",
+        "out",
+        "start",
+        "only",
+        "skip_bad_lines",
+        "seeds",
+        "refresh",
+        "notify",
+        "client",
+        "ray",
+        "ray_shards",
+    )
     implied = run_implies(example=example, vectors=vectors, embedder=settings.get("embedder"))
     resolved = _settings(wh, "run", {**settings, **implied}, (), own)
-    inputs = run_inputs(Path(resolved.warehouse), example=example, pairs=pairs, terms=terms, vectors=vectors,
-                        out=out, skip_bad_lines=skip_bad_lines, seeds=seeds, refresh=refresh)
+    inputs = run_inputs(
+        Path(resolved.warehouse),
+        example=example,
+        pairs=pairs,
+        terms=terms,
+        vectors=vectors,
+        out=out,
+        skip_bad_lines=skip_bad_lines,
+        seeds=seeds,
+        refresh=refresh,
+    )
     if ray not in (None, False):
         from etl.steps.mine import on_ray as mine_ray
 
@@ -315,9 +338,18 @@ def run_implies(*, example: bool, vectors: PathLike | None, embedder: str | None
     return {}
 
 
-def run_inputs(warehouse: Path, *, example: bool = False, pairs: PathLike | None = None,
-               terms: PathLike | None = None, vectors: PathLike | None = None, out: PathLike | None = None,
-               skip_bad_lines: bool = False, seeds: PathLike | None = None, refresh: bool = False) -> "Inputs":
+def run_inputs(
+    warehouse: Path,
+    *,
+    example: bool = False,
+    pairs: PathLike | None = None,
+    terms: PathLike | None = None,
+    vectors: PathLike | None = None,
+    out: PathLike | None = None,
+    skip_bad_lines: bool = False,
+    seeds: PathLike | None = None,
+    refresh: bool = False,
+) -> Inputs:
     """What run() reads beyond the settings (`example` fills in the bundled files); exports default beside the warehouse."""
     from etl.steps import pipeline
 
@@ -326,8 +358,12 @@ def run_inputs(warehouse: Path, *, example: bool = False, pairs: PathLike | None
         terms = terms or pipeline.EXAMPLE_TERMS
     return pipeline.Inputs(
         out=Path(out) if out is not None else warehouse.parent / "exports",
-        pairs=_path(pairs), terms=_path(terms), vectors=_path(vectors),
-        skip_bad_lines=skip_bad_lines, seeds=_path(seeds), refresh=refresh,
+        pairs=_path(pairs),
+        terms=_path(terms),
+        vectors=_path(vectors),
+        skip_bad_lines=skip_bad_lines,
+        seeds=_path(seeds),
+        refresh=refresh,
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 
@@ -109,7 +110,7 @@ def config_cmd(app: App) -> None:
 
     loaded = app.loaded()
     rows = []
-    for key in config.keys():
+    for key in config.keys():  # noqa: SIM118 -- etl.config is a module; keys() names its settings
         value = getattr(loaded.settings, key)
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
         rows.append((key, shown, loaded.sources[key]))
@@ -133,8 +134,11 @@ def status(app: App, last_runs: int) -> None:
 
 
 @cli.command("report")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to (re)write.  [default exports/report.html beside the warehouse]")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="HTML file to (re)write.  [default exports/report.html beside the warehouse]",
+)
 @click.pass_obj
 def report_cmd(app: App, out: Path | None) -> None:
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra).
@@ -214,21 +218,35 @@ def export_group() -> None:
 # -- synthesis -----------------------------------------------------------------------------------
 
 SYNTH_STAGES = ("expand", "translate", "sentences")
-_LLM_OPTIONS = {"llm_url": "llm_url", "llm_api": "llm_api", "llm_model": "llm_model",
-                "concurrency": "llm_concurrency", "think": "llm_think"}
+_LLM_OPTIONS = {
+    "llm_url": "llm_url",
+    "llm_api": "llm_api",
+    "llm_model": "llm_model",
+    "concurrency": "llm_concurrency",
+    "think": "llm_think",
+}
 
 
 def _synth_options(fn: Any) -> Any:
     """The options every `etl synth` command takes: where the LLM is, how hard to push it, --refresh."""
     options = [
-        click.option("--llm-url", multiple=True,
-                     help="LLM server base URL; repeat the option to spread requests over several servers."),
-        click.option("--llm-api", type=click.Choice(["ollama", "openai"]),
-                     help="Wire format: Ollama native (/api/chat) or OpenAI-compatible (/v1/chat/completions)."),
+        click.option(
+            "--llm-url",
+            multiple=True,
+            help="LLM server base URL; repeat the option to spread requests over several servers.",
+        ),
+        click.option(
+            "--llm-api",
+            type=click.Choice(["ollama", "openai"]),
+            help="Wire format: Ollama native (/api/chat) or OpenAI-compatible (/v1/chat/completions).",
+        ),
         click.option("--llm-model", help="Chat model, e.g. gpt-oss:20b."),
         click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight across all servers."),
-        click.option("--think", type=click.Choice(["low", "medium", "high", "none"]),
-                     help="Reasoning effort for thinking models; 'none' sends no thinking setting."),
+        click.option(
+            "--think",
+            type=click.Choice(["low", "medium", "high", "none"]),
+            help="Reasoning effort for thinking models; 'none' sends no thinking setting.",
+        ),
         click.option("--refresh", is_flag=True, help="Send every request again instead of reusing stored answers."),
     ]
     for option in reversed(options):
@@ -238,7 +256,8 @@ def _synth_options(fn: Any) -> Any:
 
 def _seeds_option(fn: Any) -> Any:
     return click.option(
-        "--seeds", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        "--seeds",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="Seed terms file (TOML or JSON: category = [terms]) instead of the built-in 69 terms.",
     )(fn)
 
@@ -260,8 +279,9 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
     # anything, so a rerun answered entirely from llm_calls needs no server.
     client = None if Path(settings.warehouse).exists() else synth.connect(settings)
     with app.warehouse() as wh:
-        summary = api.synth(wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client,
-                            **llm)
+        summary = api.synth(
+            wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client, **llm
+        )
     click.echo(summary.render())
 
 
@@ -325,8 +345,12 @@ def synth_sentences(ctx: click.Context, **options: Any) -> None:
 
 
 @export_group.command("synth")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.",
+)
 @click.pass_obj
 def export_synth(app: App, out: Path) -> None:
     """Write the synthesis results as the seed notebook's files (JSONL and metadata.json).
@@ -351,7 +375,9 @@ _TERM_FORMATS = click.Choice(["txt", "json", "jsonl", "csv", "tsv", "parquet"])
 @import_group.command("pairs")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=_PAIR_FORMATS, help="File format.  [default: from the extension]")
-@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.option(
+    "--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing."
+)
 @click.pass_obj
 def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) -> None:
     """Land synonym pairs: columns source, target and optional similarity (others kept in `extra`).
@@ -378,7 +404,9 @@ def import_pairs(app: App, file: Path, fmt: str | None, skip_bad_lines: bool) ->
     "--column",
     help="Column holding the terms (CSV, TSV, Parquet, JSONL objects).  [default: text, term, or the only one]",
 )
-@click.option("--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing.")
+@click.option(
+    "--skip-bad-lines", is_flag=True, help="Send bad lines to `rejects` and land the rest, instead of failing."
+)
 @click.pass_obj
 def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip_bad_lines: bool) -> None:
     """Land a vocabulary: terms in no pair that must still be candidates for negatives.
@@ -451,9 +479,7 @@ def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
     help="For import of a .npy: the JSON list of terms, row by row (default: term_list.json beside it).",
 )
 @click.option("--term-column", default="term", show_default=True, help="For import of Parquet: the term column.")
-@click.option(
-    "--vector-column", help="For import of Parquet: the float list column (default: the only one there is)."
-)
+@click.option("--vector-column", help="For import of Parquet: the float list column (default: the only one there is).")
 @click.pass_obj
 def embed(
     app: App,
@@ -482,8 +508,18 @@ def embed(
     from etl import api
 
     with app.warehouse() as wh:
-        summary = api.embed(wh, vectors=source, term_list=term_list, term_column=term_column, vector_column=vector_column,
-                            embedder=embedder, embed_model=model, embed_dim=dim, embed_url=urls, embed_batch=batch)
+        summary = api.embed(
+            wh,
+            vectors=source,
+            term_list=term_list,
+            term_column=term_column,
+            vector_column=vector_column,
+            embedder=embedder,
+            embed_model=model,
+            embed_dim=dim,
+            embed_url=urls,
+            embed_batch=batch,
+        )
         click.echo(summary.render())
 
 
@@ -492,7 +528,8 @@ def embed(
     "--model", help="Whose vectors to index.  [default: the model `etl embed` would write, else the only one]"
 )
 @click.option(
-    "--dtype", type=click.Choice(["auto", "f32", "f16", "bf16", "i8"]),
+    "--dtype",
+    type=click.Choice(["auto", "f32", "f16", "bf16", "i8"]),
     help="Scalar type stored in the index; auto builds with the fastest of f16/bf16/f32 measured here.  [index_dtype]",
 )
 @click.option("--connectivity", type=int, help="HNSW edges per node (M).  [index_connectivity]")
@@ -524,8 +561,15 @@ def index(
     from etl import api
 
     with app.warehouse() as wh:
-        summary = api.index(wh, model=model, force=force, index_dtype=dtype, index_connectivity=connectivity,
-                            index_expansion_add=expansion_add, index_expansion_search=expansion_search)
+        summary = api.index(
+            wh,
+            model=model,
+            force=force,
+            index_dtype=dtype,
+            index_connectivity=connectivity,
+            index_expansion_add=expansion_add,
+            index_expansion_search=expansion_search,
+        )
         click.echo(summary.render())
 
 
@@ -534,25 +578,73 @@ def index(
 
 @cli.command()
 @click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
-@click.option("--search", type=click.Choice(["auto", "exact", "ann"]), help="How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot show), or auto: the cheaper, estimated on this machine.  [default auto]")
-@click.option("--top-k", type=int, help="ANN shortlist per anchor (plus margins); bands below its last score are walked or scanned.  [default 100]")
+@click.option(
+    "--search",
+    type=click.Choice(["auto", "exact", "ann"]),
+    help="How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot show), or auto: the cheaper, estimated on this machine.  [default auto]",
+)
+@click.option(
+    "--top-k",
+    type=int,
+    help="ANN shortlist per anchor (plus margins); bands below its last score are walked or scanned.  [default 100]",
+)
 @click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
 @click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
 @click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
 @click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
 @click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
-@click.option("--max-neg-ratio", type=float, help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]")
-@click.option("--calibrate/--no-calibrate", default=None, help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).")
-@click.option("--percentiles", help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]")
+@click.option(
+    "--max-neg-ratio",
+    type=float,
+    help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]",
+)
+@click.option(
+    "--calibrate/--no-calibrate",
+    default=None,
+    help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).",
+)
+@click.option(
+    "--percentiles",
+    help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]",
+)
 @click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
-@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option(
+    "--split-by",
+    type=click.Choice(["group", "triplet"]),
+    help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]",
+)
 @click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
-@click.option("--shard", metavar="I/N", help="Mine only shard I of N (I from 0) and write its part under --out; the warehouse is only read. Needs --search exact or ann.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="With --shard: the directory the parts go to (one subdirectory per shard).")
-@click.option("--merge", "merge_dir", type=click.Path(file_okay=False, path_type=Path), help="Land the parts of every shard under this directory as one mine run (refused if one is missing, stale or foreign).")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]", help="Run the shards as Ray tasks: on a local Ray, or on the cluster at ADDRESS (e.g. auto, ray://head:10001). Needs the ray extra.")
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Mine only shard I of N (I from 0) and write its part under --out; the warehouse is only read. Needs --search exact or ann.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --shard: the directory the parts go to (one subdirectory per shard).",
+)
+@click.option(
+    "--merge",
+    "merge_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Land the parts of every shard under this directory as one mine run (refused if one is missing, stale or foreign).",
+)
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run the shards as Ray tasks: on a local Ray, or on the cluster at ADDRESS (e.g. auto, ray://head:10001). Needs the ray extra.",
+)
 @click.option("--ray-shards", type=int, help="With --ray: how many shards.  [default: the cluster's CPUs]")
-@click.option("--ray-vectors", type=click.Path(file_okay=False, path_type=Path), help="With --ray: share the inputs as .npy files in this directory (storage every node mounts) instead of the object store.")
+@click.option(
+    "--ray-vectors",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --ray: share the inputs as .npy files in this directory (storage every node mounts) instead of the object store.",
+)
 @click.pass_obj
 def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
          medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
@@ -582,11 +674,11 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     """
     from etl import api
 
-    settings = dict(
-        mine_search=search, mine_top_k=top_k, mine_negatives=negatives, mine_easy=easy, mine_medium=medium,
-        mine_hard=hard, mine_ratios=ratios, mine_max_neg_ratio=max_neg_ratio, mine_calibrate=calibrate,
-        mine_percentiles=percentiles, seed=seed, split_by=split_by, split_train_ratio=train_ratio,
-    )  # fmt: skip
+    settings = {
+        "mine_search": search, "mine_top_k": top_k, "mine_negatives": negatives, "mine_easy": easy, "mine_medium": medium,
+        "mine_hard": hard, "mine_ratios": ratios, "mine_max_neg_ratio": max_neg_ratio, "mine_calibrate": calibrate,
+        "mine_percentiles": percentiles, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
+    }  # fmt: skip
     ray: str | bool | None = True if ray_address == "local" else ray_address
     if ray is not None:
         from etl.steps.mine import on_ray as mine_ray
@@ -599,7 +691,11 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
 
 
 @cli.command("split")
-@click.option("--split-by", type=click.Choice(["group", "triplet"]), help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]")
+@click.option(
+    "--split-by",
+    type=click.Choice(["group", "triplet"]),
+    help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]",
+)
 @click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
 @click.option("--seed", type=int, help="Seed for the order of groups or triplets.  [default 42]")
 @click.pass_obj
@@ -618,14 +714,34 @@ def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: i
 
 
 @export_group.command("triplets")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), help="Directory to (re)write.  [default exports/triplets beside the warehouse]")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["triplet", "n-tuple", "labeled-pair", "labeled-list"]),
-              help="Training layout to write; repeat for several (each beside the others).  [export_formats; default triplet]")
-@click.option("--with-scores/--without-scores", "scores", default=None,
-              help="Add the mining model's exact cosine of every positive and negative (scores / score columns).  [export_scores]")
-@click.option("--license", "license_id", help="License field of the dataset card, e.g. cc-by-4.0.  [export_license; default unknown]")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to (re)write.  [default exports/triplets beside the warehouse]",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["triplet", "n-tuple", "labeled-pair", "labeled-list"]),
+    help="Training layout to write; repeat for several (each beside the others).  [export_formats; default triplet]",
+)
+@click.option(
+    "--with-scores/--without-scores",
+    "scores",
+    default=None,
+    help="Add the mining model's exact cosine of every positive and negative (scores / score columns).  [export_scores]",
+)
+@click.option(
+    "--license",
+    "license_id",
+    help="License field of the dataset card, e.g. cc-by-4.0.  [export_license; default unknown]",
+)
 @click.pass_obj
-def export_triplets_cmd(app: App, out_dir: Path | None, formats: tuple[str, ...], scores: bool | None, license_id: str | None) -> None:
+def export_triplets_cmd(
+    app: App, out_dir: Path | None, formats: tuple[str, ...], scores: bool | None, license_id: str | None
+) -> None:
     """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict with its card, and a stats file.
 
     Files for the default triplet layout: train.parquet, validation.parquet, triplet_dataset/
@@ -648,16 +764,30 @@ def export_triplets_cmd(app: App, out_dir: Path | None, formats: tuple[str, ...]
 
 
 @export_group.command("synonyms")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to (re)write.  [default exports/synonyms.txt beside the warehouse]")
-@click.option("--explicit", is_flag=True,
-              help="Write mappings (머신러닝 => machine learning, ML): Korean and mixed-script terms to the group's English terms.")
-@click.option("--max-group-size", type=int, default=20, show_default=True,
-              help="Largest group written as one line.")
-@click.option("--oversize", type=click.Choice(["split", "skip"]), default="split", show_default=True,
-              help="What to do with a larger group: write its synonym pairs, one per line, or leave it out.")
-@click.option("--category", "categories", multiple=True,
-              help="Only groups with a term synthesised under this category (repeatable); imported-only groups have none.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to (re)write.  [default exports/synonyms.txt beside the warehouse]",
+)
+@click.option(
+    "--explicit",
+    is_flag=True,
+    help="Write mappings (머신러닝 => machine learning, ML): Korean and mixed-script terms to the group's English terms.",
+)
+@click.option("--max-group-size", type=int, default=20, show_default=True, help="Largest group written as one line.")
+@click.option(
+    "--oversize",
+    type=click.Choice(["split", "skip"]),
+    default="split",
+    show_default=True,
+    help="What to do with a larger group: write its synonym pairs, one per line, or leave it out.",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="Only groups with a term synthesised under this category (repeatable); imported-only groups have none.",
+)
 @click.pass_obj
 def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_size: int, oversize: str,
                         categories: tuple[str, ...]) -> None:  # fmt: skip
@@ -686,25 +816,56 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 
 
 @cli.command("run")
-@click.option("--pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Synonym pairs to import (JSONL/CSV/TSV/Parquet) instead of synthesising them with an LLM.")
-@click.option("--terms", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Extra vocabulary to import: terms in no pair that may still be negatives.")
-@click.option("--vectors", type=click.Path(exists=True, path_type=Path),
-              help="Precomputed vectors (term_embeddings.npy, its directory, or .parquet); implies --embedder import.")
-@click.option("--example", is_flag=True,
-              help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.")
-@click.option("--embedder", type=click.Choice(["ollama", "openai", "hash", "import"]),
-              help="How terms get vectors (hash is offline and lexical).  [embedder]")
+@click.option(
+    "--pairs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Synonym pairs to import (JSONL/CSV/TSV/Parquet) instead of synthesising them with an LLM.",
+)
+@click.option(
+    "--terms",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra vocabulary to import: terms in no pair that may still be negatives.",
+)
+@click.option(
+    "--vectors",
+    type=click.Path(exists=True, path_type=Path),
+    help="Precomputed vectors (term_embeddings.npy, its directory, or .parquet); implies --embedder import.",
+)
+@click.option(
+    "--example",
+    is_flag=True,
+    help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.",
+)
+@click.option(
+    "--embedder",
+    type=click.Choice(["ollama", "openai", "hash", "import"]),
+    help="How terms get vectors (hash is offline and lexical).  [embedder]",
+)
 @click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Export directory (triplets/, synonyms.txt and, after synthesis, synonyms/ inside).  [default: exports/ beside the warehouse]")
-@click.option("--from", "start", type=click.Choice(STAGES_OF_RUN),
-              help="Run this step and every step after it, even when their inputs are unchanged.")
-@click.option("--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Export directory (triplets/, synonyms.txt and, after synthesis, synonyms/ inside).  [default: exports/ beside the warehouse]",
+)
+@click.option(
+    "--from",
+    "start",
+    type=click.Choice(STAGES_OF_RUN),
+    help="Run this step and every step after it, even when their inputs are unchanged.",
+)
+@click.option(
+    "--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged."
+)
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
+)
 @click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
 @_synth_options
 @_seeds_option
@@ -727,8 +888,10 @@ def run_cmd(app: App, **options: Any) -> None:
     from etl import api
     from etl.steps import pipeline
 
-    inputs = {key: options[key] for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds",
-                                            "refresh")}
+    inputs = {
+        key: options[key]
+        for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
+    }
     llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
     settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
     path, start, only = app.path(), options["start"], options["only"]
@@ -741,8 +904,17 @@ def run_cmd(app: App, **options: Any) -> None:
 
         mine_ray.import_ray()  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
-        result = api.run(wh, start=start, only=only, notify=lambda line: click.echo(line, err=True), client=client,
-                         ray=ray, ray_shards=options["ray_shards"], **inputs, **settings)
+        result = api.run(
+            wh,
+            start=start,
+            only=only,
+            notify=lambda line: click.echo(line, err=True),
+            client=client,
+            ray=ray,
+            ray_shards=options["ray_shards"],
+            **inputs,
+            **settings,
+        )
     click.echo(result.render())
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from etl.errors import ConfigError
 
@@ -55,7 +57,9 @@ class Settings:
     embed_model: str = "bge-m3"
     embed_dim: int = 256
     embed_batch: int = 64
-    index_dtype: str = "auto"  # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/steps/index.py)
+    index_dtype: str = (
+        "auto"  # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/steps/index.py)
+    )
     index_connectivity: int = 16
     index_expansion_add: int = 128
     index_expansion_search: int = 64
@@ -107,7 +111,7 @@ def load(
     """Resolve settings: defaults → etl.toml → ETL_* environment → overrides (command options)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
-    sources = {key: "default" for key in keys()}
+    sources = dict.fromkeys(keys(), "default")
 
     path = config_path if config_path is not None else _default_config_path(env)
     if path is not None:
@@ -197,9 +201,13 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {getattr(s, key)!r}")
     layouts = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
     if not s.export_formats or any(f not in layouts for f in s.export_formats):
-        raise ConfigError(f"export_formats must list one or more of {', '.join(layouts)}, not {','.join(s.export_formats)!r}")
+        raise ConfigError(
+            f"export_formats must list one or more of {', '.join(layouts)}, not {','.join(s.export_formats)!r}"
+        )
     if not s.export_license.strip():
-        raise ConfigError("export_license must name a license (a Hugging Face license id such as cc-by-4.0, or unknown / other)")
+        raise ConfigError(
+            "export_license must name a license (a Hugging Face license id such as cc-by-4.0, or unknown / other)"
+        )
     for key in ("mine_easy", "mine_medium", "mine_hard"):
         band = getattr(s, key)
         if len(band) != 2 or not -1.0 <= band[0] < band[1] <= 1.0:
@@ -207,12 +215,12 @@ def _validate(s: Settings) -> None:
     if len(s.mine_ratios) != 3 or any(r < 0 for r in s.mine_ratios) or sum(s.mine_ratios) <= 0:
         raise ConfigError(f"mine_ratios must be three non-negative numbers (easy,medium,hard), not {s.mine_ratios}")
     bands = sorted((s.mine_easy, s.mine_medium, s.mine_hard))
-    if any(low[1] > high[0] for low, high in zip(bands, bands[1:])):
+    if any(low[1] > high[0] for low, high in itertools.pairwise(bands)):
         raise ConfigError("mine_easy, mine_medium and mine_hard must not overlap; give each band its own [low, high)")
     if not 0.0 <= s.mine_max_neg_ratio <= 1.0:
         raise ConfigError(f"mine_max_neg_ratio must be between 0 (off) and 1, not {s.mine_max_neg_ratio}")
     pct = s.mine_percentiles
-    if len(pct) != 4 or not all(0.0 <= a < b <= 1.0 for a, b in zip(pct, pct[1:])):
+    if len(pct) != 4 or not all(0.0 <= a < b <= 1.0 for a, b in itertools.pairwise(pct)):
         raise ConfigError(f"mine_percentiles must be four increasing fractions in [0, 1] (band edges), not {pct}")
     if not 0.0 < s.split_train_ratio < 1.0:
         raise ConfigError(f"split_train_ratio must be between 0 and 1, not {s.split_train_ratio}")

@@ -177,22 +177,35 @@ class Client:
         self.checked = False  # set once check() has passed
 
     @classmethod
-    def for_chat(cls, settings: Settings) -> "Client":
+    def for_chat(cls, settings: Settings) -> Client:
         """The chat client the `llm_*` settings describe."""
         return cls(
-            settings.llm_url, settings.llm_api, settings.llm_model, settings.llm_concurrency,
-            settings.llm_timeout, settings.llm_max_attempts, settings.llm_think, settings.llm_num_predict,
-            settings.llm_backoff, json_format=settings.llm_json_format,
+            settings.llm_url,
+            settings.llm_api,
+            settings.llm_model,
+            settings.llm_concurrency,
+            settings.llm_timeout,
+            settings.llm_max_attempts,
+            settings.llm_think,
+            settings.llm_num_predict,
+            settings.llm_backoff,
+            json_format=settings.llm_json_format,
         )
 
     @classmethod
-    def for_embeddings(cls, settings: Settings) -> "Client":
+    def for_embeddings(cls, settings: Settings) -> Client:
         """The embedding client: `embedder` API and `embed_model` on `embed_url` (else the LLM servers)."""
         if settings.embedder not in EMBED_PATH:
             raise ValueError(f"embedder {settings.embedder!r} does not use a server")
         return cls(
-            settings.embed_urls(), settings.embedder, settings.embed_model, settings.llm_concurrency,
-            settings.llm_timeout, settings.llm_max_attempts, "none", settings.llm_num_predict,
+            settings.embed_urls(),
+            settings.embedder,
+            settings.embed_model,
+            settings.llm_concurrency,
+            settings.llm_timeout,
+            settings.llm_max_attempts,
+            "none",
+            settings.llm_num_predict,
             settings.llm_backoff,
         )
 
@@ -250,8 +263,10 @@ class Client:
         listed = ", ".join(served[:8]) + (", ..." if len(served) > 8 else "") if served else "none"
         if self.api == "ollama":
             return f"model '{model}' is not on {url} (it has: {listed}); run `ollama pull {model}`"
-        return (f"model '{model}' is not served by {url} (it serves: {listed}); "
-                f"load it there (for Ollama: `ollama pull {model}`)")
+        return (
+            f"model '{model}' is not served by {url} (it serves: {listed}); "
+            f"load it there (for Ollama: `ollama pull {model}`)"
+        )
 
     # -- chat --------------------------------------------------------------------------------
 
@@ -262,7 +277,10 @@ class Client:
         answer is fetched, not what it says, so a cached answer stays valid across them.
         """
         canonical = {
-            "kind": "chat", "model": self.model, "messages": request.messages, "schema": request.schema,
+            "kind": "chat",
+            "model": self.model,
+            "messages": request.messages,
+            "schema": request.schema,
             "options": {"temperature": request.temperature, "think": self.think},
         }
         text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -307,8 +325,20 @@ class Client:
                 tally.add_tokens(prompt, completion)
                 answer = (content, thinking, done_reason)
                 if done_reason != "length":
-                    return ChatResult(request, call_hash, "ok", url, body, sent, time.monotonic() - started,
-                                      content, thinking, done_reason, tally.prompt_tokens, tally.completion_tokens)
+                    return ChatResult(
+                        request,
+                        call_hash,
+                        "ok",
+                        url,
+                        body,
+                        sent,
+                        time.monotonic() - started,
+                        content,
+                        thinking,
+                        done_reason,
+                        tally.prompt_tokens,
+                        tally.completion_tokens,
+                    )
                 # Cut off at the token limit: ask again with twice the room. With empty content (a
                 # thinking model that spent the budget thinking) there is nothing to keep. With partial
                 # content we retry too: a truncated JSON answer does not parse, and landing the part
@@ -321,8 +351,18 @@ class Client:
                 time.sleep(self._delay(attempt, retry_after))
         content, thinking, done_reason = answer
         return ChatResult(
-            request, call_hash, "failed", url, body, sent, time.monotonic() - started,
-            content or None, thinking, done_reason, tally.prompt_tokens, tally.completion_tokens,
+            request,
+            call_hash,
+            "failed",
+            url,
+            body,
+            sent,
+            time.monotonic() - started,
+            content or None,
+            thinking,
+            done_reason,
+            tally.prompt_tokens,
+            tally.completion_tokens,
             f"{sent} attempt(s) failed; last: {tally.errors[-1]}",
         )
 
@@ -363,7 +403,9 @@ class Client:
     def _chat_body(self, request: ChatRequest, num_predict: int, form: str | None = None) -> dict[str, Any]:
         if self.api == "ollama":
             body: dict[str, Any] = {
-                "model": self.model, "messages": request.messages, "stream": False,
+                "model": self.model,
+                "messages": request.messages,
+                "stream": False,
                 "options": {"temperature": request.temperature, "num_predict": num_predict},
             }
             if request.schema is not None:
@@ -371,8 +413,13 @@ class Client:
             if self.think != "none":
                 body["think"] = self.think
             return body
-        body = {"model": self.model, "messages": request.messages, "stream": False,
-                "temperature": request.temperature, "max_tokens": num_predict}
+        body = {
+            "model": self.model,
+            "messages": request.messages,
+            "stream": False,
+            "temperature": request.temperature,
+            "max_tokens": num_predict,
+        }
         if request.schema is not None and form == "json_object":
             body["response_format"] = {"type": "json_object", "schema": request.schema}
         elif request.schema is not None:
@@ -407,7 +454,7 @@ class Client:
         tagged = _THINK_TAG.match(content)
         if tagged and not thinking:
             # Some servers inline the reasoning as <think>...</think>; keep it apart from the answer.
-            thinking, content = tagged.group(1).strip(), content[tagged.end():]
+            thinking, content = tagged.group(1).strip(), content[tagged.end() :]
         return content, thinking or None, done_reason, _int(prompt), _int(completion)
 
     # -- embeddings --------------------------------------------------------------------------
@@ -416,7 +463,7 @@ class Client:
         """One vector per text, in order; batches of `batch_size` go `concurrency` at a time."""
         vectors: list[list[float]] = [[] for _ in texts]
         for offset, batch in self.embed_batches(texts, batch_size, dimensions):
-            vectors[offset:offset + len(batch)] = batch
+            vectors[offset : offset + len(batch)] = batch
         return vectors
 
     def embed_batches(
@@ -427,7 +474,7 @@ class Client:
         offsets = list(range(0, len(texts), size))
 
         def one(offset: int) -> tuple[int, list[list[float]]]:
-            return offset, self.embed_batch(list(texts[offset:offset + size]), dimensions)
+            return offset, self.embed_batch(list(texts[offset : offset + size]), dimensions)
 
         for ready in self._pooled(one, offsets):
             yield from ready
@@ -483,12 +530,16 @@ class Client:
     def _not_flat_message(self, url: str, position: int, vector: Any) -> str:
         """Why a returned embedding is unusable, and what to change on the server."""
         if isinstance(vector, list) and vector and all(isinstance(v, list) for v in vector):
-            return (f"{url} returned one vector per token ({len(vector)} for input {position}) instead of one "
-                    f"per text, so it does not pool '{self.model}'; for llama.cpp's server restart it with "
-                    "`--embedding true --kv_overrides llama.pooling_type=int:1`, otherwise serve a model with a "
-                    "pooling type (an embedding model)")
-        return (f"{url} returned an embedding for input {position} that is not a list of numbers "
-                f"({type(vector).__name__}); check that '{self.model}' is an embedding model")
+            return (
+                f"{url} returned one vector per token ({len(vector)} for input {position}) instead of one "
+                f"per text, so it does not pool '{self.model}'; for llama.cpp's server restart it with "
+                "`--embedding true --kv_overrides llama.pooling_type=int:1`, otherwise serve a model with a "
+                "pooling type (an embedding model)"
+            )
+        return (
+            f"{url} returned an embedding for input {position} that is not a list of numbers "
+            f"({type(vector).__name__}); check that '{self.model}' is an embedding model"
+        )
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -513,8 +564,9 @@ class Client:
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST JSON; return the JSON reply, or raise _Transient / _Permanent."""
         try:
-            response = self._session().post(url, json=body, headers=self._headers(),
-                                            timeout=(min(10.0, self.timeout), self.timeout))
+            response = self._session().post(
+                url, json=body, headers=self._headers(), timeout=(min(10.0, self.timeout), self.timeout)
+            )
         except requests.Timeout as exc:
             raise _Transient(f"no answer from {url} within {self.timeout:g}s") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:

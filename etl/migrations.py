@@ -7,7 +7,7 @@ shipped: add the next number instead.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import duckdb
 

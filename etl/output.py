@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, TextIO
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
@@ -35,7 +36,7 @@ class Summary:
     title: str
     items: list[tuple[str, Any]] = field(default_factory=list)
 
-    def add(self, label: str, value: Any) -> "Summary":
+    def add(self, label: str, value: Any) -> Summary:
         """Append one line and return self."""
         self.items.append((label, value))
         return self
@@ -99,7 +100,7 @@ class Progress:
             self.stream.write("\r" + self.line() + "\n")
             self.stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,7 +20,7 @@ _ALL = "SELECT {} FROM term_embeddings WHERE model = ?"
 _IN_TERMS = "SELECT {} FROM term_embeddings SEMI JOIN terms USING (term_id) WHERE model = ?"
 
 
-def load(wh: Warehouse, model: str, in_terms: bool = False) -> tuple["np.ndarray", "np.ndarray"]:
+def load(wh: Warehouse, model: str, in_terms: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(term_ids int64[n], vectors float32[n, dim]) for one model, ordered by term_id.
 
     `in_terms` keeps only terms still in `terms` (vectors outlive a term that `etl clean` dropped).

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from etl.warehouse import Warehouse, read_sql
 
@@ -60,7 +61,7 @@ def norm_key(text: str, ignore_spaces: bool = True) -> str:
     return key
 
 
-def normalize_expr(expr: "pl.Expr") -> "pl.Expr":
+def normalize_expr(expr: pl.Expr) -> pl.Expr:
     """`normalize` as a polars expression: the same result without a Python call per row."""
     return (
         expr.str.normalize("NFC")
@@ -70,7 +71,7 @@ def normalize_expr(expr: "pl.Expr") -> "pl.Expr":
     )
 
 
-def describe(texts: "pl.Series", ignore_spaces: bool = True) -> "pl.DataFrame":
+def describe(texts: pl.Series, ignore_spaces: bool = True) -> pl.DataFrame:
     """`norm_key` and `lang` of already-normalised texts as columns text, norm, lang (vectorised)."""
     import polars as pl
 
@@ -88,9 +89,12 @@ def describe(texts: "pl.Series", ignore_spaces: bool = True) -> "pl.DataFrame":
             .then(lower.str.replace_all(" ", "", literal=True))
             .otherwise(lower)
             .alias("norm"),
-            pl.when(hangul & ~latin).then(pl.lit("ko"))
-            .when(~hangul & latin & ~cjk).then(pl.lit("en"))
-            .otherwise(pl.lit("mixed")).alias("lang"),
+            pl.when(hangul & ~latin)
+            .then(pl.lit("ko"))
+            .when(~hangul & latin & ~cjk)
+            .then(pl.lit("en"))
+            .otherwise(pl.lit("mixed"))
+            .alias("lang"),
             text.str.contains(_FAST_TEXT).alias("fast"),
         )
         .drop("renormalized")
@@ -147,9 +151,7 @@ def ensure_terms(wh: Warehouse, texts: Iterable[str], origin: str, run_id: int) 
                 ).fetchall()
             finally:
                 wh.con.unregister("new_terms")
-        ids = wh.execute(
-            "SELECT t.text, t.term_id FROM term_ids t JOIN wanted_terms w USING (text)"
-        ).fetchall()
+        ids = wh.execute("SELECT t.text, t.term_id FROM term_ids t JOIN wanted_terms w USING (text)").fetchall()
     finally:
         wh.con.unregister("wanted_terms")
     return dict(ids)

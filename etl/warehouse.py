@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Self, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
 
@@ -67,10 +68,8 @@ class Warehouse:
             # A read-only connection cannot migrate, so bring the schema up to date first, unless
             # other read-only connections hold the file: they opened it migrated (so do mining
             # shards running side by side). Under a writer, the read-only connect says busy below.
-            try:
+            with suppress(WarehouseBusy):
                 cls.open(path).close()
-            except WarehouseBusy:
-                pass
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect(path, read_only)
@@ -100,7 +99,7 @@ class Warehouse:
         """Execute one statement with bound parameters."""
         return self.con.execute(sql, params or [])
 
-    def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> "pl.DataFrame":
+    def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame."""
         return self.con.sql(sql, params=params).pl()
 
@@ -108,6 +107,14 @@ class Warehouse:
         """The first column of the first row, or None."""
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
+
+    @staticmethod
+    def one(cursor: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+        """The row of a query that always returns one (an aggregate); no row at all is a bug."""
+        row = cursor.fetchone()
+        if row is None:
+            raise WarehouseError("a query that always returns one row returned none; this is a bug, please report it")
+        return row
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -178,8 +185,12 @@ class Warehouse:
         row = cur.fetchone()
         if row is None:
             return None
-        return {"run_id": row[0], "params": json.loads(row[1] or "{}"), "counts": json.loads(row[2] or "{}"),
-                "finished_at": row[3]}
+        return {
+            "run_id": row[0],
+            "params": json.loads(row[1] or "{}"),
+            "counts": json.loads(row[2] or "{}"),
+            "finished_at": row[3],
+        }
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -216,7 +227,8 @@ def check_names(prefix: str = "") -> list[str]:
     """Names of the check files under `sql/checks/` that start with `prefix`, sorted."""
     checks = SQL_DIR.joinpath("checks")
     return sorted(
-        item.name.removesuffix(".sql") for item in checks.iterdir()
+        item.name.removesuffix(".sql")
+        for item in checks.iterdir()
         if item.name.startswith(prefix) and item.name.endswith(".sql")
     )
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -57,12 +57,16 @@ class Etl:
         self.warehouse_path = warehouse_path
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, ok: bool = True, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    def __call__(
+        self, *args: str, ok: bool = True, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         result = self.runner.invoke(
             cli, ["--warehouse", str(self.warehouse_path), *args], input=input, env=env, prog_name="etl"
         )
         if ok and result.exit_code != 0:
-            raise AssertionError(f"etl {' '.join(args)} exited {result.exit_code}:\n{result.output}") from result.exception
+            raise AssertionError(
+                f"etl {' '.join(args)} exited {result.exit_code}:\n{result.output}"
+            ) from result.exception
         return result
 
 

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
@@ -84,7 +84,7 @@ def _words(text: str) -> int:
 
 def _now() -> str:
     """Return the current UTC time in Ollama's RFC 3339 form."""
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -290,18 +290,27 @@ class FakeLLMServer:
     def _tags(self) -> dict[str, Any]:
         """List models as Ollama's /api/tags does."""
         details = {"format": "gguf", "family": "fake", "parameter_size": "1B", "quantization_level": "Q4_0"}
-        return {"models": [
-            {"name": m, "model": m, "modified_at": MODIFIED_AT, "size": 1,
-             "digest": hashlib.sha256(m.encode()).hexdigest(), "details": dict(details)}
-            for m in self.models
-        ]}
+        return {
+            "models": [
+                {
+                    "name": m,
+                    "model": m,
+                    "modified_at": MODIFIED_AT,
+                    "size": 1,
+                    "digest": hashlib.sha256(m.encode()).hexdigest(),
+                    "details": dict(details),
+                }
+                for m in self.models
+            ]
+        }
 
     def _v1_models(self) -> dict[str, Any]:
         """List models as OpenAI's /v1/models does."""
         created = int(time.time())
-        return {"object": "list", "data": [
-            {"id": m, "object": "model", "created": created, "owned_by": "library"} for m in self.models
-        ]}
+        return {
+            "object": "list",
+            "data": [{"id": m, "object": "model", "created": created, "owned_by": "library"} for m in self.models],
+        }
 
     def _answer(self, kind: str, body: dict[str, Any], reply: Reply) -> str:
         """Return the scripted content, or ask the responder."""
@@ -311,9 +320,12 @@ class FakeLLMServer:
         """Build Ollama's done/duration/count fields (durations in ns, counts are word counts)."""
         return {
             "done": True,
-            "total_duration": 3_000_000, "load_duration": 1_000_000,
-            "prompt_eval_count": prompt_words, "prompt_eval_duration": 1_000_000,
-            "eval_count": _words(answer), "eval_duration": 1_000_000,
+            "total_duration": 3_000_000,
+            "load_duration": 1_000_000,
+            "prompt_eval_count": prompt_words,
+            "prompt_eval_duration": 1_000_000,
+            "eval_count": _words(answer),
+            "eval_duration": 1_000_000,
         }
 
     def _chat(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -322,8 +334,13 @@ class FakeLLMServer:
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if reply.thinking is not None:
             message["thinking"] = reply.thinking
-        return {"model": body["model"], "created_at": _now(), "message": message,
-                **self._timings(_chat_words(body), content), "done_reason": reply.done_reason}
+        return {
+            "model": body["model"],
+            "created_at": _now(),
+            "message": message,
+            **self._timings(_chat_words(body), content),
+            "done_reason": reply.done_reason,
+        }
 
     def _generate(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Answer POST /api/generate."""
@@ -347,8 +364,13 @@ class FakeLLMServer:
     def _embed(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Answer POST /api/embed."""
         texts, vectors = self._vectors(body, reply)
-        return {"model": body["model"], "embeddings": vectors, "total_duration": 2_000_000,
-                "load_duration": 1_000_000, "prompt_eval_count": sum(_words(t) for t in texts)}
+        return {
+            "model": body["model"],
+            "embeddings": vectors,
+            "total_duration": 2_000_000,
+            "load_duration": 1_000_000,
+            "prompt_eval_count": sum(_words(t) for t in texts),
+        }
 
     def _v1_chat(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Answer POST /v1/chat/completions."""
@@ -364,21 +386,26 @@ class FakeLLMServer:
             ident = self._ids
         prompt, completion = _chat_words(body), _words(content)
         return {
-            "id": f"chatcmpl-{ident}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{ident}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "length" if reply.done_reason == "length" else "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+            "choices": [
+                {"index": 0, "message": message, "finish_reason": "length" if reply.done_reason == "length" else "stop"}
+            ],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
 
     def _v1_embeddings(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         """Answer POST /v1/embeddings."""
         texts, vectors = self._vectors(body, reply)
         tokens = sum(_words(t) for t in texts)
-        return {"object": "list", "model": body["model"],
-                "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        return {
+            "object": "list",
+            "model": body["model"],
+            "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
 
 
 def _chat_words(body: dict[str, Any]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,8 +71,8 @@ def build(
         for term in group_ids:
             group_of[term] = group_ids[0]
         # A chain plus one chord: connected, and not every pair listed.
-        chain = list(zip(group_ids, group_ids[1:]))
-        pairs.extend(chain if size < 4 else chain + [(group_ids[0], group_ids[2])])
+        chain = list(itertools.pairwise(group_ids))
+        pairs.extend(chain if size < 4 else [*chain, (group_ids[0], group_ids[2])])
     insert(wh, ids, texts, norms, vecs, pairs, group_of, model)
     return World(ids, texts, norms, vecs, pairs, group_of)
 
@@ -96,20 +97,30 @@ def insert(
         "SELECT term_id, text, norm, 'en', ['test'], 0, 0 FROM t_terms"
     )
     wh.con.unregister("t_terms")
-    pair_frame = pl.DataFrame({"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}, schema={"a": pl.Int64, "b": pl.Int64})
+    pair_frame = pl.DataFrame(
+        {"a": [a for a, _ in pairs], "b": [b for _, b in pairs]}, schema={"a": pl.Int64, "b": pl.Int64}
+    )
     wh.con.register("t_pairs", pair_frame)
     wh.execute(
         "INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id) "
         "SELECT a, b, 1.0, ['test'], [0], 0 FROM t_pairs"
     )
     wh.con.unregister("t_pairs")
-    groups = pl.DataFrame({"term_id": list(group_of), "group_id": list(group_of.values())}, schema={"term_id": pl.Int64, "group_id": pl.Int64})
+    groups = pl.DataFrame(
+        {"term_id": list(group_of), "group_id": list(group_of.values())},
+        schema={"term_id": pl.Int64, "group_id": pl.Int64},
+    )
     wh.con.register("t_groups", groups)
     wh.execute("INSERT INTO synonym_groups SELECT term_id, group_id, 0 FROM t_groups")
     wh.con.unregister("t_groups")
     dim = vecs.shape[1]
     flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).ravel())
-    table = pa.table({"term_id": pa.array(ids), "vec": pa.ListArray.from_arrays(pa.array(np.arange(0, len(ids) * dim + 1, dim, dtype=np.int32)), flat)})
+    table = pa.table(
+        {
+            "term_id": pa.array(ids),
+            "vec": pa.ListArray.from_arrays(pa.array(np.arange(0, len(ids) * dim + 1, dim, dtype=np.int32)), flat),
+        }
+    )
     wh.con.register("t_vecs", table)
     wh.execute("INSERT INTO term_embeddings SELECT term_id, ?, ?, vec, 0 FROM t_vecs", [model, dim])
     wh.con.unregister("t_vecs")

@@ -17,8 +17,13 @@ from etl.errors import ConfigError, EtlError, ReadOnlyViolation
 from etl.steps import pipeline
 
 COMPARED = ("terms", "synonym_pairs", "synonym_groups", "term_embeddings", "negatives", "triplets")
-EXPORTS = ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl",
-           "data_preparation_stats.json")
+EXPORTS = (
+    "train.parquet",
+    "validation.parquet",
+    "train_triplets.jsonl",
+    "val_triplets.jsonl",
+    "data_preparation_stats.json",
+)
 
 
 def content(wh: etl.Warehouse, table: str) -> list[tuple[Any, ...]]:
@@ -37,8 +42,9 @@ def test_run_on_the_example_lands_what_the_cli_lands(etl_cli, tmp_path: Path) ->
     etl_cli("run", "--example")
     with etl.open(tmp_path / "api" / "etl.duckdb") as wh:
         result = etl.run(wh, example=True)
-        assert {stage: o["status"] for stage, o in result.as_dict().items()} == {
-            stage: "ran" for stage in ("import", "clean", "embed", "index", "mine", "split", "export")}
+        assert {stage: o["status"] for stage, o in result.as_dict().items()} == dict.fromkeys(
+            ("import", "clean", "embed", "index", "mine", "split", "export"), "ran"
+        )
         ours = {name: content(wh, name) for name in COMPARED}
         triplets = wh.table("triplets")
     theirs = cli_tables(etl_cli.warehouse_path)
@@ -53,11 +59,16 @@ def test_run_on_the_example_lands_what_the_cli_lands(etl_cli, tmp_path: Path) ->
 def test_steps_one_by_one_match_the_commands(etl_cli, tmp_path: Path) -> None:
     """The triplet notebook's cells as API calls, against the same commands in another warehouse."""
     pairs, terms = pipeline.EXAMPLE_PAIRS, pipeline.EXAMPLE_TERMS
-    for args in (("import", "pairs", str(pairs)), ("import", "terms", str(terms)), ("clean",),
-                 ("embed", "--embedder", "hash", "--dim", "128"), ("index",),
-                 ("mine", "--search", "exact", "--negatives", "3", "--easy", "0.2,0.4"),
-                 ("split", "--split-by", "triplet", "--train-ratio", "0.8"),
-                 ("export", "triplets", "--out", str(tmp_path / "cli-out"))):
+    for args in (
+        ("import", "pairs", str(pairs)),
+        ("import", "terms", str(terms)),
+        ("clean",),
+        ("embed", "--embedder", "hash", "--dim", "128"),
+        ("index",),
+        ("mine", "--search", "exact", "--negatives", "3", "--easy", "0.2,0.4"),
+        ("split", "--split-by", "triplet", "--train-ratio", "0.8"),
+        ("export", "triplets", "--out", str(tmp_path / "cli-out")),
+    ):
         etl_cli(*args)
     with etl.open(tmp_path / "api" / "etl.duckdb") as wh:
         landed = etl.import_pairs(wh, pairs)
@@ -74,12 +85,16 @@ def test_steps_one_by_one_match_the_commands(etl_cli, tmp_path: Path) -> None:
     assert embedded.title == "embed: hash -> hash-128" and models == ["hash-128"]
     assert ours == cli_tables(etl_cli.warehouse_path)
     for name in ("train.parquet", "validation.parquet"):
-        assert pl.read_parquet(tmp_path / "api-out" / name).sort(pl.all()).equals(
-            pl.read_parquet(tmp_path / "cli-out" / name).sort(pl.all()))
+        assert (
+            pl.read_parquet(tmp_path / "api-out" / name)
+            .sort(pl.all())
+            .equals(pl.read_parquet(tmp_path / "cli-out" / name).sort(pl.all()))
+        )
 
 
-def test_settings_resolve_defaults_then_toml_then_env_then_keywords(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_resolve_defaults_then_toml_then_env_then_keywords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "etl.toml").write_text("seed = 7\n[mine]\nnegatives = 3\ntop_k = 20\n", encoding="utf-8")
     monkeypatch.setenv("ETL_MINE_NEGATIVES", "2")
     with etl.open(tmp_path / "w" / "etl.duckdb") as wh:
@@ -88,8 +103,9 @@ def test_settings_resolve_defaults_then_toml_then_env_then_keywords(tmp_path: Pa
         assert settings.warehouse == str(tmp_path / "w" / "etl.duckdb")
         etl.run(wh, example=True, only=None)
         etl.mine(wh, negatives=1, top_k=None)
-        params = json.loads(wh.sql("SELECT params FROM runs WHERE step = 'mine' ORDER BY run_id DESC LIMIT 1")
-                            ["params"][0])
+        params = json.loads(
+            wh.sql("SELECT params FROM runs WHERE step = 'mine' ORDER BY run_id DESC LIMIT 1")["params"][0]
+        )
     assert (params["mine_negatives"], params["mine_top_k"], params["seed"]) == (1, 20, 7)
 
 
@@ -115,7 +131,9 @@ def test_tables_and_queries_come_back_as_polars(tmp_path: Path) -> None:
 
 
 def test_unknown_keywords_name_the_valid_ones(wh_api: etl.Warehouse) -> None:
-    with pytest.raises(ConfigError, match=r"mine\(\) has no setting 'serch'; it takes model, shard, out, merge, ray, .*easy, .*search") as err:
+    with pytest.raises(
+        ConfigError, match=r"mine\(\) has no setting 'serch'; it takes model, shard, out, merge, ray, .*easy, .*search"
+    ) as err:
         etl.mine(wh_api, serch="exact")
     assert "`etl config` lists them" in str(err.value)
     with pytest.raises(ConfigError, match=r"clean\(\) has no setting 'negatives'"):
@@ -144,14 +162,16 @@ def test_errors_are_the_commands_errors(etl_cli, tmp_path: Path) -> None:
         assert str(missing.value) == cli_error("import", "pairs", str(tmp_path / "nope.jsonl"))
         with pytest.raises(ReadOnlyViolation):
             wh.sql("DELETE FROM runs")
-        with pytest.raises(EtlError, match="there is no table 'triplet' in .*; its tables are .*triplets"):
+        with pytest.raises(EtlError, match=r"there is no table 'triplet' in .*; its tables are .*triplets"):
             wh.table("triplet")
 
 
 def test_version_and_a_light_import() -> None:
     assert etl.__version__ == version("ko-synonym-etl")
-    code = ("import sys, etl; heavy = {'duckdb', 'polars', 'numpy', 'click'} & set(sys.modules); "
-            "print(sorted(heavy), callable(etl.open), 'duckdb' in sys.modules)")
+    code = (
+        "import sys, etl; heavy = {'duckdb', 'polars', 'numpy', 'click'} & set(sys.modules); "
+        "print(sorted(heavy), callable(etl.open), 'duckdb' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["[]", "True", "True"]  # nothing heavy until the API is touched; then it loads
 
@@ -175,6 +195,6 @@ def wh_api(tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_a_failing_query_is_one_sentence(wh_api: etl.Warehouse) -> None:
     with pytest.raises(EtlError, match=r"^query failed: .*no_such_column"):
         wh_api.sql("SELECT no_such_column FROM runs")
-    with pytest.raises(EtlError, match="^query failed: "):
+    with pytest.raises(EtlError, match=r"^query failed: "):
         wh_api.sql("SELECT CAST('x' AS INTEGER)")
     assert wh_api.sql("SELECT 1 AS a; SELECT 2 AS b").to_dicts() == [{"b": 2}]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,9 @@ from etl.steps import clean
 from etl.warehouse import Warehouse
 
 
-def land_pairs(wh: Warehouse, pairs: Iterable[tuple[str, str]], file: str = "/data/pairs.jsonl", similarity: float | None = None) -> int:
+def land_pairs(
+    wh: Warehouse, pairs: Iterable[tuple[str, str]], file: str = "/data/pairs.jsonl", similarity: float | None = None
+) -> int:
     """Land imported pairs the way `etl import pairs` does; returns the run id."""
     with wh.run("import.pairs") as run:
         for line, (source, target) in enumerate(pairs, start=1):
@@ -28,7 +32,9 @@ def land_pairs(wh: Warehouse, pairs: Iterable[tuple[str, str]], file: str = "/da
     return run.run_id
 
 
-def land_translation(wh: Warehouse, ko: str, primary: str, alternatives: list[str], abbreviation: str | None = None) -> int:
+def land_translation(
+    wh: Warehouse, ko: str, primary: str, alternatives: list[str], abbreviation: str | None = None
+) -> int:
     """A row as the synthesis step writes it into `translations`; returns the run id."""
     with wh.run("synth.translate") as run:
         wh.execute(
@@ -62,7 +68,9 @@ def term_texts(wh: Warehouse) -> set[str]:
 
 
 def rejected(wh: Warehouse, rule: str) -> list[str]:
-    return sorted(r[0] for r in wh.execute("SELECT payload FROM rejects WHERE step = 'clean' AND rule = ?", [rule]).fetchall())
+    return sorted(
+        r[0] for r in wh.execute("SELECT payload FROM rejects WHERE step = 'clean' AND rule = ?", [rule]).fetchall()
+    )
 
 
 def tables(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
@@ -85,10 +93,18 @@ def test_normalize_composes_trims_and_drops_invisibles(wh: Warehouse) -> None:
 
 
 def test_empty_null_like_and_too_long_are_rejected(wh: Warehouse) -> None:
-    land_pairs(wh, [
-        ("모델", " \u200b "), ("학습", "None"), ("데이터", "N/A"), ("검색", "null"),
-        ("설명", "x" * 21), ("정답", "y" * 20), ("영어", "nonetheless"),
-    ])
+    land_pairs(
+        wh,
+        [
+            ("모델", " \u200b "),
+            ("학습", "None"),
+            ("데이터", "N/A"),
+            ("검색", "null"),
+            ("설명", "x" * 21),
+            ("정답", "y" * 20),
+            ("영어", "nonetheless"),
+        ],
+    )
     counts = run_clean(wh, clean_max_length=20)
     assert rejected(wh, "empty") == [" \u200b "]
     assert rejected(wh, "null_like") == ["N/A", "None", "null"]
@@ -117,8 +133,10 @@ def test_translation_yields_ko_to_every_english_form(wh: Warehouse) -> None:
     land_translation(wh, "딥러닝", "deep learning", [], None)
     run_clean(wh)
     assert pair_texts(wh) == {
-        frozenset({"머신러닝", "machine learning"}), frozenset({"머신러닝", "ML"}),
-        frozenset({"머신러닝", "machine-learning"}), frozenset({"딥러닝", "deep learning"}),
+        frozenset({"머신러닝", "machine learning"}),
+        frozenset({"머신러닝", "ML"}),
+        frozenset({"머신러닝", "machine-learning"}),
+        frozenset({"딥러닝", "deep learning"}),
     }
     row = wh.execute(
         "SELECT p.kind, p.origins, p.run_ids FROM synonym_pairs p JOIN terms t ON t.term_id IN (p.term_a, p.term_b) WHERE t.text = 'ML'"
@@ -141,14 +159,19 @@ def test_self_pairs_compare_by_key_and_korean_spaces_are_a_setting(wh: Warehouse
     assert rejected(wh, "self_pair") == ["Model ↔ model", "배치 정규화 ↔ 배치정규화"]
     # Model and model are one term for pairing: the pair uses the older id of the two (Model).
     assert pair_texts(wh) == {frozenset({"모델", "Model"})}
-    assert wh.scalar("SELECT count(DISTINCT group_id) FROM synonym_groups g JOIN terms t USING (term_id) WHERE norm = 'model'") == 1
+    assert (
+        wh.scalar(
+            "SELECT count(DISTINCT group_id) FROM synonym_groups g JOIN terms t USING (term_id) WHERE norm = 'model'"
+        )
+        == 1
+    )
     run_clean(wh, clean_ignore_spaces=False)
     assert rejected(wh, "self_pair") == ["Model ↔ model"]
     assert frozenset({"배치 정규화", "배치정규화"}) in pair_texts(wh)
 
 
 def test_script_rules(wh: Warehouse) -> None:
-    land_translation(wh, "machine learning", "machine learning model", [])   # no Hangul on the Korean side
+    land_translation(wh, "machine learning", "machine learning model", [])  # no Hangul on the Korean side
     land_translation(wh, "AI 모델", "AI model", ["머신러닝 모델", "AI 모델링", "α-helix"])
     land_pairs(wh, [("李滉", "李穡"), ("123", "숫자"), ("C++", "씨플플"), ("딥러닝", "DL"), ("ΣΟΦΙΑ", "소피아")])
     run_clean(wh)
@@ -156,8 +179,11 @@ def test_script_rules(wh: Warehouse) -> None:
     assert rejected(wh, "not_latin") == ["AI 모델링", "머신러닝 모델"]
     assert rejected(wh, "bad_script") == ["123", "ΣΟΦΙΑ"]
     assert pair_texts(wh) == {
-        frozenset({"AI 모델", "AI model"}), frozenset({"AI 모델", "α-helix"}), frozenset({"李滉", "李穡"}),
-        frozenset({"C++", "씨플플"}), frozenset({"딥러닝", "DL"}),
+        frozenset({"AI 모델", "AI model"}),
+        frozenset({"AI 모델", "α-helix"}),
+        frozenset({"李滉", "李穡"}),
+        frozenset({"C++", "씨플플"}),
+        frozenset({"딥러닝", "DL"}),
     }
     lang = dict(wh.execute("SELECT text, lang FROM terms").fetchall())
     assert (lang["AI 모델"], lang["AI model"], lang["딥러닝"]) == ("mixed", "en", "ko")
@@ -217,7 +243,7 @@ def test_components_match_a_breadth_first_search() -> None:
     rng = random.Random(7)
     nodes = np.array(rng.sample(range(1, 10_000), 3000), dtype=np.int64)
     edges = [(int(rng.choice(nodes)), int(rng.choice(nodes))) for _ in range(2500)]
-    chain = [(int(a), int(b)) for a, b in zip(nodes[:200], nodes[1:201])]  # a long path
+    chain = [(int(a), int(b)) for a, b in itertools.pairwise(nodes[:201])]  # a long path
     left, right = (np.array(side, dtype=np.int64) for side in zip(*(edges + chain)))
     labels = dict(zip(nodes.tolist(), components(nodes, left, right).tolist()))
     neighbours: dict[int, set[int]] = {int(n): set() for n in nodes}
@@ -253,7 +279,10 @@ def test_running_clean_twice_changes_nothing(wh: Warehouse) -> None:
     rejects = wh.execute("SELECT rule, reason, source, line, call_hash, payload FROM rejects ORDER BY ALL").fetchall()
     counts = run_clean(wh)
     assert tables(wh) == before
-    assert wh.execute("SELECT rule, reason, source, line, call_hash, payload FROM rejects ORDER BY ALL").fetchall() == rejects
+    assert (
+        wh.execute("SELECT rule, reason, source, line, call_hash, payload FROM rejects ORDER BY ALL").fetchall()
+        == rejects
+    )
     assert counts["pairs_changed"] == 0
     # Clean's rejects are replaced, not piled up.
     assert wh.scalar("SELECT count(DISTINCT run_id) FROM rejects WHERE step = 'clean'") == 1
@@ -307,7 +336,9 @@ def test_checks_catch_broken_tables(wh: Warehouse) -> None:
     a, b = wh.execute("SELECT term_a, term_b FROM synonym_pairs LIMIT 1").fetchone()
     wh.execute("INSERT INTO synonym_pairs (term_a, term_b, origins, run_ids, run_id) VALUES (?, ?, [], [], 0)", [b, a])
     wh.execute("INSERT INTO synonym_pairs (term_a, term_b, origins, run_ids, run_id) VALUES (?, ?, [], [], 0)", [a, a])
-    wh.execute("INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) VALUES (999, 'e\u0301 ', 'x', 'en', [], 0, 0)")
+    wh.execute(
+        "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) VALUES (999, 'e\u0301 ', 'x', 'en', [], 0, 0)"
+    )
     broken = wh.run_checks("clean_")
     assert set(broken) == {"clean_self_pairs", "clean_duplicate_pairs", "clean_nfc", "clean_term_ids", "clean_groups"}
 
@@ -334,8 +365,22 @@ def test_fast_describe_matches_norm_key_and_lang() -> None:
     import polars as pl
 
     samples = [
-        "배치 정규화", "Batch Normalization", "AI 모델", "李滉", "123", "", "Straße", "ΣΟΦΙΑ", "İstanbul",
-        "ｆｕｌｌ", "naïve Bayes", "ㄱㄴ", "\u1107\u1162", "x\u200b\u1161", "k-평균", "C++",
+        "배치 정규화",
+        "Batch Normalization",
+        "AI 모델",
+        "李滉",
+        "123",
+        "",
+        "Straße",
+        "ΣΟΦΙΑ",
+        "İstanbul",
+        "ｆｕｌｌ",
+        "naïve Bayes",
+        "ㄱㄴ",
+        "\u1107\u1162",
+        "x\u200b\u1161",
+        "k-평균",
+        "C++",
     ]
     texts = [vocab.normalize(s) for s in samples]
     for ignore in (True, False):

@@ -24,7 +24,7 @@ def test_each_layer_overrides_the_one_before(tmp_path: Path) -> None:
     toml = tmp_path / "etl.toml"
     toml.write_text(
         'seed = 7\n[llm]\nmodel = "from-toml"\nconcurrency = 2\nurl = ["http://a:1", "http://b:2"]\n'
-        '[mine]\nhard = [0.75, 0.95]\n',
+        "[mine]\nhard = [0.75, 0.95]\n",
         encoding="utf-8",
     )
     env = {"ETL_LLM_MODEL": "from-env", "ETL_LLM_CONCURRENCY": "3"}

@@ -57,7 +57,9 @@ def test_metadata_matches_the_files_and_the_warehouse(layout: str, out: Path, wa
 
 
 @pytest.mark.parametrize("layout", ["triplet", "labeled-list"])
-def test_the_card_loads_the_same_rows_as_load_from_disk(layout: str, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_card_loads_the_same_rows_as_load_from_disk(
+    layout: str, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import datasets
     from huggingface_hub import DatasetCard
 
@@ -82,15 +84,23 @@ def test_the_summary_is_built_from_the_stats(out: Path, warehouse_path: Path) ->
     for band in ("easy", "medium", "hard"):
         lo, hi = config[f"{band}_range"]
         fill = stats["band_fill"][band]
-        assert f"| {band} | [{lo:g}, {hi:g}) | {config[f'{band}_ratio']:g} | {fill['quota']:,} | {fill['by_quota']:,} | {fill['by_fill']:,} |" in body
+        assert (
+            f"| {band} | [{lo:g}, {hi:g}) | {config[f'{band}_ratio']:g} | {fill['quota']:,} | {fill['by_quota']:,} | {fill['by_fill']:,} |"
+            in body
+        )
     with Warehouse.open(warehouse_path) as wh:
         total = wh.scalar("SELECT count(*) FROM triplets")
-        shares = {band: n / total for band, n in wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY 1").fetchall()}
+        shares = {
+            band: n / total for band, n in wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY 1").fetchall()
+        }
         train = wh.scalar("SELECT count(*) FROM triplets WHERE split = 'train'")
     for band, share in shares.items():
         assert body.count(f"| {band} | {share:.1%} |") == 1
     assert f"- triplets: {total:,} (train {train:,}, validation {total - train:,};" in body
-    assert f"anchors on both sides: {data['anchors_on_both_sides']:,}; synonym groups on both sides: {data['groups_on_both_sides']:,}" in body
+    assert (
+        f"anchors on both sides: {data['anchors_on_both_sides']:,}; synonym groups on both sides: {data['groups_on_both_sides']:,}"
+        in body
+    )
     assert "no anchor and no synonym group is in both splits" in body
     assert "| `scores` |" in body and "MarginMSELoss" in body
 
@@ -106,4 +116,6 @@ def test_license_option_and_sources(etl, tmp_path: Path) -> None:
     assert f"- imported pairs file `example_pairs.jsonl` ({lines:,} lines)" in body
     # The card has no clock in it: the same warehouse exports the same card.
     etl("export", "triplets", "--out", str(tmp_path / "again"), "--license", "cc-by-4.0")
-    assert (tmp_path / "again" / "triplet_dataset" / "README.md").read_bytes() == (tmp_path / "cc" / "triplet_dataset" / "README.md").read_bytes()
+    assert (tmp_path / "again" / "triplet_dataset" / "README.md").read_bytes() == (
+        tmp_path / "cc" / "triplet_dataset" / "README.md"
+    ).read_bytes()

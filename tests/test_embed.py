@@ -68,15 +68,19 @@ def test_hash_is_deterministic_across_processes() -> None:
     )
     run = [sys.executable, "-c", code]
     outputs = {
-        subprocess.run(run, capture_output=True, check=True, env={"PYTHONHASHSEED": seed}).stdout
-        for seed in ("1", "2")
+        subprocess.run(run, capture_output=True, check=True, env={"PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")
     }
     assert outputs == {embed_hash.embed(["남계리", "model"], 32).tobytes()}
 
 
 def test_hash_shares_jamo_between_syllables() -> None:
     # 강 and 각 share no syllable, only the jamo ㄱ and ㅏ; 물 shares nothing with 강.
-    v = dict(zip(["강", "각", "물", "남계리", "남양리", "컴퓨터"], embed_hash.embed(["강", "각", "물", "남계리", "남양리", "컴퓨터"], 256)))
+    v = dict(
+        zip(
+            ["강", "각", "물", "남계리", "남양리", "컴퓨터"],
+            embed_hash.embed(["강", "각", "물", "남계리", "남양리", "컴퓨터"], 256),
+        )
+    )
     assert cos(v["강"], v["각"]) > cos(v["강"], v["물"]) + 0.2
     assert cos(v["남계리"], v["남양리"]) > cos(v["남계리"], v["컴퓨터"]) + 0.2
 
@@ -110,7 +114,8 @@ def test_cosine_in_ad_hoc_sql(etl, warehouse_path: Path) -> None:
     seed_terms(warehouse_path, ["남계리", "남양리"])
     etl("embed", "--embedder", "hash")
     out = etl(
-        "sql", "--csv",
+        "sql",
+        "--csv",
         "SELECT round(list_cosine_similarity(a.vec, b.vec), 4) AS l, "
         "round(array_cosine_similarity(a.vec::FLOAT[256], b.vec::FLOAT[256]), 4) AS a "
         "FROM term_embeddings a, term_embeddings b WHERE a.term_id < b.term_id",
@@ -131,7 +136,8 @@ def test_rerun_embeds_only_new_terms(etl, warehouse_path: Path) -> None:
     # Another dimension is another model: all terms again, the 256-d vectors untouched.
     etl("embed", "--embedder", "hash", "--dim", "32")
     assert table(warehouse_path, "SELECT model, count(*) FROM term_embeddings GROUP BY model ORDER BY model") == [
-        ("hash-256", 8), ("hash-32", 8)
+        ("hash-256", 8),
+        ("hash-32", 8),
     ]
 
 
@@ -234,7 +240,11 @@ def test_bad_server_vectors_become_rejects(
     out = etl("embed", "--embedder", "ollama", "--url", llm_server.url).output
     assert "embedded                5" in out and "rejected                3" in out
     rejects = table(warehouse_path, "SELECT source, rule, step FROM rejects ORDER BY source")
-    assert rejects == [("남양리", "wrong_dim", "embed"), ("딥러닝", "zero_vector", "embed"), ("신경망", "not_finite", "embed")]
+    assert rejects == [
+        ("남양리", "wrong_dim", "embed"),
+        ("딥러닝", "zero_vector", "embed"),
+        ("신경망", "not_finite", "embed"),
+    ]
     embedded = {r[0] for r in table(warehouse_path, "SELECT t.text FROM term_embeddings JOIN terms t USING (term_id)")}
     assert embedded == set(TERMS) - set(bad)
     # The rejected terms still lack a vector, so the next run asks for exactly those again.

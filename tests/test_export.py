@@ -56,7 +56,9 @@ def test_parquet_schema_compression_and_readers(exported: Path, warehouse_path: 
         meta = pq.ParquetFile(path).metadata
         assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
         expected = table_rows(warehouse_path, split)
-        assert sorted(pq.read_table(path).to_pylist(), key=lambda r: tuple(r.values())) == [dict(zip(TYPES, r)) for r in expected]
+        assert sorted(pq.read_table(path).to_pylist(), key=lambda r: tuple(r.values())) == [
+            dict(zip(TYPES, r)) for r in expected
+        ]
         assert pl.read_parquet(path).height == len(expected)
         assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0] == len(expected)
     loaded = datasets.load_dataset(
@@ -86,7 +88,17 @@ def test_jsonl_as_in_the_notebook(exported: Path, warehouse_path: Path) -> None:
         assert list(records[0]) == list(TYPES)
         expected = table_rows(warehouse_path, split)
         assert len(records) == len(expected)
-        got = sorted((r["anchor"], r["positive"], r["negative"], np.float32(r["negative_similarity"]), r["difficulty"], r["group_id"]) for r in records)
+        got = sorted(
+            (
+                r["anchor"],
+                r["positive"],
+                r["negative"],
+                np.float32(r["negative_similarity"]),
+                r["difficulty"],
+                r["group_id"],
+            )
+            for r in records
+        )
         assert got == [(*r[:3], np.float32(r[3]), *r[4:]) for r in expected]
 
 
@@ -99,11 +111,15 @@ def test_stats_match_the_tables(exported: Path, warehouse_path: Path) -> None:
         assert stats["dataset"]["val_triplets"] == q("SELECT count(*) FROM triplets WHERE split = 'validation'")
         assert stats["dataset"]["negatives"] == q("SELECT count(*) FROM negatives")
         assert stats["dataset"]["anchors_with_triplets"] == q("SELECT count(DISTINCT anchor_id) FROM triplets")
-        assert stats["difficulty_distribution"] == dict(wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY 1").fetchall())
+        assert stats["difficulty_distribution"] == dict(
+            wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY 1").fetchall()
+        )
         for band, fill in stats["band_fill"].items():
             assert fill["by_quota"] == q("SELECT count(*) FROM negatives WHERE band = ? AND NOT filled", [band])
             assert fill["by_fill"] == q("SELECT count(*) FROM negatives WHERE band = ? AND filled", [band])
-        rejected = [r[0] for r in wh.execute("SELECT source FROM rejects WHERE rule = 'no_negative' ORDER BY 1").fetchall()]
+        rejected = [
+            r[0] for r in wh.execute("SELECT source FROM rejects WHERE rule = 'no_negative' ORDER BY 1").fetchall()
+        ]
         assert {"far a", "far b"} <= set(stats["skipped_anchor_list"]) and stats["skipped_anchor_list"] == rejected
         assert stats["dataset"]["skipped_anchors"] == len(rejected)
         assert stats["dataset"]["unique_anchors"] == stats["dataset"]["anchors_with_triplets"] + len(rejected)
@@ -113,7 +129,10 @@ def test_stats_match_the_tables(exported: Path, warehouse_path: Path) -> None:
         ).fetchall()]  # fmt: skip
     pos = stats["positives_per_anchor"]
     assert (pos["mean"], pos["min"], pos["median"], pos["max"]) == (
-        pytest.approx(float(np.mean(per_anchor)), abs=1e-4), min(per_anchor), float(np.median(per_anchor)), max(per_anchor)
+        pytest.approx(float(np.mean(per_anchor)), abs=1e-4),
+        min(per_anchor),
+        float(np.median(per_anchor)),
+        max(per_anchor),
     )
     assert stats["dataset"]["anchors_on_both_sides"] == stats["dataset"]["groups_on_both_sides"] == 0
     assert stats["config"]["easy_range"] == [0.3, 0.5] and stats["config"]["negatives_per_anchor"] == 5

@@ -91,16 +91,26 @@ def expected_rows(warehouse_path: Path, layout: str, split: str, scores: bool) -
             out = [(a, p, *negs) + (([cos[ai, pi], *sims],) if scores else ())
                    for ai, pi, a, p, negs, sims in per_positive if len(negs) == WIDTH]  # fmt: skip
         elif layout == "labeled-list":
-            out = [(a, [p, *negs], [cos[ai, pi], *sims] if scores else [1] + [0] * len(negs)) for ai, pi, a, p, negs, sims in per_positive]
+            out = [
+                (a, [p, *negs], [cos[ai, pi], *sims] if scores else [1] + [0] * len(negs))
+                for ai, pi, a, p, negs, sims in per_positive
+            ]
         else:
-            pos = wh.execute("SELECT DISTINCT anchor, positive, anchor_id, positive_id FROM triplets WHERE split = ?", [split]).fetchall()
-            neg = wh.execute("SELECT DISTINCT anchor, negative, negative_similarity FROM triplets WHERE split = ?", [split]).fetchall()
-            out = [(a, t, cos[ai, pi] if scores else 1) for a, t, ai, pi in pos] + [(a, t, s if scores else 0) for a, t, s in neg]
+            pos = wh.execute(
+                "SELECT DISTINCT anchor, positive, anchor_id, positive_id FROM triplets WHERE split = ?", [split]
+            ).fetchall()
+            neg = wh.execute(
+                "SELECT DISTINCT anchor, negative, negative_similarity FROM triplets WHERE split = ?", [split]
+            ).fetchall()
+            out = [(a, t, cos[ai, pi] if scores else 1) for a, t, ai, pi in pos] + [
+                (a, t, s if scores else 0) for a, t, s in neg
+            ]
     return [_rounded(r) for r in out]
 
 
 def assert_same_rows(got: list[tuple], expected: list[tuple]) -> None:
     """The same rows in any order; floats equal to within float32 rounding (the test recomputes in float64)."""
+
     def key(row: object) -> object:
         if isinstance(row, tuple):
             return tuple(key(v) for v in row if not isinstance(v, float))
@@ -139,6 +149,7 @@ def type_name(kind: object) -> str:
 
 def _rounded(row: tuple) -> tuple:
     """Floats as the float32 they were stored as (JSONL prints them shortest, Parquet reads them widened), lists as tuples."""
+
     def one(v: object) -> object:
         if isinstance(v, float):
             return float(np.float32(v))
@@ -151,7 +162,9 @@ def _rounded(row: tuple) -> tuple:
 
 @pytest.mark.parametrize("scores", [False, True], ids=["labels", "scores"])
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_parquet_columns_types_and_rows_match_the_warehouse(layout: str, scores: bool, layouts: Path, scored: Path, mined: Path) -> None:
+def test_parquet_columns_types_and_rows_match_the_warehouse(
+    layout: str, scores: bool, layouts: Path, scored: Path, mined: Path
+) -> None:
     import pyarrow.parquet as pq
 
     out = scored if scores else layouts
@@ -193,7 +206,8 @@ def test_n_tuple_drops_short_rows_and_counts_them(layouts: Path, mined: Path) ->
             [WIDTH],
         ).fetchall())  # fmt: skip
         short_anchors = wh.scalar(
-            "SELECT count(DISTINCT anchor_id) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) < ?)", [WIDTH]
+            "SELECT count(DISTINCT anchor_id) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) < ?)",
+            [WIDTH],
         )
         full = dict(wh.execute(
             "SELECT split, count(*) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) = ?) GROUP BY split",
@@ -230,7 +244,14 @@ def test_the_default_export_is_todays(etl, mined: Path, tmp_path: Path) -> None:
     etl("export", "triplets", "--out", str(tmp_path / "explicit"), "--format", "triplet")
     files = {p.relative_to(tmp_path / "default") for p in (tmp_path / "default").rglob("*") if p.is_file()}
     assert {f for f in files if f.parts[0] != "triplet_dataset"} == {
-        Path(n) for n in ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl", "data_preparation_stats.json")
+        Path(n)
+        for n in (
+            "train.parquet",
+            "validation.parquet",
+            "train_triplets.jsonl",
+            "val_triplets.jsonl",
+            "data_preparation_stats.json",
+        )
     }
     for name in files:
         assert (tmp_path / "default" / name).read_bytes() == (tmp_path / "explicit" / name).read_bytes(), name
@@ -265,7 +286,9 @@ def test_run_exports_the_configured_layouts(etl, warehouse_path: Path) -> None:
 def test_bad_layout_names_are_refused(etl, mined: Path, tmp_path: Path) -> None:
     result = etl("export", "triplets", "--out", str(tmp_path / "x"), "--format", "quadruplet", ok=False)
     assert result.exit_code == 2 and "quadruplet" in result.output
-    result = etl("export", "triplets", "--out", str(tmp_path / "x"), env={"ETL_EXPORT_FORMATS": "triplet,pairs"}, ok=False)
+    result = etl(
+        "export", "triplets", "--out", str(tmp_path / "x"), env={"ETL_EXPORT_FORMATS": "triplet,pairs"}, ok=False
+    )
     assert result.exit_code != 0 and "export_formats must list" in result.output
     assert not (tmp_path / "x").exists()
 

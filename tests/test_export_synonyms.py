@@ -10,6 +10,7 @@ for that character) and trimmed as Java's String.trim does (characters up to U+0
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -113,7 +114,7 @@ def land(wh: Warehouse, groups: list[list[str]], pairs: list[tuple[str, str]] | 
     for members in groups:
         for text in members:
             ids[text] = len(ids) + 1
-    chains = [(a, b) for members in groups for a, b in zip(members, members[1:])]
+    chains = [(a, b) for members in groups for a, b in itertools.pairwise(members)]
     for text, term_id in ids.items():
         wh.execute("INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
                    "VALUES (?, ?, ?, ?, ['test'], 0, 0)", [term_id, text, text.casefold(), lang(text)])  # fmt: skip
@@ -134,7 +135,9 @@ def read(path: Path) -> tuple[str, list[Line]]:
 
 def last_counts(warehouse_path: Path) -> dict[str, int]:
     with Warehouse.open(warehouse_path, read_only=True) as wh:
-        return json.loads(wh.scalar("SELECT counts FROM runs WHERE step = 'export.synonyms' ORDER BY run_id DESC LIMIT 1"))
+        return json.loads(
+            wh.scalar("SELECT counts FROM runs WHERE step = 'export.synonyms' ORDER BY run_id DESC LIMIT 1")
+        )
 
 
 NASTY = [
@@ -144,8 +147,18 @@ NASTY = [
     ["역슬래시", "back\\slash", "ends with\\", "\\\\"],
     ["#해시", "# not a comment", "C#"],
     ["여러 단어 용어", "a multi word term"],
-    ["줄바꿈", "line\nbreak", "carriage\rreturn", "separator\u2028line", "next\x85line", "tab\there", " leading",
-     "trailing ", "form\x0cfeed", "writable"],
+    [
+        "줄바꿈",
+        "line\nbreak",
+        "carriage\rreturn",
+        "separator\u2028line",
+        "next\x85line",
+        "tab\there",
+        " leading",
+        "trailing ",
+        "form\x0cfeed",
+        "writable",
+    ],
     ["혼자", "single\nline"],  # one writable term left: no line at all
 ]
 # What the format cannot hold: line breaks of every kind, other controls, outer whitespace.
@@ -208,7 +221,9 @@ def test_a_large_group_is_split_into_its_pairs_or_skipped(etl, warehouse_path: P
     assert etl("export", "synonyms", "--max-group-size", "1", ok=False).exit_code == 2
 
 
-def test_category_filter_uses_the_synthesis_categories(etl, server, seeds, warehouse_path: Path, tmp_path: Path) -> None:
+def test_category_filter_uses_the_synthesis_categories(
+    etl, server, seeds, warehouse_path: Path, tmp_path: Path
+) -> None:
     from tests.llm_answers import english
 
     etl("synth", "--llm-url", server.url, "--seeds", str(seeds))
@@ -252,7 +267,9 @@ def test_etl_run_writes_the_synonym_file_of_every_group(etl, warehouse_path: Pat
     assert path.exists()
 
 
-def test_imported_pairs_with_format_characters_survive_clean_and_export(etl, warehouse_path: Path, tmp_path: Path) -> None:
+def test_imported_pairs_with_format_characters_survive_clean_and_export(
+    etl, warehouse_path: Path, tmp_path: Path
+) -> None:
     pairs = [("C#", "씨샵"), ("쉼표, 용어", "comma, term"), ("a=>b", "에이 투 비"), ("back\\slash", "역슬래시"),
              ("#hashtag", "해시태그")]  # fmt: skip
     source = tmp_path / "pairs.jsonl"

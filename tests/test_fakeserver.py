@@ -50,8 +50,9 @@ def test_v1_models(server: FakeLLMServer, http: requests.Session) -> None:
     data = http.get(server.url + "/v1/models", timeout=5).json()
     assert data["object"] == "list"
     assert [m["id"] for m in data["data"]] == ["gpt-oss:20b", "bge-m3"]
-    assert all(m["object"] == "model" and m["owned_by"] == "library" and isinstance(m["created"], int)
-               for m in data["data"])
+    assert all(
+        m["object"] == "model" and m["owned_by"] == "library" and isinstance(m["created"], int) for m in data["data"]
+    )
 
 
 def test_ollama_chat_shape(server: FakeLLMServer, http: requests.Session) -> None:
@@ -81,8 +82,9 @@ def test_openai_chat_shape(server: FakeLLMServer, http: requests.Session) -> Non
     data = post(http, server, "/v1/chat/completions", {"model": "gpt-oss:20b", "messages": CHAT["messages"]}).json()
     assert data["object"] == "chat.completion" and data["id"].startswith("chatcmpl-")
     assert data["model"] == "gpt-oss:20b" and isinstance(data["created"], int)
-    assert data["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "hi there you"},
-                                "finish_reason": "stop"}]
+    assert data["choices"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "hi there you"}, "finish_reason": "stop"}
+    ]
     assert data["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
 
 
@@ -255,7 +257,8 @@ def test_removed_model_is_not_found(server: FakeLLMServer, http: requests.Sessio
     server.models.remove("bge-m3")
     assert post(http, server, "/api/embed", {"model": "bge-m3", "input": "x"}).status_code == 404
     assert post(http, server, "/v1/embeddings", {"model": "bge-m3", "input": "x"}).json()["error"]["code"] == (
-        "model_not_found")
+        "model_not_found"
+    )
     assert http.get(server.url + "/api/tags", timeout=5).json() == {"models": []}
 
 
@@ -293,7 +296,10 @@ def test_thinking(server: FakeLLMServer, http: requests.Session) -> None:
     server.script("/api/generate", Reply(content="42", thinking="hmm"))
     server.script("/v1/chat/completions", Reply(content="42", thinking="reasoning"))
     assert post(http, server, "/api/chat", CHAT).json()["message"] == {
-        "role": "assistant", "content": "42", "thinking": "let me think"}
+        "role": "assistant",
+        "content": "42",
+        "thinking": "let me think",
+    }
     gen = post(http, server, "/api/generate", GENERATE).json()
     assert (gen["response"], gen["thinking"]) == ("42", "hmm")
     message = post(http, server, "/v1/chat/completions", CHAT).json()["choices"][0]["message"]

@@ -21,7 +21,9 @@ def snapshot(warehouse_path: Path) -> dict[str, list[tuple[Any, ...]]]:
         names = [r[0] for r in wh.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
         # Table names come from the catalog; identifiers cannot be bound.
         tables = {name: sorted(wh.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in names}
-        tables["@run_id_seq"] = wh.execute("SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'run_id_seq'").fetchall()
+        tables["@run_id_seq"] = wh.execute(
+            "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'run_id_seq'"
+        ).fetchall()
     return tables
 
 
@@ -41,7 +43,9 @@ def seeded(etl, tmp_path: Path, warehouse_path: Path) -> Path:
 
 
 def landed_pairs(wh: Warehouse) -> list[tuple[Any, ...]]:
-    return wh.execute("SELECT source, target, similarity, CAST(extra AS VARCHAR), line FROM imported_pairs ORDER BY line").fetchall()
+    return wh.execute(
+        "SELECT source, target, similarity, CAST(extra AS VARCHAR), line FROM imported_pairs ORDER BY line"
+    ).fetchall()
 
 
 def test_jsonl_pairs_land_with_similarity_extra_and_line_numbers(wh: Warehouse, tmp_path: Path) -> None:
@@ -62,7 +66,9 @@ def test_jsonl_pairs_land_with_similarity_extra_and_line_numbers(wh: Warehouse, 
     run_id, file = wh.execute("SELECT DISTINCT run_id, file FROM imported_pairs").fetchone()
     assert file == str(path.resolve())
     assert wh.execute("SELECT step, status, counts FROM runs WHERE run_id = ?", [run_id]).fetchone() == (
-        "import.pairs", "ok", '{"bad_lines": 0, "replaced": 0, "rows": 3}'
+        "import.pairs",
+        "ok",
+        '{"bad_lines": 0, "replaced": 0, "rows": 3}',
     )
     assert ("rows landed", 3) in summary.items
 
@@ -72,10 +78,7 @@ def test_csv_and_tsv_pairs_keep_extra_columns(wh: Warehouse, tmp_path: Path, del
     d = delimiter
     path = tmp_path / f"pairs{suffix}"
     path.write_text(
-        f"source{d}target{d}similarity{d}note\n"
-        f'모델{d}model{d}0.5{d}"a, b"\n'
-        f"\n"
-        f"학습{d}training{d}{d}\n",
+        f'source{d}target{d}similarity{d}note\n모델{d}model{d}0.5{d}"a, b"\n\n학습{d}training{d}{d}\n',
         encoding="utf-8",
     )
     imports.pairs(wh, Settings(), path)
@@ -87,7 +90,9 @@ def test_csv_and_tsv_pairs_keep_extra_columns(wh: Warehouse, tmp_path: Path, del
 
 def test_parquet_pairs(wh: Warehouse, tmp_path: Path) -> None:
     path = tmp_path / "pairs.parquet"
-    pl.DataFrame({"source": ["모델", "학습"], "target": ["model", "training"], "similarity": [0.9, None], "batch": [1, 2]}).write_parquet(path)
+    pl.DataFrame(
+        {"source": ["모델", "학습"], "target": ["model", "training"], "similarity": [0.9, None], "batch": [1, 2]}
+    ).write_parquet(path)
     imports.pairs(wh, Settings(), path)
     assert landed_pairs(wh) == [("모델", "model", 0.9, '{"batch":1}', 1), ("학습", "training", None, '{"batch":2}', 2)]
 
@@ -99,7 +104,9 @@ def test_format_option_overrides_the_extension(wh: Warehouse, tmp_path: Path) ->
 
 
 def test_reimporting_a_file_replaces_its_rows(etl, wh: Warehouse, tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "p.jsonl", [{"source": "모델", "target": "model"}, {"source": "학습", "target": "training"}])
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"source": "모델", "target": "model"}, {"source": "학습", "target": "training"}]
+    )
     other = write_jsonl(tmp_path / "q.jsonl", [{"source": "데이터", "target": "data"}])
     imports.pairs(wh, Settings(), path)
     imports.pairs(wh, Settings(), other)
@@ -116,20 +123,42 @@ BAD_PAIRS = {
     "unknown format": (b'{"source": "a", "target": "b"}\n', "pairs.xlsx", ":", "unknown format '.xlsx'"),
     "empty file": (b"", "pairs.jsonl", ":1:", "the file is empty"),
     "blank file": (b"\n  \n", "pairs.jsonl", ":1:", "the file is empty"),
-    "malformed JSON line": (b'{"source": "a", "target": "b"}\n{"source": "c", "target": \n', "pairs.jsonl", ":2:", "not valid JSON"),
+    "malformed JSON line": (
+        b'{"source": "a", "target": "b"}\n{"source": "c", "target": \n',
+        "pairs.jsonl",
+        ":2:",
+        "not valid JSON",
+    ),
     "not an object": (b'{"source": "a", "target": "b"}\n["c", "d"]\n', "pairs.jsonl", ":2:", "not a JSON object"),
     "missing field": (b'{"source": "a", "target": "b"}\n{"source": "c"}\n', "pairs.jsonl", ":2:", "no 'target' field"),
     "non-string term": (b'{"source": "a", "target": 7}\n', "pairs.jsonl", ":1:", "'target' is int, not a string"),
-    "bad similarity": (b'{"source": "a", "target": "b", "similarity": "high"}\n', "pairs.jsonl", ":1:", "similarity 'high' is not a number"),
-    "non-UTF-8 bytes": (b'{"source": "a", "target": "b"}\n{"source": "\xff", "target": "b"}\n', "pairs.jsonl", ":2:", "not UTF-8 (byte 0xff at column 13)"),
-    "missing column": (b"source,similarity\na,0.5\n", "pairs.csv", ":1:", "missing column 'target' (columns: source, similarity)"),
+    "bad similarity": (
+        b'{"source": "a", "target": "b", "similarity": "high"}\n',
+        "pairs.jsonl",
+        ":1:",
+        "similarity 'high' is not a number",
+    ),
+    "non-UTF-8 bytes": (
+        b'{"source": "a", "target": "b"}\n{"source": "\xff", "target": "b"}\n',
+        "pairs.jsonl",
+        ":2:",
+        "not UTF-8 (byte 0xff at column 13)",
+    ),
+    "missing column": (
+        b"source,similarity\na,0.5\n",
+        "pairs.csv",
+        ":1:",
+        "missing column 'target' (columns: source, similarity)",
+    ),
     "ragged csv row": (b"source,target\na,b\nc,d,e\n", "pairs.csv", ":3:", "has 3 fields, the header has 2"),
     "not parquet": (b"PAR1 nope", "pairs.parquet", ":", "not a readable Parquet file"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PAIRS))
-def test_bad_pairs_input_fails_with_file_line_and_reason_and_changes_nothing(etl, seeded: Path, tmp_path: Path, case: str) -> None:
+def test_bad_pairs_input_fails_with_file_line_and_reason_and_changes_nothing(
+    etl, seeded: Path, tmp_path: Path, case: str
+) -> None:
     content, name, where, reason = BAD_PAIRS[case]
     path = tmp_path / name
     if content is not None:
@@ -251,7 +280,8 @@ def test_vocabulary_skip_bad_lines(etl, warehouse_path: Path, tmp_path: Path) ->
     with Warehouse.open(warehouse_path) as wh:
         assert landed_terms(wh) == [("모델", 1), ("학습", 4)]
         assert wh.execute("SELECT step, rule, line FROM rejects ORDER BY line").fetchall() == [
-            ("import.terms", "wrong_type", 2), ("import.terms", "wrong_type", 3)
+            ("import.terms", "wrong_type", 2),
+            ("import.terms", "wrong_type", 3),
         ]
 
 

@@ -50,7 +50,12 @@ def test_index_is_saved_beside_the_warehouse_with_a_fingerprint(etl, warehouse_p
     saved = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     assert path.stat().st_size > 0
     assert {k: saved[k] for k in ("model", "count", "dim", "metric", "dtype", "built_dtype", "connectivity")} == {
-        "model": "hash-64", "count": 300, "dim": 64, "metric": "cos", "dtype": "auto", "built_dtype": "f32",
+        "model": "hash-64",
+        "count": 300,
+        "dim": 64,
+        "metric": "cos",
+        "dtype": "auto",
+        "built_dtype": "f32",
         "connectivity": 16,
     }
     with Warehouse.open(warehouse_path) as wh:

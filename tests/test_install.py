@@ -20,8 +20,14 @@ import polars as pl
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TRIPLET_FILES = ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl",
-                 "data_preparation_stats.json", "triplet_dataset/dataset_dict.json")
+TRIPLET_FILES = (
+    "train.parquet",
+    "validation.parquet",
+    "train_triplets.jsonl",
+    "val_triplets.jsonl",
+    "data_preparation_stats.json",
+    "triplet_dataset/dataset_dict.json",
+)
 
 pytestmark = pytest.mark.wheel
 
@@ -38,8 +44,22 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # From a copy without the checkout's build leftovers: a stale *.egg-info/SOURCES.txt would put
     # files in the sdist that pyproject.toml no longer names.
     source = tmp_path_factory.mktemp("source") / "etl"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "venv", "*.egg-info", "build", "dist", "__pycache__", ".pytest_cache", "warehouse", "etl.toml"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "venv",
+            "*.egg-info",
+            "build",
+            "dist",
+            "__pycache__",
+            ".pytest_cache",
+            "warehouse",
+            "etl.toml",
+        ),
+    )
     out = tmp_path_factory.mktemp("dist")
     _run([sys.executable, "-m", "build", "--outdir", str(out), str(source)], cwd=out)
     return out
@@ -66,8 +86,10 @@ def test_installed_etl_runs_the_example_in_an_empty_directory(dist: Path, kind: 
 
     work = tmp_path / "work"
     work.mkdir()
-    where = _run([str(bin_dir / "python"), "-c", "import etl, etl.warehouse as w; print(etl.__file__); print(w.SQL_DIR)"],
-                 cwd=work).splitlines()
+    where = _run(
+        [str(bin_dir / "python"), "-c", "import etl, etl.warehouse as w; print(etl.__file__); print(w.SQL_DIR)"],
+        cwd=work,
+    ).splitlines()
     assert all(Path(line).is_relative_to(venv) for line in where), where  # not the checkout's files
     assert _run([str(bin_dir / "etl"), "--version"], cwd=work).strip() == f"etl, version {version('ko-synonym-etl')}"
 
@@ -84,17 +106,18 @@ def test_installed_etl_runs_the_example_in_an_empty_directory(dist: Path, kind: 
     assert (stats["dataset"]["train_triplets"], stats["dataset"]["val_triplets"]) == (train.height, validation.height)
 
     # The Python API from the same install, in a notebook's way.
-    api = ("import etl\n"
-           "with etl.open('api/etl.duckdb') as wh:\n"
-           "    etl.run(wh, example=True)\n"
-           "    print(wh.table('triplets').height)\n")
+    api = (
+        "import etl\n"
+        "with etl.open('api/etl.duckdb') as wh:\n"
+        "    etl.run(wh, example=True)\n"
+        "    print(wh.table('triplets').height)\n"
+    )
     assert int(_run([str(bin_dir / "python"), "-c", api], cwd=work).strip()) == train.height + validation.height
 
 
 def _run(args: list[str], cwd: Path) -> str:
     """Run a command with none of this environment's Python paths, settings or virtualenv; its stdout."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("ETL_", "PYTHON", "VIRTUAL_ENV"))}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ETL_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:

@@ -54,8 +54,10 @@ def test_openai_chat_sends_response_format_and_reasoning_effort(llm_server: Fake
     llm_server.script("/v1/chat/completions", Reply(content='{"primary": "apple"}', thinking="reasoned"))
     result = client(llm_server, "openai", think="high", num_predict=300).chat(request())
     body = llm_server.seen[-1].body
-    assert body["response_format"] == {"type": "json_schema",
-                                       "json_schema": {"name": "translate", "schema": SCHEMA, "strict": True}}
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "translate", "schema": SCHEMA, "strict": True},
+    }
     assert body["reasoning_effort"] == "high" and body["max_tokens"] == 300 and body["temperature"] == 0.3
     assert "think" not in body and "format" not in body
     assert result.ok and result.content == '{"primary": "apple"}' and result.thinking == "reasoned"
@@ -134,8 +136,10 @@ def test_a_server_refusing_both_forms_fails_the_call_without_retries(llm_server:
     assert "refused both structured-output forms" in (result.error or "")
 
 
-@pytest.mark.parametrize(("setting", "sent", "advice"), [("json_schema", OPENAI_FORM, "auto (or json_object)"),
-                                                          ("json_object", LLAMA_FORM, "auto (or json_schema)")])
+@pytest.mark.parametrize(
+    ("setting", "sent", "advice"),
+    [("json_schema", OPENAI_FORM, "auto (or json_object)"), ("json_object", LLAMA_FORM, "auto (or json_schema)")],
+)
 def test_a_fixed_form_is_sent_as_is_and_a_refusal_says_what_to_set(
     llm_server: FakeLLMServer, setting: str, sent: dict[str, Any], advice: str
 ) -> None:
@@ -170,8 +174,11 @@ def test_ollama_ignores_the_json_format_setting(llm_server: FakeLLMServer) -> No
 
 @pytest.mark.parametrize("api", ["ollama", "openai"])
 def test_length_with_empty_content_is_retried_with_more_room(llm_server: FakeLLMServer, api: str) -> None:
-    llm_server.script(PATH[api], Reply(content="", thinking="long thoughts", done_reason="length"),
-                      Reply(content='{"primary": "apple"}'))
+    llm_server.script(
+        PATH[api],
+        Reply(content="", thinking="long thoughts", done_reason="length"),
+        Reply(content='{"primary": "apple"}'),
+    )
     result = client(llm_server, api, num_predict=100).chat(request())
     bodies = [s.body for s in llm_server.seen]
     limit = "max_tokens" if api == "openai" else "num_predict"
@@ -183,8 +190,11 @@ def test_length_with_empty_content_is_retried_with_more_room(llm_server: FakeLLM
 
 def test_length_with_partial_content_is_retried_too(llm_server: FakeLLMServer) -> None:
     # A truncated JSON answer does not parse; the fragment is not landed as if it were the answer.
-    llm_server.script("/v1/chat/completions", Reply(content='{"primary": "app', done_reason="length"),
-                      Reply(content='{"primary": "apple"}'))
+    llm_server.script(
+        "/v1/chat/completions",
+        Reply(content='{"primary": "app', done_reason="length"),
+        Reply(content='{"primary": "apple"}'),
+    )
     result = client(llm_server, "openai", num_predict=50).chat(request())
     assert result.ok and result.attempts == 2 and result.content == '{"primary": "apple"}'
     assert [s.body["max_tokens"] for s in llm_server.seen] == [50, 100]
@@ -199,8 +209,17 @@ def test_length_every_time_fails_and_keeps_the_cut_answer(llm_server: FakeLLMSer
 
 
 @pytest.mark.parametrize("api", ["ollama", "openai"])
-@pytest.mark.parametrize("fault", [Reply(status=503), Reply(status=500), Reply(status=502), Reply(status=429),
-                                   Reply(drop=True), Reply(body="{truncated")])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(status=503),
+        Reply(status=500),
+        Reply(status=502),
+        Reply(status=429),
+        Reply(drop=True),
+        Reply(body="{truncated"),
+    ],
+)
 def test_transient_faults_are_retried_then_succeed(llm_server: FakeLLMServer, api: str, fault: Reply) -> None:
     llm_server.script(PATH[api], fault, fault, Reply(content='{"primary": "apple"}'))
     result = client(llm_server, api).chat(request())
@@ -296,12 +315,16 @@ def test_call_hash_depends_on_content_not_on_where_it_is_sent() -> None:
     ("text", "expected"),
     [
         ('{"primary": "apple"}', {"primary": "apple"}),
-        ('Sure! Here it is:\n{"primary": "apple", "alternatives": []}\nHope that helps.',
-         {"primary": "apple", "alternatives": []}),
+        (
+            'Sure! Here it is:\n{"primary": "apple", "alternatives": []}\nHope that helps.',
+            {"primary": "apple", "alternatives": []},
+        ),
         ('```json\n{"terms": ["가", "나"]}\n```', {"terms": ["가", "나"]}),
         ('```\n[{"ko": "가", "en": "a"}]\n```', [{"ko": "가", "en": "a"}]),
-        ('Result: {"outer": {"inner": {"deep": [1, {"x": 2}]}}, "k": "v"} done',
-         {"outer": {"inner": {"deep": [1, {"x": 2}]}}, "k": "v"}),
+        (
+            'Result: {"outer": {"inner": {"deep": [1, {"x": 2}]}}, "k": "v"} done',
+            {"outer": {"inner": {"deep": [1, {"x": 2}]}}, "k": "v"},
+        ),
         ('Note [1]: see below {"pairs": [{"ko": "가", "en": "a"}]}', {"pairs": [{"ko": "가", "en": "a"}]}),
         ('<think>{"draft": 1}</think>{"primary": "final"}', {"primary": "final"}),
     ],
@@ -346,9 +369,8 @@ def test_check_names_ollama_serve_when_unreachable(api: str) -> None:
 
 
 def test_check_every_server(llm_server: FakeLLMServer) -> None:
-    with FakeLLMServer(models=["other"]) as second:
-        with pytest.raises(ServiceError, match=second.url):
-            Client([llm_server.url, second.url]).check()
+    with FakeLLMServer(models=["other"]) as second, pytest.raises(ServiceError, match=second.url):
+        Client([llm_server.url, second.url]).check()
 
 
 def test_check_reports_a_refused_key(llm_server: FakeLLMServer) -> None:
@@ -453,11 +475,23 @@ def test_embed_sends_dimensions_when_asked(llm_server: FakeLLMServer) -> None:
 
 
 def test_clients_from_settings() -> None:
-    s = config.load(env={"ETL_LLM_URL": "http://a:1/v1,http://b:2", "ETL_LLM_API": "openai",
-                         "ETL_EMBED_MODEL": "e5", "ETL_LLM_CONCURRENCY": "6"}).settings
+    s = config.load(
+        env={
+            "ETL_LLM_URL": "http://a:1/v1,http://b:2",
+            "ETL_LLM_API": "openai",
+            "ETL_EMBED_MODEL": "e5",
+            "ETL_LLM_CONCURRENCY": "6",
+        }
+    ).settings
     chat = Client.for_chat(s)
     assert (chat.urls, chat.api, chat.model, chat.concurrency, chat.think, chat.json_format) == (
-        ("http://a:1", "http://b:2"), "openai", "gpt-oss:20b", 6, "low", "auto")
+        ("http://a:1", "http://b:2"),
+        "openai",
+        "gpt-oss:20b",
+        6,
+        "low",
+        "auto",
+    )
     fixed = config.load(env={"ETL_LLM_API": "openai", "ETL_LLM_JSON_FORMAT": "json_object"}).settings
     assert Client.for_chat(fixed).json_format == "json_object"
     with pytest.raises(ConfigError, match="llm_json_format must be one of auto, json_schema, json_object"):

@@ -119,7 +119,7 @@ def world(wh: Warehouse) -> minedata.World:
     """The synthetic vocabulary, plus look-alikes that only the norm rule catches."""
     w = minedata.build(wh)
     # Terms spelled like an anchor or a positive (same norm), placed right next to them.
-    group = sorted({g for g in w.group_of.values()})[0]
+    group = sorted(set(w.group_of.values()))[0]
     members = sorted(t for t, g in w.group_of.items() if g == group)
     rows = {int(t): i for i, t in enumerate(w.ids)}
     extra_ids, extra_texts, extra_vecs = [], [], []
@@ -133,7 +133,9 @@ def world(wh: Warehouse) -> minedata.World:
         extra_ids.append(900_000 + k)
         extra_texts.append(w.texts[rows[term]].upper())
         extra_vecs.append(v / np.linalg.norm(v))
-    minedata.insert(wh, np.array(extra_ids), extra_texts, [t.casefold() for t in extra_texts], np.array(extra_vecs), [], {})
+    minedata.insert(
+        wh, np.array(extra_ids), extra_texts, [t.casefold() for t in extra_texts], np.array(extra_vecs), [], {}
+    )
     w.lookalikes = dict(zip(extra_ids, members[:2]))  # type: ignore[attr-defined]
     w.ids = np.concatenate([w.ids, extra_ids])
     w.vecs = np.concatenate([w.vecs, np.array(extra_vecs, dtype=np.float32)])
@@ -201,7 +203,12 @@ def test_quota_ratios_and_fill_show_in_counts(wh: Warehouse, world: minedata.Wor
     assert counts["bands"]["medium"]["quota"] == counts["bands"]["hard"]["quota"] == 0
     assert wh.scalar("SELECT count(*) FROM negatives WHERE band <> 'easy' AND NOT filled") == 0
     filled = wh.scalar("SELECT count(*) FROM negatives WHERE filled")
-    assert filled == counts["bands"]["medium"]["by_fill"] + counts["bands"]["hard"]["by_fill"] + counts["bands"]["easy"]["by_fill"]
+    assert (
+        filled
+        == counts["bands"]["medium"]["by_fill"]
+        + counts["bands"]["hard"]["by_fill"]
+        + counts["bands"]["easy"]["by_fill"]
+    )
 
 
 def test_positive_aware_cap(wh: Warehouse, world: minedata.World) -> None:
@@ -224,7 +231,7 @@ def test_positive_aware_cap(wh: Warehouse, world: minedata.World) -> None:
 def test_inputs_with_a_pair_across_groups_fail_clearly_and_write_nothing(wh: Warehouse, world: minedata.World) -> None:
     mine.run(wh, settings())
     before = wh.execute("SELECT * FROM triplets ORDER BY ALL").fetchall()
-    a, b = world.pairs[0]
+    _a, b = world.pairs[0]
     wh.execute("UPDATE synonym_groups SET group_id = -5 WHERE term_id = ?", [b])
     with pytest.raises(CheckFailed, match="one synonym group"):
         mine.run(wh, settings())
@@ -298,7 +305,9 @@ def test_ann_search_matches_exact_search_when_recall_is_perfect(wh: Warehouse, w
     from etl import vectors
 
     ids, vecs = vectors.load(wh, minedata.MODEL)
-    index = Index(ndim=vecs.shape[1], metric="cos", dtype="f32", connectivity=32, expansion_add=400, expansion_search=800)
+    index = Index(
+        ndim=vecs.shape[1], metric="cos", dtype="f32", connectivity=32, expansion_add=400, expansion_search=800
+    )
     index.add(ids.astype(np.uint64), vecs, threads=1)
     mine.run(wh, settings())
     exact = snapshot(wh, how=False)
@@ -355,7 +364,9 @@ def test_auto_search_takes_the_exact_scan_when_it_is_quick(wh: Warehouse, world:
     assert counts["search_reason"].startswith("auto: exact scan ~")
 
 
-def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(wh: Warehouse, world: minedata.World) -> None:
+def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
+    wh: Warehouse, world: minedata.World
+) -> None:
     from etl.steps.mine import data as mine_data
 
     inputs = mine_data.load(wh, minedata.MODEL)
@@ -366,4 +377,6 @@ def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     every_r = np.tile(np.arange(len(inputs.ids)), len(anchors))
     forbidden = inputs.excluded(every_a, every_r)
     assert listed == set(zip(every_a[forbidden].tolist(), every_r[forbidden].tolist()))
-    assert any(inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed)  # look-alikes
+    assert any(
+        inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
+    )  # look-alikes

@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,10 @@ def test_a_worker_that_dies_is_retried_and_the_result_is_the_same(ray_session: A
     counts = mine_counts(path)
     assert counts["shards"]["count"] == 2 and sum(counts["shards"]["anchors"]) == counts["anchors"]
     with api.open(path) as wh:  # one run per shard, not one per attempt
-        shards = [json.loads(p)["shard"] for (p,) in wh.execute("SELECT params FROM runs WHERE step = 'mine_shard'").fetchall()]
+        shards = [
+            json.loads(p)["shard"]
+            for (p,) in wh.execute("SELECT params FROM runs WHERE step = 'mine_shard'").fetchall()
+        ]
     assert sorted(shards) == [0, 1]
 
 
@@ -96,7 +100,11 @@ def test_etl_run_mines_on_ray_with_the_same_exports(ray_session: Any, tmp_path: 
     for name, extra in (("plain", []), ("ray", ["--ray", "--ray-shards", "2"])):
         path = tmp_path / name / "etl.duckdb"
         Etl(path)("run", "--example", "--out", str(tmp_path / name / "out"), *extra, env={"ETL_MINE_SEARCH": "exact"})
-        files = sorted(p for p in (tmp_path / name / "out").rglob("*") if p.is_file() and p.suffix in (".parquet", ".jsonl", ".txt"))
+        files = sorted(
+            p
+            for p in (tmp_path / name / "out").rglob("*")
+            if p.is_file() and p.suffix in (".parquet", ".jsonl", ".txt")
+        )
         exports[name] = {str(p.relative_to(tmp_path / name / "out")): p.read_bytes() for p in files}
     assert exports["plain"] and exports["plain"] == exports["ray"]
     assert mine_counts(tmp_path / "ray" / "etl.duckdb")["shards"]["count"] == 2

@@ -48,9 +48,9 @@ def vectors(n: int, dim: int, common: float, cluster: float, clusters: int, leaf
 
 REGIMES = {
     # ~0.9% of terms are easy, ~15 medium, hard mostly empty.
-    "rare_easy_sparse_hard": dict(common=0.0, cluster=0.55, clusters=150, leaf=0.2, leaf_size=3),
+    "rare_easy_sparse_hard": {"common": 0.0, "cluster": 0.55, "clusters": 150, "leaf": 0.2, "leaf_size": 3},
     # ~1,100 easy, ~340 medium (beyond the 100 + margin the index shortlists), ~8 hard.
-    "saturated_medium": dict(common=0.3, cluster=0.3, clusters=8, leaf=0.3, leaf_size=2),
+    "saturated_medium": {"common": 0.3, "cluster": 0.3, "clusters": 8, "leaf": 0.3, "leaf_size": 2},
 }
 
 

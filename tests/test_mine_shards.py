@@ -81,7 +81,9 @@ def test_merged_shards_equal_a_plain_run_byte_for_byte(tmp_path: Path, plain: di
         assert merged[name] == plain[name], name
     with Warehouse.open(path) as wh:
         runs = wh.execute("SELECT step, status, params, counts FROM runs ORDER BY run_id").fetchall()
-    shard_runs = [(json.loads(p), json.loads(c)) for step, status, p, c in runs if step == "mine_shard" and status == "ok"]
+    shard_runs = [
+        (json.loads(p), json.loads(c)) for step, status, p, c in runs if step == "mine_shard" and status == "ok"
+    ]
     assert sorted(p["shard"] for p, _ in shard_runs) == list(range(shards))
     mine_run = [json.loads(c) for step, status, _, c in runs if step == "mine" and status == "ok"][-1]
     assert mine_run["shards"]["count"] == shards
@@ -197,7 +199,9 @@ def test_a_shard_needs_a_resolved_search_mode(etl: Etl, warehouse_path: Path, tm
     assert "out" in result.output
 
 
-def test_ray_flags_say_what_to_install_without_ray(etl: Etl, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ray_flags_say_what_to_install_without_ray(
+    etl: Etl, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     make_world(warehouse_path)
@@ -222,7 +226,9 @@ def test_ann_shards_merged_equal_a_plain_ann_run(tmp_path: Path) -> None:
     settings = config.load(overrides={"mine_search": "ann", "mine_top_k": 8}).settings
     with Warehouse.open(path) as wh:
         ids, vecs = vectors.load(wh, minedata.MODEL)
-        index = Index(ndim=vecs.shape[1], metric="cos", dtype="f16", connectivity=4, expansion_add=8, expansion_search=8)
+        index = Index(
+            ndim=vecs.shape[1], metric="cos", dtype="f16", connectivity=4, expansion_add=8, expansion_search=8
+        )
         index.add(ids.astype(np.uint64), vecs, threads=1)
         mine.run(wh, settings, index=index)
         counts = wh.last_ok_run("mine")["counts"]

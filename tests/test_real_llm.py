@@ -28,6 +28,7 @@ Facts about llama-cpp-python 0.3.36's server that shape the tests:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
@@ -37,9 +38,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -68,8 +70,12 @@ EMBED_DIM = 576  # SmolLM2-135M's hidden size
 SEEDS = {"machine_learning": ["신경망", "과적합"], "search_retrieval": ["검색엔진", "역색인"]}
 # SmolLM2-135M's own translations nearly always copy the prompt and are refused, which leaves the
 # sentences stage nothing to sample; for that stage the scripted server supplies these instead.
-TRANSLATIONS = {"신경망": "neural network", "과적합": "overfitting", "검색엔진": "search engine",
-                "역색인": "inverted index"}
+TRANSLATIONS = {
+    "신경망": "neural network",
+    "과적합": "overfitting",
+    "검색엔진": "search engine",
+    "역색인": "inverted index",
+}
 # Small asks and short answers keep the module to about a minute on 2 cores.
 SETTINGS_TOML = """
 [llm]
@@ -86,8 +92,18 @@ sentences_per_term = 2
 """
 CONCURRENCY = 3
 SCHEMAS = {"expand": EXPAND_SCHEMA, "translate": TRANSLATE_SCHEMA, "sentences": SENTENCES_SCHEMA}
-RULES = {"not_json", "wrong_shape", "empty_answer", "empty_primary", "not_english", "no_hangul", "too_short",
-         "no_pairs", "empty_sentence", "placeholder"}
+RULES = {
+    "not_json",
+    "wrong_shape",
+    "empty_answer",
+    "empty_primary",
+    "not_english",
+    "no_hangul",
+    "too_short",
+    "no_pairs",
+    "empty_sentence",
+    "placeholder",
+}
 
 
 # -- the real server ------------------------------------------------------------------------------
@@ -159,21 +175,42 @@ def _crash_hint(process: subprocess.Popen[bytes]) -> str:
     info = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60).stdout
     if "AMX_INT8 = 1" not in info:
         return ""
-    rebuild = ('CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir --force-reinstall --no-deps '
-               f'"llama-cpp-python=={importlib.metadata.version("llama-cpp-python")}"')
-    return (f"; this llama-cpp-python was built with AMX, whose matmul segfaults on a prompt of more than one "
-            f"token: rebuild it portable with `{rebuild}`")
+    rebuild = (
+        'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir --force-reinstall --no-deps '
+        f'"llama-cpp-python=={importlib.metadata.version("llama-cpp-python")}"'
+    )
+    return (
+        f"; this llama-cpp-python was built with AMX, whose matmul segfaults on a prompt of more than one "
+        f"token: rebuild it portable with `{rebuild}`"
+    )
 
 
 def _start(log: Path, pooled: bool = True) -> LlamaServer:
     port = _free_port()
     command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(_gguf()), "--model_alias", MODEL_ALIAS,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "1024", "--n_threads", "2", "--seed", "42", "--verbose", "false",
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(_gguf()),
+        "--model_alias",
+        MODEL_ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "1024",
+        "--n_threads",
+        "2",
+        "--seed",
+        "42",
+        "--verbose",
+        "false",
         # Embeddings in the same process; mean pooling gives one vector per input, not one per token.
-        "--embedding", "true", *(["--kv_overrides", "llama.pooling_type=int:1"] if pooled else []),
+        "--embedding",
+        "true",
+        *(["--kv_overrides", "llama.pooling_type=int:1"] if pooled else []),
     ]
     # Unbuffered, so each access-log line is in the file as soon as the request is answered.
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -198,20 +235,22 @@ def _start(log: Path, pooled: bool = True) -> LlamaServer:
 def _first_prompt(server: LlamaServer) -> None:
     """One short chat completion of several prompt tokens: a build whose kernels crash fails here, named."""
     try:
-        reply = requests.post(server.url + "/v1/chat/completions", timeout=STARTUP_TIMEOUT, json={
-            "model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 1})
+        reply = requests.post(
+            server.url + "/v1/chat/completions",
+            timeout=STARTUP_TIMEOUT,
+            json={"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 1},
+        )
     except requests.ConnectionError:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             server.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         server.assert_alive()
         _stop(server.process)
         raise AssertionError(f"llama_cpp.server dropped its first chat completion:\n{server.log_tail()}") from None
     if reply.status_code != 200:
         _stop(server.process)
-        raise AssertionError(f"llama_cpp.server answered its first chat completion with HTTP {reply.status_code}: "
-                             f"{reply.text[:300]}")
+        raise AssertionError(
+            f"llama_cpp.server answered its first chat completion with HTTP {reply.status_code}: {reply.text[:300]}"
+        )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -257,7 +296,7 @@ class Workspace:
         """The DuckDB file."""
         return self.root / "etl.duckdb"
 
-    def write(self) -> "Workspace":
+    def write(self) -> Workspace:
         """Write etl.toml and seeds.json."""
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "etl.toml").write_text(SETTINGS_TOML, encoding="utf-8")
@@ -273,8 +312,20 @@ class Workspace:
     def synth(self, url: str, *stages: str) -> Result:
         """`etl synth [stage]` on the seed file against `url` with the OpenAI-compatible API."""
         # The group's options go before the stage: `etl synth --seeds ... translate` passes them on.
-        return self.etl("synth", "--seeds", str(self.root / "seeds.json"), "--llm-api", "openai",
-                        "--llm-url", url, "--llm-model", MODEL_ALIAS, "--concurrency", str(CONCURRENCY), *stages)
+        return self.etl(
+            "synth",
+            "--seeds",
+            str(self.root / "seeds.json"),
+            "--llm-api",
+            "openai",
+            "--llm-url",
+            url,
+            "--llm-model",
+            MODEL_ALIAS,
+            "--concurrency",
+            str(CONCURRENCY),
+            *stages,
+        )
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of a query against the warehouse."""
@@ -308,12 +359,20 @@ def _synth_at(llama_server: LlamaServer, space: Workspace, *stages: str) -> Synt
     result = space.synth(llama_server.url, *stages)
     llama_server.assert_alive()  # else the calls it dropped are failed attempts that its log cannot show
     assert result.exit_code == 0, f"etl synth exited {result.exit_code}:\n{result.output}\n{llama_server.log_tail()}"
-    sent = space.rows("SELECT coalesce(sum(attempts), 0) FROM llm_calls WHERE starts_with(url, ?)",
-                      [llama_server.url])[0][0]
+    sent = space.rows("SELECT coalesce(sum(attempts), 0) FROM llm_calls WHERE starts_with(url, ?)", [llama_server.url])[
+        0
+    ][0]
     assert space.rows("SELECT count(*) FROM llm_calls")[0][0] > calls_before
     chats = llama_server.settle(lambda: llama_server.served(*chat), before[1] + sent) - before[1]
-    return SynthRun(space, stages, result, llama_server.url, llama_server.requests() - before[0], chats,
-                    llama_server.served(*chat, 500) - before[2])
+    return SynthRun(
+        space,
+        stages,
+        result,
+        llama_server.url,
+        llama_server.requests() - before[0],
+        chats,
+        llama_server.served(*chat, 500) - before[2],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -390,12 +449,17 @@ def test_every_answer_is_rows_or_a_reject_with_a_reason(real_run: SynthRun) -> N
     space = real_run.space
     answered = [c for c in real_run.calls("call_hash, task, response, status") if c[3] == "ok"]
     assert answered, "the model answered nothing"
-    landed = {h for (h,) in space.rows(
-        "SELECT call_hash FROM translations UNION SELECT call_hash FROM parallel_sentences "
-        "UNION SELECT call_hash FROM category_terms WHERE origin = 'expanded'"
-    )}
+    landed = {
+        h
+        for (h,) in space.rows(
+            "SELECT call_hash FROM translations UNION SELECT call_hash FROM parallel_sentences "
+            "UNION SELECT call_hash FROM category_terms WHERE origin = 'expanded'"
+        )
+    }
     refused = dict(space.rows("SELECT call_hash, min(reason) FROM rejects GROUP BY call_hash"))
-    known = {t for terms in SEEDS.values() for t in terms} | {t for (t,) in space.rows("SELECT term FROM category_terms")}
+    known = {t for terms in SEEDS.values() for t in terms} | {
+        t for (t,) in space.rows("SELECT term FROM category_terms")
+    }
     for call_hash, task, response, _ in answered:
         if call_hash in landed or call_hash in refused:
             continue
@@ -462,15 +526,26 @@ def test_json_schema_refusal_falls_back_to_json_object(llama_server: LlamaServer
     # The requests sent before the first refusal came back were each refused once; later ones went straight.
     refused = llama_server.served(*chat, 500) - refused_before
     assert 1 <= refused <= len(SEEDS)
-    for status, attempts, error, response in calls:
+    for status, _attempts, error, response in calls:
         assert status == "ok" or "cut off" in error, error
         if status == "ok":
             assert isinstance(json.loads(response)["terms"], list)
     rules = {rule for (rule,) in space.rows("SELECT rule FROM rejects")}
     assert rules <= RULES and all(r.strip() for (r,) in space.rows("SELECT reason FROM rejects"))
     # Remembered for the process: asking again sends the accepted form straight away, no refusal.
-    again = space.etl("synth", "expand", "--seeds", str(space.root / "seeds.json"), "--llm-api", "openai",
-                      "--llm-url", llama_server.url, "--llm-model", MODEL_ALIAS, "--refresh")
+    again = space.etl(
+        "synth",
+        "expand",
+        "--seeds",
+        str(space.root / "seeds.json"),
+        "--llm-api",
+        "openai",
+        "--llm-url",
+        llama_server.url,
+        "--llm-model",
+        MODEL_ALIAS,
+        "--refresh",
+    )
     assert again.exit_code == 0, again.output
     assert llama_server.served(*chat, 500) - refused_before == refused
 
@@ -490,7 +565,8 @@ def test_a_rerun_sends_nothing_at_all(synth_run: SynthRun, llama_server: LlamaSe
 
     assert result.exit_code == 0, result.output
     resent, attempts = space.rows(
-        "SELECT count(*), coalesce(sum(attempts), 0) FROM llm_calls WHERE run_id > ?", [last_run])[0]
+        "SELECT count(*), coalesce(sum(attempts), 0) FROM llm_calls WHERE run_id > ?", [last_run]
+    )[0]
     assert resent == unanswered  # only calls that never got an answer are asked again
     if unanswered == 0:
         # Not one request in the server's own log: no chat, and no health check either.
@@ -504,8 +580,9 @@ def test_a_rerun_sends_nothing_at_all(synth_run: SynthRun, llama_server: LlamaSe
 
 
 def test_embeddings_from_the_same_server(llama_server: LlamaServer, tmp_path: Path) -> None:
-    settings = load(None, env={}, overrides={"embedder": "openai", "embed_url": (llama_server.url,),
-                                             "embed_model": MODEL_ALIAS}).settings
+    settings = load(
+        None, env={}, overrides={"embedder": "openai", "embed_url": (llama_server.url,), "embed_model": MODEL_ALIAS}
+    ).settings
     client = Client.for_embeddings(settings)
     client.check()
     texts = ["신경망", "neural network", "역색인", "신경망"]
@@ -516,8 +593,11 @@ def test_embeddings_from_the_same_server(llama_server: LlamaServer, tmp_path: Pa
     assert vectors[0] == pytest.approx(vectors[3], abs=1e-4)
     assert vectors[0] != pytest.approx(vectors[1], abs=1e-2)
     # The same process still chats.
-    reply = requests.post(llama_server.url + "/v1/chat/completions", timeout=120, json={
-        "model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8})
+    reply = requests.post(
+        llama_server.url + "/v1/chat/completions",
+        timeout=120,
+        json={"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8},
+    )
     assert reply.status_code == 200 and reply.json()["usage"]["completion_tokens"] > 0
 
 
@@ -529,8 +609,9 @@ def test_etl_embed_lands_the_real_servers_vectors(llama_server: LlamaServer, tmp
         result = space.etl(*args)
         assert result.exit_code == 0, result.output
     before = llama_server.served("POST", "/v1/embeddings")
-    result = space.etl("embed", "--embedder", "openai", "--url", llama_server.url, "--model", MODEL_ALIAS,
-                       "--batch", "2")
+    result = space.etl(
+        "embed", "--embedder", "openai", "--url", llama_server.url, "--model", MODEL_ALIAS, "--batch", "2"
+    )
     assert result.exit_code == 0, result.output
     assert llama_server.settle(lambda: llama_server.served("POST", "/v1/embeddings"), before + 2) == before + 2
     rows = space.rows("SELECT dim, list_dot_product(vec, vec) FROM term_embeddings WHERE model = ?", [MODEL_ALIAS])
@@ -549,8 +630,16 @@ def test_an_unpooled_server_is_one_clear_error_not_retries(tmp_path: Path) -> No
     _require_packages()
     server = _start(tmp_path / "unpooled.log", pooled=False)
     try:
-        settings = load(None, env={}, overrides={"embedder": "openai", "embed_url": (server.url,),
-                                                 "embed_model": MODEL_ALIAS, "llm_backoff": 0.1}).settings
+        settings = load(
+            None,
+            env={},
+            overrides={
+                "embedder": "openai",
+                "embed_url": (server.url,),
+                "embed_model": MODEL_ALIAS,
+                "llm_backoff": 0.1,
+            },
+        ).settings
         with pytest.raises(ServiceError, match="one vector per token") as info:
             Client.for_embeddings(settings).embed(["신경망"])
         assert "--embedding true --kv_overrides llama.pooling_type=int:1" in str(info.value)

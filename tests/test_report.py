@@ -76,7 +76,7 @@ class Dom(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = {k: v or "" for k, v in attrs}
-        if tag in ("script", "img", "iframe") and attr.get("src") or tag == "link" and attr.get("href"):
+        if (tag in ("script", "img", "iframe") and attr.get("src")) or (tag == "link" and attr.get("href")):
             self.external.append(attr.get("src") or attr.get("href", ""))
         if tag == "section":
             self.sections.append(attr.get("data-plot", ""))
@@ -171,7 +171,9 @@ def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path
     with Warehouse.open(full, read_only=True) as wh:
         data = report_html.collect(wh)
         medians = dict(wh.execute("SELECT band, median(population) FROM anchor_bands GROUP BY band").fetchall())
-        empty = dict(wh.execute("SELECT band, count(*) FILTER (WHERE population = 0) FROM anchor_bands GROUP BY band").fetchall())
+        empty = dict(
+            wh.execute("SELECT band, count(*) FILTER (WHERE population = 0) FROM anchor_bands GROUP BY band").fetchall()
+        )
     section = report_figures.population(data)
     assert section.figure is not None and [t.name for t in section.figure.data] == ["easy", "medium", "hard"]
     for trace in section.figure.data:
@@ -179,6 +181,7 @@ def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path
     assert [row[3] for row in section.table[1:]] == [f"{empty[b]:,}" for b in ("easy", "medium", "hard")]
     data.populations = []  # a mine run from before anchor_bands existed
     assert "not recorded" in report_figures.population(data).note
+
 
 def test_without_plotly_the_command_says_what_to_install(etl, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly", None)
@@ -194,7 +197,7 @@ def test_every_plot_renders_in_chromium_without_errors(etl, full: Path, tmp_path
     dom = parse(result.stdout)
     assert dom.errors_text.strip() == ""
     assert dom.status.get("data-rendered") == dom.status["data-expected"] == str(len(SECTIONS))
-    assert {s: dom.svgs.get(s, 0) > 0 for s in SECTIONS} == {s: True for s in SECTIONS}
+    assert {s: dom.svgs.get(s, 0) > 0 for s in SECTIONS} == dict.fromkeys(SECTIONS, True)
     console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
     assert not [line for line in console if "rror" in line or "Uncaught" in line], console
 

@@ -16,16 +16,24 @@ import pytest
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer, Reply
 
-EXPORTS = ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl",
-           "data_preparation_stats.json")
+EXPORTS = (
+    "train.parquet",
+    "validation.parquet",
+    "train_triplets.jsonl",
+    "val_triplets.jsonl",
+    "data_preparation_stats.json",
+)
 SYLLABLES = "가나다라마바사아자차카타파하거너더러머버서어저처커터퍼허고노도로모보소오조초"
 
 
 def outcomes(output: str) -> dict[str, str]:
     """step → outcome from the table `etl run` prints at the end."""
-    table = output[output.rindex("etl run\n"):].splitlines()[3:]
-    return {line.split()[0]: line.split()[1] for line in table if len(line.split()) >= 2 and line.split()[1]
-            in ("ran", "skipped", "failed")}
+    table = output[output.rindex("etl run\n") :].splitlines()[3:]
+    return {
+        line.split()[0]: line.split()[1]
+        for line in table
+        if len(line.split()) >= 2 and line.split()[1] in ("ran", "skipped", "failed")
+    }
 
 
 def table_rows(warehouse_path: Path, sql: str) -> list[tuple]:
@@ -47,8 +55,9 @@ def llm_args(server: FakeLLMServer, seeds: Path) -> list[str]:
 
 def test_example_run_exports_a_complete_leak_free_dataset(etl, warehouse_path: Path) -> None:
     result = etl("run", "--example")
-    assert outcomes(result.output) == {step: "ran" for step in
-                                       ("import", "clean", "embed", "index", "mine", "split", "export")}
+    assert outcomes(result.output) == dict.fromkeys(
+        ("import", "clean", "embed", "index", "mine", "split", "export"), "ran"
+    )
     out = warehouse_path.parent / "exports" / "triplets"
     for name in EXPORTS:
         assert (out / name).is_file(), name
@@ -72,8 +81,10 @@ def test_second_run_skips_every_step_and_is_quick(etl, warehouse_path: Path) -> 
 def test_a_changed_input_reruns_only_what_depends_on_it(etl, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(
-        "\n".join(json.dumps({"source": s, "target": t}, ensure_ascii=False)
-                  for s, t in [("머신러닝", "machine learning"), ("딥러닝", "deep learning"), ("신경망", "neural network")]),
+        "\n".join(
+            json.dumps({"source": s, "target": t}, ensure_ascii=False)
+            for s, t in [("머신러닝", "machine learning"), ("딥러닝", "deep learning"), ("신경망", "neural network")]
+        ),
         encoding="utf-8",
     )
     terms = tmp_path / "terms.txt"
@@ -83,8 +94,15 @@ def test_a_changed_input_reruns_only_what_depends_on_it(etl, tmp_path: Path) -> 
     assert set(outcomes(etl(*args).output).values()) == {"skipped"}
     # Changing a mining setting reruns mining and what follows it, nothing before.
     rerun = outcomes(etl(*args, env={"ETL_MINE_NEGATIVES": "3"}).output)
-    assert rerun == {"import": "skipped", "clean": "skipped", "embed": "skipped", "index": "skipped",
-                     "mine": "ran", "split": "ran", "export": "ran"}
+    assert rerun == {
+        "import": "skipped",
+        "clean": "skipped",
+        "embed": "skipped",
+        "index": "skipped",
+        "mine": "ran",
+        "split": "ran",
+        "export": "ran",
+    }
     with terms.open("a", encoding="utf-8") as handle:
         handle.write("추론\ninference\n")
     rerun = outcomes(etl(*args, env={"ETL_MINE_NEGATIVES": "3"}).output)
@@ -117,8 +135,9 @@ def test_no_llm_server_stops_before_writing_anything(etl, warehouse_path: Path, 
     assert not warehouse_path.exists()
 
 
-def test_llm_path_end_to_end_then_a_rerun_sends_no_request(etl, server: FakeLLMServer, seeds: Path,
-                                                           warehouse_path: Path) -> None:
+def test_llm_path_end_to_end_then_a_rerun_sends_no_request(
+    etl, server: FakeLLMServer, seeds: Path, warehouse_path: Path
+) -> None:
     result = etl("run", *llm_args(server, seeds))
     assert outcomes(result.output)["synth"] == "ran"
     assert server.count("/api/chat") > 0 and server.count("/api/embed") > 0
@@ -147,13 +166,17 @@ def test_a_flaky_server_still_completes_and_accounts_for_every_call(
     server.script("/api/embed", *script[:40])
     result = etl("run", *llm_args(server, seeds))
     assert outcomes(result.output)["export"] == "ran"
-    calls = table_rows(warehouse_path, """
+    calls = table_rows(
+        warehouse_path,
+        """
         SELECT call_hash, bool_or(status = 'ok'), bool_and(status = 'ok' OR error IS NOT NULL)
-        FROM llm_calls GROUP BY call_hash""")
+        FROM llm_calls GROUP BY call_hash""",
+    )
     assert calls and all(explained for _, _, explained in calls)
     failed = sum(1 for _, ok, _ in calls if not ok)
-    synth_line = next(line for line in result.output[result.output.rindex("etl run\n"):].splitlines()
-                      if line.startswith("synth "))
+    synth_line = next(
+        line for line in result.output[result.output.rindex("etl run\n") :].splitlines() if line.startswith("synth ")
+    )
     assert f"failed {failed}," in synth_line
     attempts, distinct = table_rows(warehouse_path, "SELECT sum(attempts), count(DISTINCT call_hash) FROM llm_calls")[0]
     assert attempts > distinct, "the faults were retried"
@@ -163,12 +186,16 @@ def test_a_flaky_server_still_completes_and_accounts_for_every_call(
 def run_in_subprocess(warehouse_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "etl", "--warehouse", str(warehouse_path), "run", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
     )
 
 
-def test_kill_minus_nine_during_synthesis_then_resume(server: FakeLLMServer, seeds: Path, warehouse_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kill_minus_nine_during_synthesis_then_resume(
+    server: FakeLLMServer, seeds: Path, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server.latency = 0.15
     victim = run_in_subprocess(warehouse_path, *llm_args(server, seeds), "--concurrency", "2")
     deadline = time.monotonic() + 30
@@ -183,18 +210,23 @@ def test_kill_minus_nine_during_synthesis_then_resume(server: FakeLLMServer, see
     seen_before = server.count("/api/chat")
 
     finished = run_in_subprocess(warehouse_path, *llm_args(server, seeds))
-    out, err = finished.communicate(timeout=120)
+    _out, err = finished.communicate(timeout=120)
     assert finished.returncode == 0, err
     resent = [s.body["messages"] for s in server.seen[seen_before:] if s.path == "/api/chat"]
     first = [s.body["messages"] for s in server.seen[:seen_before] if s.path == "/api/chat"]
     assert len(resent) < len(first) + 10  # only what had no answer yet, not the whole plan again
-    duplicates = table_rows(warehouse_path, """
+    duplicates = table_rows(
+        warehouse_path,
+        """
         SELECT 'llm_calls', count(*) FROM (SELECT call_hash, run_id FROM llm_calls GROUP BY ALL HAVING count(*) > 1)
         UNION ALL SELECT 'translations', count(*) FROM (SELECT ko FROM translations GROUP BY ko HAVING count(*) > 1)
         UNION ALL SELECT 'triplets', count(*) FROM (SELECT anchor_id, positive_id, negative_id FROM triplets
-                                                    GROUP BY ALL HAVING count(*) > 1)""")
+                                                    GROUP BY ALL HAVING count(*) > 1)""",
+    )
     assert all(n == 0 for _, n in duplicates), duplicates
-    ok_hashes = {h for (h,) in table_rows(warehouse_path, "SELECT DISTINCT call_hash FROM llm_calls WHERE status = 'ok'")}
+    ok_hashes = {
+        h for (h,) in table_rows(warehouse_path, "SELECT DISTINCT call_hash FROM llm_calls WHERE status = 'ok'")
+    }
     assert recorded <= ok_hashes
 
 
@@ -207,10 +239,15 @@ def write_large_example(tmp_path: Path, n_pairs: int = 4_000, n_terms: int = 40_
     words = {"".join(rng.choice(syllables, size=int(rng.integers(2, 6)))) for _ in range(n_terms + 2 * n_pairs)}
     ordered = sorted(words)
     pairs = tmp_path / "big_pairs.jsonl"
-    pairs.write_text("\n".join(json.dumps({"source": ordered[2 * i], "target": ordered[2 * i + 1]}, ensure_ascii=False)
-                               for i in range(n_pairs)), encoding="utf-8")
+    pairs.write_text(
+        "\n".join(
+            json.dumps({"source": ordered[2 * i], "target": ordered[2 * i + 1]}, ensure_ascii=False)
+            for i in range(n_pairs)
+        ),
+        encoding="utf-8",
+    )
     terms = tmp_path / "big_terms.txt"
-    terms.write_text("\n".join(ordered[2 * n_pairs:]), encoding="utf-8")
+    terms.write_text("\n".join(ordered[2 * n_pairs :]), encoding="utf-8")
     return pairs, terms
 
 
@@ -237,8 +274,11 @@ def test_kill_minus_nine_during_mining_then_resume(tmp_path: Path, warehouse_pat
     assert rows["clean"] == "skipped" and rows["embed"] == "skipped" and rows["mine"] == "ran"
     with Warehouse.open(warehouse_path) as wh:
         assert wh.scalar("SELECT count(*) FROM triplets") > 0
-        assert wh.scalar("""SELECT count(*) FROM (SELECT anchor_id, positive_id, negative_id FROM triplets
-                            GROUP BY ALL HAVING count(*) > 1)""") == 0
+        assert (
+            wh.scalar("""SELECT count(*) FROM (SELECT anchor_id, positive_id, negative_id FROM triplets
+                            GROUP BY ALL HAVING count(*) > 1)""")
+            == 0
+        )
         assert wh.scalar("SELECT count(*) FROM runs WHERE step = 'mine' AND status = 'failed'") == 1
 
 
@@ -247,13 +287,25 @@ def test_notebook_files_pairs_term_list_and_embeddings(etl, tmp_path: Path, ware
 
     pairs, terms = write_large_example(tmp_path, n_pairs=60, n_terms=400)
     texts = terms.read_text(encoding="utf-8").splitlines()
-    texts += [json.loads(line)[side] for line in pairs.read_text(encoding="utf-8").splitlines()
-              for side in ("source", "target")]
+    texts += [
+        json.loads(line)[side]
+        for line in pairs.read_text(encoding="utf-8").splitlines()
+        for side in ("source", "target")
+    ]
     (tmp_path / "term_list.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     vectors = np.random.default_rng(3).standard_normal((len(texts), 32)).astype(np.float32)
     np.save(tmp_path / "term_embeddings.npy", vectors)
-    result = etl("run", "--pairs", str(pairs), "--terms", str(tmp_path / "term_list.json"),
-                 "--vectors", str(tmp_path / "term_embeddings.npy"), "--embed-model", "bge-m3")
+    result = etl(
+        "run",
+        "--pairs",
+        str(pairs),
+        "--terms",
+        str(tmp_path / "term_list.json"),
+        "--vectors",
+        str(tmp_path / "term_embeddings.npy"),
+        "--embed-model",
+        "bge-m3",
+    )
     assert outcomes(result.output)["export"] == "ran"
     rows = table_rows(warehouse_path, "SELECT model, count(*), any_value(dim) FROM term_embeddings GROUP BY model")
     assert rows == [("bge-m3", len(set(texts)), 32)]

@@ -17,7 +17,9 @@ def frame(n_groups: int = 2000, seed: int = 0) -> pl.DataFrame:
     sizes = rng.integers(5, 61, n_groups)
     group = np.repeat(np.arange(n_groups) * 7 + 3, sizes)
     anchor = group * 10 + (np.arange(len(group)) % 3)
-    return pl.DataFrame({"group_id": group, "anchor_id": anchor, "positive_id": anchor + 1, "negative_id": np.arange(len(group))})
+    return pl.DataFrame(
+        {"group_id": group, "anchor_id": anchor, "positive_id": anchor + 1, "negative_id": np.arange(len(group))}
+    )
 
 
 def test_group_split_keeps_groups_whole_and_hits_the_ratio() -> None:

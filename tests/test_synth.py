@@ -63,24 +63,39 @@ def test_synth_lands_terms_translations_and_sentences(etl, server, seeds, wareho
     out = etl("synth", "--llm-url", server.url, "--llm-api", api, "--seeds", str(seeds)).output
     # 2 expansions + 8 distinct terms (컨테이너 once) + 8 sentence calls
     assert summary(out)["calls made"] == "18" and summary(out)["served from cache"] == "0"
-    assert summary(out)["terms translated"] == "8 of 8" and summary(out)["parallel sentences"] == "24 for 8 sampled terms"
-    listed = rows(warehouse_path, "SELECT category, term, origin, call_hash IS NULL FROM category_terms ORDER BY position")
+    assert (
+        summary(out)["terms translated"] == "8 of 8" and summary(out)["parallel sentences"] == "24 for 8 sampled terms"
+    )
+    listed = rows(
+        warehouse_path, "SELECT category, term, origin, call_hash IS NULL FROM category_terms ORDER BY position"
+    )
     assert listed == [
-        ("ml", "딥러닝", "seed", True), ("ml", "신경망", "seed", True), ("ml", "컨테이너", "seed", True),
-        ("ml", "ml확장0", "expanded", False), ("ml", "ml확장1", "expanded", False),
-        ("infra", "컨테이너", "seed", True), ("infra", "도커", "seed", True),
-        ("infra", "infra확장0", "expanded", False), ("infra", "infra확장1", "expanded", False),
+        ("ml", "딥러닝", "seed", True),
+        ("ml", "신경망", "seed", True),
+        ("ml", "컨테이너", "seed", True),
+        ("ml", "ml확장0", "expanded", False),
+        ("ml", "ml확장1", "expanded", False),
+        ("infra", "컨테이너", "seed", True),
+        ("infra", "도커", "seed", True),
+        ("infra", "infra확장0", "expanded", False),
+        ("infra", "infra확장1", "expanded", False),
     ]
-    translations = rows(warehouse_path, "SELECT ko, en_primary, en_alternatives, abbreviation, category FROM translations")
+    translations = rows(
+        warehouse_path, "SELECT ko, en_primary, en_alternatives, abbreviation, category FROM translations"
+    )
     assert len(translations) == 8
     assert ("컨테이너", english("컨테이너"), [english("컨테이너") + " alt"], None, "ml") in translations
     sentences = rows(warehouse_path, "SELECT ko, en, term_ko, term_en, category FROM parallel_sentences")
     assert len(sentences) == 24
     assert ("도커 예문 0", f"Example 0 with {english('도커')}.", "도커", english("도커"), "infra") in sentences
-    calls = rows(warehouse_path, "SELECT task, api, model, status, attempts, count(*) FROM llm_calls "
-                                 "GROUP BY ALL ORDER BY task")
-    assert calls == [("expand", api, "gpt-oss:20b", "ok", 1, 2), ("sentences", api, "gpt-oss:20b", "ok", 1, 8),
-                     ("translate", api, "gpt-oss:20b", "ok", 1, 8)]
+    calls = rows(
+        warehouse_path, "SELECT task, api, model, status, attempts, count(*) FROM llm_calls GROUP BY ALL ORDER BY task"
+    )
+    assert calls == [
+        ("expand", api, "gpt-oss:20b", "ok", 1, 2),
+        ("sentences", api, "gpt-oss:20b", "ok", 1, 8),
+        ("translate", api, "gpt-oss:20b", "ok", 1, 8),
+    ]
     # Every parsed row points at the call it came from, and that call was stored verbatim.
     orphans = rows(warehouse_path, "SELECT count(*) FROM translations t ANTI JOIN llm_calls c USING (call_hash)")
     assert orphans == [(0,)]
@@ -95,8 +110,12 @@ def test_default_seeds_keep_the_shared_term_in_both_categories(etl, server, ware
     etl("synth", "--llm-url", server.url, "--concurrency", "8")
     assert count(warehouse_path, "category_terms") == 69
     assert rows(warehouse_path, "SELECT category FROM category_terms WHERE term = '컨테이너' ORDER BY position") == [
-        ("software_engineering",), ("cloud_infrastructure",)]
-    assert rows(warehouse_path, "SELECT category FROM translations WHERE ko = '컨테이너'") == [("software_engineering",)]
+        ("software_engineering",),
+        ("cloud_infrastructure",),
+    ]
+    assert rows(warehouse_path, "SELECT category FROM translations WHERE ko = '컨테이너'") == [
+        ("software_engineering",)
+    ]
     assert count(warehouse_path, "translations") == 68
     prompts = [prompt_of(b) for b in chat_requests(server)]
     assert sum("Korean term: 컨테이너\n" in p and p.startswith("Translate") for p in prompts) == 1
@@ -144,18 +163,34 @@ def test_thinking_is_stored_apart_from_the_answer(etl, server, seeds, warehouse_
     server.script("/api/chat", Reply(content='{"terms": ["생각확장"]}', thinking="The user wants ML terms."))
     server.script("/v1/chat/completions", Reply(content='{"terms": ["생각확장"]}', thinking="reasoning text"))
     etl("synth", "expand", "--llm-url", server.url, "--seeds", str(seeds), "--concurrency", "1")
-    etl("synth", "expand", "--llm-url", server.url, "--llm-api", "openai", "--seeds", str(seeds),
-        "--concurrency", "1", "--refresh")
-    thought = rows(warehouse_path, "SELECT api, response, thinking FROM llm_calls WHERE thinking IS NOT NULL ORDER BY api")
-    assert thought == [("ollama", '{"terms": ["생각확장"]}', "The user wants ML terms."),
-                       ("openai", '{"terms": ["생각확장"]}', "reasoning text")]
+    etl(
+        "synth",
+        "expand",
+        "--llm-url",
+        server.url,
+        "--llm-api",
+        "openai",
+        "--seeds",
+        str(seeds),
+        "--concurrency",
+        "1",
+        "--refresh",
+    )
+    thought = rows(
+        warehouse_path, "SELECT api, response, thinking FROM llm_calls WHERE thinking IS NOT NULL ORDER BY api"
+    )
+    assert thought == [
+        ("ollama", '{"terms": ["생각확장"]}', "The user wants ML terms."),
+        ("openai", '{"terms": ["생각확장"]}', "reasoning text"),
+    ]
     assert count(warehouse_path, "llm_calls WHERE thinking IS NULL") == 2
 
 
 def test_a_server_refusing_json_schema_gets_json_object_with_the_schema(etl, server, seeds, warehouse_path) -> None:
     server.refuse_json_schema = True  # as llama.cpp's Python server does
-    out = etl("synth", "--llm-url", server.url, "--llm-api", "openai", "--seeds", str(seeds),
-              "--concurrency", "2").output
+    out = etl(
+        "synth", "--llm-url", server.url, "--llm-api", "openai", "--seeds", str(seeds), "--concurrency", "2"
+    ).output
     assert summary(out)["failed"] == "0" and summary(out)["calls made"] == "18"
     assert summary(out)["structured output"].startswith("json_object + schema")
     forms = [b["response_format"] for b in chat_requests(server)]
@@ -165,8 +200,11 @@ def test_a_server_refusing_json_schema_gets_json_object_with_the_schema(etl, ser
     assert 1 <= len(refused) <= 2 and len(forms) == 18 + len(refused)
     assert all(f["type"] == "json_object" and f["schema"]["type"] == "object" for f in forms if f not in refused)
     assert rows(warehouse_path, "SELECT sum(attempts), count(*) FILTER (status = 'ok') FROM llm_calls") == [
-        (len(forms), 18)]
-    stored = {json.loads(r)["response_format"]["type"] for (r,) in rows(warehouse_path, "SELECT request FROM llm_calls")}
+        (len(forms), 18)
+    ]
+    stored = {
+        json.loads(r)["response_format"]["type"] for (r,) in rows(warehouse_path, "SELECT request FROM llm_calls")
+    }
     assert stored == {"json_object"}
     assert count(warehouse_path, "translations") == 8 and count(warehouse_path, "parallel_sentences") == 24
     # The wire form is not part of the cache key: a server taking json_schema finds every answer cached.
@@ -182,7 +220,9 @@ def test_length_truncation_is_retried_with_a_larger_budget(etl, server, seeds, w
     etl("synth", "expand", "--llm-url", server.url, "--llm-api", api, "--seeds", str(seeds), "--concurrency", "1")
     budgets = [b.get("max_tokens") or b["options"]["num_predict"] for b in chat_requests(server)]
     assert budgets == [2048, 4096, 2048]
-    calls = rows(warehouse_path, "SELECT attempts, status, done_reason, response <> '' FROM llm_calls ORDER BY attempts")
+    calls = rows(
+        warehouse_path, "SELECT attempts, status, done_reason, response <> '' FROM llm_calls ORDER BY attempts"
+    )
     assert calls == [(1, "ok", "stop", True), (2, "ok", "stop", True)]
     assert count(warehouse_path, "category_terms WHERE origin = 'expanded'") == 4
 
@@ -195,7 +235,8 @@ def test_server_errors_and_drops_are_retried_then_succeed(etl, server, seeds, wa
     assert summary(out)["failed"] == "0"
     assert len(chat_requests(server)) == 18 + 4
     assert rows(warehouse_path, "SELECT sum(attempts), count(*), count(*) FILTER (status = 'ok') FROM llm_calls") == [
-        (22, 18, 18)]
+        (22, 18, 18)
+    ]
     assert count(warehouse_path, "translations") == 8 and count(warehouse_path, "parallel_sentences") == 24
 
 
@@ -217,8 +258,9 @@ def test_failed_calls_are_recorded_and_the_run_goes_on(etl, server, seeds, wareh
     assert count(warehouse_path, "translations") == 8
 
 
-def test_a_dead_server_stops_the_stage_instead_of_retrying_forever(etl, server, seeds, warehouse_path,
-                                                                   monkeypatch) -> None:
+def test_a_dead_server_stops_the_stage_instead_of_retrying_forever(
+    etl, server, seeds, warehouse_path, monkeypatch
+) -> None:
     monkeypatch.setenv("ETL_LLM_MAX_ATTEMPTS", "1")
     etl("synth", "expand", "--llm-url", server.url, "--seeds", str(seeds))
     server.script("/api/chat", *[Reply(status=500)] * 50)
@@ -317,11 +359,19 @@ def test_wrong_shape_answers_become_rejects(etl, server, seeds, warehouse_path) 
     server.responder = shapes
     out = etl("synth", "--llm-url", server.url, "--seeds", str(seeds)).output
     assert summary(out)["rejected"] == "3"
-    rejects = rows(warehouse_path, "SELECT r.step, r.rule, r.source, r.payload, c.task FROM rejects r "
-                                   "JOIN llm_calls c USING (call_hash) ORDER BY r.step, r.rule")
+    rejects = rows(
+        warehouse_path,
+        "SELECT r.step, r.rule, r.source, r.payload, c.task FROM rejects r "
+        "JOIN llm_calls c USING (call_hash) ORDER BY r.step, r.rule",
+    )
     assert rejects == [
-        ("synth.sentences", "no_hangul", "딥러닝", '{"ko": "Deep learning is fun.", "en": "Deep learning is fun."}',
-         "sentences"),
+        (
+            "synth.sentences",
+            "no_hangul",
+            "딥러닝",
+            '{"ko": "Deep learning is fun.", "en": "Deep learning is fun."}',
+            "sentences",
+        ),
         ("synth.translate", "empty_primary", "신경망", '{"primary": "", "alternatives": []}', "translate"),
         ("synth.translate", "wrong_shape", "도커", '["docker", "container engine"]', "translate"),
     ]
@@ -338,8 +388,10 @@ def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds,
         if 'category "ml"' in prompt:
             return '{"terms": ["용어1", "용어2", "ml확장0"]}'
         if prompt.startswith("Translate") and "Korean term: 신경망\n" in prompt:
-            return ('{"primary": "main English translation", "alternatives": ["alternative 1"], '
-                    '"abbreviation": "abbrev or null"}')
+            return (
+                '{"primary": "main English translation", "alternatives": ["alternative 1"], '
+                '"abbreviation": "abbrev or null"}'
+            )
         if "parallel" in prompt and "Korean term: 도커\n" in prompt:
             return '{"pairs": [{"ko": "한국어 문장", "en": "English sentence"}]}'
         return answer(kind, body)
@@ -349,14 +401,21 @@ def test_answers_copying_the_prompts_examples_become_rejects(etl, server, seeds,
     assert summary(out)["rejected"] == "4"
     rejects = rows(warehouse_path, "SELECT step, rule, source, payload FROM rejects ORDER BY step, payload")
     assert rejects == [
-        ("synth.expand", "placeholder", "ml", "용어1"), ("synth.expand", "placeholder", "ml", "용어2"),
+        ("synth.expand", "placeholder", "ml", "용어1"),
+        ("synth.expand", "placeholder", "ml", "용어2"),
         ("synth.sentences", "placeholder", "도커", '{"ko": "한국어 문장", "en": "English sentence"}'),
-        ("synth.translate", "placeholder", "신경망", '{"primary": "main English translation", '
-         '"alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}'),
+        (
+            "synth.translate",
+            "placeholder",
+            "신경망",
+            '{"primary": "main English translation", '
+            '"alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}',
+        ),
     ]
     assert all("copies the prompt" in reason for (reason,) in rows(warehouse_path, "SELECT reason FROM rejects"))
     assert rows(warehouse_path, "SELECT term FROM category_terms WHERE category = 'ml' AND origin = 'expanded'") == [
-        ("ml확장0",)]
+        ("ml확장0",)
+    ]
     assert count(warehouse_path, "translations WHERE ko = '신경망'") == 0
     assert count(warehouse_path, "translations") == 6
     assert count(warehouse_path, "parallel_sentences WHERE term_ko = '도커'") == 0
@@ -374,7 +433,10 @@ def test_a_run_whose_translations_are_all_refused_ends_with_its_summary(etl, ser
     assert summary(out)["terms translated"] == "0 of 8" and summary(out)["rejected"] == "8"
     assert summary(out)["parallel sentences"] == "0 for 0 sampled terms"
     assert rows(warehouse_path, "SELECT step, status FROM runs ORDER BY run_id") == [
-        ("synth.expand", "ok"), ("synth.translate", "ok"), ("synth.sentences", "ok")]
+        ("synth.expand", "ok"),
+        ("synth.translate", "ok"),
+        ("synth.sentences", "ok"),
+    ]
     assert len(chat_requests(server)) == 2 + 8
     # On its own, the sentences stage still says what to run first.
     assert "run `etl synth translate` first" in etl("synth", "sentences", "--llm-url", server.url, ok=False).output
@@ -385,11 +447,16 @@ def test_a_run_whose_translations_are_all_refused_ends_with_its_summary(etl, ser
 
 def snapshot(warehouse_path: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        "category_terms": rows(warehouse_path, "SELECT category, term, origin, call_hash, position FROM category_terms ORDER BY ALL"),
-        "translations": rows(warehouse_path, "SELECT ko, en_primary, en_alternatives, abbreviation, category, call_hash "
-                                             "FROM translations ORDER BY ALL"),
-        "parallel_sentences": rows(warehouse_path, "SELECT ko, en, term_ko, term_en, category, call_hash "
-                                                   "FROM parallel_sentences ORDER BY ALL"),
+        "category_terms": rows(
+            warehouse_path, "SELECT category, term, origin, call_hash, position FROM category_terms ORDER BY ALL"
+        ),
+        "translations": rows(
+            warehouse_path,
+            "SELECT ko, en_primary, en_alternatives, abbreviation, category, call_hash FROM translations ORDER BY ALL",
+        ),
+        "parallel_sentences": rows(
+            warehouse_path, "SELECT ko, en, term_ko, term_en, category, call_hash FROM parallel_sentences ORDER BY ALL"
+        ),
         "llm_calls": rows(warehouse_path, "SELECT call_hash, response FROM llm_calls ORDER BY ALL"),
     }
 
@@ -402,7 +469,9 @@ def test_rerun_is_served_entirely_from_cache(etl, server, seeds, warehouse_path)
     assert server.seen == []  # no chat request, and no health check either
     assert summary(out)["calls made"] == "0" and summary(out)["served from cache"] == "18"
     assert snapshot(warehouse_path) == before
-    counts = rows(warehouse_path, "SELECT counts->>'cached', counts->>'calls' FROM runs WHERE run_id > 3 ORDER BY run_id")
+    counts = rows(
+        warehouse_path, "SELECT counts->>'cached', counts->>'calls' FROM runs WHERE run_id > 3 ORDER BY run_id"
+    )
     assert counts == [("2", "0"), ("8", "0"), ("8", "0")]
 
 
@@ -429,7 +498,12 @@ def test_changed_seeds_replace_the_plan(etl, server, seeds, warehouse_path, tmp_
     smaller.write_text('ml = ["딥러닝", "신경망"]\n', encoding="utf-8")
     etl("synth", "--llm-url", server.url, "--seeds", str(smaller))
     assert count(warehouse_path, "category_terms") == 4
-    assert {ko for (ko,) in rows(warehouse_path, "SELECT ko FROM translations")} == {"딥러닝", "신경망", "ml확장0", "ml확장1"}
+    assert {ko for (ko,) in rows(warehouse_path, "SELECT ko FROM translations")} == {
+        "딥러닝",
+        "신경망",
+        "ml확장0",
+        "ml확장1",
+    }
     assert count(warehouse_path, "parallel_sentences") == 12
 
 
@@ -468,7 +542,9 @@ def test_api_key_is_sent_but_never_stored_or_shown(etl, server, seeds, warehouse
 
 
 def test_python_entry_point(server, seeds, warehouse_path) -> None:
-    settings = config.load(env={"ETL_LLM_URL": server.url, "ETL_LLM_BACKOFF": "0.01", "ETL_SYNTH_EXPAND_KEEP": "2"}).settings
+    settings = config.load(
+        env={"ETL_LLM_URL": server.url, "ETL_LLM_BACKOFF": "0.01", "ETL_SYNTH_EXPAND_KEEP": "2"}
+    ).settings
     with Warehouse.open(warehouse_path) as wh:
         summary = synth.run(wh, settings, seeds_path=seeds)
         again = synth.run(wh, settings, stages=("translate",))
@@ -480,8 +556,15 @@ def test_python_entry_point(server, seeds, warehouse_path) -> None:
 
 def test_kill_minus_nine_then_resume_repeats_no_call_and_duplicates_no_row(server, seeds, warehouse_path) -> None:
     server.latency = 0.15
-    env = {**os.environ, "ETL_LLM_URL": server.url, "ETL_LLM_CONCURRENCY": "2", "ETL_LLM_BACKOFF": "0.01",
-           "ETL_SYNTH_SENTENCES_SAMPLE": "1.0", "ETL_SYNTH_EXPAND_ASK": "5", "ETL_SYNTH_EXPAND_KEEP": "2"}
+    env = {
+        **os.environ,
+        "ETL_LLM_URL": server.url,
+        "ETL_LLM_CONCURRENCY": "2",
+        "ETL_LLM_BACKOFF": "0.01",
+        "ETL_SYNTH_SENTENCES_SAMPLE": "1.0",
+        "ETL_SYNTH_EXPAND_ASK": "5",
+        "ETL_SYNTH_EXPAND_KEEP": "2",
+    }
     command = [sys.executable, "-m", "etl", "--warehouse", str(warehouse_path), "synth", "--seeds", str(seeds)]
     victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
@@ -509,5 +592,6 @@ def test_kill_minus_nine_then_resume_repeats_no_call_and_duplicates_no_row(serve
     assert count(warehouse_path, "category_terms") == 9
     assert rows(warehouse_path, "SELECT count(*), count(DISTINCT ko) FROM translations") == [(8, 8)]
     assert rows(warehouse_path, "SELECT count(*), count(DISTINCT (ko, en, term_ko)) FROM parallel_sentences") == [
-        (24, 24)]
+        (24, 24)
+    ]
     assert "served from cache" in resumed.stdout

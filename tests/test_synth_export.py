@@ -43,15 +43,23 @@ def test_export_writes_the_notebooks_files(etl, synthesised, tmp_path: Path) -> 
     out = tmp_path / "dataset" / "synonyms"
     printed = etl("export", "synth", "--out", str(out)).output
     assert sorted(p.name for p in out.iterdir()) == [
-        "cross_lingual_pairs.jsonl", "ko_en_parallel.jsonl", "ko_en_terms.jsonl", "metadata.json"]
+        "cross_lingual_pairs.jsonl",
+        "ko_en_parallel.jsonl",
+        "ko_en_terms.jsonl",
+        "metadata.json",
+    ]
     assert "5 terms" in printed
 
     terms = read_jsonl(out / "ko_en_terms.jsonl")
     assert [t["ko"] for t in terms] == ["딥러닝", "컨테이너", "ml확장0", "도커", "infra확장0"]  # listing order
     assert list(terms[0]) == ["ko", "en_primary", "en_alternatives", "abbreviation", "category"]
-    assert terms[1] == {"ko": "컨테이너", "en_primary": english("컨테이너"),
-                        "en_alternatives": [english("컨테이너") + " alt", "Shared Form"], "abbreviation": "SF",
-                        "category": "ml"}
+    assert terms[1] == {
+        "ko": "컨테이너",
+        "en_primary": english("컨테이너"),
+        "en_alternatives": [english("컨테이너") + " alt", "Shared Form"],
+        "abbreviation": "SF",
+        "category": "ml",
+    }
 
     sentences = read_jsonl(out / "ko_en_parallel.jsonl")
     assert len(sentences) == 2 * 3 and list(sentences[0]) == ["ko", "en", "term_ko", "term_en", "category"]
@@ -59,8 +67,11 @@ def test_export_writes_the_notebooks_files(etl, synthesised, tmp_path: Path) -> 
     assert all(s["term_en"] == english(s["term_ko"]) for s in sentences)
 
     pairs = read_jsonl(out / "cross_lingual_pairs.jsonl")
-    assert pairs[1] == {"ko_term": "컨테이너", "en_terms": [english("컨테이너"), english("컨테이너") + " alt",
-                                                            "Shared Form", "SF"], "category": "ml"}
+    assert pairs[1] == {
+        "ko_term": "컨테이너",
+        "en_terms": [english("컨테이너"), english("컨테이너") + " alt", "Shared Form", "SF"],
+        "category": "ml",
+    }
     assert len(pairs) == len(terms)
 
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
@@ -88,6 +99,13 @@ def test_export_without_translations_says_what_to_run(etl, tmp_path: Path) -> No
 
 
 def test_training_pair_deduplicates_ignoring_case() -> None:
-    pair = training_pair({"ko": "모델", "en_primary": "model", "en_alternatives": ["Model", "models", "model"],
-                          "abbreviation": None, "category": None})
+    pair = training_pair(
+        {
+            "ko": "모델",
+            "en_primary": "model",
+            "en_alternatives": ["Model", "models", "model"],
+            "abbreviation": None,
+            "category": None,
+        }
+    )
     assert pair == {"ko_term": "모델", "en_terms": ["model", "models"], "category": "unknown"}

@@ -27,8 +27,15 @@ from etl.steps.synth.tasks import (
 
 def test_default_seeds_are_the_notebooks() -> None:
     seeds = load_seeds()
-    assert list(seeds) == ["machine_learning", "natural_language_processing", "computer_vision", "data_science",
-                           "software_engineering", "cloud_infrastructure", "search_retrieval"]
+    assert list(seeds) == [
+        "machine_learning",
+        "natural_language_processing",
+        "computer_vision",
+        "data_science",
+        "software_engineering",
+        "cloud_infrastructure",
+        "search_retrieval",
+    ]
     assert sum(len(terms) for terms in seeds.values()) == 69
     assert seeds["machine_learning"][:3] == ["머신러닝", "딥러닝", "신경망"]
     assert "컨테이너" in seeds["software_engineering"] and "컨테이너" in seeds["cloud_infrastructure"]
@@ -51,7 +58,7 @@ def test_seeds_from_toml_and_json_are_normalised(tmp_path: Path) -> None:
         ("s.toml", "ml = [1, 2]", "must be a list of terms"),
         ("s.toml", "ml = ['', ' ']", "has no terms"),
         ("s.toml", "ml = [", "is not valid TOML"),
-        ("s.json", "[\"a\"]", "expected categories"),
+        ("s.json", '["a"]', "expected categories"),
         ("s.json", "{}", "expected categories"),
         ("s.txt", "a", "must be a .toml or .json file"),
     ],
@@ -80,11 +87,14 @@ def test_requests_carry_prompt_schema_and_temperature() -> None:
 
 def test_prompts_are_unchanged_so_stored_answers_stay_valid() -> None:
     """The call hash covers the prompt text and schema: a changed prompt would re-ask every cached call."""
-    hashes = {r.task: Client(["http://h:1"]).call_hash(r) for r in (
-        expansion_request("ml", ["a", "b", "c", "d", "e", "f"], 20, 0.8),
-        translation_request("신경망", 0.3),
-        sentences_request("신경망", "neural network", 3, 0.7),
-    )}
+    hashes = {
+        r.task: Client(["http://h:1"]).call_hash(r)
+        for r in (
+            expansion_request("ml", ["a", "b", "c", "d", "e", "f"], 20, 0.8),
+            translation_request("신경망", 0.3),
+            sentences_request("신경망", "neural network", 3, 0.7),
+        )
+    }
     assert hashes == {
         "expand": "f05aa5f3e0af89f95aebc3dcc78437c267a4da0ce13d662f0d9123a18c88d3e5",
         "translate": "4fe13694d20458acabdd0a31ff7da01ae18b0b4d66a85295edf905ec6ef86ace",
@@ -96,8 +106,23 @@ def test_prompts_are_unchanged_so_stored_answers_stay_valid() -> None:
 
 
 def test_expansion_keeps_new_hangul_terms_up_to_the_limit() -> None:
-    answer = json.dumps({"terms": ["딥러닝", "배치정규화", "배치정규화", " 드롭아웃 ", "x", "가", "dropout", 7,
-                                   "하이퍼파라미터", "활성화함수"]}, ensure_ascii=False)
+    answer = json.dumps(
+        {
+            "terms": [
+                "딥러닝",
+                "배치정규화",
+                "배치정규화",
+                " 드롭아웃 ",
+                "x",
+                "가",
+                "dropout",
+                7,
+                "하이퍼파라미터",
+                "활성화함수",
+            ]
+        },
+        ensure_ascii=False,
+    )
     terms, rejects = parse_expansion(answer, ["딥러닝"], keep=3)
     assert terms == ["배치정규화", "드롭아웃", "하이퍼파라미터"]
     assert sorted(r.rule for r in rejects) == ["no_hangul", "too_short", "too_short", "wrong_shape"]
@@ -109,8 +134,9 @@ def test_expansion_accepts_the_notebooks_bare_array_in_chatter() -> None:
     assert (terms, rejects) == (["전이학습", "파인튜닝"], [])
 
 
-@pytest.mark.parametrize(("answer", "rule"), [("", "empty_answer"), ("I cannot help", "not_json"),
-                                              ('{"terms": "전이학습"}', "wrong_shape")])
+@pytest.mark.parametrize(
+    ("answer", "rule"), [("", "empty_answer"), ("I cannot help", "not_json"), ('{"terms": "전이학습"}', "wrong_shape")]
+)
 def test_expansion_refusals(answer: str, rule: str) -> None:
     terms, rejects = parse_expansion(answer, [], keep=15)
     assert terms == [] and [r.rule for r in rejects] == [rule] and rejects[0].payload == answer
@@ -119,8 +145,11 @@ def test_expansion_refusals(answer: str, rule: str) -> None:
 def test_expansion_refuses_the_prompts_example_terms() -> None:
     terms, rejects = parse_expansion('{"terms": ["용어1", "용어2", "용어 3", "배치정규화", "용어사전"]}', [], keep=15)
     assert terms == ["배치정규화", "용어사전"]
-    assert [(r.rule, r.payload) for r in rejects] == [("placeholder", "용어1"), ("placeholder", "용어2"),
-                                                      ("placeholder", "용어 3")]
+    assert [(r.rule, r.payload) for r in rejects] == [
+        ("placeholder", "용어1"),
+        ("placeholder", "용어2"),
+        ("placeholder", "용어 3"),
+    ]
     assert all("copies the prompt's example" in r.reason for r in rejects)
 
 
@@ -128,8 +157,10 @@ def test_expansion_refuses_the_prompts_example_terms() -> None:
 
 
 def test_translation_is_cleaned() -> None:
-    answer = ('```json\n{"primary": " machine learning ", "alternatives": ["ML", "machine learning", "기계학습", "",'
-              ' "Machine Learning", "statistical learning"], "abbreviation": "ML"}\n```')
+    answer = (
+        '```json\n{"primary": " machine learning ", "alternatives": ["ML", "machine learning", "기계학습", "",'
+        ' "Machine Learning", "statistical learning"], "abbreviation": "ML"}\n```'
+    )
     translation, rejects = parse_translation(answer, "머신러닝")
     assert rejects == []
     assert translation == Translation("머신러닝", "machine learning", ["ML", "statistical learning"], "ML")
@@ -161,28 +192,41 @@ def test_translation_refusals(answer: str, rule: str) -> None:
 
 def test_translation_that_copies_the_prompts_example_is_refused() -> None:
     # SmolLM2-135M's answer for 신경망, stored as is by a real run before this rule existed.
-    copied = ('{"primary": "main English translation", "alternatives": ["alternative 1"], '
-              '"abbreviation": "abbrev or null"}')
+    copied = (
+        '{"primary": "main English translation", "alternatives": ["alternative 1"], "abbreviation": "abbrev or null"}'
+    )
     translation, rejects = parse_translation(copied, "신경망")
     assert translation is None and [r.rule for r in rejects] == ["placeholder"] and rejects[0].payload == copied
-    assert rejects[0].reason == ("the primary translation of '신경망' copies the prompt instead of translating: "
-                                 "'main English translation'")
+    assert rejects[0].reason == (
+        "the primary translation of '신경망' copies the prompt instead of translating: 'main English translation'"
+    )
     # The prompt's wording, as SmolLM2-135M also answers it.
-    for primary in ("Main English translation.", "English translation", "English translation of Korean term",
-                    "English translation of Korean technical term"):
+    for primary in (
+        "Main English translation.",
+        "English translation",
+        "English translation of Korean term",
+        "English translation of Korean technical term",
+    ):
         translation, rejects = parse_translation(json.dumps({"primary": primary}), "신경망")
         assert translation is None and [r.rule for r in rejects] == ["placeholder"], primary
 
 
 def test_copied_alternatives_and_abbreviation_are_dropped_with_a_reject_each() -> None:
-    answer = json.dumps({"primary": "neural network", "alternatives": ["alternative 1", "Alternative 2.", "neural net",
-                                                                       "Korean term alternative"],
-                         "abbreviation": "abbrev or null"})
+    answer = json.dumps(
+        {
+            "primary": "neural network",
+            "alternatives": ["alternative 1", "Alternative 2.", "neural net", "Korean term alternative"],
+            "abbreviation": "abbrev or null",
+        }
+    )
     translation, rejects = parse_translation(answer, "신경망")
     assert translation == Translation("신경망", "neural network", ["neural net"], None)
     assert [(r.rule, r.payload) for r in rejects] == [
-        ("placeholder", "alternative 1"), ("placeholder", "Alternative 2."), ("placeholder", "Korean term alternative"),
-        ("placeholder", "abbrev or null")]
+        ("placeholder", "alternative 1"),
+        ("placeholder", "Alternative 2."),
+        ("placeholder", "Korean term alternative"),
+        ("placeholder", "abbrev or null"),
+    ]
     assert rejects[-1].reason == "the abbreviation of '신경망' copies the prompt: 'abbrev or null'"
     # Words that merely contain an example are real answers.
     energy = '{"primary": "alternative energy", "alternatives": [], "abbreviation": "AE"}'
@@ -191,8 +235,10 @@ def test_copied_alternatives_and_abbreviation_are_dropped_with_a_reject_each() -
 
 
 def test_translation_accepts_nested_json_in_chatter() -> None:
-    answer = 'Sure. {"primary": "loss function", "alternatives": ["cost function"], "abbreviation": null, ' \
-             '"notes": {"domain": {"field": "ml"}}} Let me know!'
+    answer = (
+        'Sure. {"primary": "loss function", "alternatives": ["cost function"], "abbreviation": null, '
+        '"notes": {"domain": {"field": "ml"}}} Let me know!'
+    )
     translation, rejects = parse_translation(answer, "손실함수")
     assert rejects == [] and translation is not None and translation.en_primary == "loss function"
 
@@ -215,8 +261,9 @@ def test_sentences_keep_valid_distinct_pairs_and_refuse_the_rest() -> None:
     assert [r.rule for r in rejects] == ["no_hangul", "not_english", "empty_sentence", "wrong_shape", "wrong_shape"]
 
 
-@pytest.mark.parametrize(("answer", "rule"), [("[]", "no_pairs"), ('{"pairs": {"ko": "가"}}', "wrong_shape"),
-                                              ("nope", "not_json")])
+@pytest.mark.parametrize(
+    ("answer", "rule"), [("[]", "no_pairs"), ('{"pairs": {"ko": "가"}}', "wrong_shape"), ("nope", "not_json")]
+)
 def test_sentences_refusals(answer: str, rule: str) -> None:
     pairs, rejects = parse_sentences(answer, "딥러닝")
     assert pairs == [] and [r.rule for r in rejects] == [rule]

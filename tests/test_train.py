@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -77,7 +78,11 @@ def train(model: Any, trainer_cls: Any, args_cls: Any, dataset: Any, loss: Any, 
 
 
 def bi_encoder(dataset: Any, make_loss: Callable[[Any], Any], out: Path) -> None:
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
 
     model = SentenceTransformer(model_path(), device="cpu")
     train(model, SentenceTransformerTrainer, SentenceTransformerTrainingArguments, dataset, make_loss(model), out)
@@ -126,7 +131,9 @@ def test_n_tuple_with_scores_distils_with_margin_mse(exported: dict[bool, Path],
     bi_encoder(dataset, losses.MarginMSELoss, tmp_path / "run")
 
 
-def test_labeled_pair_trains_a_cross_encoder_with_binary_cross_entropy(exported: dict[bool, Path], tmp_path: Path) -> None:
+def test_labeled_pair_trains_a_cross_encoder_with_binary_cross_entropy(
+    exported: dict[bool, Path], tmp_path: Path
+) -> None:
     import datasets
     from sentence_transformers.cross_encoder import losses
 

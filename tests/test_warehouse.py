@@ -76,11 +76,9 @@ def test_successful_run_is_recorded_with_counts(wh: Warehouse) -> None:
 
 
 def test_failed_run_is_marked_and_leaves_no_rows(wh: Warehouse) -> None:
-    with pytest.raises(EtlError, match="bad line 7"):
-        with wh.run("demo") as run:
-            with wh.transaction():
-                wh.execute("INSERT INTO imported_terms VALUES ('용어', 'x', 1, ?)", [run.run_id])
-                raise EtlError("bad line 7")
+    with pytest.raises(EtlError, match="bad line 7"), wh.run("demo") as run, wh.transaction():
+        wh.execute("INSERT INTO imported_terms VALUES ('용어', 'x', 1, ?)", [run.run_id])
+        raise EtlError("bad line 7")
     assert wh.execute("SELECT status, error FROM runs").fetchall() == [("failed", "bad line 7")]
     assert wh.scalar("SELECT count(*) FROM imported_terms") == 0
 

@@ -51,7 +51,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 class OpenIndex:
     """An index ready to search: `index.search(queries, k)` returns term_ids as keys."""
 
-    index: "Index"
+    index: Index
     path: Path
     fingerprint: dict[str, Any]
     rebuilt: bool
@@ -69,7 +69,7 @@ def index_path(wh: Warehouse, model: str) -> Path:
 
 def fingerprint(wh: Warehouse, settings: Settings, model: str) -> dict[str, Any]:
     """What an index built now would hold and how it would be built."""
-    count, dim, digest = wh.sql_file("index_fingerprint", {"model": model}).fetchone()
+    count, dim, digest = wh.one(wh.sql_file("index_fingerprint", {"model": model}))
     return {
         "model": model,
         "count": int(count),
@@ -82,7 +82,7 @@ def fingerprint(wh: Warehouse, settings: Settings, model: str) -> dict[str, Any]
     }
 
 
-def choose_dtype(settings: Settings, vecs: "np.ndarray") -> tuple[str, str]:
+def choose_dtype(settings: Settings, vecs: np.ndarray) -> tuple[str, str]:
     """The scalar type to build with, and why: the setting, or (auto) the fastest measured here."""
     if settings.index_dtype != "auto":
         return settings.index_dtype, "index_dtype setting"
@@ -95,7 +95,7 @@ def choose_dtype(settings: Settings, vecs: "np.ndarray") -> tuple[str, str]:
     return best, f"auto: fastest build measured here ({shown})"
 
 
-def build_rate(settings: Settings, vecs: "np.ndarray", dtype: str) -> float:
+def build_rate(settings: Settings, vecs: np.ndarray, dtype: str) -> float:
     """Vectors per second this machine adds to an index of `dtype`, measured once per process on a sample."""
     import time
 
@@ -104,7 +104,9 @@ def build_rate(settings: Settings, vecs: "np.ndarray", dtype: str) -> float:
 
     dim = int(vecs.shape[1])
     if (dim, dtype) not in _probed:
-        sample = np.ascontiguousarray(vecs[np.linspace(0, len(vecs) - 1, min(PROBE_VECTORS, len(vecs))).astype(np.int64)])
+        sample = np.ascontiguousarray(
+            vecs[np.linspace(0, len(vecs) - 1, min(PROBE_VECTORS, len(vecs))).astype(np.int64)]
+        )
         probe = Index(ndim=dim, metric=METRIC, dtype=dtype, connectivity=settings.index_connectivity,
                       expansion_add=settings.index_expansion_add)  # fmt: skip
         started = time.perf_counter()
@@ -157,7 +159,7 @@ def ensure(wh: Warehouse, settings: Settings, model: str | None = None, force: b
         opened = _open_view(path, wanted["count"])
         if opened is not None:
             # The search depth is not part of the graph, so a changed setting applies without a rebuild.
-            opened.expansion_search = settings.index_expansion_search
+            set_search_depth(opened, settings.index_expansion_search)
             return OpenIndex(opened, path, {**wanted, **(saved or {})}, rebuilt=False)
     built, dtype, why = _build(wh, settings, model, wanted)
     built_print = {**wanted, "built_dtype": dtype, "dtype_reason": why}
@@ -179,7 +181,10 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
         opened = ensure(wh, settings, model, force=force)
         count = opened.fingerprint["count"]
         size = opened.path.stat().st_size
-        dtype, why = opened.fingerprint.get("built_dtype", settings.index_dtype), opened.fingerprint.get("dtype_reason", "")
+        dtype, why = (
+            opened.fingerprint.get("built_dtype", settings.index_dtype),
+            opened.fingerprint.get("dtype_reason", ""),
+        )
         run.counts.update(vectors=count, rebuilt=opened.rebuilt, bytes=size, dtype=dtype, dtype_reason=why)
         summary = Summary(f"index: {model}").add("vectors", count).add("dim", opened.fingerprint["dim"])
         summary.add("dtype", f"{dtype} ({why})" if why else dtype).add("connectivity", settings.index_connectivity)
@@ -189,7 +194,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
         return summary.add("index size", _human_bytes(size)).add("path", opened.path)
 
 
-def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> tuple["Index", str, str]:
+def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> tuple[Index, str, str]:
     import numpy as np
     from usearch.index import Index
 
@@ -215,7 +220,7 @@ def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]
     return built, dtype, why
 
 
-def _save(built: "Index", path: Path, wanted: dict[str, Any]) -> None:
+def _save(built: Index, path: Path, wanted: dict[str, Any]) -> None:
     """Write the index, then its fingerprint; a crash in between leaves an index that reads as stale."""
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = path.with_suffix(".json")
@@ -239,7 +244,13 @@ def _saved_fingerprint(path: Path) -> dict[str, Any] | None:
     return saved if isinstance(saved, dict) else None
 
 
-def _open_view(path: Path, count: int) -> "Index | None":
+def set_search_depth(index: Index, depth: int) -> None:
+    """Set the index's search depth (ef), which is not part of the graph, so it changes without a rebuild."""
+    # usearch defines this property's setter apart from its getter, which mypy reads as read-only.
+    index.expansion_search = depth  # type: ignore[misc]
+
+
+def _open_view(path: Path, count: int) -> Index | None:
     """The saved index, memory-mapped read-only; None when the file is not a usable index."""
     from usearch.index import Index
 
@@ -250,4 +261,3 @@ def _open_view(path: Path, count: int) -> "Index | None":
     if opened is None or len(opened) != count:
         return None
     return opened
-

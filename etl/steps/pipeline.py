@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError, ServiceError
@@ -38,9 +39,15 @@ SYNONYMS_FILE = "synonyms.txt"  # the OpenSearch synonym file, beside triplets/ 
 # shows, except in `terms`, whose rows name their source runs, so its content is hashed instead. Only
 # these tables are queried (identifiers cannot be bound).
 _STATE = {
-    "category_terms": "max(run_id)", "imported_pairs": "max(run_id)", "imported_terms": "max(run_id)", "translations": "max(run_id)",
-    "parallel_sentences": "max(run_id)", "synonym_pairs": "max(run_id)", "synonym_groups": "max(run_id)",
-    "term_embeddings": "max(run_id)", "triplets": "max(run_id)",
+    "category_terms": "max(run_id)",
+    "imported_pairs": "max(run_id)",
+    "imported_terms": "max(run_id)",
+    "translations": "max(run_id)",
+    "parallel_sentences": "max(run_id)",
+    "synonym_pairs": "max(run_id)",
+    "synonym_groups": "max(run_id)",
+    "term_embeddings": "max(run_id)",
+    "triplets": "max(run_id)",
     "terms": "sum(hash(term_id, text, norm, kind))",
 }
 _EMBEDDING = ("embedder", "embed_model", "embed_dim")
@@ -122,21 +129,25 @@ def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
     return synthesises(inputs) and only in (None, "synth") and start in (None, "synth")
 
 
-def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | None" = None) -> list[Stage]:
+def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: Client | None = None) -> list[Stage]:
     """The stages `etl run` would run for these settings and inputs, in order (`client`: an LLM client already checked)."""
     from etl.steps import clean, embed, imports, split, synth
 
     stages: list[Stage] = []
     if synthesises(inputs):
-        stages.append(Stage(
-            "synth", lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh, client=client),
-            settings=("llm_model", "llm_think", "seed", *_prefixed("synth_")),
-            writes=("category_terms", "translations", "parallel_sentences"),
-            files=tuple(p for p in (inputs.seeds,) if p is not None),
-            # Failed calls are retried by the next run, so a run with failures is not final.
-            finished=lambda summary: not dict(summary.items).get("failed"),
-        ))
+        stages.append(
+            Stage(
+                "synth",
+                lambda: synth.run(wh, settings, seeds_path=inputs.seeds, refresh=inputs.refresh, client=client),
+                settings=("llm_model", "llm_think", "seed", *_prefixed("synth_")),
+                writes=("category_terms", "translations", "parallel_sentences"),
+                files=tuple(p for p in (inputs.seeds,) if p is not None),
+                # Failed calls are retried by the next run, so a run with failures is not final.
+                finished=lambda summary: not dict(summary.items).get("failed"),
+            )
+        )
     else:
+
         def land() -> Summary:
             parts = []
             if inputs.pairs is not None:
@@ -147,35 +158,61 @@ def plan(wh: Warehouse, settings: Settings, inputs: Inputs, client: "Client | No
 
         files = tuple(p for p in (inputs.pairs, inputs.terms) if p is not None)
         stages.append(Stage("import", land, files=files, writes=("imported_pairs", "imported_terms")))
-    stages.append(Stage(
-        "clean", lambda: clean.run(wh, settings),
-        tables=("imported_pairs", "imported_terms", "translations"), settings=_prefixed("clean_"),
-        writes=("terms", "synonym_pairs"),
-    ))
+    stages.append(
+        Stage(
+            "clean",
+            lambda: clean.run(wh, settings),
+            tables=("imported_pairs", "imported_terms", "translations"),
+            settings=_prefixed("clean_"),
+            writes=("terms", "synonym_pairs"),
+        )
+    )
     embed_files = (inputs.vectors,) if inputs.vectors is not None else ()
-    stages.append(Stage(
-        "embed", lambda: embed.run(wh, settings, _vector_source(inputs.vectors)),
-        tables=("terms",), settings=_EMBEDDING, files=embed_files, writes=("term_embeddings",),
-    ))
-    stages.append(Stage(
-        "index", lambda: _index(wh, settings),
-        tables=("term_embeddings",), settings=(*_EMBEDDING, *_prefixed("index_"), "mine_search"),
-    ))
-    stages.append(Stage(
-        "mine", lambda: _mine(wh, settings, inputs),
-        tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
-        settings=(*_EMBEDDING, "seed", *_prefixed("mine_")), writes=("triplets",),
-    ))
-    stages.append(Stage(
-        "split", lambda: split.run(wh, settings),
-        tables=("triplets",), settings=("seed", *_prefixed("split_")), writes=("triplets",),
-    ))
-    stages.append(Stage(
-        "export", lambda: _export(wh, settings, inputs.out),
-        tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
-        settings=_prefixed("export_"),
-        outputs=(*_export_outputs(settings, inputs.out / "triplets"), inputs.out / SYNONYMS_FILE),
-    ))
+    stages.append(
+        Stage(
+            "embed",
+            lambda: embed.run(wh, settings, _vector_source(inputs.vectors)),
+            tables=("terms",),
+            settings=_EMBEDDING,
+            files=embed_files,
+            writes=("term_embeddings",),
+        )
+    )
+    stages.append(
+        Stage(
+            "index",
+            lambda: _index(wh, settings),
+            tables=("term_embeddings",),
+            settings=(*_EMBEDDING, *_prefixed("index_"), "mine_search"),
+        )
+    )
+    stages.append(
+        Stage(
+            "mine",
+            lambda: _mine(wh, settings, inputs),
+            tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
+            settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
+            writes=("triplets",),
+        )
+    )
+    stages.append(
+        Stage(
+            "split",
+            lambda: split.run(wh, settings),
+            tables=("triplets",),
+            settings=("seed", *_prefixed("split_")),
+            writes=("triplets",),
+        )
+    )
+    stages.append(
+        Stage(
+            "export",
+            lambda: _export(wh, settings, inputs.out),
+            tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
+            settings=_prefixed("export_"),
+            outputs=(*_export_outputs(settings, inputs.out / "triplets"), inputs.out / SYNONYMS_FILE),
+        )
+    )
     return stages
 
 
@@ -186,7 +223,7 @@ def run(
     start: str | None = None,
     only: str | None = None,
     notify: Callable[[str], None] = lambda text: None,
-    client: "Client | None" = None,
+    client: Client | None = None,
 ) -> Result:
     """Run the planned stages; `start` forces that stage and those after it, `only` forces just one.
 
@@ -201,10 +238,10 @@ def run(
     def selected(stages: list[Stage]) -> list[Stage]:
         if only is not None:
             return [s for s in stages if s.name == only]
-        return stages[names.index(start):] if start is not None else stages
+        return stages[names.index(start) :] if start is not None else stages
 
     stages = selected(planned)
-    forced = {only} if only else set(names[names.index(start):]) if start else set()
+    forced = {only} if only else set(names[names.index(start) :]) if start else set()
     if inputs.refresh:
         forced.add("synth")
 
@@ -234,8 +271,14 @@ def run(
                 run.counts = _counts(result)
                 raise
             notify(summary.render())
-            outcome = Outcome(stage.name, "ran", time.monotonic() - started, rows_in, _rows(wh, stage.writes),
-                              _headline(stage.name, summary))
+            outcome = Outcome(
+                stage.name,
+                "ran",
+                time.monotonic() - started,
+                rows_in,
+                _rows(wh, stage.writes),
+                _headline(stage.name, summary),
+            )
             if stage.finished(summary):
                 _record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
             else:
@@ -257,7 +300,7 @@ def fingerprint(wh: Warehouse, settings: Settings, stage: Stage) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_llm(settings: Settings) -> "Client":
+def check_llm(settings: Settings) -> Client:
     """The checked LLM client; fails before anything is written when no LLM server answers."""
     from etl.steps import synth
 
@@ -279,8 +322,11 @@ def _index(wh: Warehouse, settings: Settings) -> Summary:
 
     if settings.mine_search == "ann":
         return index.run(wh, settings)
-    reason = ("mine_search is exact" if settings.mine_search == "exact" else
-              "mine_search is auto: mine weighs the build against the exact scan and builds it if it chooses ann")
+    reason = (
+        "mine_search is exact"
+        if settings.mine_search == "exact"
+        else "mine_search is auto: mine weighs the build against the exact scan and builds it if it chooses ann"
+    )
     return Summary("index: not built").add("why", reason)
 
 
@@ -300,7 +346,10 @@ def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
     from etl.steps.export import triplets as export_triplets
     from etl.steps.synth import export as synth_export
 
-    parts = [export_triplets.run(wh, settings, out / "triplets"), export_synonyms.run(wh, settings, out / SYNONYMS_FILE)]
+    parts = [
+        export_triplets.run(wh, settings, out / "triplets"),
+        export_synonyms.run(wh, settings, out / SYNONYMS_FILE),
+    ]
     if wh.scalar("SELECT count(*) FROM translations"):
         parts.append(synth_export.run(wh, settings, out / "synonyms"))
     return _merge("export", parts)
@@ -321,7 +370,7 @@ def _prefixed(prefix: str) -> tuple[str, ...]:
 
 
 def _table_state(wh: Warehouse, table: str) -> tuple[int, str]:
-    count, state = wh.execute(f"SELECT count(*), CAST({_STATE[table]} AS VARCHAR) FROM {table}").fetchone()
+    count, state = wh.one(wh.execute(f"SELECT count(*), CAST({_STATE[table]} AS VARCHAR) FROM {table}"))
     return int(count), str(state)
 
 
@@ -363,8 +412,10 @@ def _headline(stage: str, summary: Summary) -> str:
     """The few figures of a step worth a line: LLM calls for synthesis, else the step's own title."""
     if stage == "synth":
         items = dict(summary.items)
-        return (f"calls {items.get('calls made', 0)}, cached {items.get('served from cache', 0)}, "
-                f"failed {items.get('failed', 0)}, rejected {items.get('rejected', 0)}")
+        return (
+            f"calls {items.get('calls made', 0)}, cached {items.get('served from cache', 0)}, "
+            f"failed {items.get('failed', 0)}, rejected {items.get('rejected', 0)}"
+        )
     return summary.title
 
 

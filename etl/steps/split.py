@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def assign(triplets: "pl.DataFrame", by: str, train_ratio: float, seed: int) -> "np.ndarray":
+def assign(triplets: pl.DataFrame, by: str, train_ratio: float, seed: int) -> np.ndarray:
     """True for the triplets that go to train (columns group_id, anchor_id, positive_id, negative_id)."""
     import numpy as np
 
@@ -48,7 +48,7 @@ def assign(triplets: "pl.DataFrame", by: str, train_ratio: float, seed: int) -> 
     return ~in_validation[inverse.reshape(-1)]
 
 
-def describe(triplets: "pl.DataFrame", by: str, target: float) -> dict[str, Any]:
+def describe(triplets: pl.DataFrame, by: str, target: float) -> dict[str, Any]:
     """Sizes of both sides, the achieved train ratio, and what appears on both sides."""
     import polars as pl
 
@@ -119,7 +119,9 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
                 wh.con.unregister("new_split")
             check(wh, settings.split_by)
         run.counts.update(describe(triplets, settings.split_by, settings.split_train_ratio))
-    return summary(run.counts, f"split: {run.counts['train'] + run.counts['validation']:,} triplets in {run.seconds:.1f}s")
+    return summary(
+        run.counts, f"split: {run.counts['train'] + run.counts['validation']:,} triplets in {run.seconds:.1f}s"
+    )
 
 
 def summary(counts: dict[str, Any], title: str) -> output.Summary:

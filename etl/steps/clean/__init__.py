@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 from etl.config import Settings
 from etl.errors import CheckFailed
 from etl.output import Progress, Summary
-from etl.steps.clean import dedupe
-from etl.steps.clean import rules
+from etl.steps.clean import dedupe, rules
 from etl.warehouse import Warehouse, read_sql
 
 if TYPE_CHECKING:
@@ -55,10 +54,12 @@ def run(wh: Warehouse, settings: Settings) -> Summary:
                 "terms": rules.counts(vocabulary, "terms", {"normalize": pl.col("raw") != pl.col("text")}),
             },
         }
-        refused = pl.concat([
-            rules.rejects(judged, max_length),
-            rules.rejects(_vocabulary_reject_values(vocabulary), max_length),
-        ])
+        refused = pl.concat(
+            [
+                rules.rejects(judged, max_length),
+                rules.rejects(_vocabulary_reject_values(vocabulary), max_length),
+            ]
+        )
         with wh.transaction():
             terms = _register(wh, _term_rows(judged, vocabulary), ignore_spaces)
             progress.advance()
@@ -83,7 +84,7 @@ def run(wh: Warehouse, settings: Settings) -> Summary:
     return _summary(run.run_id, counts, run.seconds)
 
 
-def _vocabulary_reject_values(vocabulary: "pl.DataFrame") -> "pl.DataFrame":
+def _vocabulary_reject_values(vocabulary: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     return vocabulary.with_columns(
@@ -91,7 +92,7 @@ def _vocabulary_reject_values(vocabulary: "pl.DataFrame") -> "pl.DataFrame":
     )
 
 
-def _term_rows(judged: "pl.DataFrame", vocabulary: "pl.DataFrame") -> "pl.DataFrame":
+def _term_rows(judged: pl.DataFrame, vocabulary: pl.DataFrame) -> pl.DataFrame:
     """Every text that passed the rules of its own side or line: text, origin, run_id, abbreviation."""
     import polars as pl
 
@@ -100,7 +101,9 @@ def _term_rows(judged: "pl.DataFrame", vocabulary: "pl.DataFrame") -> "pl.DataFr
         pl.col("form_a").alias("text"), origin, "run_id", pl.col("acronym_a").alias("abbreviation")
     )
     side_b = judged.filter(pl.col("b_ok")).select(
-        pl.col("form_b").alias("text"), origin, "run_id",
+        pl.col("form_b").alias("text"),
+        origin,
+        "run_id",
         (pl.col("acronym_b") | (pl.col("label") == "abbreviation")).alias("abbreviation"),
     )
     listed = vocabulary.filter(pl.col("rule").is_null()).select(
@@ -109,7 +112,7 @@ def _term_rows(judged: "pl.DataFrame", vocabulary: "pl.DataFrame") -> "pl.DataFr
     return pl.concat([side_a, side_b, listed])
 
 
-def _register(wh: Warehouse, rows: "pl.DataFrame", ignore_spaces: bool) -> "pl.DataFrame":
+def _register(wh: Warehouse, rows: pl.DataFrame, ignore_spaces: bool) -> pl.DataFrame:
     """One row per text with its stable term_id, norm, lang, origins, run range, kind and canonical id."""
     import polars as pl
 
@@ -145,7 +148,7 @@ def _register(wh: Warehouse, rows: "pl.DataFrame", ignore_spaces: bool) -> "pl.D
     )
 
 
-def _canonical_ends(kept: "pl.DataFrame", terms: "pl.DataFrame") -> "pl.DataFrame":
+def _canonical_ends(kept: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
     """Kept candidates with `ca`/`cb`: the canonical term id of each side."""
     ids = terms.select("text", "canonical_id")
     return (
@@ -155,7 +158,7 @@ def _canonical_ends(kept: "pl.DataFrame", terms: "pl.DataFrame") -> "pl.DataFram
     )
 
 
-def _groups(terms: "pl.DataFrame", pairs: "pl.DataFrame") -> "pl.DataFrame":
+def _groups(terms: pl.DataFrame, pairs: pl.DataFrame) -> pl.DataFrame:
     """term_id → group_id (smallest term_id of its component over pairs and same-key variants)."""
     import numpy as np
     import polars as pl
@@ -170,41 +173,54 @@ def _groups(terms: "pl.DataFrame", pairs: "pl.DataFrame") -> "pl.DataFrame":
 def _write(
     wh: Warehouse,
     run_id: int,
-    terms: "pl.DataFrame",
-    pairs: "pl.DataFrame",
-    groups: "pl.DataFrame",
-    refused: "pl.DataFrame",
+    terms: pl.DataFrame,
+    pairs: pl.DataFrame,
+    groups: pl.DataFrame,
+    refused: pl.DataFrame,
 ) -> dict[str, int]:
     """Replace the three tables and clean's rejects; returns row counts."""
     wh.execute("DELETE FROM terms")
-    _insert(wh, terms.drop("canonical_id"),
-            "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id, kind) "
-            "SELECT term_id, text, norm, lang, origins, first_run_id, last_run_id, kind FROM staged")
+    _insert(
+        wh,
+        terms.drop("canonical_id"),
+        "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id, kind) "
+        "SELECT term_id, text, norm, lang, origins, first_run_id, last_run_id, kind FROM staged",
+    )
     staged_pairs = _lineage(wh, "clean_new_pairs", pairs, "clean_pairs_lineage", run_id)
     wh.execute("DELETE FROM synonym_pairs")
-    _insert(wh, staged_pairs,
-            "INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id, kind) "
-            "SELECT term_a, term_b, similarity, origins, run_ids, run_id, kind FROM staged")
+    _insert(
+        wh,
+        staged_pairs,
+        "INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id, kind) "
+        "SELECT term_a, term_b, similarity, origins, run_ids, run_id, kind FROM staged",
+    )
     staged_groups = _lineage(wh, "clean_new_groups", groups, "clean_groups_lineage", run_id)
     wh.execute("DELETE FROM synonym_groups")
-    _insert(wh, staged_groups,
-            "INSERT INTO synonym_groups (term_id, group_id, run_id) SELECT term_id, group_id, run_id FROM staged")
+    _insert(
+        wh,
+        staged_groups,
+        "INSERT INTO synonym_groups (term_id, group_id, run_id) SELECT term_id, group_id, run_id FROM staged",
+    )
     wh.execute("DELETE FROM rejects WHERE step = ?", [STEP])
-    _insert(wh, refused,
-            "INSERT INTO rejects (run_id, step, rule, reason, source, line, call_hash, payload) "
-            "SELECT ?, ?, rule, reason, source, line, call_hash, payload FROM staged", [run_id, STEP])
+    _insert(
+        wh,
+        refused,
+        "INSERT INTO rejects (run_id, step, rule, reason, source, line, call_hash, payload) "
+        "SELECT ?, ?, rule, reason, source, line, call_hash, payload FROM staged",
+        [run_id, STEP],
+    )
     sizes = groups.group_by("group_id").len()
     return {
         "terms": terms.height,
         "pairs": pairs.height,
         "pairs_changed": int((staged_pairs["run_id"] == run_id).sum()),
         "groups": int((sizes["len"] > 1).sum()),
-        "largest_group": int(sizes["len"].max() or 0),
+        "largest_group": int(sizes["len"].to_numpy().max(initial=0)),
         "rejects": refused.height,
     }
 
 
-def _lineage(wh: Warehouse, name: str, frame: "pl.DataFrame", sql: str, run_id: int) -> "pl.DataFrame":
+def _lineage(wh: Warehouse, name: str, frame: pl.DataFrame, sql: str, run_id: int) -> pl.DataFrame:
     wh.con.register(name, frame)
     try:
         return wh.frame(read_sql(sql), {"run_id": run_id})
@@ -212,7 +228,7 @@ def _lineage(wh: Warehouse, name: str, frame: "pl.DataFrame", sql: str, run_id: 
         wh.con.unregister(name)
 
 
-def _insert(wh: Warehouse, frame: "pl.DataFrame", statement: str, params: list[Any] | None = None) -> None:
+def _insert(wh: Warehouse, frame: pl.DataFrame, statement: str, params: list[Any] | None = None) -> None:
     wh.con.register("staged", frame)
     try:
         wh.execute(statement, params)

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFrame", dict[str, dict[str, int]]]:
+def merge(kept: pl.DataFrame, abbreviations: pl.Series) -> tuple[pl.DataFrame, dict[str, dict[str, int]]]:
     """Undirected pairs (term_a < term_b) with all origins and run_ids, and the merge rules' counts.
 
     `kept` holds one row per surviving candidate with canonical ids `ca`, `cb`; `abbreviations`
@@ -19,13 +19,19 @@ def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFra
 
     entry_key = ["src", "entry", "cb"]
     primary = kept.filter(pl.col("label") == "primary").select(entry_key).unique()
-    alternative_is_primary = kept.filter(pl.col("label") == "alternative").join(primary, on=entry_key, how="semi").height
+    alternative_is_primary = (
+        kept.filter(pl.col("label") == "alternative").join(primary, on=entry_key, how="semi").height
+    )
     n_rows = kept.height
     per_entry = kept.select("src", "entry", "ca", "cb").n_unique() if n_rows else 0
     directed = kept.select("ca", "cb").n_unique() if n_rows else 0
     ends = kept.select(
-        pl.min_horizontal("ca", "cb").alias("term_a"), pl.max_horizontal("ca", "cb").alias("term_b"),
-        "similarity", "origin", "run_id", "label",
+        pl.min_horizontal("ca", "cb").alias("term_a"),
+        pl.max_horizontal("ca", "cb").alias("term_b"),
+        "similarity",
+        "origin",
+        "run_id",
+        "label",
     )
     abbreviation_ids = abbreviations.implode()
     one_side_abbreviated = pl.col("term_a").is_in(abbreviation_ids) != pl.col("term_b").is_in(abbreviation_ids)
@@ -40,7 +46,9 @@ def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFra
         .with_columns(
             # An abbreviation pair: a source said so, or exactly one side is an abbreviation.
             pl.when(pl.col("labelled") | one_side_abbreviated)
-            .then(pl.lit("abbreviation")).otherwise(pl.lit("synonym")).alias("kind")
+            .then(pl.lit("abbreviation"))
+            .otherwise(pl.lit("synonym"))
+            .alias("kind")
         )
         .drop("labelled")
         .sort("term_a", "term_b")
@@ -59,7 +67,7 @@ def merge(kept: "pl.DataFrame", abbreviations: "pl.Series") -> tuple["pl.DataFra
     return pairs, counts
 
 
-def components(nodes: "np.ndarray", left: "np.ndarray", right: "np.ndarray") -> "np.ndarray":
+def components(nodes: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """For each node id, the smallest node id of its connected component (edges: left[i]-right[i]).
 
     Vectorised union-find: hook every edge's larger root under its smaller root, then compress

@@ -22,10 +22,10 @@ LATIN_SHARE = 0.8
 _LATIN = "[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]"
 # Hanja (CJK ideographs): Korean vocabularies list words in Hanja too (the notebook's 李滉 ↔ 李穡).
 _HANJA = "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
-_INITIALISM = r"^(?:[A-Z]\.){2,}$|^(?:[A-Z]\.)+[A-Z]$"   # A.I.  N.L.P.  U.S.A
-_CLIPPED = r"^(?:[A-Za-z]{1,6}\.)+$"                       # norm.  approx.  e.g.  (longer words just lose the dot)
-ACRONYM = r"^[A-Z][A-Z0-9&/\-]{1,9}s?$"                    # ML  GPU  GPT-3  R&D  CNNs
-ACRONYM_DOT = r"^[A-Z][A-Z0-9&/\-]{1,9}s?\.$"              # ML.  (a stray period, not a clipped word)
+_INITIALISM = r"^(?:[A-Z]\.){2,}$|^(?:[A-Z]\.)+[A-Z]$"  # A.I.  N.L.P.  U.S.A
+_CLIPPED = r"^(?:[A-Za-z]{1,6}\.)+$"  # norm.  approx.  e.g.  (longer words just lose the dot)
+ACRONYM = r"^[A-Z][A-Z0-9&/\-]{1,9}s?$"  # ML  GPU  GPT-3  R&D  CNNs
+ACRONYM_DOT = r"^[A-Z][A-Z0-9&/\-]{1,9}s?\.$"  # ML.  (a stray period, not a clipped word)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,12 @@ RULES: tuple[Rule, ...] = (
     Rule("null_like", "reject", "pairs+terms", "a placeholder such as null, none or n/a"),
     Rule("too_long", "reject", "pairs+terms", "longer than clean_max_length characters"),
     Rule("initialism_dots", "rewrite", "pairs", "a dotted initialism loses its dots: A.I. -> AI"),
-    Rule("trailing_period", "rewrite", "pairs", "other forms lose a closing period: machine learning. -> machine learning"),
+    Rule(
+        "trailing_period",
+        "rewrite",
+        "pairs",
+        "other forms lose a closing period: machine learning. -> machine learning",
+    ),
     Rule("clipped_word", "reject", "pairs", "a clipped word (up to 6 letters) with a trailing dot: norm., approx."),
     Rule("echo", "reject", "pairs", "a translation that only repeats the Korean term"),
     Rule("self_pair", "reject", "pairs", "both sides of an imported pair are the same term"),
@@ -61,7 +66,7 @@ _SIDE_A = ("term_rule_a", "form_rule_a", "role_rule_a")
 _SIDE_B = ("term_rule_b", "form_rule_b", "role_rule_b")
 
 
-def texts(raw: "pl.Series", max_length: int, ignore_spaces: bool) -> "pl.DataFrame":
+def texts(raw: pl.Series, max_length: int, ignore_spaces: bool) -> pl.DataFrame:
     """Per distinct raw text: normalised `text`, its term rule, and the pair `form` with its rules and script."""
     import polars as pl
 
@@ -72,19 +77,28 @@ def texts(raw: "pl.Series", max_length: int, ignore_spaces: bool) -> "pl.DataFra
         .with_columns(vocab.normalize_expr(pl.col("raw")).alias("text"))
         .with_columns(
             (pl.col("raw") != text).alias("raw_changed"),
-            pl.when(text == "").then(pl.lit("empty"))
-            .when(text.str.to_lowercase().is_in(list(NULL_WORDS))).then(pl.lit("null_like"))
-            .when(text.str.len_chars() > max_length).then(pl.lit("too_long"))
+            pl.when(text == "")
+            .then(pl.lit("empty"))
+            .when(text.str.to_lowercase().is_in(list(NULL_WORDS)))
+            .then(pl.lit("null_like"))
+            .when(text.str.len_chars() > max_length)
+            .then(pl.lit("too_long"))
             .alias("term_rule"),
-            pl.when(text.str.contains(_INITIALISM)).then(pl.lit("initialism_dots"))
-            .when(text.str.contains(ACRONYM_DOT)).then(pl.lit("trailing_period"))
-            .when(text.str.contains(_CLIPPED)).then(pl.lit(None))
-            .when(text.str.contains(r"[^.]\.$")).then(pl.lit("trailing_period"))
+            pl.when(text.str.contains(_INITIALISM))
+            .then(pl.lit("initialism_dots"))
+            .when(text.str.contains(ACRONYM_DOT))
+            .then(pl.lit("trailing_period"))
+            .when(text.str.contains(_CLIPPED))
+            .then(pl.lit(None))
+            .when(text.str.contains(r"[^.]\.$"))
+            .then(pl.lit("trailing_period"))
             .alias("rewrite"),
         )
         .with_columns(
-            pl.when(pl.col("rewrite") == "initialism_dots").then(text.str.replace_all(".", "", literal=True))
-            .when(pl.col("rewrite") == "trailing_period").then(text.str.strip_suffix("."))
+            pl.when(pl.col("rewrite") == "initialism_dots")
+            .then(text.str.replace_all(".", "", literal=True))
+            .when(pl.col("rewrite") == "trailing_period")
+            .then(text.str.strip_suffix("."))
             .otherwise(text)
             .alias("form"),
         )
@@ -102,12 +116,22 @@ def texts(raw: "pl.Series", max_length: int, ignore_spaces: bool) -> "pl.DataFra
     ).join(described.rename({"text": "form", "norm": "form_norm"}), on="form", how="left")
 
 
-def judge_pairs(candidates: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFrame":
+def judge_pairs(candidates: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """Candidates with each side's text and rules, the pair's first broken rule (`rule`) and `a_ok`/`b_ok`."""
     import polars as pl
 
     side = table.select(
-        "raw", "raw_changed", "text", "term_rule", "rewrite", "form", "form_rule", "hangul", "hanja", "latin", "acronym",
+        "raw",
+        "raw_changed",
+        "text",
+        "term_rule",
+        "rewrite",
+        "form",
+        "form_rule",
+        "hangul",
+        "hanja",
+        "latin",
+        "acronym",
         "form_norm",
     )
     frame = candidates.join(side.rename(lambda c: c + "_a"), left_on="a_raw", right_on="raw_a", how="left")
@@ -115,12 +139,19 @@ def judge_pairs(candidates: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFr
     synth = pl.col("src") == "synth"
     script = lambda s: pl.col(f"hangul_{s}") | pl.col(f"hanja_{s}") | pl.col(f"latin_{s}")  # noqa: E731 - one line per side
     frame = frame.with_columns(
-        pl.when(synth & ~pl.col("hangul_a")).then(pl.lit("no_hangul"))
-        .when(~synth & ~script("a")).then(pl.lit("bad_script")).alias("role_rule_a"),
-        pl.when(synth & ~pl.col("latin_b")).then(pl.lit("not_latin"))
-        .when(~synth & ~script("b")).then(pl.lit("bad_script")).alias("role_rule_b"),
+        pl.when(synth & ~pl.col("hangul_a"))
+        .then(pl.lit("no_hangul"))
+        .when(~synth & ~script("a"))
+        .then(pl.lit("bad_script"))
+        .alias("role_rule_a"),
+        pl.when(synth & ~pl.col("latin_b"))
+        .then(pl.lit("not_latin"))
+        .when(~synth & ~script("b"))
+        .then(pl.lit("bad_script"))
+        .alias("role_rule_b"),
         pl.when(pl.col("form_norm_a") == pl.col("form_norm_b"))
-        .then(pl.when(synth).then(pl.lit("echo")).otherwise(pl.lit("self_pair"))).alias("pair_rule"),
+        .then(pl.when(synth).then(pl.lit("echo")).otherwise(pl.lit("self_pair")))
+        .alias("pair_rule"),
     )
     ranks = [_rank(c) for c in (*_SIDE_A, *_SIDE_B, "pair_rule")]
     names = {i: rule.name for i, rule in enumerate(RULES)}
@@ -130,18 +161,21 @@ def judge_pairs(candidates: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFr
         pl.all_horizontal([pl.col(c).is_null() for c in _SIDE_B]).alias("b_ok"),
     ).with_columns(
         # Which value the refusal is about: the side whose own rule came first, else the pair.
-        pl.when(pl.min_horizontal([_rank(c) for c in _SIDE_A]) == _rank("rule")).then(pl.lit("a"))
-        .when(pl.min_horizontal([_rank(c) for c in _SIDE_B]) == _rank("rule")).then(pl.lit("b"))
-        .otherwise(pl.lit("pair")).alias("culprit"),
+        pl.when(pl.min_horizontal([_rank(c) for c in _SIDE_A]) == _rank("rule"))
+        .then(pl.lit("a"))
+        .when(pl.min_horizontal([_rank(c) for c in _SIDE_B]) == _rank("rule"))
+        .then(pl.lit("b"))
+        .otherwise(pl.lit("pair"))
+        .alias("culprit"),
     )
 
 
-def judge_terms(lines: "pl.DataFrame", table: "pl.DataFrame") -> "pl.DataFrame":
+def judge_terms(lines: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """Vocabulary lines with their normalised text and first broken rule (`rule`)."""
     return lines.join(table.select("raw", "text", "term_rule"), on="raw", how="left").rename({"term_rule": "rule"})
 
 
-def counts(frame: "pl.DataFrame", stream: str, rewrites: dict[str, "pl.Expr"]) -> dict[str, dict[str, int]]:
+def counts(frame: pl.DataFrame, stream: str, rewrites: dict[str, pl.Expr]) -> dict[str, dict[str, int]]:
     """Per rule of this stream, in order: rows in, rows out, and rows rejected or rewritten."""
     import polars as pl
 
@@ -163,7 +197,7 @@ def counts(frame: "pl.DataFrame", stream: str, rewrites: dict[str, "pl.Expr"]) -
     return out
 
 
-def pair_rewrites() -> dict[str, "pl.Expr"]:
+def pair_rewrites() -> dict[str, pl.Expr]:
     """Which pair rows each rewrite rule changed (either side)."""
     import polars as pl
 
@@ -174,24 +208,37 @@ def pair_rewrites() -> dict[str, "pl.Expr"]:
     }
 
 
-def rejects(frame: "pl.DataFrame", max_length: int) -> "pl.DataFrame":
+def rejects(frame: pl.DataFrame, max_length: int) -> pl.DataFrame:
     """One reject per refused row, deduplicated: rule, reason, source, line, call_hash, payload."""
     import polars as pl
 
     value = pl.col("value")
     reason = (
-        pl.when(pl.col("rule") == "empty").then(pl.lit("nothing is left after normalisation"))
-        .when(pl.col("rule") == "null_like").then(pl.format("'{}' is a placeholder, not a term", value))
+        pl.when(pl.col("rule") == "empty")
+        .then(pl.lit("nothing is left after normalisation"))
+        .when(pl.col("rule") == "null_like")
+        .then(pl.format("'{}' is a placeholder, not a term", value))
         .when(pl.col("rule") == "too_long")
-        .then(pl.format("'{}…' has {} characters, more than clean_max_length ({})", value.str.slice(0, 40),
-                        value.str.len_chars(), pl.lit(max_length)))
-        .when(pl.col("rule") == "clipped_word").then(pl.format("'{}' is a clipped word with a trailing dot", value))
-        .when(pl.col("rule") == "echo").then(pl.format("the answer '{}' only repeats the Korean term", value))
+        .then(
+            pl.format(
+                "'{}…' has {} characters, more than clean_max_length ({})",
+                value.str.slice(0, 40),
+                value.str.len_chars(),
+                pl.lit(max_length),
+            )
+        )
+        .when(pl.col("rule") == "clipped_word")
+        .then(pl.format("'{}' is a clipped word with a trailing dot", value))
+        .when(pl.col("rule") == "echo")
+        .then(pl.format("the answer '{}' only repeats the Korean term", value))
         .when(pl.col("rule") == "self_pair")
         .then(pl.format("both sides are the same term (same comparison key): {}", value))
-        .when(pl.col("rule") == "no_hangul").then(pl.format("the Korean term '{}' has no Hangul", value))
-        .when(pl.col("rule") == "not_latin").then(pl.format("the English form '{}' is not mostly Latin letters", value))
-        .when(pl.col("rule") == "bad_script").then(pl.format("'{}' has no Hangul or Hanja and is not mostly Latin letters", value))
+        .when(pl.col("rule") == "no_hangul")
+        .then(pl.format("the Korean term '{}' has no Hangul", value))
+        .when(pl.col("rule") == "not_latin")
+        .then(pl.format("the English form '{}' is not mostly Latin letters", value))
+        .when(pl.col("rule") == "bad_script")
+        .then(pl.format("'{}' has no Hangul or Hanja and is not mostly Latin letters", value))
         .otherwise(pl.format("broke rule {}", pl.col("rule")))
     )
     return (
@@ -202,24 +249,31 @@ def rejects(frame: "pl.DataFrame", max_length: int) -> "pl.DataFrame":
     )
 
 
-def pair_reject_values(frame: "pl.DataFrame") -> "pl.DataFrame":
+def pair_reject_values(frame: pl.DataFrame) -> pl.DataFrame:
     """Judged pairs with `value` (shown in the reason) and `payload` (verbatim) for the culprit."""
     import polars as pl
 
     culprit = pl.col("culprit")
     both_raw = pl.format("{} ↔ {}", pl.col("a_raw"), pl.col("b_raw"))
     return frame.with_columns(
-        pl.when(culprit == "a").then(pl.coalesce("form_a", "text_a"))
-        .when(culprit == "b").then(pl.coalesce("form_b", "text_b"))
-        .when(pl.col("rule") == "echo").then(pl.col("form_b"))
-        .otherwise(pl.format("{} ↔ {}", pl.col("form_a"), pl.col("form_b"))).alias("value"),
-        pl.when(culprit == "a").then(pl.col("a_raw"))
-        .when((culprit == "b") | (pl.col("rule") == "echo")).then(pl.col("b_raw"))
-        .otherwise(both_raw).alias("payload"),
+        pl.when(culprit == "a")
+        .then(pl.coalesce("form_a", "text_a"))
+        .when(culprit == "b")
+        .then(pl.coalesce("form_b", "text_b"))
+        .when(pl.col("rule") == "echo")
+        .then(pl.col("form_b"))
+        .otherwise(pl.format("{} ↔ {}", pl.col("form_a"), pl.col("form_b")))
+        .alias("value"),
+        pl.when(culprit == "a")
+        .then(pl.col("a_raw"))
+        .when((culprit == "b") | (pl.col("rule") == "echo"))
+        .then(pl.col("b_raw"))
+        .otherwise(both_raw)
+        .alias("payload"),
     )
 
 
-def _rank(column: str) -> "pl.Expr":
+def _rank(column: str) -> pl.Expr:
     import polars as pl
 
     return pl.col(column).replace_strict(ORDER, default=None, return_dtype=pl.Int32)

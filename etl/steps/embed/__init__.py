@@ -13,7 +13,8 @@ Embedders: `hash` (built in, lexical, offline), `ollama` / `openai` (an embeddin
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from etl import vocab
 from etl.config import Settings
@@ -88,7 +89,7 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
         return summary.add("dim", dim).add("seconds", run.seconds).add("terms/s", rate)
 
 
-def _embedder(settings: Settings) -> "Callable[[list[str], Progress], np.ndarray | list[np.ndarray]]":
+def _embedder(settings: Settings) -> Callable[[list[str], Progress], np.ndarray | list[np.ndarray]]:
     """texts → vectors for the configured embedder; a server is checked once, before the first chunk."""
     if settings.embedder == "hash":
         return lambda chunk, progress: _hash_vectors(chunk, settings.embed_dim, progress)
@@ -98,7 +99,7 @@ def _embedder(settings: Settings) -> "Callable[[list[str], Progress], np.ndarray
     return lambda chunk, progress: embed_http.embed(client, settings, chunk, progress)
 
 
-def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> "np.ndarray":
+def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> np.ndarray:
     import numpy as np
 
     out = np.empty((len(texts), dim), dtype=np.float32)
@@ -110,8 +111,8 @@ def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> "np.ndarray
 
 
 def _screen(
-    vectors: "np.ndarray | Sequence[np.ndarray]", texts: list[str], dim: int | None
-) -> tuple["np.ndarray", "np.ndarray", list[tuple[str, str, str, Any]]]:
+    vectors: np.ndarray | Sequence[np.ndarray], texts: list[str], dim: int | None
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str, str, Any]]]:
     """Split per-term vectors into landable unit rows and rejects (wrong dimension, NaN/inf, zeros).
 
     Returns (unit float32 matrix of the kept rows, boolean mask of kept rows, rejects as
@@ -150,7 +151,7 @@ def _screen(
     return matrix, keep, rejects
 
 
-def store(wh: Warehouse, ids: "np.ndarray", matrix: "np.ndarray", model: str, run_id: int) -> int:
+def store(wh: Warehouse, ids: np.ndarray, matrix: np.ndarray, model: str, run_id: int) -> int:
     """Insert unit vectors for terms that have none for `model`; returns how many were inserted."""
     import numpy as np
     import pyarrow as pa
@@ -158,10 +159,12 @@ def store(wh: Warehouse, ids: "np.ndarray", matrix: "np.ndarray", model: str, ru
     if len(ids) == 0:
         return 0
     flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
-    frame = pa.table({
-        "term_id": pa.array(ids, type=pa.int64()),
-        "vec": pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]),
-    })
+    frame = pa.table(
+        {
+            "term_id": pa.array(ids, type=pa.int64()),
+            "vec": pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]),
+        }
+    )
     wh.con.register("new_vectors", frame)
     try:
         params = {"model": model, "dim": int(matrix.shape[1]), "run_id": run_id}
@@ -196,16 +199,18 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
     params = {"embedder": "import", "model": model, "input": source.path, "term_list": source.term_list}
     with wh.run(STEP, params) as run:
         data = read(source, stored_dim(wh, model), model)
-        frame = pl.DataFrame({
-            "text": data.normalized,
-            "raw": data.texts,
-            "line": np.arange(1, len(data.texts) + 1, dtype=np.int64),
-        })
+        frame = pl.DataFrame(
+            {
+                "text": data.normalized,
+                "raw": data.texts,
+                "line": np.arange(1, len(data.texts) + 1, dtype=np.int64),
+            }
+        )
         with wh.transaction():
             wh.con.register("import_terms", frame)
             try:
                 new_terms = wh.sql_file("embed_land_terms", {"file": str(data.terms_file), "run_id": run.run_id})
-                added = int(new_terms.fetchone()[0])
+                added = int(wh.one(new_terms)[0])
             finally:
                 wh.con.unregister("import_terms")
             id_of = vocab.ensure_terms(wh, data.normalized, "import", run.run_id)

@@ -38,7 +38,7 @@ class Imported:
 
     texts: list[str]  # as written in the file
     normalized: list[str]
-    matrix: "np.ndarray"
+    matrix: np.ndarray
     terms_file: Path  # the file the terms came from (the term list, or the Parquet file)
     vectors_file: Path
 
@@ -69,7 +69,7 @@ def read(source: ImportSource, expected_dim: int | None, model: str) -> Imported
     return Imported(texts, normalized, normalize_rows(matrix, texts, where), terms_file, path)
 
 
-def _read_npy(path: Path, terms_file: Path) -> tuple[list[str], "np.ndarray"]:
+def _read_npy(path: Path, terms_file: Path) -> tuple[list[str], np.ndarray]:
     import numpy as np
 
     try:
@@ -97,7 +97,7 @@ def _read_npy(path: Path, terms_file: Path) -> tuple[list[str], "np.ndarray"]:
     return texts, matrix
 
 
-def _read_parquet(path: Path, term_column: str, vector_column: str | None) -> tuple[list[str], "np.ndarray"]:
+def _read_parquet(path: Path, term_column: str, vector_column: str | None) -> tuple[list[str], np.ndarray]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -156,7 +156,7 @@ def _check_terms(texts: list[str], where: str) -> list[str]:
     return normalized
 
 
-def normalize_rows(matrix: "np.ndarray", texts: list[str], where: str) -> "np.ndarray":
+def normalize_rows(matrix: np.ndarray, texts: list[str], where: str) -> np.ndarray:
     """float32 copy with unit rows; NaN/inf or all-zero rows are errors naming the row."""
     import numpy as np
 
@@ -172,7 +172,7 @@ def normalize_rows(matrix: "np.ndarray", texts: list[str], where: str) -> "np.nd
     return out
 
 
-def problems(block: "np.ndarray") -> list[tuple[int, str, str]]:
+def problems(block: np.ndarray) -> list[tuple[int, str, str]]:
     """(row, rule, reason) for every row that is not finite or is all zeros."""
     import numpy as np
 

@@ -9,7 +9,8 @@ at once; unlike Python's `hash()` it is not salted, so vectors are the same in e
 from __future__ import annotations
 
 import unicodedata
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +32,7 @@ def prepare(text: str) -> str:
     return BEGIN + unicodedata.normalize("NFD", text.casefold()) + END
 
 
-def embed(texts: Sequence[str], dim: int) -> "np.ndarray":
+def embed(texts: Sequence[str], dim: int) -> np.ndarray:
     """float32[len(texts), dim], each row L2-normalised; rows are never all-zero."""
     import numpy as np
 
@@ -55,7 +56,7 @@ def embed(texts: Sequence[str], dim: int) -> "np.ndarray":
     return matrix.astype(np.float32)
 
 
-def _hash_windows(points: "np.ndarray", starts: "np.ndarray", n: int) -> "np.ndarray":
+def _hash_windows(points: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     """A 64-bit hash of the n code points beginning at each start (FNV-1a, splitmix64 finish)."""
     import numpy as np
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from etl.llm import Client
 
 
-def connect(settings: Settings) -> "Client":
+def connect(settings: Settings) -> Client:
     """The embedding client, once every server answers and serves `embed_model`.
 
     Checked before the first request, so a typo fails in one line instead of after the retries.
@@ -25,7 +25,7 @@ def connect(settings: Settings) -> "Client":
     return client
 
 
-def embed(client: "Client", settings: Settings, texts: list[str], progress: Progress) -> list["np.ndarray"]:
+def embed(client: Client, settings: Settings, texts: list[str], progress: Progress) -> list[np.ndarray]:
     """One float32 vector per text, in order; raises ServiceError when the server cannot deliver.
 
     Batches of `embed_batch` texts go `llm_concurrency` at a time.

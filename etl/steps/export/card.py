@@ -65,7 +65,7 @@ COLUMN_MEANINGS = {
 
 
 def write(
-    directory: Path, layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str],
+    directory: Path, layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str],
     license_id: str, dropped: dict[str, Any] | None = None,
 ) -> None:  # fmt: skip
     """Write the card of the DatasetDict saved in `directory` (layout `layout`, rows `parts`)."""
@@ -74,7 +74,7 @@ def write(
 
 
 def render(
-    directory: Path, layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str],
+    directory: Path, layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str],
     license_id: str, dropped: dict[str, Any] | None = None,
 ) -> str:  # fmt: skip
     """The card's text: YAML front matter, then the summary in Markdown."""
@@ -85,13 +85,15 @@ def render(
     return f"---\n{front}---\n\n{_summary(layout, parts, stats, sources, dropped)}"
 
 
-def metadata(directory: Path, layout: str, parts: dict[str, "pa.Table"], license_id: str) -> dict[str, Any]:
+def metadata(directory: Path, layout: str, parts: dict[str, pa.Table], license_id: str) -> dict[str, Any]:
     """Hugging Face dataset card metadata: license, task, configs with data files, features, splits, sizes."""
     import datasets
 
     total = sum(part.num_rows for part in parts.values())
     features = datasets.Features.from_arrow_schema(next(iter(parts.values())).schema)
-    splits = [{"name": split, "num_bytes": int(part.nbytes), "num_examples": part.num_rows} for split, part in parts.items()]
+    splits = [
+        {"name": split, "num_bytes": int(part.nbytes), "num_examples": part.num_rows} for split, part in parts.items()
+    ]
     shards = {split: sorted(p.name for p in (directory / split).glob("*.arrow")) for split in parts}
     download = sum((directory / split / name).stat().st_size for split, names in shards.items() for name in names)
     return {
@@ -141,7 +143,9 @@ def _size_category(n: int) -> str:
     return "1M<n<10M" if n < 10_000_000 else "10M<n<100M"
 
 
-def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], sources: list[str], dropped: dict[str, Any] | None) -> str:
+def _summary(
+    layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str], dropped: dict[str, Any] | None
+) -> str:
     config, data = stats["config"], stats["dataset"]
     names = parts[SPLITS[0]].schema.names
     scored = "scores" in names or "score" in names
@@ -178,19 +182,31 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
     ]
     schema = parts[SPLITS[0]].schema
     for f in schema:
-        meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace("a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)")
+        meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace(
+            "a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)"
+        )
         lines.append(f"| `{f.name}` | {_type_name(f.type)} | {meaning} |")
-    lines += ["", "## Bands as used", "", "| band | cosine range | share asked | quota | met by quota | taken as fill for a short band |", "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "## Bands as used",
+        "",
+        "| band | cosine range | share asked | quota | met by quota | taken as fill for a short band |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for band in ("easy", "medium", "hard"):
         lo, hi = config[f"{band}_range"]
         fill = stats["band_fill"][band]
-        lines.append(f"| {band} | [{lo:g}, {hi:g}) | {config[f'{band}_ratio']:g} | {fill['quota']:,} | {fill['by_quota']:,} | {fill['by_fill']:,} |")
+        lines.append(
+            f"| {band} | [{lo:g}, {hi:g}) | {config[f'{band}_ratio']:g} | {fill['quota']:,} | {fill['by_quota']:,} | {fill['by_fill']:,} |"
+        )
     if config["calibrated"]:
         lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
     lines += ["", "## Band shares", "", "| band | all | train | validation |", "|---|---:|---:|---:|"]
     by_split = stats["difficulty_distribution_by_split"]
     for band in ("easy", "medium", "hard"):
-        cells = [_share(stats["difficulty_distribution"], band)] + [_share(by_split.get(split, {}), band) for split in SPLITS]
+        cells = [_share(stats["difficulty_distribution"], band)] + [
+            _share(by_split.get(split, {}), band) for split in SPLITS
+        ]
         lines.append(f"| {band} | " + " | ".join(cells) + " |")
     pos = stats["positives_per_anchor"]
     lines += [
@@ -208,8 +224,12 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
         "",
         f"- split by `{config['split_by']}`: train groups {data['train_groups']:,}, validation groups {data['val_groups']:,}",
         f"- anchors on both sides: {data['anchors_on_both_sides']:,}; synonym groups on both sides: {data['groups_on_both_sides']:,}",
-        "- " + ("no anchor and no synonym group is in both splits" if data["anchors_on_both_sides"] == data["groups_on_both_sides"] == 0
-                else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"),
+        "- "
+        + (
+            "no anchor and no synonym group is in both splits"
+            if data["anchors_on_both_sides"] == data["groups_on_both_sides"] == 0
+            else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"
+        ),
         "",
         "## Use",
         "",
@@ -218,14 +238,14 @@ def _summary(layout: str, parts: dict[str, "pa.Table"], stats: dict[str, Any], s
         *(line.format(dir=".") for line in SNIPPETS[layout]),
         "```",
         "",
-        "`datasets.load_dataset(\".\")` reads the same rows through the `configs` above. "
+        '`datasets.load_dataset(".")` reads the same rows through the `configs` above. '
         "`data_preparation_stats.json` in the export's top directory has every figure here.",
         "",
     ]
     return "\n".join(lines)
 
 
-def _type_name(kind: "pa.DataType") -> str:
+def _type_name(kind: pa.DataType) -> str:
     """An Arrow type as the card shows it: float32 rather than Arrow's `float`, lists by their items."""
     import pyarrow as pa
 
@@ -237,4 +257,3 @@ def _type_name(kind: "pa.DataType") -> str:
 def _share(counts: dict[str, int], band: str) -> str:
     total = sum(counts.values())
     return f"{counts.get(band, 0) / total:.1%}" if total else "-"
-

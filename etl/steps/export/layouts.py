@@ -53,7 +53,7 @@ class Layout:
     """One layout's rows per split, and what its rule left out."""
 
     name: str
-    parts: dict[str, "pa.Table"]
+    parts: dict[str, pa.Table]
     dropped_rows: dict[str, int] = field(default_factory=dict)
     dropped_anchors: int = 0
 
@@ -62,7 +62,7 @@ class Layout:
         return {split: part.num_rows for split, part in self.parts.items()}
 
 
-def positive_scores(wh: Warehouse, model: str, anchor_ids: "pa.Array", positive_ids: "pa.Array") -> "pa.Array":
+def positive_scores(wh: Warehouse, model: str, anchor_ids: pa.Array, positive_ids: pa.Array) -> pa.Array:
     """Exact float32 cosine of each (anchor, positive) under `model`, computed as mining computes its cosines."""
     import numpy as np
     import pyarrow as pa
@@ -76,11 +76,13 @@ def positive_scores(wh: Warehouse, model: str, anchor_ids: "pa.Array", positive_
     rows_a, rows_b = np.searchsorted(ids, anchors), np.searchsorted(ids, positives)
     rows_a, rows_b = np.minimum(rows_a, max(len(ids) - 1, 0)), np.minimum(rows_b, max(len(ids) - 1, 0))
     if len(ids) == 0 or not (np.array_equal(ids[rows_a], anchors) and np.array_equal(ids[rows_b], positives)):
-        raise EtlError(f"some exported terms have no vector of model {model!r} any more; run `etl mine` again before exporting scores")
+        raise EtlError(
+            f"some exported terms have no vector of model {model!r} any more; run `etl mine` again before exporting scores"
+        )
     return pa.array(exact_cosine(vecs, rows_a, rows_b), type=pa.float32())
 
 
-def build(name: str, table: "pa.Table", width: int, scores: bool) -> Layout:
+def build(name: str, table: pa.Table, width: int, scores: bool) -> Layout:
     """The rows of layout `name` from the ordered triplets (with `positive_score` when `scores`)."""
     import polars as pl
 
@@ -96,7 +98,7 @@ def build(name: str, table: "pa.Table", width: int, scores: bool) -> Layout:
     raise EtlError(f"unknown layout {name!r}; choose one of {', '.join(LAYOUTS)}")
 
 
-def _per_positive(frame: "pl.DataFrame") -> "pl.DataFrame":
+def _per_positive(frame: pl.DataFrame) -> pl.DataFrame:
     """One row per (split, anchor, positive), its negatives hardest first, in first-seen order."""
     import polars as pl
 
@@ -115,7 +117,7 @@ def _per_positive(frame: "pl.DataFrame") -> "pl.DataFrame":
     )
 
 
-def _n_tuple(frame: "pl.DataFrame", width: int, scores: bool) -> Layout:
+def _n_tuple(frame: pl.DataFrame, width: int, scores: bool) -> Layout:
     import polars as pl
 
     grouped = _per_positive(frame)
@@ -131,29 +133,39 @@ def _n_tuple(frame: "pl.DataFrame", width: int, scores: bool) -> Layout:
     return layout
 
 
-def _labeled_pair(frame: "pl.DataFrame", scores: bool) -> Layout:
+def _labeled_pair(frame: pl.DataFrame, scores: bool) -> Layout:
     import polars as pl
 
     keys = ["split", "anchor_id"]
     anchor_first = frame.group_by(keys).agg(pl.col("row").min().alias("anchor_first"))
     sides = []
-    for id_column, text, score, label in (("positive_id", "positive", "positive_score", 1), ("negative_id", "negative", "negative_similarity", 0)):
+    for id_column, text, score, label in (
+        ("positive_id", "positive", "positive_score", 1),
+        ("negative_id", "negative", "negative_similarity", 0),
+    ):
         first = pl.col("row").min().alias("first")
         side = frame.group_by([*keys, id_column], maintain_order=True).agg(
-            first, pl.col("anchor").first(), pl.col(text).first().alias("text"), pl.col(score).first().cast(pl.Float32).alias("score")
+            first,
+            pl.col("anchor").first(),
+            pl.col(text).first().alias("text"),
+            pl.col(score).first().cast(pl.Float32).alias("score"),
         )
         # Within an anchor: positives first, then negatives hardest first.
         within = pl.lit(0.0, dtype=pl.Float32) if label else -pl.col("score")
-        sides.append(side.drop(id_column).with_columns(pl.lit(label, dtype=pl.Int64).alias("label"), within.alias("within")))
+        sides.append(
+            side.drop(id_column).with_columns(pl.lit(label, dtype=pl.Int64).alias("label"), within.alias("within"))
+        )
     positives, negatives = sides
     both = pl.concat([positives, negatives], how="vertical_relaxed")
     # An anchor's rows stay together (in the seeded order of anchors): positives first, then negatives hardest first.
-    both = both.join(anchor_first, on=keys).sort(["anchor_first", "label", "within", "first"], descending=[False, True, False, False])
+    both = both.join(anchor_first, on=keys).sort(
+        ["anchor_first", "label", "within", "first"], descending=[False, True, False, False]
+    )
     columns = [pl.col("anchor"), pl.col("text"), pl.col("score").cast(pl.Float32) if scores else pl.col("label")]
     return Layout("labeled-pair", _parts(both, columns))
 
 
-def _labeled_list(frame: "pl.DataFrame", scores: bool) -> Layout:
+def _labeled_list(frame: pl.DataFrame, scores: bool) -> Layout:
     import polars as pl
 
     grouped = _per_positive(frame)
@@ -162,12 +174,14 @@ def _labeled_list(frame: "pl.DataFrame", scores: bool) -> Layout:
         columns.append(pl.concat_list(pl.col("positive_score"), pl.col("negative_scores")).alias("scores"))
     else:
         columns.append(
-            pl.concat_list(pl.lit(1, dtype=pl.Int64), pl.col("negatives").list.eval(pl.lit(0, dtype=pl.Int64))).alias("labels")
+            pl.concat_list(pl.lit(1, dtype=pl.Int64), pl.col("negatives").list.eval(pl.lit(0, dtype=pl.Int64))).alias(
+                "labels"
+            )
         )
     return Layout("labeled-list", _parts(grouped, columns))
 
 
-def _parts(frame: "pl.DataFrame", columns: list["pl.Expr"]) -> dict[str, "pa.Table"]:
+def _parts(frame: pl.DataFrame, columns: list[pl.Expr]) -> dict[str, pa.Table]:
     """Per split, the selected columns as Arrow (strings as plain `string`, lists as plain `list`)."""
     import polars as pl
 
@@ -178,7 +192,7 @@ def _parts(frame: "pl.DataFrame", columns: list["pl.Expr"]) -> dict[str, "pa.Tab
     return parts
 
 
-def _plain(table: "pa.Table") -> "pa.Table":
+def _plain(table: pa.Table) -> pa.Table:
     """polars writes large_string / large_list; datasets, JSON readers and the card expect the plain types."""
     import pyarrow as pa
 

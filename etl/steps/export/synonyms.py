@@ -27,9 +27,9 @@ from __future__ import annotations
 import itertools
 import os
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
@@ -192,7 +192,9 @@ def _in_categories(wh: Warehouse, groups: dict[int, list[Term]], categories: Seq
         listed = ", ".join(sorted(known)) if known else "none: imported pairs carry no category"
         raise ConfigError(f"no synthesis category {', '.join(map(repr, unknown))}; the categories here are {listed}")
     # Landed texts are raw; terms hold them normalised, the way `etl clean` does it.
-    wanted = links.filter(pl.col("category").is_in(list(categories))).select(normalize_expr(pl.col("raw")).alias("text"))
+    wanted = links.filter(pl.col("category").is_in(list(categories))).select(
+        normalize_expr(pl.col("raw")).alias("text")
+    )
     texts = set(wanted["text"].to_list())
     return {gid for gid, members in groups.items() if any(t[1] in texts for t in members)}
 
@@ -225,7 +227,9 @@ def _summary(path: Path, tally: Tally, explicit: bool, max_group_size: int) -> S
                 f"{tally.oversize_skipped:,} skipped")  # fmt: skip
     if explicit:
         summary.add("one-sided", f"{tally.one_sided:,} left out (no English term, or only English terms)")
-    summary.add("unwritable terms", f"{tally.unwritable_terms:,} left out (line break, control character or outer space)")
+    summary.add(
+        "unwritable terms", f"{tally.unwritable_terms:,} left out (line break, control character or outer space)"
+    )
     summary.add("too few terms", f"{tally.too_few_terms:,} groups left with one writable term")
     if tally.other_categories:
         summary.add("other categories", f"{tally.other_categories:,} groups left out")

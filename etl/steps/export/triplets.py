@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
 STATS_FILE = "data_preparation_stats.json"
 DATASET_DIR = "triplet_dataset"
-SPLIT_FILES = {"train": ("train.parquet", "train_triplets.jsonl"), "validation": ("validation.parquet", "val_triplets.jsonl")}
+SPLIT_FILES = {
+    "train": ("train.parquet", "train_triplets.jsonl"),
+    "validation": ("validation.parquet", "val_triplets.jsonl"),
+}
 COLUMNS = ("anchor", "positive", "negative", "negative_similarity", "difficulty", "group_id")
 EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
 LAYOUT_DATASET_DIR = "dataset"
@@ -52,7 +55,7 @@ class Options:
     license: str = "unknown"
 
     @classmethod
-    def of(cls, settings: Settings) -> "Options":
+    def of(cls, settings: Settings) -> Options:
         """The export settings in force."""
         formats = tuple(dict.fromkeys(settings.export_formats))  # a layout named twice is written once
         return cls(formats, settings.export_scores, settings.export_license)
@@ -63,7 +66,7 @@ class Options:
         return self.formats == ("triplet",) and not self.scores
 
 
-def schema() -> "pa.Schema":
+def schema() -> pa.Schema:
     """The exported columns and types; anchor, positive, negative come first for triplet losses."""
     import pyarrow as pa
 
@@ -89,13 +92,19 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
     out = Path(out_dir) if out_dir is not None else default_dir(settings)
     _check_target(out)
     options = Options.of(settings)
-    params = {"out": str(out)} if options.default else {"out": str(out), "formats": list(options.formats), "scores": options.scores}
+    params = (
+        {"out": str(out)}
+        if options.default
+        else {"out": str(out), "formats": list(options.formats), "scores": options.scores}
+    )
     with wh.run("export.triplets", params) as run:
         mine_run = _mine_run(wh)
         table = _read(wh, int(mine_run["config"]["seed"]))
         stats = build_stats(wh, mine_run, table)
         if options.scores:
-            scores = export_layouts.positive_scores(wh, mine_run["config"]["model"], table.column("anchor_id"), table.column("positive_id"))
+            scores = export_layouts.positive_scores(
+                wh, mine_run["config"]["model"], table.column("anchor_id"), table.column("positive_id")
+            )
             table = table.append_column("positive_score", scores)
         layouts = {
             name: export_layouts.build(name, table, int(mine_run["config"]["negatives"]), options.scores)
@@ -121,16 +130,26 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
 
 
 def _summary(
-    out: Path, table: "pa.Table", stats: dict[str, Any], options: Options, layouts: dict[str, export_layouts.Layout], seconds: float
+    out: Path, table: pa.Table, stats: dict[str, Any], options: Options, layouts: dict[str, export_layouts.Layout], seconds: float
 ) -> output.Summary:  # fmt: skip
     summary = output.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
     if "triplet" in options.formats:
-        summary.add("train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})")
-        summary.add("validation", f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})")
-        summary.add("dataset", f"{DATASET_DIR}/ (datasets.load_from_disk; dataset card {DATASET_DIR}/{export_card.CARD_FILE})")
+        summary.add(
+            "train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})"
+        )
+        summary.add(
+            "validation",
+            f"{stats['dataset']['val_triplets']:,}  ({SPLIT_FILES['validation'][0]}, {SPLIT_FILES['validation'][1]})",
+        )
+        summary.add(
+            "dataset", f"{DATASET_DIR}/ (datasets.load_from_disk; dataset card {DATASET_DIR}/{export_card.CARD_FILE})"
+        )
     for name, layout in layouts.items():
         rows = layout.rows()
-        summary.add(name, f"train {rows['train']:,} / validation {rows['validation']:,}  ({name}/: parquet, jsonl, {LAYOUT_DATASET_DIR}/)")
+        summary.add(
+            name,
+            f"train {rows['train']:,} / validation {rows['validation']:,}  ({name}/: parquet, jsonl, {LAYOUT_DATASET_DIR}/)",
+        )
         if layout.dropped_rows:
             summary.add("  dropped", f"{sum(layout.dropped_rows.values()):,} rows of {layout.dropped_anchors:,} anchors "
                         f"with fewer than {stats['config']['negatives_per_anchor']} negatives")  # fmt: skip
@@ -145,7 +164,10 @@ def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], s
     out: dict[str, Any] = {}
     for name in options.formats:
         if name == "triplet":
-            out[name] = {"dir": ".", "rows": {"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"]}}
+            out[name] = {
+                "dir": ".",
+                "rows": {"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"]},
+            }
         else:
             layout = layouts[name]
             out[name] = {"dir": name, "rows": layout.rows()}
@@ -175,7 +197,7 @@ def _mine_run(wh: Warehouse) -> dict[str, Any]:
     return {"run_id": run_id, "params": json.loads(params or "{}"), **json.loads(counts or "{}")}
 
 
-def _read(wh: Warehouse, seed: int) -> "pa.Table":
+def _read(wh: Warehouse, seed: int) -> pa.Table:
     """All triplets with their split, in a seeded order that depends only on their ids."""
     import numpy as np
 
@@ -187,7 +209,7 @@ def _read(wh: Warehouse, seed: int) -> "pa.Table":
     return table.take(order)
 
 
-def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: "pa.Table") -> dict[str, Any]:
+def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dict[str, Any]:
     """The stats file's content, counted from the tables (and the mine run's recorded config)."""
     config = mine_run["config"]
     split_params = _split_params(wh, mine_run)
@@ -196,13 +218,16 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: "pa.Table") -> d
     by_split = dict(wh.execute("SELECT split, count(*) FROM triplets GROUP BY split").fetchall())
     difficulty = dict(wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall())
     per_split: dict[str, dict[str, int]] = {}
-    for split, diff, n in wh.execute("SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall():
+    for split, diff, n in wh.execute(
+        "SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
         per_split.setdefault(split, {})[diff] = n
     fills = {}
     for band in BAND_NAMES:
         asked = mine_run["bands"][band]
         by_quota, by_fill = wh.execute(
-            "SELECT count(*) FILTER (WHERE NOT filled), count(*) FILTER (WHERE filled) FROM negatives WHERE band = ?", [band]
+            "SELECT count(*) FILTER (WHERE NOT filled), count(*) FILTER (WHERE filled) FROM negatives WHERE band = ?",
+            [band],
         ).fetchall()[0]
         quota = asked["quota"]
         fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
@@ -280,7 +305,7 @@ def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_all(
-    staging: Path, table: "pa.Table", stats: dict[str, Any], options: Options = Options(),
+    staging: Path, table: pa.Table, stats: dict[str, Any], options: Options = Options(),
     layouts: dict[str, export_layouts.Layout] | None = None, sources: list[str] | None = None,
 ) -> None:  # fmt: skip
     """Every file of the export, into `staging`."""
@@ -297,13 +322,17 @@ def _write_all(
         _write_layout(folder, layout.parts)
         dropped = None
         if name == "n-tuple":
-            dropped = {"rows": layout.dropped_rows, "anchors": layout.dropped_anchors, "width": stats["config"]["negatives_per_anchor"]}
+            dropped = {
+                "rows": layout.dropped_rows,
+                "anchors": layout.dropped_anchors,
+                "width": stats["config"]["negatives_per_anchor"],
+            }
         export_card.write(folder / LAYOUT_DATASET_DIR, name, layout.parts, stats, sources, options.license, dropped)
     text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
     (staging / STATS_FILE).write_text(text, encoding="utf-8")
 
 
-def _write_layout(folder: Path, parts: dict[str, "pa.Table"]) -> None:
+def _write_layout(folder: Path, parts: dict[str, pa.Table]) -> None:
     """One layout's Parquet, JSONL and DatasetDict files in its folder."""
     import datasets
     import polars as pl
@@ -315,12 +344,15 @@ def _write_layout(folder: Path, parts: dict[str, "pa.Table"]) -> None:
         pl.from_arrow(parts[split]).write_ndjson(folder / jsonl_name)  # type: ignore[union-attr]
     features = datasets.Features.from_arrow_schema(parts["train"].schema)
     dataset = datasets.DatasetDict(
-        {split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features)) for split, part in parts.items()}
+        {
+            split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features))
+            for split, part in parts.items()
+        }
     )
     dataset.save_to_disk(str(folder / LAYOUT_DATASET_DIR))
 
 
-def _write_triplets(staging: Path, table: "pa.Table", scores: bool) -> dict[str, "pa.Table"]:
+def _write_triplets(staging: Path, table: pa.Table, scores: bool) -> dict[str, pa.Table]:
     """Today's triplet files (with a `scores` column [positive, negative] when asked); returns the rows per split."""
     import datasets
     import numpy as np
@@ -335,7 +367,8 @@ def _write_triplets(staging: Path, table: "pa.Table", scores: bool) -> dict[str,
         pos = table.column("positive_score").to_numpy()
         neg = table.column("negative_similarity").to_numpy().astype(np.float32)
         pair = pa.ListArray.from_arrays(
-            pa.array(np.arange(0, 2 * table.num_rows + 1, 2, dtype=np.int32)), pa.array(np.column_stack([pos, neg]).ravel())
+            pa.array(np.arange(0, 2 * table.num_rows + 1, 2, dtype=np.int32)),
+            pa.array(np.column_stack([pos, neg]).ravel()),
         )
         table = table.append_column("scores", pair)
         target = target.append(pa.field("scores", pa.list_(pa.float32())))
@@ -358,7 +391,10 @@ def _write_triplets(staging: Path, table: "pa.Table", scores: bool) -> dict[str,
     if scores:
         features["scores"] = datasets.List(datasets.Value("float32"))
     dataset = datasets.DatasetDict(
-        {split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features)) for split, part in parts.items()}
+        {
+            split: datasets.Dataset(InMemoryTable(part), info=datasets.DatasetInfo(features=features))
+            for split, part in parts.items()
+        }
     )
     dataset.save_to_disk(str(staging / DATASET_DIR))
     return parts

@@ -8,6 +8,7 @@ the warehouse exactly as it was (not even a run row). Cleaning happens later, in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,9 @@ _SQL = {
 }
 
 
-def _land(wh: Warehouse, step: str, table: str, path: Path, read: readers.Read, params: dict[str, object]) -> Summary:
+def _land(
+    wh: Warehouse, step: str, table: str, path: Path, read: readers.Read, params: Mapping[str, object]
+) -> Summary:
     """Replace this file's rows and import rejects in one transaction."""
     file = str(path.resolve())
     with wh.run(step, {"file": file, **params}) as run:
@@ -92,7 +95,7 @@ def _land(wh: Warehouse, step: str, table: str, path: Path, read: readers.Read, 
     return summary.add("seconds", round(run.seconds, 2)).add("next", "etl clean")
 
 
-def _bad_frame(bad: list[readers.Bad]) -> "pl.DataFrame":
+def _bad_frame(bad: list[readers.Bad]) -> pl.DataFrame:
     import polars as pl
 
     return pl.DataFrame(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from etl.errors import InputError
 
@@ -42,7 +43,7 @@ class Bad:
 class Read:
     """What a reader found: the good rows, and the bad lines it was allowed to skip."""
 
-    rows: "pl.DataFrame"
+    rows: pl.DataFrame
     bad: list[Bad] = field(default_factory=list)
 
 
@@ -199,7 +200,7 @@ def _pair_object(lines: _Lines, number: int, line: str, obj: Any) -> None:
     lines.good(number, source=obj["source"], target=obj["target"], similarity=similarity, extra=_extra(extra))
 
 
-def _similarity(value: Any) -> float | None | bool:
+def _similarity(value: Any) -> float | bool | None:
     """A float, None when absent, or False when it is not a finite number."""
     if value is None or value == "":
         return None
@@ -263,7 +264,9 @@ def _pairs_csv(lines: _Lines, text: str, delimiter: str) -> None:
             lines.refuse(number, "wrong_type", f"similarity {row[at['similarity']]!r} is not a number", raw)
             continue
         extra = {name: row[i] for name, i in at.items() if name not in PAIR_COLUMNS}
-        lines.good(number, source=row[at["source"]], target=row[at["target"]], similarity=similarity, extra=_extra(extra))
+        lines.good(
+            number, source=row[at["source"]], target=row[at["target"]], similarity=similarity, extra=_extra(extra)
+        )
 
 
 def _term_column(path: Path, column: str | None, columns: list[str]) -> str:
@@ -285,7 +288,9 @@ def _terms_csv(lines: _Lines, text: str, delimiter: str, column: str | None) -> 
     at = header.index(_term_column(lines.path, column, header))
     for number, row in rows:
         if len(row) != len(header):
-            lines.refuse(number, "wrong_shape", f"has {len(row)} fields, the header has {len(header)}", delimiter.join(row))
+            lines.refuse(
+                number, "wrong_shape", f"has {len(row)} fields, the header has {len(header)}", delimiter.join(row)
+            )
             continue
         lines.good(number, text=row[at])
 
@@ -298,7 +303,7 @@ def _terms_json_list(lines: _Lines, text: str) -> None:
         where = f"{lines.path}:{exc.lineno}"
         raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); fix the file") from None
     if not isinstance(items, list):
-        raise InputError(f"{lines.path}:1: not a JSON list of terms; give a list like [\"term\", ...]")
+        raise InputError(f'{lines.path}:1: not a JSON list of terms; give a list like ["term", ...]')
     for number, item in enumerate(items, start=1):
         if isinstance(item, str):
             lines.good(number, text=item)
@@ -310,7 +315,7 @@ def _terms_json_list(lines: _Lines, text: str) -> None:
 # -- Parquet ------------------------------------------------------------------------------------
 
 
-def _parquet(path: Path) -> "pl.DataFrame":
+def _parquet(path: Path) -> pl.DataFrame:
     import polars as pl
 
     if not path.exists():
@@ -324,7 +329,7 @@ def _parquet(path: Path) -> "pl.DataFrame":
     return frame
 
 
-def _text_column(path: Path, frame: "pl.DataFrame", name: str) -> None:
+def _text_column(path: Path, frame: pl.DataFrame, name: str) -> None:
     import polars as pl
 
     if name not in frame.columns:
@@ -349,8 +354,11 @@ def _pairs_parquet(path: Path, skip: bool) -> Read:
     extra_names = sorted(c for c in frame.columns if c not in PAIR_COLUMNS)
     extra = pl.struct(extra_names).struct.json_encode() if extra_names else pl.lit(None, dtype=pl.String)
     rows = frame.with_row_index("line", offset=1).select(
-        pl.col("source").cast(pl.String), pl.col("target").cast(pl.String),
-        similarity.alias("similarity"), extra.alias("extra"), pl.col("line").cast(pl.Int64),
+        pl.col("source").cast(pl.String),
+        pl.col("target").cast(pl.String),
+        similarity.alias("similarity"),
+        extra.alias("extra"),
+        pl.col("line").cast(pl.Int64),
     )
     nulls = rows.filter(pl.col("source").is_null() | pl.col("target").is_null())
     good = rows.filter(pl.col("source").is_not_null() & pl.col("target").is_not_null())
@@ -370,7 +378,7 @@ def _terms_parquet(path: Path, column: str | None, skip: bool) -> Read:
     return _parquet_result(path, good, rows.filter(pl.col("text").is_null()), f"{name} is null", skip)
 
 
-def _parquet_result(path: Path, good: "pl.DataFrame", nulls: "pl.DataFrame", reason: str, skip: bool) -> Read:
+def _parquet_result(path: Path, good: pl.DataFrame, nulls: pl.DataFrame, reason: str, skip: bool) -> Read:
     """A row with a null where text is needed is a bad line (numbered from 1 in file order)."""
     lines = nulls["line"].to_list()
     if lines and not skip:

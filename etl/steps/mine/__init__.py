@@ -95,9 +95,9 @@ class Mined:
     """What mining produced, before it is written."""
 
     picks: Picks
-    quota: "np.ndarray"  # int64[m, 3] negatives asked per anchor and band
-    population: "np.ndarray"  # int64[m, 3] band members per anchor (estimated where `estimated`)
-    estimated: "np.ndarray"  # bool[m, 3]
+    quota: np.ndarray  # int64[m, 3] negatives asked per anchor and band
+    population: np.ndarray  # int64[m, 3] band members per anchor (estimated where `estimated`)
+    estimated: np.ndarray  # bool[m, 3]
     escalated: int = 0  # anchors the ANN path completed with the exact scan
     lost: int = 0  # of those, anchors the index search did not find (its own vector missing)
     escalated_by_band: dict[str, int] = field(default_factory=dict)
@@ -126,7 +126,7 @@ def params(settings: Settings, model: str) -> dict[str, Any]:
     return {key: getattr(settings, key) for key in _PARAMS} | {"model": model}
 
 
-def prepare(wh: Warehouse, model: str) -> "MineInputs":
+def prepare(wh: Warehouse, model: str) -> MineInputs:
     """Check the inputs' rules and load them; refuses a model without any anchor."""
     broken = wh.run_checks("mine_input_")
     if broken:
@@ -140,7 +140,9 @@ def prepare(wh: Warehouse, model: str) -> "MineInputs":
     return inputs
 
 
-def land(wh: Warehouse, run: "Run", settings: Settings, inputs: "MineInputs", plan: Plan, mined: Mined, clock: _Clock) -> None:
+def land(
+    wh: Warehouse, run: Run, settings: Settings, inputs: MineInputs, plan: Plan, mined: Mined, clock: _Clock
+) -> None:
     """Build the frames, split the triplets and replace the mined tables in one transaction; fills run.counts."""
     import numpy as np
     import polars as pl
@@ -167,7 +169,7 @@ _PARAMS = (
 )  # fmt: skip
 
 
-def make_plan(wh: Warehouse | None, settings: Settings, inputs: "MineInputs", model: str, index: Any = None) -> Plan:
+def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, model: str, index: Any = None) -> Plan:
     """Resolve the bands (fixed cosines, or percentiles of this model's scores) and the search mode."""
     if settings.mine_calibrate:
         bands = calibrate(inputs, settings.mine_percentiles, settings.seed)
@@ -194,7 +196,7 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: "MineInputs", mo
     return Plan(**{**{k: getattr(plan, k) for k in plan.__dataclass_fields__}, "search": search, "why": why})
 
 
-def context(inputs: "MineInputs", plan: Plan) -> mine_search.Context:
+def context(inputs: MineInputs, plan: Plan) -> mine_search.Context:
     """What every chunk of the run shares: the bands, the permutation and the cap."""
     import numpy as np
 
@@ -207,7 +209,7 @@ def context(inputs: "MineInputs", plan: Plan) -> mine_search.Context:
     return mine_search.Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
 
 
-def calibrate(inputs: "MineInputs", percentiles: tuple[float, ...], seed: int) -> Bands:
+def calibrate(inputs: MineInputs, percentiles: tuple[float, ...], seed: int) -> Bands:
     """Bands at percentiles of anchor-to-random-term cosines for this model (seeded, exact scores)."""
     import numpy as np
 
@@ -216,7 +218,7 @@ def calibrate(inputs: "MineInputs", percentiles: tuple[float, ...], seed: int) -
     return Bands(np.stack([edges[:-1], edges[1:]], axis=1))
 
 
-def sample_cosines(inputs: "MineInputs", seed: int) -> "np.ndarray":
+def sample_cosines(inputs: MineInputs, seed: int) -> np.ndarray:
     """Exact cosines of up to CALIBRATION_ANCHORS anchors to CALIBRATION_DRAWS random other terms each."""
     import numpy as np
 
@@ -231,8 +233,9 @@ def sample_cosines(inputs: "MineInputs", seed: int) -> "np.ndarray":
     return mine_search.exact_cosine(inputs.vecs, rows_a[keep], rows_b[keep])
 
 
-def mine(inputs: "MineInputs", plan: Plan, index: Any = None, subset: "np.ndarray | None" = None,
-         workers: int | None = None) -> Mined:
+def mine(
+    inputs: MineInputs, plan: Plan, index: Any = None, subset: np.ndarray | None = None, workers: int | None = None
+) -> Mined:
     """Pick the negatives of every anchor (or of the anchor indices `subset`), chunk by chunk.
 
     The result does not depend on the chunking, nor on which other anchors are mined alongside: a
@@ -286,7 +289,7 @@ def canonical(picks: Picks) -> Picks:
     return Picks(*(getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")))
 
 
-def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFrame", "pl.DataFrame", "pl.DataFrame"]:
+def frames(inputs: MineInputs, mined: Mined, plan: Plan) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The negatives, the triplets (ids; texts are joined in SQL) and the anchors left without negatives."""
     import numpy as np
     import polars as pl
@@ -331,7 +334,7 @@ def frames(inputs: "MineInputs", mined: Mined, plan: Plan) -> tuple["pl.DataFram
     return negatives, triplets, skipped
 
 
-def anchor_bands(inputs: "MineInputs", mined: Mined) -> "pl.DataFrame":
+def anchor_bands(inputs: MineInputs, mined: Mined) -> pl.DataFrame:
     """One row per (anchor, band): its population, whether estimated, its quota and its quota picks."""
     import numpy as np
     import polars as pl
@@ -352,7 +355,7 @@ def anchor_bands(inputs: "MineInputs", mined: Mined) -> "pl.DataFrame":
     )
 
 
-def _write(wh: Warehouse, run_id: int, frames: dict[str, "pl.DataFrame"]) -> None:
+def _write(wh: Warehouse, run_id: int, frames: dict[str, pl.DataFrame]) -> None:
     """Replace negatives, triplets and anchor_bands; record skipped anchors in rejects. Call inside a transaction."""
     for table in ("negatives", "triplets", "anchor_bands"):
         wh.execute(f"DELETE FROM {table}")  # a fixed list of names: identifiers cannot be bound
@@ -364,14 +367,23 @@ def _write(wh: Warehouse, run_id: int, frames: dict[str, "pl.DataFrame"]) -> Non
             wh.con.unregister(f"mined_{name}")
     landed = wh.scalar("SELECT count(*) FROM triplets")
     if landed != frames["triplets"].height:
-        raise EtlError(f"landed {landed:,} of {frames['triplets'].height:,} triplets (a term lost its text); run `etl clean` and retry")
+        raise EtlError(
+            f"landed {landed:,} of {frames['triplets'].height:,} triplets (a term lost its text); run `etl clean` and retry"
+        )
     broken = wh.run_checks("mine_output_")
     if broken:
-        raise CheckFailed(f"mined rows break {', '.join(f'{k} ({v} rows)' for k, v in broken.items())}; this is a bug, please report it")
+        raise CheckFailed(
+            f"mined rows break {', '.join(f'{k} ({v} rows)' for k, v in broken.items())}; this is a bug, please report it"
+        )
 
 
 def _counts(
-    inputs: "MineInputs", mined: Mined, plan: Plan, negatives: "pl.DataFrame", triplets: "pl.DataFrame", skipped: "pl.DataFrame"
+    inputs: MineInputs,
+    mined: Mined,
+    plan: Plan,
+    negatives: pl.DataFrame,
+    triplets: pl.DataFrame,
+    skipped: pl.DataFrame,
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -399,7 +411,7 @@ def _counts(
         "config": plan.config(),
         "search": plan.search,
         "search_reason": plan.why,
-        "terms": int(len(inputs.ids)),
+        "terms": len(inputs.ids),
         "dim": int(inputs.vecs.shape[1]),
         "anchors": int(m),
         "anchors_with_negatives": int((per_anchor > 0).sum()),
@@ -423,7 +435,7 @@ def _counts(
     return counts
 
 
-def _spread(values: "np.ndarray") -> dict[str, float]:
+def _spread(values: np.ndarray) -> dict[str, float]:
     """Mean, median and 5th percentile of a per-anchor count."""
     import numpy as np
 
@@ -436,7 +448,7 @@ def _spread(values: "np.ndarray") -> dict[str, float]:
     }
 
 
-def _cosine_range(inputs: "MineInputs", plan: Plan) -> str:
+def _cosine_range(inputs: MineInputs, plan: Plan) -> str:
     """Where this model puts anchor-to-term cosines, as percentiles of a seeded sample."""
     import numpy as np
 
@@ -447,7 +459,7 @@ def _cosine_range(inputs: "MineInputs", plan: Plan) -> str:
     return f"anchor-to-term cosines run p1 {p1:.2f} / median {p50:.2f} / p99 {p99:.2f}"
 
 
-def _warnings(inputs: "MineInputs", plan: Plan, bands: dict[str, Any], m: int) -> list[str]:
+def _warnings(inputs: MineInputs, plan: Plan, bands: dict[str, Any], m: int) -> list[str]:
     """A line per band with a quota that most anchors find empty: the model does not score into it."""
     out = []
     for name, (low, high) in plan.bands.as_dict().items():
@@ -461,7 +473,7 @@ def _warnings(inputs: "MineInputs", plan: Plan, bands: dict[str, Any], m: int) -
     return out
 
 
-def _no_triplets(inputs: "MineInputs", plan: Plan) -> str:
+def _no_triplets(inputs: MineInputs, plan: Plan) -> str:
     """Why no anchor got a negative, and what to try."""
     shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in plan.bands.as_dict().items())
     return (
@@ -474,13 +486,19 @@ def _no_triplets(inputs: "MineInputs", plan: Plan) -> str:
 def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
     """The one-screen summary of a mine run from its counts."""
     split_info = counts["split"]
-    summary = output.Summary(f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s")
+    summary = output.Summary(
+        f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s"
+    )
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
     summary.add("search", f"{counts['search']} ({counts['search_reason']})")
     if "escalated" in counts:
         esc = counts["escalated"]
         why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
-        missed = f"; the index missed {esc['index_missed_anchor']:,} anchors themselves" if esc["index_missed_anchor"] else ""
+        missed = (
+            f"; the index missed {esc['index_missed_anchor']:,} anchors themselves"
+            if esc["index_missed_anchor"]
+            else ""
+        )
         summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
     bands = counts["config"]["bands"]
     summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
@@ -494,7 +512,9 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
         )
     pos = counts["positives_per_anchor"]
-    summary.add("positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}")
+    summary.add(
+        "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"
+    )
     summary.add("short anchors", counts["anchors_short"])
     summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
     summary.add("split", split.describe_line(split_info))

@@ -29,9 +29,8 @@ SCAN_OVERHEAD = 1.15  # the scan's bookkeeping on top of the bare matrix product
 SEARCH_PROBE = 256  # queries timed against the index
 
 
-def choose(wh: "Warehouse | None", settings: "Settings", ctx: "Context", index: Any = None) -> tuple[str, str]:
+def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = None) -> tuple[str, str]:
     """`exact` or `ann` for this run, and a line saying why."""
-    import numpy as np
 
     inputs = ctx.inputs
     m, n, dim = len(inputs.anchors), len(inputs.ids), int(inputs.vecs.shape[1])
@@ -54,14 +53,14 @@ def choose(wh: "Warehouse | None", settings: "Settings", ctx: "Context", index: 
     return choice, f"auto: exact scan ~{exact:.0f}s vs ann ~{ann:.0f}s ({detail}) on {n:,} x {dim}"
 
 
-def _probe_anchors(m: int) -> "np.ndarray":
+def _probe_anchors(m: int) -> np.ndarray:
     """Anchor indices spread over the whole list."""
     import numpy as np
 
     return np.unique(np.linspace(0, m - 1, min(PROBE_ANCHORS, m)).astype(np.int64))
 
 
-def escalation_share(ctx: "Context", probe: "np.ndarray", sims: "np.ndarray") -> float:
+def escalation_share(ctx: Context, probe: np.ndarray, sims: np.ndarray) -> float:
     """Expected share of anchors whose bands neither the shortlist covers nor ANN_DRAWS draws fill."""
     import numpy as np
 
@@ -91,7 +90,7 @@ def _poisson_below(k: int, lam: float) -> float:
     return min(total, 1.0)
 
 
-def _build_seconds(settings: "Settings", ctx: "Context", index: Any) -> tuple[float, str]:
+def _build_seconds(settings: Settings, ctx: Context, index: Any) -> tuple[float, str]:
     """Seconds to build the index first (0 when one is at hand), and a note saying which."""
     from etl.steps import index as index_step
 
@@ -106,7 +105,7 @@ def _build_seconds(settings: "Settings", ctx: "Context", index: Any) -> tuple[fl
     return seconds, f"index build ~{seconds:.0f}s ({dtype})"
 
 
-def _search_seconds(ctx: "Context", index: Any, probe: "np.ndarray", build: float) -> float:
+def _search_seconds(ctx: Context, index: Any, probe: np.ndarray, build: float) -> float:
     """Seconds to search every anchor's shortlist, timed on the probe anchors when an index is at hand."""
     inputs = ctx.inputs
     count = min(mine_search.shortlist_size(ctx, probe), len(inputs.ids))

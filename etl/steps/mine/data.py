@@ -41,39 +41,38 @@ class MineInputs:
     """The vocabulary (terms with a vector, ordered by term_id) and the anchors mined over it."""
 
     model: str
-    ids: "np.ndarray"  # int64 term_id per vocabulary row, ascending
-    vecs: "np.ndarray"  # float32[n, dim], L2-normalised
-    group: "np.ndarray"  # int64 group_id per row, -1 when the term has none
-    norm: "np.ndarray"  # int64 code of terms.norm per row (equal codes = equal norms)
-    anchors: "np.ndarray"  # int64 vocabulary rows of the anchors, ascending
-    pos_ptr: "np.ndarray"  # int64[m + 1]: positives of anchor i are pos_rows[pos_ptr[i]:pos_ptr[i+1]]
-    pos_rows: "np.ndarray"  # int64 vocabulary rows of positives, ascending within an anchor
-    excluded_norms: "np.ndarray"  # sorted int64 keys anchor * n_codes + norm code of the anchor and its positives
-    group_norms: "np.ndarray"  # sorted int64 keys group index * n_codes + norm code of every group member
-    group_index: "np.ndarray"  # int64 dense index of each row's group, -1 when none
+    ids: np.ndarray  # int64 term_id per vocabulary row, ascending
+    vecs: np.ndarray  # float32[n, dim], L2-normalised
+    group: np.ndarray  # int64 group_id per row, -1 when the term has none
+    norm: np.ndarray  # int64 code of terms.norm per row (equal codes = equal norms)
+    anchors: np.ndarray  # int64 vocabulary rows of the anchors, ascending
+    pos_ptr: np.ndarray  # int64[m + 1]: positives of anchor i are pos_rows[pos_ptr[i]:pos_ptr[i+1]]
+    pos_rows: np.ndarray  # int64 vocabulary rows of positives, ascending within an anchor
+    excluded_norms: np.ndarray  # sorted int64 keys anchor * n_codes + norm code of the anchor and its positives
+    group_norms: np.ndarray  # sorted int64 keys group index * n_codes + norm code of every group member
+    group_index: np.ndarray  # int64 dense index of each row's group, -1 when none
     n_codes: int
     counts: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def anchor_ids(self) -> "np.ndarray":
+    def anchor_ids(self) -> np.ndarray:
         """term_id of each anchor."""
         return self.ids[self.anchors]
 
-    def positive_counts(self) -> "np.ndarray":
+    def positive_counts(self) -> np.ndarray:
         """Number of positives per anchor."""
         import numpy as np
 
         return np.diff(self.pos_ptr)
 
-    def pair_anchor(self) -> "np.ndarray":
+    def pair_anchor(self) -> np.ndarray:
         """Anchor index of each entry of pos_rows."""
         import numpy as np
 
         return np.repeat(np.arange(len(self.anchors), dtype=np.int64), self.positive_counts())
 
-    def excluded(self, anchor: "np.ndarray", rows: "np.ndarray") -> "np.ndarray":
+    def excluded(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """True where `rows[i]` may not be a negative of anchor index `anchor[i]` (a possible synonym)."""
-        import numpy as np
 
         anchor_rows = self.anchors[anchor]
         out = rows == anchor_rows
@@ -85,7 +84,7 @@ class MineInputs:
         out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
         return out
 
-    def exclusions(self, anchors: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+    def exclusions(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (i, row) that `excluded` forbids for anchor index anchors[i]: the pairs to blank out."""
         import numpy as np
 
@@ -94,12 +93,14 @@ class MineInputs:
         # The anchor, its positives and its group's members; then every row spelled like one of them.
         seeds_w, seeds_r = [local], [anchor_rows]
         w, r = _expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
-        seeds_w.append(w), seeds_r.append(r)
+        seeds_w.append(w)
+        seeds_r.append(r)
         group = self.group_index[anchor_rows]
         grouped = group >= 0
         w, r = _expand(local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1],
                        self._by_group[0])  # fmt: skip
-        seeds_w.append(w), seeds_r.append(r)
+        seeds_w.append(w)
+        seeds_r.append(r)
         sw, sr = np.concatenate(seeds_w), np.concatenate(seeds_r)
         code = np.unique(sw * self.n_codes + self.norm[sr])
         cw, cc = code // self.n_codes, code % self.n_codes
@@ -108,16 +109,16 @@ class MineInputs:
         return pair // len(self.ids), pair % len(self.ids)
 
     @cached_property
-    def _by_group(self) -> tuple["np.ndarray", "np.ndarray"]:
+    def _by_group(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows ordered by dense group index, and each group's start in them."""
         return _index_by(self.group_index, int(self.group_index.max()) + 1 if len(self.group_index) else 0)
 
     @cached_property
-    def _by_norm(self) -> tuple["np.ndarray", "np.ndarray"]:
+    def _by_norm(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows ordered by norm code, and each code's start in them."""
         return _index_by(self.norm, self.n_codes)
 
-    def exclusion_bound(self) -> "np.ndarray":
+    def exclusion_bound(self) -> np.ndarray:
         """Per anchor, at most how many vocabulary rows `excluded` removes (sizes its search shortlist)."""
         import numpy as np
 
@@ -137,8 +138,10 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     import numpy as np
 
     ids, vecs = vectors.load(wh, model)
-    term_ids, norm_codes = _columns(wh, "SELECT term_id, dense_rank() OVER (ORDER BY norm) AS code FROM terms ORDER BY term_id")
-    counts: dict[str, Any] = {"vectors": int(len(ids))}
+    term_ids, norm_codes = _columns(
+        wh, "SELECT term_id, dense_rank() OVER (ORDER BY norm) AS code FROM terms ORDER BY term_id"
+    )
+    counts: dict[str, Any] = {"vectors": len(ids)}
     in_terms = _member(term_ids, ids)
     if not in_terms.all():
         # Vectors of terms that have left the vocabulary: they have no text to put in a triplet.
@@ -164,7 +167,7 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     rows_a, ok_a = _rows(ids, term_a)
     rows_b, ok_b = _rows(ids, term_b)
     usable = ok_a & ok_b & (rows_a != rows_b)
-    counts["pairs"] = int(len(term_a))
+    counts["pairs"] = len(term_a)
     counts["pairs_without_vectors"] = int((~(ok_a & ok_b)).sum())
     # Both directions, as the notebook: each side is an anchor with the other as positive.
     src = np.concatenate([rows_a[usable], rows_b[usable]])
@@ -184,16 +187,16 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     group_index = np.full(len(ids), -1, dtype=np.int64)
     group_index[grouped] = dense.reshape(-1)
     group_norms = np.unique(group_index[grouped] * n_codes + norm[grouped])
-    counts["anchors"] = int(len(anchors))
-    counts["anchor_positive_pairs"] = int(len(dst))
+    counts["anchors"] = len(anchors)
+    counts["anchor_positive_pairs"] = len(dst)
     return MineInputs(
         model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
     )
 
 
 def _expand(
-    which: "np.ndarray", starts: "np.ndarray", stops: "np.ndarray", values: "np.ndarray"
-) -> tuple["np.ndarray", "np.ndarray"]:
+    which: np.ndarray, starts: np.ndarray, stops: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(which[i], values[j]) for every j in starts[i]:stops[i], vectorised."""
     import numpy as np
 
@@ -203,7 +206,7 @@ def _expand(
     return which[owner], values[starts[owner] + offset]
 
 
-def _index_by(codes: "np.ndarray", n_codes: int) -> tuple["np.ndarray", "np.ndarray"]:
+def _index_by(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows sorted by a non-negative code (negative codes left out), and each code's start."""
     import numpy as np
 
@@ -213,15 +216,15 @@ def _index_by(codes: "np.ndarray", n_codes: int) -> tuple["np.ndarray", "np.ndar
     return rows.astype(np.int64), ptr.astype(np.int64)
 
 
-def _columns(wh: Warehouse, sql: str) -> tuple["np.ndarray", "np.ndarray"]:
+def _columns(wh: Warehouse, sql: str) -> tuple[np.ndarray, np.ndarray]:
     """Two int64 columns of a query."""
     import numpy as np
 
     table = wh.con.sql(sql).to_arrow_table()
-    return tuple(table.column(i).to_numpy().astype(np.int64, copy=False) for i in range(2))  # type: ignore[return-value]
+    return tuple(table.column(i).to_numpy().astype(np.int64, copy=False) for i in range(2))
 
 
-def _member(sorted_values: "np.ndarray", values: "np.ndarray") -> "np.ndarray":
+def _member(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     """values[i] in sorted_values, vectorised."""
     import numpy as np
 
@@ -231,7 +234,7 @@ def _member(sorted_values: "np.ndarray", values: "np.ndarray") -> "np.ndarray":
     return sorted_values[at] == values
 
 
-def _rows(ids: "np.ndarray", term_ids: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+def _rows(ids: np.ndarray, term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vocabulary row of each term_id, and whether it is in the vocabulary at all."""
     import numpy as np
 

@@ -142,13 +142,17 @@ def _mine_shard(source: Any, plan: mine.Plan, shard: int, shards: int, index_pat
     if index_path is not None:
         from usearch.index import Index
 
+        from etl.steps.index import set_search_depth
+
         index = Index.restore(index_path, view=True)
-        index.expansion_search = expansion_search
+        if index is None:
+            raise EtlError(f"{index_path} is not a usearch index; run `etl index --force` and retry")
+        set_search_depth(index, expansion_search)
     # The task has one CPU of the cluster: its exact scan runs one block at a time.
     return mine_shards.compute(inputs, plan, shard, shards, index, workers=1)
 
 
-def save_inputs(inputs: "MineInputs", directory: Path) -> str:
+def save_inputs(inputs: MineInputs, directory: Path) -> str:
     """Write the mining inputs as .npy files (plus a JSON of the rest) for tasks on other nodes; returns the path."""
     import numpy as np
 
@@ -161,7 +165,7 @@ def save_inputs(inputs: "MineInputs", directory: Path) -> str:
     return str(directory)
 
 
-def load_inputs(directory: Path) -> "MineInputs":
+def load_inputs(directory: Path) -> MineInputs:
     """The mining inputs saved by save_inputs, memory-mapped (pages are read as the scan needs them)."""
     import numpy as np
 

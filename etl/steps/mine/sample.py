@@ -6,8 +6,9 @@ generator, so an anchor gets the same draws whichever chunk it lands in and howe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +26,7 @@ STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
 _GOLDEN = 0x9E3779B97F4A7C15
 
 
-def _mix(x: "np.ndarray") -> "np.ndarray":
+def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser on uint64 arrays (wrapping arithmetic); returns a new array."""
     import numpy as np
 
@@ -38,7 +39,7 @@ def _mix(x: "np.ndarray") -> "np.ndarray":
     return x
 
 
-def keyed(seed: int, stream: int, *parts: "np.ndarray | int") -> "np.ndarray":
+def keyed(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
     """A uint64 hash of (seed, stream, parts...), broadcast over the parts' shapes."""
     import numpy as np
 
@@ -48,7 +49,7 @@ def keyed(seed: int, stream: int, *parts: "np.ndarray | int") -> "np.ndarray":
     return h
 
 
-def uniform(seed: int, stream: int, *parts: "np.ndarray | int") -> "np.ndarray":
+def uniform(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
     """Floats in [0, 1) from `keyed` (53 random bits each)."""
     import numpy as np
 
@@ -72,21 +73,21 @@ class Permutation:
         self.seed, self.n = seed, n
         self.high, self.low = (bits + 1) // 2, bits // 2  # sizes of the left and right halves, in bits
 
-    def round_keys(self, anchor_ids: "np.ndarray") -> "np.ndarray":
+    def round_keys(self, anchor_ids: np.ndarray) -> np.ndarray:
         """uint64[len(anchor_ids), ROUNDS]: the network's keys for each anchor."""
         import numpy as np
 
         return keyed(self.seed, STREAM_PERMUTE, np.asarray(anchor_ids)[:, None], np.arange(self.ROUNDS)[None, :])
 
-    def forward(self, keys: "np.ndarray", which: "np.ndarray", positions: "np.ndarray") -> "np.ndarray":
+    def forward(self, keys: np.ndarray, which: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The row at each position of anchor `keys[which]`'s permutation (int64)."""
         return self._walk(keys, which, positions, self._encrypt)
 
-    def inverse(self, keys: "np.ndarray", which: "np.ndarray", rows: "np.ndarray") -> "np.ndarray":
+    def inverse(self, keys: np.ndarray, which: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The position of each row in anchor `keys[which]`'s permutation (int64)."""
         return self._walk(keys, which, rows, self._decrypt)
 
-    def _walk(self, keys: "np.ndarray", which: "np.ndarray", values: "np.ndarray", step: Any) -> "np.ndarray":
+    def _walk(self, keys: np.ndarray, which: np.ndarray, values: np.ndarray, step: Any) -> np.ndarray:
         import numpy as np
 
         out = step(keys, which, np.asarray(values).astype(np.uint64))
@@ -96,7 +97,7 @@ class Permutation:
             outside = outside[out[outside] >= np.uint64(self.n)]
         return out.astype(np.int64)
 
-    def _encrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
+    def _encrypt(self, keys: np.ndarray, which: np.ndarray, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
         sizes = [self.high, self.low]  # bits of (left, right); an unbalanced network swaps them each round
@@ -107,7 +108,7 @@ class Permutation:
             sizes.reverse()
         return (left << np.uint64(self.low)) | right
 
-    def _decrypt(self, keys: "np.ndarray", which: "np.ndarray", x: "np.ndarray") -> "np.ndarray":
+    def _decrypt(self, keys: np.ndarray, which: np.ndarray, x: np.ndarray) -> np.ndarray:
         import numpy as np
 
         sizes = [self.high, self.low]
@@ -123,16 +124,16 @@ class Permutation:
 class Bands:
     """Three [low, high) cosine bands (easy, medium, hard), compared in float32."""
 
-    edges: "np.ndarray"  # float32[3, 2]
+    edges: np.ndarray  # float32[3, 2]
 
     @classmethod
-    def of(cls, easy: Sequence[float], medium: Sequence[float], hard: Sequence[float]) -> "Bands":
+    def of(cls, easy: Sequence[float], medium: Sequence[float], hard: Sequence[float]) -> Bands:
         """Bands from (low, high) pairs."""
         import numpy as np
 
         return cls(np.asarray([easy, medium, hard], dtype=np.float32).reshape(3, 2))
 
-    def classify(self, sims: "np.ndarray") -> "np.ndarray":
+    def classify(self, sims: np.ndarray) -> np.ndarray:
         """Band code per similarity: 0 easy, 1 medium, 2 hard, -1 outside every band."""
         import numpy as np
 
@@ -144,7 +145,7 @@ class Bands:
         return code
 
     @property
-    def thresholds(self) -> "np.ndarray":
+    def thresholds(self) -> np.ndarray:
         """Every distinct band edge, ascending (float32)."""
         import numpy as np
 
@@ -155,7 +156,7 @@ class Bands:
         return {name: [float(str(v)) for v in self.edges[i]] for i, name in enumerate(BAND_NAMES)}
 
 
-def quotas(seed: int, anchor_ids: "np.ndarray", n: int, ratios: Sequence[float]) -> "np.ndarray":
+def quotas(seed: int, anchor_ids: np.ndarray, n: int, ratios: Sequence[float]) -> np.ndarray:
     """How many negatives each anchor should take per band: int64[m, 3], each row summing to n.
 
     Systematic rounding with a per-anchor offset: an anchor's expected count per band is exactly
@@ -174,7 +175,7 @@ def quotas(seed: int, anchor_ids: "np.ndarray", n: int, ratios: Sequence[float])
     return (upper - lower).astype(np.int64)
 
 
-def rank_within(sorted_keys: "np.ndarray") -> "np.ndarray":
+def rank_within(sorted_keys: np.ndarray) -> np.ndarray:
     """0, 1, 2, ... within each run of equal keys of an already sorted array."""
     import numpy as np
 
@@ -195,35 +196,35 @@ class Members:
     """Band members of anchors, one entry per (anchor, row): per anchor and band at least the
     min(n, population) members that come first in the anchor's permutation."""
 
-    anchor: "np.ndarray"  # int64 index into the anchor list
-    row: "np.ndarray"  # int64 vocabulary row
-    sim: "np.ndarray"  # float32 exact cosine
-    band: "np.ndarray"  # int8 band code of that cosine
-    key: "np.ndarray"  # int64 position in the anchor's permutation
-    source: "np.ndarray"  # int8 index into SOURCES
+    anchor: np.ndarray  # int64 index into the anchor list
+    row: np.ndarray  # int64 vocabulary row
+    sim: np.ndarray  # float32 exact cosine
+    band: np.ndarray  # int8 band code of that cosine
+    key: np.ndarray  # int64 position in the anchor's permutation
+    source: np.ndarray  # int8 index into SOURCES
 
     FIELDS = ("anchor", "row", "sim", "band", "key", "source")
 
     @classmethod
-    def empty(cls) -> "Members":
+    def empty(cls) -> Members:
         """No members."""
         import numpy as np
 
         return cls(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.int8, np.int64, np.int8)))
 
     @classmethod
-    def concat(cls, parts: Sequence["Members"]) -> "Members":
+    def concat(cls, parts: Sequence[Members]) -> Members:
         """All parts as one."""
         import numpy as np
 
         parts = [cls.empty(), *parts]
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
 
-    def take(self, which: "np.ndarray") -> "Members":
+    def take(self, which: np.ndarray) -> Members:
         """The entries at `which` (indices or a mask)."""
         return Members(*(getattr(self, f)[which] for f in self.FIELDS))
 
-    def rank(self) -> "np.ndarray":
+    def rank(self) -> np.ndarray:
         """Each entry's place among its (anchor, band)'s entries, by key: 0 for the first."""
         import numpy as np
 
@@ -232,7 +233,7 @@ class Members:
         rank[order] = rank_within(self.anchor[order] * 4 + self.band[order])
         return rank
 
-    def first(self, n: int) -> "Members":
+    def first(self, n: int) -> Members:
         """Per (anchor, band), the n entries with the smallest keys."""
         return self.take(self.rank() < n)
 
@@ -241,15 +242,15 @@ class Members:
 class Picks:
     """Chosen negatives: one entry per (anchor, negative)."""
 
-    anchor: "np.ndarray"  # int64 index into the anchor list
-    row: "np.ndarray"  # int64 vocabulary row of the negative
-    sim: "np.ndarray"  # float32 exact cosine
-    band: "np.ndarray"  # int8 band code of that cosine
-    filled: "np.ndarray"  # bool: taken by the fallback fill, not by its band's quota
-    source: "np.ndarray"  # int8 index into SOURCES
+    anchor: np.ndarray  # int64 index into the anchor list
+    row: np.ndarray  # int64 vocabulary row of the negative
+    sim: np.ndarray  # float32 exact cosine
+    band: np.ndarray  # int8 band code of that cosine
+    filled: np.ndarray  # bool: taken by the fallback fill, not by its band's quota
+    source: np.ndarray  # int8 index into SOURCES
 
 
-def pick(members: Members, quota: "np.ndarray", n: int) -> Picks:
+def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     """Each anchor's quota per band from the band's first members, then its shortfall from any band.
 
     `members` must hold, per anchor and band, the min(n, population) members that come first in

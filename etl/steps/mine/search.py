@@ -18,6 +18,7 @@ BLAS or index scores only rule terms in or out when they are further than a slac
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ BLANK = -2.0  # written over excluded terms in a similarity chunk: below every b
 SCAN, SEARCH, SAMPLE = (SOURCES.index(s) for s in ("scan", "search", "sample"))
 
 
-def exact_cosine(vecs: "np.ndarray", rows_a: "np.ndarray", rows_b: "np.ndarray") -> "np.ndarray":
+def exact_cosine(vecs: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
     """float32 dot product of each (rows_a[i], rows_b[i]) pair, reproducible bit for bit.
 
     einsum's pairwise reduction runs single-threaded in a fixed order, so a pair's value does not
@@ -85,22 +86,22 @@ def exact_chunk_size(n_terms: int) -> int:
 class Context:
     """What every chunk of a mining run shares."""
 
-    inputs: "MineInputs"
+    inputs: MineInputs
     bands: Bands
     n: int  # members needed per anchor and band: the negatives per anchor
     perm: Permutation
-    cap: "np.ndarray | None"  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
+    cap: np.ndarray | None  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
     top_k: int = 100  # ANN shortlist length before margins
     workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
-    _masks: dict[int, "np.ndarray"] = field(init=False, default_factory=dict)
+    _masks: dict[int, np.ndarray] = field(init=False, default_factory=dict)
     levels: dict[int, int | None] = field(init=False, default_factory=dict)  # per block: the level it listed last
 
     def __post_init__(self) -> None:
         self.slack = exact_slack(int(self.inputs.vecs.shape[1]))
         self.inputs.exclusions(self.inputs.anchors[:0])  # build its lookup tables before threads share them
 
-    def mask(self, block: int, shape: tuple[int, int]) -> "np.ndarray":
+    def mask(self, block: int, shape: tuple[int, int]) -> np.ndarray:
         """A bool work array of `shape` for one block, reused from chunk to chunk (no fresh pages each time)."""
         import numpy as np
 
@@ -109,7 +110,7 @@ class Context:
             self._masks[block] = np.empty(size, dtype=bool)
         return self._masks[block][:size].reshape(shape)
 
-    def settle(self, anchors: "np.ndarray", which: "np.ndarray", rows: "np.ndarray", approx: "np.ndarray") -> "np.ndarray":
+    def settle(self, anchors: np.ndarray, which: np.ndarray, rows: np.ndarray, approx: np.ndarray) -> np.ndarray:
         """`approx` with the exact cosine wherever it is within the slack of a band edge or the cap."""
         import numpy as np
 
@@ -125,7 +126,7 @@ class Context:
         out[idx] = exact_cosine(self.inputs.vecs, self.inputs.anchors[anchors[which[idx]]], rows[idx])
         return out
 
-    def eligible(self, anchors: "np.ndarray", which: "np.ndarray", sims: "np.ndarray") -> "np.ndarray":
+    def eligible(self, anchors: np.ndarray, which: np.ndarray, sims: np.ndarray) -> np.ndarray:
         """Band code of each scored term (-1: in no band, or over the anchor's cap)."""
         code = self.bands.classify(sims)
         if self.cap is not None:
@@ -138,14 +139,14 @@ class Found:
     """What a search learnt about a chunk of anchors."""
 
     members: Members
-    population: "np.ndarray"  # int64[m, 3] band members per anchor (an estimate where `estimated`)
-    estimated: "np.ndarray"  # bool[m, 3] population estimated from permutation draws, not counted
-    escalated: "np.ndarray"  # bool[m] anchors the ANN path handed to the exact scan
-    escalated_by_band: "np.ndarray"  # int64[3] anchors escalated because of each band
+    population: np.ndarray  # int64[m, 3] band members per anchor (an estimate where `estimated`)
+    estimated: np.ndarray  # bool[m, 3] population estimated from permutation draws, not counted
+    escalated: np.ndarray  # bool[m] anchors the ANN path handed to the exact scan
+    escalated_by_band: np.ndarray  # int64[3] anchors escalated because of each band
     lost: int = 0  # anchors escalated because the index did not return the anchor itself
 
 
-def scan(ctx: Context, anchors: "np.ndarray") -> Found:
+def scan(ctx: Context, anchors: np.ndarray) -> Found:
     """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
     import numpy as np
 
@@ -155,7 +156,7 @@ def scan(ctx: Context, anchors: "np.ndarray") -> Found:
     # The passes over the product are memory-bound and numpy runs each on one core: split the rows
     # between the cores (every block is mined on its own; the result does not depend on the split).
     cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
-    blocks = [(int(a), int(b)) for a, b in zip(cuts, cuts[1:]) if b > a]
+    blocks = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
     done = _pool(ctx.workers).map(lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]),
                                   range(len(blocks)))  # fmt: skip
     parts, populations = zip(*done)
@@ -175,7 +176,7 @@ def _pool(workers: int) -> Any:
     return _pools[workers]
 
 
-def _scan_rows(ctx: Context, block: int, anchors: "np.ndarray", sims: "np.ndarray") -> tuple[list[Members], "np.ndarray"]:
+def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) -> tuple[list[Members], np.ndarray]:
     """One block of a chunk's rows: its members, and its populations (int64[len(anchors), 3])."""
     import numpy as np
 
@@ -242,8 +243,8 @@ def _scan_rows(ctx: Context, block: int, anchors: "np.ndarray", sims: "np.ndarra
 
 
 def _walk_dense(
-    ctx: Context, anchors: "np.ndarray", keys: "np.ndarray", sims: "np.ndarray", dense: "np.ndarray",
-    population: "np.ndarray", empty: "np.ndarray",
+    ctx: Context, anchors: np.ndarray, keys: np.ndarray, sims: np.ndarray, dense: np.ndarray,
+    population: np.ndarray, empty: np.ndarray,
 ) -> list[Members]:  # fmt: skip
     """Members of bands too full to list: walk each anchor's permutation, and list the rows that come up short.
 
@@ -291,8 +292,8 @@ def _walk_dense(
 
 
 def _list_band(
-    ctx: Context, anchors: "np.ndarray", keys: "np.ndarray", sims: "np.ndarray", local: "np.ndarray", band: int
-) -> tuple[Members, "np.ndarray"]:
+    ctx: Context, anchors: np.ndarray, keys: np.ndarray, sims: np.ndarray, local: np.ndarray, band: int
+) -> tuple[Members, np.ndarray]:
     """Every member of one band for some rows of the chunk: its first members and its exact size per row."""
     import numpy as np
 
@@ -309,7 +310,7 @@ def _list_band(
     return Members(anchors[w], r, sim, code, key, np.full(len(w), SCAN, np.int8)).first(ctx.n), count
 
 
-def _first(found: Members, which: "np.ndarray", population: "np.ndarray", n: int, n_rows: int) -> Members:
+def _first(found: Members, which: np.ndarray, population: np.ndarray, n: int, n_rows: int) -> Members:
     """`found.first(n)`, sorting only the entries that can be among the first n of their band.
 
     A band's c members sit at uniform random positions of the permutation, so its n-th first one is
@@ -326,13 +327,13 @@ def _first(found: Members, which: "np.ndarray", population: "np.ndarray", n: int
     return found.take(passed | whole[pair]).first(n)
 
 
-def shortlist_size(ctx: Context, anchors: "np.ndarray") -> int:
+def shortlist_size(ctx: Context, anchors: np.ndarray) -> int:
     """Index results asked per anchor: top_k, a margin for near-ties, and room for the exclusions."""
     margin = 16
     return int(ctx.top_k + margin + ctx.inputs.exclusion_bound()[anchors].max())
 
 
-def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
+def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
     """Members from the index's shortlist where it covers a band, permutation draws where it does not, else `scan`."""
     import numpy as np
 
@@ -372,7 +373,9 @@ def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
     w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
     population = np.zeros((m, 3), dtype=np.int64)
     np.add.at(population, (w, code), 1)
-    parts = [Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8)).first(ctx.n)]
+    parts = [
+        Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8)).first(ctx.n)
+    ]
 
     # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
     estimated = ~covered
@@ -409,15 +412,14 @@ def search(ctx: Context, index: Any, anchors: "np.ndarray") -> Found:
     return found
 
 
-def open_index(wh: "Warehouse", settings: "Settings", model: str) -> Any:
+def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
     """The model's usearch index from the index step (built or refreshed there when stale)."""
     import importlib
     import importlib.util
 
     if importlib.util.find_spec("etl.steps.index") is None:
         raise EtlError(
-            "the ANN search needs the index step (etl.steps.index), which this installation lacks; "
-            "use --search exact"
+            "the ANN search needs the index step (etl.steps.index), which this installation lacks; use --search exact"
         )
     index_step = importlib.import_module("etl.steps.index")
     return index_step.ensure(wh, settings, model).index

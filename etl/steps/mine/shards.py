@@ -22,7 +22,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,8 +56,8 @@ class Part:
 
     shard: int
     shards: int
-    negatives: "pl.DataFrame"  # anchor_id, negative_id, similarity, band, filled, source (codes)
-    anchors: "pl.DataFrame"  # anchor_id, quota_<band>, population_<band>, estimated_<band>
+    negatives: pl.DataFrame  # anchor_id, negative_id, similarity, band, filled, source (codes)
+    anchors: pl.DataFrame  # anchor_id, quota_<band>, population_<band>, estimated_<band>
     stats: dict[str, Any]  # escalated, lost, escalated_by_band, found
     run: dict[str, Any] = field(default_factory=dict)  # started_at, finished_at, seconds, host, pid
 
@@ -73,7 +73,7 @@ def part_name(shard: int, shards: int) -> str:
 
 
 def parse(spec: str) -> tuple[int, int]:
-    """"I/N" as (I, N), I counted from 0."""
+    """ "I/N" as (I, N), I counted from 0."""
     try:
         shard, shards = (int(x) for x in spec.split("/"))
     except ValueError:
@@ -83,14 +83,14 @@ def parse(spec: str) -> tuple[int, int]:
     return shard, shards
 
 
-def assignment(anchor_ids: "np.ndarray", shards: int) -> "np.ndarray":
+def assignment(anchor_ids: np.ndarray, shards: int) -> np.ndarray:
     """The shard of each anchor: a seed-independent hash of its term_id, modulo the shard count."""
     import numpy as np
 
     return (keyed(0, STREAM_SHARD, anchor_ids) % np.uint64(shards)).astype(np.int64)
 
 
-def subset(inputs: "MineInputs", shard: int, shards: int) -> "np.ndarray":
+def subset(inputs: MineInputs, shard: int, shards: int) -> np.ndarray:
     """Indices of the anchors shard `shard` of `shards` mines (ascending)."""
     import numpy as np
 
@@ -105,7 +105,7 @@ def fingerprint(wh: Warehouse, model: str) -> dict[str, int]:
     return {name: int(value or 0) for name, value in zip(names, row or ())}
 
 
-def compute(inputs: "MineInputs", plan: mine.Plan, shard: int, shards: int, index: Any = None,
+def compute(inputs: MineInputs, plan: mine.Plan, shard: int, shards: int, index: Any = None,
             workers: int | None = None) -> Part:  # fmt: skip
     """Mine shard `shard` of `shards` (plan.search must be resolved: exact or ann)."""
     import time
@@ -121,7 +121,7 @@ def compute(inputs: "MineInputs", plan: mine.Plan, shard: int, shards: int, inde
     return part
 
 
-def combine(inputs: "MineInputs", parts: list[Part]) -> mine.Mined:
+def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     """The parts as one Mined over every anchor, in the order a single run lands; refuses gaps and overlaps."""
     import numpy as np
     import polars as pl
@@ -176,7 +176,9 @@ def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: 
 # -- the two commands ----------------------------------------------------------------------------
 
 
-def shard(wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None) -> output.Summary:
+def shard(
+    wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None
+) -> output.Summary:
     """Mine one shard of the anchors and write its part under `out` (the warehouse is only read)."""
     shard_no, shards = parse(spec)
     if settings.mine_search == "auto":
@@ -269,11 +271,15 @@ def read_manifests(directory: Path) -> list[dict[str, Any]]:
         except (OSError, ValueError) as exc:
             raise ShardError(f"cannot read {path} ({exc}); mine that shard again") from exc
         if manifest.get("format") != FORMAT:
-            raise ShardError(f"{path} is a part of format {manifest.get('format')!r}, not {FORMAT}; mine that shard again")
+            raise ShardError(
+                f"{path} is a part of format {manifest.get('format')!r}, not {FORMAT}; mine that shard again"
+            )
         manifests.append(manifest)
     counts = sorted({m["shards"] for m in manifests})
     if len(counts) > 1:
-        raise ShardError(f"{directory} mixes parts of {' and '.join(map(str, counts))} shards; keep one set of parts there")
+        raise ShardError(
+            f"{directory} mixes parts of {' and '.join(map(str, counts))} shards; keep one set of parts there"
+        )
     shards = counts[0]
     have = {m["shard"] for m in manifests}
     missing = [i for i in range(shards) if i not in have]
@@ -287,7 +293,9 @@ def read_manifests(directory: Path) -> list[dict[str, Any]]:
 def check_state(manifest: dict[str, Any], current: dict[str, int], directory: Path) -> None:
     """Refuse a part mined from another state of the warehouse (stale, or another warehouse's)."""
     theirs = manifest.get("fingerprint", {})
-    differs = [key.removesuffix("_digest") for key in current if key.endswith("_digest") and theirs.get(key) != current[key]]
+    differs = [
+        key.removesuffix("_digest") for key in current if key.endswith("_digest") and theirs.get(key) != current[key]
+    ]
     if differs:
         raise ShardError(f"{_label(manifest, directory)} was mined from another state of the warehouse (its "
                          f"{' and '.join(differs)} differ from this warehouse's); mine it again here, or merge it "
@@ -325,7 +333,7 @@ def load_part(directory: Path, manifest: dict[str, Any]) -> Part:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _part(inputs: "MineInputs", mined: mine.Mined, which: "np.ndarray", shard: int, shards: int) -> Part:
+def _part(inputs: MineInputs, mined: mine.Mined, which: np.ndarray, shard: int, shards: int) -> Part:
     import polars as pl
 
     p = mined.picks
@@ -344,7 +352,7 @@ def _part(inputs: "MineInputs", mined: mine.Mined, which: "np.ndarray", shard: i
     return Part(shard, shards, negatives, pl.DataFrame(columns), stats)
 
 
-def _locate(sorted_ids: "np.ndarray", ids: "np.ndarray", part: Part | None, what: str) -> "np.ndarray":
+def _locate(sorted_ids: np.ndarray, ids: np.ndarray, part: Part | None, what: str) -> np.ndarray:
     """Row of each id in `sorted_ids`; refuses an id the warehouse does not have."""
     import numpy as np
 
@@ -368,4 +376,4 @@ def _sha256(path: Path) -> str:
 
 def _now() -> str:
     """UTC now as an ISO timestamp without zone (the runs table stores UTC TIMESTAMPs)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None).isoformat(sep=" ")
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.output import Summary
-from etl.warehouse import Warehouse, read_sql
+from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from etl.steps.report.figures import Section
@@ -96,7 +96,9 @@ def collect(wh: Warehouse) -> Data:
     # Identifiers cannot be bound; only the fixed names in TOTALS are queried.
     data = Data(str(wh.path), {table: int(wh.scalar(f"SELECT count(*) FROM {table}")) for table in TOTALS})
     data.mine_run_id, data.mine_counts = _mine_run(wh)
-    data.histogram = [(b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()]
+    data.histogram = [
+        (b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()
+    ]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
     cursor = wh.sql_file("report_band_population")
@@ -171,7 +173,7 @@ td:first-child, th:first-child { text-align: left; }
 """
 
 
-def render(data: Data, parts: "list[Section]", plotly_js: str) -> str:
+def render(data: Data, parts: list[Section], plotly_js: str) -> str:
     """The whole page as one HTML string."""
     import plotly.io as pio
 
@@ -185,32 +187,36 @@ def render(data: Data, parts: "list[Section]", plotly_js: str) -> str:
             chunk.append(f'<div class="plot" id="plot-{part.key}"></div>')
             # "<" only occurs inside JSON strings; as \u003c no text can end the script element early.
             spec = pio.to_json(part.figure, validate=False, engine="json").replace("<", "\\u003c")
-            chunk.append(f'<script type="application/json" class="figure" data-target="plot-{part.key}">{spec}</script>')
+            chunk.append(
+                f'<script type="application/json" class="figure" data-target="plot-{part.key}">{spec}</script>'
+            )
             if part.table:
                 chunk.append(_table(part.table))
         chunk.append("</section>")
         body.append("\n".join(chunk))
     totals = _table([list(data.totals), [f"{n:,}" for n in data.totals.values()]])
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>etl report — {html.escape(Path(data.warehouse).name)}</title>",
-        f"<style>{_STYLE}</style>",
-        f"<script>{_ERROR_CATCHER}</script>",
-        f"<script>{plotly_js}</script>",
-        "</head><body>",
-        '<div id="page-errors" hidden></div>',
-        "<h1>etl report</h1>",
-        f'<p class="meta">{html.escape(data.warehouse)} · generated {generated}</p>',
-        totals,
-        *body,
-        f'<p id="render-status" data-expected="{sum(p.figure is not None for p in parts)}">drawing…</p>',
-        f"<script>{_DRAW}</script>",
-        "</body></html>",
-        "",
-    ])
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>etl report — {html.escape(Path(data.warehouse).name)}</title>",
+            f"<style>{_STYLE}</style>",
+            f"<script>{_ERROR_CATCHER}</script>",
+            f"<script>{plotly_js}</script>",
+            "</head><body>",
+            '<div id="page-errors" hidden></div>',
+            "<h1>etl report</h1>",
+            f'<p class="meta">{html.escape(data.warehouse)} · generated {generated}</p>',
+            totals,
+            *body,
+            f'<p id="render-status" data-expected="{sum(p.figure is not None for p in parts)}">drawing…</p>',
+            f"<script>{_DRAW}</script>",
+            "</body></html>",
+            "",
+        ]
+    )
 
 
 def _table(rows: list[list[Any]]) -> str:

@@ -27,24 +27,24 @@ class Section:
     key: str
     title: str
     note: str
-    figure: "go.Figure | None" = None
+    figure: go.Figure | None = None
     table: list[list[Any]] = field(default_factory=list)  # header row first; rendered under the figure
 
 
-def sections(data: "Data") -> list[Section]:
+def sections(data: Data) -> list[Section]:
     """Every section of the page, in order."""
     return [negatives(data), bands(data), positives(data), population(data), rejects(data), llm_calls(data),
             last_runs(data)]  # fmt: skip
 
 
-def _layout(fig: "go.Figure", height: int = 360, **extra: Any) -> "go.Figure":
+def _layout(fig: go.Figure, height: int = 360, **extra: Any) -> go.Figure:
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white",
                       legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
                       **extra)  # fmt: skip
     return fig
 
 
-def negatives(data: "Data") -> Section:
+def negatives(data: Data) -> Section:
     """Histogram of the negatives' cosine similarity, stacked by band, with the band edges drawn."""
     import plotly.graph_objects as go
 
@@ -67,7 +67,7 @@ def negatives(data: "Data") -> Section:
     return Section("negatives", title, note, fig)
 
 
-def bands(data: "Data") -> Section:
+def bands(data: Data) -> Section:
     """Share of triplets per difficulty band, overall and per split."""
     import plotly.graph_objects as go
 
@@ -79,7 +79,9 @@ def bands(data: "Data") -> Section:
         totals[split] = totals.get(split, 0) + n
     splits = [s for s in SPLITS if s in totals] + sorted(set(totals) - set(SPLITS))
     fig = go.Figure()
-    difficulties = sorted({d for _, d, _ in data.shares}, key=lambda d: list(BAND_COLOURS).index(d) if d in BAND_COLOURS else 9)
+    difficulties = sorted(
+        {d for _, d, _ in data.shares}, key=lambda d: list(BAND_COLOURS).index(d) if d in BAND_COLOURS else 9
+    )
     for difficulty in difficulties:
         counts = {split: n for split, d, n in data.shares if d == difficulty}
         shares = [100 * counts.get(s, 0) / totals[s] for s in splits]
@@ -90,7 +92,7 @@ def bands(data: "Data") -> Section:
     return Section("bands", title, note, fig)
 
 
-def positives(data: "Data") -> Section:
+def positives(data: Data) -> Section:
     """How many positives the anchors with triplets have."""
     import plotly.graph_objects as go
 
@@ -107,7 +109,7 @@ def positives(data: "Data") -> Section:
     return Section("positives", title, note, fig)
 
 
-def population(data: "Data") -> Section:
+def population(data: Data) -> Section:
     """Per band: how many eligible terms each anchor found in it (box of p5/p25/median/p75/p95), and the picks."""
     import plotly.graph_objects as go
 
@@ -135,7 +137,8 @@ def population(data: "Data") -> Section:
             "estimated from random draws.")  # fmt: skip
     return Section("population", title, note, fig, table)
 
-def rejects(data: "Data") -> Section:
+
+def rejects(data: Data) -> Section:
     """Refused input by step and rule."""
     import plotly.graph_objects as go
 
@@ -145,13 +148,17 @@ def rejects(data: "Data") -> Section:
     labels = [f"{step} · {rule}" for step, rule, _ in data.rejects]
     fig = go.Figure(go.Bar(y=labels, x=[n for _, _, n in data.rejects], orientation="h", marker_color="#c8553d",
                            text=[f"{n:,}" for _, _, n in data.rejects], textposition="auto"))  # fmt: skip
-    _layout(fig, height=max(220, 40 + 28 * len(labels)), xaxis_title="rows refused",
-            yaxis={"autorange": "reversed", "automargin": True})
+    _layout(
+        fig,
+        height=max(220, 40 + 28 * len(labels)),
+        xaxis_title="rows refused",
+        yaxis={"autorange": "reversed", "automargin": True},
+    )
     total = sum(n for _, _, n in data.rejects)
     return Section("rejects", title, f"{total:,} rows in `rejects`; see them with `etl sql`.", fig)
 
 
-def llm_calls(data: "Data") -> Section:
+def llm_calls(data: Data) -> Section:
     """LLM calls per task by status, and their latency and token percentiles."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -191,7 +198,7 @@ def llm_calls(data: "Data") -> Section:
                    fig, table)  # fmt: skip
 
 
-def last_runs(data: "Data") -> Section:
+def last_runs(data: Data) -> Section:
     """The most recent runs: how long each took, and how it ended."""
     import plotly.graph_objects as go
 

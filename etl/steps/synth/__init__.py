@@ -18,8 +18,9 @@ the same rows):
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
@@ -97,21 +98,41 @@ def run(
 
 
 def _params(settings: Settings, client: Client, refresh: bool, **extra: Any) -> dict[str, Any]:
-    return {"api": client.api, "model": client.model, "urls": list(client.urls), "think": client.think,
-            "concurrency": client.concurrency, "refresh": refresh, "seed": settings.seed, **extra}
+    return {
+        "api": client.api,
+        "model": client.model,
+        "urls": list(client.urls),
+        "think": client.think,
+        "concurrency": client.concurrency,
+        "refresh": refresh,
+        "seed": settings.seed,
+        **extra,
+    }
 
 
 def _expand(
-    wh: Warehouse, settings: Settings, client: Client, seeds: dict[str, list[str]], seeds_path: Path | None,
+    wh: Warehouse,
+    settings: Settings,
+    client: Client,
+    seeds: dict[str, list[str]],
+    seeds_path: Path | None,
     refresh: bool,
 ) -> tuple[Tally, Lines]:
     ask, keep = settings.synth_expand_ask, settings.synth_expand_keep
-    params = _params(settings, client, refresh, seeds=str(seeds_path) if seeds_path else "default", ask=ask,
-                     keep=keep, temperature=settings.synth_expand_temperature)
+    params = _params(
+        settings,
+        client,
+        refresh,
+        seeds=str(seeds_path) if seeds_path else "default",
+        ask=ask,
+        keep=keep,
+        temperature=settings.synth_expand_temperature,
+    )
     requests: dict[str, ChatRequest] = {}
     if ask > 0 and keep > 0:
-        requests = {cat: expansion_request(cat, terms, ask, settings.synth_expand_temperature)
-                    for cat, terms in seeds.items()}
+        requests = {
+            cat: expansion_request(cat, terms, ask, settings.synth_expand_temperature) for cat, terms in seeds.items()
+        }
     check_if_due(wh, client, list(requests.values()), refresh)
     with wh.run("synth.expand", params) as run:
         category_of = {client.call_hash(r): cat for cat, r in requests.items()}
@@ -166,21 +187,33 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
         term_of = {client.call_hash(r): row for r, row in zip(requests, planned)}
 
         def land(answers: Answers) -> int:
-            columns: dict[str, list[Any]] = {k: [] for k in ("kos", "en_primaries", "en_alternatives",
-                                                             "abbreviations", "categories", "call_hashes")}
+            columns: dict[str, list[Any]] = {
+                k: [] for k in ("kos", "en_primaries", "en_alternatives", "abbreviations", "categories", "call_hashes")
+            }
             found = []
             for call_hash, answer in answers:
                 ko, category = term_of[call_hash]
                 translation, rejects = parse_translation(answer, ko)
                 found += [(call_hash, ko, r) for r in rejects]
                 if translation is not None:
-                    for key, value in zip(columns, (ko, translation.en_primary, translation.en_alternatives,
-                                                    translation.abbreviation, category, call_hash)):
+                    for key, value in zip(
+                        columns,
+                        (
+                            ko,
+                            translation.en_primary,
+                            translation.en_alternatives,
+                            translation.abbreviation,
+                            category,
+                            call_hash,
+                        ),
+                    ):
                         columns[key].append(value)
             with wh.transaction():
                 # A refused answer also clears the term's old translation: it no longer matches the plan.
-                wh.execute("DELETE FROM translations WHERE ko IN (SELECT unnest(?::VARCHAR[]))",
-                           [[term_of[h][0] for h, _ in answers]])
+                wh.execute(
+                    "DELETE FROM translations WHERE ko IN (SELECT unnest(?::VARCHAR[]))",
+                    [[term_of[h][0] for h, _ in answers]],
+                )
                 wh.sql_file("synth_land_translations", {**columns, "run_id": run.run_id})
                 replace_rejects(wh, run.run_id, "synth.translate", [h for h, _ in answers], found)
             return len(found)
@@ -213,8 +246,9 @@ def _sentences(
         term_of = {client.call_hash(r): ko for r, ko in zip(requests, sample)}
 
         def land(answers: Answers) -> int:
-            columns: dict[str, list[Any]] = {k: [] for k in ("kos", "ens", "term_kos", "term_ens", "categories",
-                                                             "call_hashes")}
+            columns: dict[str, list[Any]] = {
+                k: [] for k in ("kos", "ens", "term_kos", "term_ens", "categories", "call_hashes")
+            }
             found = []
             for call_hash, answer in answers:
                 term_ko = term_of[call_hash]
@@ -225,8 +259,10 @@ def _sentences(
                     for key, value in zip(columns, (ko, en, term_ko, term_en, category, call_hash)):
                         columns[key].append(value)
             with wh.transaction():
-                wh.execute("DELETE FROM parallel_sentences WHERE term_ko IN (SELECT unnest(?::VARCHAR[]))",
-                           [[term_of[h] for h, _ in answers]])
+                wh.execute(
+                    "DELETE FROM parallel_sentences WHERE term_ko IN (SELECT unnest(?::VARCHAR[]))",
+                    [[term_of[h] for h, _ in answers]],
+                )
                 wh.sql_file("synth_land_sentences", {**columns, "run_id": run.run_id})
                 replace_rejects(wh, run.run_id, "synth.sentences", [h for h, _ in answers], found)
             return len(found)

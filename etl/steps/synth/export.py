@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from etl.config import Settings
 from etl.errors import EtlError
@@ -28,12 +29,16 @@ FILES = ("ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl
 def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
     """Write the four files into `out` (created if missing) and return what was written."""
     with wh.run("export.synth", {"out": str(out)}) as run:
-        terms = [dict(zip(("ko", "en_primary", "en_alternatives", "abbreviation", "category"), row))
-                 for row in wh.sql_file("synth_export_terms").fetchall()]
+        terms = [
+            dict(zip(("ko", "en_primary", "en_alternatives", "abbreviation", "category"), row))
+            for row in wh.sql_file("synth_export_terms").fetchall()
+        ]
         if not terms:
             raise EtlError("there are no translations to export; run `etl synth` first")
-        sentences = [dict(zip(("ko", "en", "term_ko", "term_en", "category"), row))
-                     for row in wh.sql_file("synth_export_sentences").fetchall()]
+        sentences = [
+            dict(zip(("ko", "en", "term_ko", "term_en", "category"), row))
+            for row in wh.sql_file("synth_export_sentences").fetchall()
+        ]
         pairs = [training_pair(t) for t in terms]
         models = [row[0] for row in wh.sql_file("synth_export_models").fetchall()]
         categories = list(dict.fromkeys(t["category"] for t in terms))
@@ -51,11 +56,13 @@ def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
         _write(out / FILES[2], _jsonl(pairs))
         _write(out / FILES[3], json.dumps(metadata, ensure_ascii=False, indent=2) + "\n")
         run.counts = {"terms": len(terms), "sentences": len(sentences), "pairs": len(pairs)}
-    return (Summary(f"export synth → {out}")
-            .add(FILES[0], f"{len(terms):,} terms")
-            .add(FILES[1], f"{len(sentences):,} sentence pairs")
-            .add(FILES[2], f"{len(pairs):,} training pairs")
-            .add(FILES[3], f"{len(categories)} categories, model {metadata['generation_model'] or 'unknown'}"))
+    return (
+        Summary(f"export synth → {out}")
+        .add(FILES[0], f"{len(terms):,} terms")
+        .add(FILES[1], f"{len(sentences):,} sentence pairs")
+        .add(FILES[2], f"{len(pairs):,} training pairs")
+        .add(FILES[3], f"{len(categories)} categories, model {metadata['generation_model'] or 'unknown'}")
+    )
 
 
 def training_pair(term: dict[str, Any]) -> dict[str, Any]:

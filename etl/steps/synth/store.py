@@ -43,7 +43,7 @@ class Tally:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         """Add another tally's counts to this one."""
         for f in fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
@@ -69,7 +69,7 @@ def execute(
     with Progress(label, len(unique)) as progress:
         answers = list(cached.items())
         for start in range(0, len(answers), CACHED_CHUNK):
-            chunk = answers[start:start + CACHED_CHUNK]
+            chunk = answers[start : start + CACHED_CHUNK]
             tally.cached += len(chunk)
             tally.rejected += land(chunk)
             progress.advance(len(chunk))
@@ -116,41 +116,49 @@ def cached_answers(wh: Warehouse, hashes: list[str]) -> dict[str, str]:
 
 def record_calls(wh: Warehouse, client: Client, results: Sequence[ChatResult], run_id: int) -> None:
     """Commit finished calls, successful or not, with their answers verbatim (one transaction)."""
-    wh.sql_file("synth_record_calls", {
-        "api": client.api,
-        "model": client.model,
-        "run_id": run_id,
-        "call_hash": [r.call_hash for r in results],
-        "task": [r.request.task for r in results],
-        "url": [r.url for r in results],
-        "request": [json.dumps(r.sent, ensure_ascii=False, sort_keys=True) for r in results],
-        "response": [r.content for r in results],
-        "thinking": [r.thinking for r in results],
-        "done_reason": [r.done_reason for r in results],
-        "prompt_tokens": [r.prompt_tokens for r in results],
-        "completion_tokens": [r.completion_tokens for r in results],
-        "duration_s": [round(r.duration_s, 4) for r in results],
-        "attempts": [r.attempts for r in results],
-        "status": [r.status for r in results],
-        "error": [r.error for r in results],
-    })
+    wh.sql_file(
+        "synth_record_calls",
+        {
+            "api": client.api,
+            "model": client.model,
+            "run_id": run_id,
+            "call_hash": [r.call_hash for r in results],
+            "task": [r.request.task for r in results],
+            "url": [r.url for r in results],
+            "request": [json.dumps(r.sent, ensure_ascii=False, sort_keys=True) for r in results],
+            "response": [r.content for r in results],
+            "thinking": [r.thinking for r in results],
+            "done_reason": [r.done_reason for r in results],
+            "prompt_tokens": [r.prompt_tokens for r in results],
+            "completion_tokens": [r.completion_tokens for r in results],
+            "duration_s": [round(r.duration_s, 4) for r in results],
+            "attempts": [r.attempts for r in results],
+            "status": [r.status for r in results],
+            "error": [r.error for r in results],
+        },
+    )
 
 
 def replace_rejects(
     wh: Warehouse, run_id: int, step: str, call_hashes: Sequence[str], found: Sequence[tuple[str, str, Reject]]
 ) -> None:
     """Make `found` (call_hash, source, reject) the refusals of these answers; call inside a transaction."""
-    wh.execute("DELETE FROM rejects WHERE step = ? AND call_hash IN (SELECT unnest(?::VARCHAR[]))",
-               [step, list(call_hashes)])
+    wh.execute(
+        "DELETE FROM rejects WHERE step = ? AND call_hash IN (SELECT unnest(?::VARCHAR[]))", [step, list(call_hashes)]
+    )
     if found:
-        wh.sql_file("synth_land_rejects", {
-            "run_id": run_id, "step": step,
-            "call_hashes": [h for h, _, _ in found],
-            "sources": [source for _, source, _ in found],
-            "rules": [r.rule for _, _, r in found],
-            "reasons": [r.reason for _, _, r in found],
-            "payloads": [r.payload for _, _, r in found],
-        })
+        wh.sql_file(
+            "synth_land_rejects",
+            {
+                "run_id": run_id,
+                "step": step,
+                "call_hashes": [h for h, _, _ in found],
+                "sources": [source for _, source, _ in found],
+                "rules": [r.rule for _, _, r in found],
+                "reasons": [r.reason for _, _, r in found],
+                "payloads": [r.payload for _, _, r in found],
+            },
+        )
 
 
 def check(wh: Warehouse) -> None:

@@ -12,10 +12,11 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from etl.errors import InputError
 from etl.llm import ChatRequest, extract_json
@@ -28,8 +29,11 @@ _NULLISH = {"", "null", "none", "n/a", "na", "-", "없음"}
 # passes every shape check, so each validator refuses them by name (rule `placeholder`). The
 # prompts are built from these strings: changing one changes the prompt text, and so every call hash.
 EXPAND_EXAMPLES = ("용어1", "용어2")
-TRANSLATE_EXAMPLE = {"primary": "main English translation", "alternatives": ("alternative 1", "alternative 2"),
-                     "abbreviation": "abbrev or null"}
+TRANSLATE_EXAMPLE = {
+    "primary": "main English translation",
+    "alternatives": ("alternative 1", "alternative 2"),
+    "abbreviation": "abbrev or null",
+}
 SENTENCE_EXAMPLE = ("한국어 문장", "English sentence")
 # Compared after casefolding, trimming quotes and end punctuation, and numbering the examples freely
 # ("alternative 3", "용어7", "English sentence 2"), but only as the whole text. Translations also
@@ -119,7 +123,7 @@ def load_seeds(path: Path | None = None) -> dict[str, list[str]]:
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise InputError(f"{origin} is not valid {origin.rsplit('.', 1)[-1].upper()}: {exc}") from exc
     if not isinstance(data, dict) or not data:
-        raise InputError(f"{origin}: expected categories mapping to lists of terms, like ml = [\"딥러닝\"]")
+        raise InputError(f'{origin}: expected categories mapping to lists of terms, like ml = ["딥러닝"]')
     seeds: dict[str, list[str]] = {}
     for category, terms in data.items():
         if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
@@ -308,7 +312,7 @@ def sample_terms(terms: Sequence[str], rate: float, seed: int) -> list[str]:
     sample (and its cached sentence calls) instead of reshuffling everything.
     """
     k = int(len(terms) * rate)
-    ranked = sorted(terms, key=lambda t: hashlib.sha256(f"{seed}:{t}".encode("utf-8")).hexdigest())
+    ranked = sorted(terms, key=lambda t: hashlib.sha256(f"{seed}:{t}".encode()).hexdigest())
     chosen = set(ranked[:k])
     return [t for t in terms if t in chosen]
 
