@@ -84,7 +84,10 @@ def m001_runs_and_rejects(con: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m002_synthesis(con: duckdb.DuckDBPyConnection) -> None:
-    """LLM calls, stored before they are parsed, and what synthesis parsed out of them."""
+    """LLM calls, stored before they are parsed, and what synthesis parsed out of them.
+
+    One DDL script, long because it creates a family of tables at once; shipped, so its SQL never changes.
+    """
     con.execute(
         """
         CREATE TABLE llm_calls (
@@ -149,7 +152,10 @@ def m002_synthesis(con: duckdb.DuckDBPyConnection) -> None:
 
 @migration
 def m003_vocabulary_and_pairs(con: duckdb.DuckDBPyConnection) -> None:
-    """Imported pairs and terms as landed, and the clean vocabulary, pairs and groups built from them."""
+    """Imported pairs and terms as landed, and the clean vocabulary, pairs and groups built from them.
+
+    One DDL script, long because it creates a family of tables at once; shipped, so its SQL never changes.
+    """
     con.execute(
         """
         CREATE TABLE imported_pairs (
