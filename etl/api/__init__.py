@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.pipeline import run, run_implies, run_inputs
+from etl.api.pipeline import run, run_client, run_implies, run_inputs
 from etl.api.resolve import PathLike, _load, _read_settings
 from etl.api.steps import (
+    check_ray,
     clean,
     embed,
     export_synonyms,
@@ -36,6 +37,7 @@ from etl.api.steps import (
     report,
     split,
     synth,
+    synth_client,
 )
 from etl.config import Settings
 from etl.errors import EtlError
@@ -43,9 +45,12 @@ from etl.errors import EtlError
 if TYPE_CHECKING:
     import polars as pl
 
+    from etl.steps.inspect import Result
+
 __all__ = [
     "PathLike",
     "Warehouse",
+    "check_ray",
     "clean",
     "embed",
     "export_synonyms",
@@ -56,12 +61,16 @@ __all__ = [
     "index",
     "mine",
     "open",
+    "query",
     "report",
     "run",
+    "run_client",
     "run_implies",
     "run_inputs",
     "split",
+    "status",
     "synth",
+    "synth_client",
 ]
 
 
@@ -115,3 +124,20 @@ def open(path: PathLike | None = None, *, config: PathLike | None = None, read_o
     wh = Warehouse.open(where, read_only=read_only)
     wh.config_path = config_path
     return wh
+
+
+# -- what `etl status` and `etl sql` show --------------------------------------------------------
+
+
+def status(wh: store.Warehouse, last_runs: int = 10) -> str:
+    """The warehouse's path and size, every table with its row count, and the last `last_runs` runs."""
+    from etl.steps import inspect
+
+    return inspect.status(wh, last_runs)
+
+
+def query(wh: store.Warehouse, sql: str) -> Result:
+    """The columns and rows (as Python values) of the last statement of read-only `sql`; writes are refused."""
+    from etl.steps import inspect
+
+    return inspect.query(wh, sql)

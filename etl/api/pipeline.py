@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
 from etl.api.resolve import PathLike, _path, _settings
+from etl.config import Settings
 from etl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -117,3 +118,19 @@ def run_inputs(
         seeds=_path(seeds),
         refresh=refresh,
     )
+
+
+def run_client(
+    settings: Settings, *, start: str | None = None, only: str | None = None, **inputs: Any
+) -> Client | None:
+    """A checked LLM client when run() would create the warehouse and may synthesise, else None.
+
+    Called before the warehouse is opened, so that a server that does not answer leaves no new
+    file behind; `inputs` are run()'s (example, pairs, terms, vectors, out, skip_bad_lines, ...).
+    """
+    from etl.steps import pipeline
+
+    path = Path(settings.warehouse)
+    if path.exists() or not pipeline.needs_llm(run_inputs(path, **inputs), start, only):
+        return None
+    return pipeline.check_llm(settings)  # before the warehouse file is even created

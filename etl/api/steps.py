@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
 from etl.api.resolve import PathLike, _path, _settings
+from etl.config import Settings
 from etl.errors import ConfigError
 from etl.output import Summary
 
@@ -122,6 +123,14 @@ def mine(
     return step.run(wh, resolved, model=model)
 
 
+def check_ray(ray: str | bool | None) -> None:
+    """When `ray` asks for Ray (True or an address), fail saying what to install unless it is installed."""
+    if ray not in (None, False):
+        from etl.steps.mine import on_ray as mine_ray
+
+        mine_ray.import_ray()
+
+
 def split(wh: store.Warehouse, **settings: Any) -> Summary:
     """Re-split the triplets into train and validation (by, train_ratio, seed)."""
     from etl.steps import split as step
@@ -180,9 +189,21 @@ def synth(
     """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
 
     `client` is an LLM client whose servers were already checked (the command checks them before
-    it creates a new warehouse file).
+    it creates a new warehouse file: see synth_client).
     """
     from etl.steps import synth as step
 
     resolved = _settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
     return step.run(wh, resolved, tuple(stages), seeds_path=_path(seeds), refresh=refresh, client=client)
+
+
+def synth_client(settings: Settings) -> Client | None:
+    """A checked LLM client when the warehouse the settings name does not exist yet, else None.
+
+    A new warehouse has nothing cached: its server is checked before the file is even created. An
+    existing one is checked by the first stage with a request to send, before that stage writes
+    anything, so a rerun answered entirely from llm_calls needs no server.
+    """
+    from etl.steps import synth as step
+
+    return None if Path(settings.warehouse).exists() else step.connect(settings)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from typing import Any
 
@@ -46,10 +44,10 @@ def status(app: App, last_runs: int) -> None:
     Example:
       etl status --runs 20
     """
-    from etl.steps import inspect
+    from etl import api
 
     with app.warehouse(read_only=True) as wh:
-        click.echo(inspect.status(wh, last_runs))
+        click.echo(api.status(wh, last_runs))
 
 
 @click.command()
@@ -67,8 +65,8 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
       etl sql "SELECT rule, count(*) FROM rejects GROUP BY rule"
       etl sql --csv --file report.sql > report.csv
     """
+    from etl import api
     from etl.output import format_table
-    from etl.steps import inspect
 
     if (query is None) == (query_file is None):
         raise click.UsageError("give a query or --file, not both and not neither")
@@ -76,15 +74,11 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
         raise click.UsageError("choose one of --csv and --json")
     text = query if query is not None else query_file.read()
     with app.warehouse(read_only=True) as wh:
-        result = inspect.query(wh, text)
+        result = api.query(wh, text)
     if as_json:
-        click.echo(inspect.to_json(result))
+        click.echo(result.to_json())
     elif as_csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(result.rows)
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(result.to_csv(), nl=False)
     else:
         click.echo(format_table(result.columns, result.rows[:max_rows]))
         hidden = len(result.rows) - max_rows

@@ -113,10 +113,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
         "mine_percentiles": percentiles, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
     }  # fmt: skip
     ray: str | bool | None = True if ray_address == "local" else ray_address
-    if ray is not None:
-        from etl.steps.mine import on_ray as mine_ray
-
-        mine_ray.import_ray()  # before the warehouse is opened: say what to install
+    api.check_ray(ray)  # before the warehouse is opened: say what to install
     # A shard only reads the warehouse, so shards of one warehouse can run side by side.
     with app.warehouse(read_only=shard is not None) as wh:
         click.echo(api.mine(wh, model=model, shard=shard, out=out, merge=merge_dir, ray=ray, ray_shards=ray_shards,

@@ -84,7 +84,6 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --example --ray
     """
     from etl import api
-    from etl.steps import pipeline
 
     inputs = {
         key: options[key]
@@ -92,15 +91,11 @@ def run_cmd(app: App, **options: Any) -> None:
     }
     llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
     settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
-    path, start, only = app.path(), options["start"], options["only"]
-    client = None
-    if not path.exists() and pipeline.needs_llm(api.run_inputs(path, **inputs), start, only):
-        client = pipeline.check_llm(app.settings(**llm))  # before the warehouse file is even created
+    start, only = options["start"], options["only"]
+    # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
+    client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)
     ray = True if options["ray_address"] == "local" else options["ray_address"]
-    if ray is not None:
-        from etl.steps.mine import on_ray as mine_ray
-
-        mine_ray.import_ray()  # before the warehouse is opened: say what to install
+    api.check_ray(ray)  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
         result = api.run(
             wh,

@@ -57,7 +57,6 @@ def _seeds_option(fn: Any) -> Any:
 def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
     """Run synthesis stages with this command's options over those given to `etl synth` itself."""
     from etl import api
-    from etl.steps import synth
 
     given = dict(ctx.parent.params) if ctx.parent is not None and ctx.parent.command is synth_group else {}
     for key, value in options.items():
@@ -65,11 +64,8 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
             given[key] = value
     app: App = ctx.obj
     llm = {setting: given.get(option) for option, setting in _LLM_OPTIONS.items()}
-    settings = app.settings(**llm)
-    # A new warehouse has nothing cached: check the server before the file is even created. An
-    # existing one is checked by the first stage with a request to send, before that stage writes
-    # anything, so a rerun answered entirely from llm_calls needs no server.
-    client = None if Path(settings.warehouse).exists() else synth.connect(settings)
+    # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
+    client = api.synth_client(app.settings(**llm))
     with app.warehouse() as wh:
         summary = api.synth(
             wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client, **llm
