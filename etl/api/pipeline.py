@@ -8,12 +8,31 @@ from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
 from etl.api.resolve import PathLike, _path, _settings
+from etl.api.steps import check_ray
 from etl.config import Settings
 from etl.errors import ConfigError
 
 if TYPE_CHECKING:
     from etl.llm import Client
     from etl.steps.pipeline import Inputs, Result
+
+# run()'s own keywords; any other is a setting.
+_RUN_PARAMS = (
+    "example",
+    "pairs",
+    "terms",
+    "vectors",
+    "out",
+    "start",
+    "only",
+    "skip_bad_lines",
+    "seeds",
+    "refresh",
+    "notify",
+    "client",
+    "ray",
+    "ray_shards",
+)
 
 
 def run(
@@ -38,29 +57,13 @@ def run(
     """The whole pipeline, skipping steps whose inputs are unchanged; `start`/`only` force steps (`etl run`).
 
     `example` uses the bundled pairs and vocabulary with the hash embedder; `notify` receives each
-    step's progress lines; `client` is an LLM client already checked, as for synth(); `ray` (True,
-    or a cluster address) mines as `ray_shards` Ray tasks, as mine(ray=...) does.
+    step's progress lines; `client` is an LLM client already checked (see run_client); `ray`
+    (True, or a cluster address) mines as `ray_shards` Ray tasks, as mine(ray=...) does.
     """
     from etl.steps import pipeline
 
-    own = (
-        "example",
-        "pairs",
-        "terms",
-        "vectors",
-        "out",
-        "start",
-        "only",
-        "skip_bad_lines",
-        "seeds",
-        "refresh",
-        "notify",
-        "client",
-        "ray",
-        "ray_shards",
-    )
     implied = run_implies(example=example, vectors=vectors, embedder=settings.get("embedder"))
-    resolved = _settings(wh, "run", {**settings, **implied}, (), own)
+    resolved = _settings(wh, "run", {**settings, **implied}, (), _RUN_PARAMS)
     inputs = run_inputs(
         Path(resolved.warehouse),
         example=example,
@@ -73,9 +76,7 @@ def run(
         refresh=refresh,
     )
     if ray not in (None, False):
-        from etl.steps.mine import on_ray as mine_ray
-
-        mine_ray.import_ray()
+        check_ray(ray)
         inputs.ray, inputs.ray_shards = ("local" if ray is True else str(ray)), ray_shards
     elif ray_shards is not None:
         raise ConfigError("ray_shards applies to ray=True (or ray=ADDRESS) only")
