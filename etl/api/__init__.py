@@ -12,6 +12,10 @@ Every step takes its settings as keyword arguments, named as in `etl config`; th
 may be left out (`etl.mine(wh, search="exact")` sets `mine_search`). They apply on top of the
 defaults, etl.toml and ETL_* variables, as command options do, and each step returns the summary
 the command prints. Failures raise the `EtlError` family with the messages the command shows.
+
+The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
+here. status() and query() are what `etl status` and `etl sql` show; synth_client(), run_client()
+and check_ray() are the checks commands make before they open, and may create, the warehouse file.
 """
 
 from __future__ import annotations

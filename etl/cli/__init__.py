@@ -52,14 +52,14 @@ cli.add_command(inspect.sql)
 
 # -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, split, export -----
 
-cli.add_command(synth.synth_group)
-cli.add_command(imports.import_group)
+cli.add_command(synth.synth_group)  # etl synth [expand | translate | sentences]
+cli.add_command(imports.import_group)  # etl import pairs | terms
 cli.add_command(clean.clean)
 cli.add_command(embed.embed)
 cli.add_command(embed.index)
 cli.add_command(mine.mine)
 cli.add_command(mine.split_cmd)
-cli.add_command(export.export_group)
+cli.add_command(export.export_group)  # etl export triplets | synonyms | synth
 cli.add_command(export.report_cmd)
 
 # -- the whole pipeline ----------------------------------------------------------------------------

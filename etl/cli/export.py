@@ -1,4 +1,8 @@
-"""`etl export` (triplets, synonyms, synth) and `etl report`: the files the warehouse is turned into."""
+"""`etl export` (triplets, synonyms, synth) and `etl report`: the files the warehouse is turned into.
+
+`etl export synth` is here rather than beside `etl synth`: each module holds whole branches of the
+command tree, so every `etl export` command is in this file.
+"""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ def _synth_options(fn: Any) -> Any:
 
 
 def _seeds_option(fn: Any) -> Any:
+    """The --seeds option of `etl synth`, `etl synth expand` and `etl run`."""
     return click.option(
         "--seeds",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
