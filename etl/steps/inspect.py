@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,14 @@ class Result:
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
+
+    def to_json(self) -> str:
+        """The rows as a JSON array of objects (`etl sql --json`)."""
+        return to_json(self)
+
+    def to_csv(self) -> str:
+        """A header row, then the rows (`etl sql --csv`)."""
+        return to_csv(self)
 
 
 def status(wh: Warehouse, last_runs: int = 10) -> str:
@@ -86,6 +96,15 @@ def to_json(result: Result) -> str:
     """One JSON object per row, as a JSON array."""
     records = [dict(zip(result.columns, row)) for row in result.rows]
     return json.dumps(records, ensure_ascii=False, indent=2, default=str)
+
+
+def to_csv(result: Result) -> str:
+    """A header row, then one line per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(result.rows)
+    return buffer.getvalue()
 
 
 def _first_line(exc: Exception) -> str:

@@ -1,0 +1,147 @@
+"""The Python API the `etl` command is a skin over: open a warehouse, run steps, read tables as polars.
+
+    import etl
+    wh = etl.open("warehouse/etl.duckdb")
+    etl.import_pairs(wh, "filtered_synonym_pairs.jsonl")
+    etl.clean(wh)
+    etl.embed(wh, embedder="hash")
+    etl.mine(wh, search="exact")
+    wh.table("triplets")
+
+Every step takes its settings as keyword arguments, named as in `etl config`; the step's own prefix
+may be left out (`etl.mine(wh, search="exact")` sets `mine_search`). They apply on top of the
+defaults, etl.toml and ETL_* variables, as command options do, and each step returns the summary
+the command prints. Failures raise the `EtlError` family with the messages the command shows.
+
+The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
+here. status() and query() are what `etl status` and `etl sql` show; synth_client(), run_client()
+and check_ray() are the checks commands make before they open, and may create, the warehouse file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import warehouse as store
+from etl.api.pipeline import run, run_client, run_implies, run_inputs
+from etl.api.resolve import PathLike, _load, _read_settings
+from etl.api.steps import (
+    check_ray,
+    clean,
+    embed,
+    export_synonyms,
+    export_synth,
+    export_triplets,
+    import_pairs,
+    import_terms,
+    index,
+    mine,
+    report,
+    split,
+    synth,
+    synth_client,
+)
+from etl.config import Settings
+from etl.errors import EtlError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from etl.steps.inspect import Result
+
+__all__ = [
+    "PathLike",
+    "Warehouse",
+    "check_ray",
+    "clean",
+    "embed",
+    "export_synonyms",
+    "export_synth",
+    "export_triplets",
+    "import_pairs",
+    "import_terms",
+    "index",
+    "mine",
+    "open",
+    "query",
+    "report",
+    "run",
+    "run_client",
+    "run_implies",
+    "run_inputs",
+    "split",
+    "status",
+    "synth",
+    "synth_client",
+]
+
+
+class Warehouse(store.Warehouse):
+    """An open warehouse: its tables and read-only queries as polars frames, and the settings steps run with."""
+
+    config_path: Path | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        """Effective settings: defaults → etl.toml (or open's `config`) → ETL_* → `overrides`."""
+        return _load(self, overrides)
+
+    def tables(self) -> list[str]:
+        """Names of the warehouse's tables."""
+        rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
+        return [name for (name,) in rows]
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole table as a polars DataFrame, e.g. wh.table("triplets")."""
+        known = self.tables()
+        if name not in known:
+            raise EtlError(f"there is no table {name!r} in {self.path}; its tables are {', '.join(known)}")
+        # The name is one of the catalog's, so quoting it is safe (identifiers cannot be bound).
+        return self.con.sql('SELECT * FROM "' + name.replace('"', '""') + '"').pl()
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """The result of read-only SQL (the last statement's) as a polars DataFrame; writes are refused."""
+        import duckdb
+        import polars as pl
+
+        from etl.steps import inspect
+
+        statements = inspect.read_only_statements(self, query)
+        try:
+            for statement in statements[:-1]:
+                self.con.execute(statement).fetchall()  # a result left unread blocks the connection
+            relation = self.con.sql(statements[-1].query, params=params)
+            return pl.DataFrame() if relation is None else relation.pl()
+        except duckdb.Error as exc:
+            raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def open(path: PathLike | None = None, *, config: PathLike | None = None, read_only: bool = False) -> Warehouse:
+    """Open (creating and migrating if needed) the warehouse at `path`, else the one the settings name.
+
+    `config` is a settings file used instead of ./etl.toml. Close it (or use `with`) to release the
+    file lock, so that an `etl` command can open it too.
+    """
+    config_path = Path(config) if config is not None else None
+    where = Path(path) if path is not None else Path(_read_settings(config_path, {}).warehouse)
+    wh = Warehouse.open(where, read_only=read_only)
+    wh.config_path = config_path
+    return wh
+
+
+# -- what `etl status` and `etl sql` show --------------------------------------------------------
+
+
+def status(wh: store.Warehouse, last_runs: int = 10) -> str:
+    """The warehouse's path and size, every table with its row count, and the last `last_runs` runs."""
+    from etl.steps import inspect
+
+    return inspect.status(wh, last_runs)
+
+
+def query(wh: store.Warehouse, sql: str) -> Result:
+    """The columns and rows (as Python values) of the last statement of read-only `sql`; writes are refused."""
+    from etl.steps import inspect
+
+    return inspect.query(wh, sql)

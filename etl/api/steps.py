@@ -1,0 +1,209 @@
+"""One function per step command (`etl import`, `clean`, `embed`, ..., `synth`): resolve its settings, run the step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl import warehouse as store
+from etl.api.resolve import PathLike, _path, _settings
+from etl.config import Settings
+from etl.errors import ConfigError
+from etl.output import Summary
+
+if TYPE_CHECKING:
+    from etl.llm import Client
+
+
+def import_pairs(
+    wh: store.Warehouse, file: PathLike, *, format: str | None = None, skip_bad_lines: bool = False, **settings: Any
+) -> Summary:
+    """Land a synonym-pairs file (JSONL, CSV, TSV or Parquet: source, target, optional similarity)."""
+    from etl.steps import imports
+
+    resolved = _settings(wh, "import_pairs", settings, (), ("format", "skip_bad_lines"))
+    return imports.pairs(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format)
+
+
+def import_terms(
+    wh: store.Warehouse,
+    file: PathLike,
+    *,
+    format: str | None = None,
+    column: str | None = None,
+    skip_bad_lines: bool = False,
+    **settings: Any,
+) -> Summary:
+    """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
+    from etl.steps import imports
+
+    resolved = _settings(wh, "import_terms", settings, (), ("format", "column", "skip_bad_lines"))
+    return imports.terms(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format, column=column)
+
+
+def clean(wh: store.Warehouse, **settings: Any) -> Summary:
+    """Rebuild terms, synonym_pairs and synonym_groups from everything landed (max_length, ignore_spaces)."""
+    from etl.steps import clean as step
+
+    return step.run(wh, _settings(wh, "clean", settings, ("clean_",)))
+
+
+def embed(
+    wh: store.Warehouse,
+    *,
+    vectors: PathLike | None = None,
+    term_list: PathLike | None = None,
+    term_column: str = "term",
+    vector_column: str | None = None,
+    **settings: Any,
+) -> Summary:
+    """Give every term a vector for one model (embedder, model, dim, url, batch); `vectors` for the import embedder."""
+    from etl.steps import embed as step
+    from etl.steps.embed.files import ImportSource
+
+    resolved = _settings(wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column"))
+    source = None
+    if vectors is not None:
+        source = ImportSource(Path(vectors), _path(term_list), term_column, vector_column)
+    return step.run(wh, resolved, source)
+
+
+def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False, **settings: Any) -> Summary:
+    """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
+    from etl.steps import index as step
+
+    return step.run(wh, _settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
+
+
+def mine(
+    wh: store.Warehouse,
+    *,
+    model: str | None = None,
+    shard: str | None = None,
+    out: PathLike | None = None,
+    merge: PathLike | None = None,
+    ray: str | bool | None = None,
+    ray_shards: int | None = None,
+    ray_vectors: PathLike | None = None,
+    **settings: Any,
+) -> Summary:
+    """Mine negatives by cosine band, build triplets and split them (search, top_k, negatives, easy, ...).
+
+    `shard="I/N"` with `out` mines shard I of N and writes its part under `out` (the warehouse is
+    only read); `merge` lands the parts under that directory as one run; `ray` (True, or a cluster
+    address) runs the shards as Ray tasks (`ray_shards` of them, default the cluster's CPUs;
+    `ray_vectors`: a directory every node mounts, to share the vectors through instead of the
+    object store). The result is the same rows as a plain run's.
+    """
+    from etl.steps import mine as step
+
+    own = ("model", "shard", "out", "merge", "ray", "ray_shards", "ray_vectors")
+    resolved = _settings(wh, "mine", settings, ("mine_",), own)
+    chosen = [name for name, value in (("shard", shard), ("merge", merge), ("ray", ray)) if value not in (None, False)]
+    if len(chosen) > 1:
+        raise ConfigError(f"mine() takes one of shard, merge and ray, not {' and '.join(chosen)}")
+    if (shard is None) != (out is None):
+        raise ConfigError("a shard needs both shard='I/N' and out=DIR (where its part is written)")
+    if (ray_shards is not None or ray_vectors is not None) and ray in (None, False):
+        raise ConfigError("ray_shards and ray_vectors apply to ray=True (or ray=ADDRESS) only")
+    if shard is not None:
+        from etl.steps.mine import shards as mine_shards
+
+        return mine_shards.shard(wh, resolved, shard, Path(out), model=model)  # type: ignore[arg-type]
+    if merge is not None:
+        from etl.steps.mine import shards as mine_shards
+
+        return mine_shards.merge(wh, resolved, Path(merge), model=model)
+    if ray not in (None, False):
+        from etl.steps.mine import on_ray as mine_ray
+
+        address = None if ray is True else str(ray)
+        return mine_ray.run(wh, resolved, address, model=model, shards=ray_shards, vectors_dir=_path(ray_vectors))
+    return step.run(wh, resolved, model=model)
+
+
+def check_ray(ray: str | bool | None) -> None:
+    """When `ray` asks for Ray (True or an address), fail saying what to install unless it is installed."""
+    if ray not in (None, False):
+        from etl.steps.mine import on_ray as mine_ray
+
+        mine_ray.import_ray()
+
+
+def split(wh: store.Warehouse, **settings: Any) -> Summary:
+    """Re-split the triplets into train and validation (by, train_ratio, seed)."""
+    from etl.steps import split as step
+
+    return step.run(wh, _settings(wh, "split", settings, ("split_",)))
+
+
+def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+    """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
+    from etl.steps.export import triplets as step
+
+    return step.run(wh, _settings(wh, "export_triplets", settings, ("export_",), ("out",)), _path(out))
+
+
+def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:
+    """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out`."""
+    from etl.steps.synth import export as synth_export
+
+    return synth_export.run(wh, _settings(wh, "export_synth", settings, (), ("out",)), Path(out))
+
+
+def export_synonyms(
+    wh: store.Warehouse,
+    out: PathLike | None = None,
+    *,
+    explicit: bool = False,
+    max_group_size: int = 20,
+    oversize: str = "split",
+    categories: Sequence[str] = (),
+    **settings: Any,
+) -> Summary:
+    """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch."""
+    from etl.steps.export import synonyms as step
+
+    params = ("out", "explicit", "max_group_size", "oversize", "categories")
+    return step.run(wh, _settings(wh, "export_synonyms", settings, (), params), _path(out), explicit=explicit,
+                    max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
+
+
+def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+    """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
+    from etl.steps import report as report_html
+
+    return report_html.run(wh, _settings(wh, "report", settings, (), ("out",)), _path(out))
+
+
+def synth(
+    wh: store.Warehouse,
+    stages: Sequence[str] = ("expand", "translate", "sentences"),
+    *,
+    seeds: PathLike | None = None,
+    refresh: bool = False,
+    client: Client | None = None,
+    **settings: Any,
+) -> Summary:
+    """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
+
+    `client` is an LLM client whose servers were already checked (the command checks them before
+    it creates a new warehouse file: see synth_client).
+    """
+    from etl.steps import synth as step
+
+    resolved = _settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
+    return step.run(wh, resolved, tuple(stages), seeds_path=_path(seeds), refresh=refresh, client=client)
+
+
+def synth_client(settings: Settings) -> Client | None:
+    """A checked LLM client when the warehouse the settings name does not exist yet, else None.
+
+    A new warehouse has nothing cached: its server is checked before the file is even created. An
+    existing one is checked by the first stage with a request to send, before that stage writes
+    anything, so a rerun answered entirely from llm_calls needs no server.
+    """
+    from etl.steps import synth as step
+
+    return None if Path(settings.warehouse).exists() else step.connect(settings)

@@ -1,0 +1,59 @@
+"""What every `etl` command shares: the App it is passed, and the group's one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl import config
+from etl.errors import EtlError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class App:
+    """What every command needs: the settings as resolved so far, and a way to open the warehouse."""
+
+    def __init__(self, config_path: Path | None, warehouse: Path | None) -> None:
+        self.config_path = config_path
+        self.base_overrides: dict[str, Any] = {"warehouse": str(warehouse) if warehouse else None}
+
+    def loaded(self, **overrides: Any) -> config.Loaded:
+        """Settings with this command's options applied on top."""
+        return config.load(self.config_path, overrides={**self.base_overrides, **overrides})
+
+    def settings(self, **overrides: Any) -> config.Settings:
+        """Effective settings for this command."""
+        return self.loaded(**overrides).settings
+
+    def path(self) -> Path:
+        """Where the warehouse file is (or will be)."""
+        return Path(self.settings().warehouse)
+
+    @contextmanager
+    def warehouse(self, read_only: bool = False) -> Iterator[Any]:
+        """The open warehouse (an etl.api.Warehouse), closed (lock released) when the command ends."""
+        from etl import api
+
+        wh = api.open(self.path(), config=self.config_path, read_only=read_only)
+        try:
+            yield wh
+        finally:
+            wh.close()
+
+
+class EtlGroup(click.Group):
+    """Turns an EtlError into one line on stderr and an exit code; `--debug` shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EtlError as exc:
+            if ctx.params.get("debug"):
+                raise
+            click.secho(f"error: {exc}", err=True, fg="red")
+            ctx.exit(exc.exit_code)

@@ -1,0 +1,88 @@
+"""`etl config`, `etl status` and `etl sql`: the settings, the warehouse's tables and runs, read-only queries."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from etl import config
+from etl.cli.app import App
+
+
+@click.command("config")
+@click.pass_obj
+def config_cmd(app: App) -> None:
+    """Show every setting's effective value and where it came from.
+
+    Settings resolve in this order, later winning: defaults, etl.toml (or --config),
+    ETL_<NAME> environment variables, command options.
+
+    \b
+    Example:
+      ETL_LLM_MODEL=qwen3:8b etl config
+    """
+    from etl.output import format_table
+
+    loaded = app.loaded()
+    rows = []
+    for key in config.keys():  # noqa: SIM118 -- etl.config is a module; keys() names its settings
+        value = getattr(loaded.settings, key)
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
+        rows.append((key, shown, loaded.sources[key]))
+    click.echo(format_table(["setting", "value", "source"], rows, max_width=80))
+
+
+@click.command()
+@click.option("--runs", "last_runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.pass_obj
+def status(app: App, last_runs: int) -> None:
+    """Show the warehouse: its path and size, each table's row count, and the last runs.
+
+    \b
+    Example:
+      etl status --runs 20
+    """
+    from etl import api
+
+    with app.warehouse(read_only=True) as wh:
+        click.echo(api.status(wh, last_runs))
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
+@click.option("--csv", "as_csv", is_flag=True, help="Output CSV with a header row.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
+@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table output.")
+@click.pass_obj
+def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: bool, max_rows: int) -> None:
+    """Run a read-only query against the warehouse (statements that write are refused).
+
+    \b
+    Examples:
+      etl sql "SELECT rule, count(*) FROM rejects GROUP BY rule"
+      etl sql --csv --file report.sql > report.csv
+    """
+    from etl import api
+    from etl.output import format_table
+
+    if (query is None) == (query_file is None):
+        raise click.UsageError("give a query or --file, not both and not neither")
+    if as_csv and as_json:
+        raise click.UsageError("choose one of --csv and --json")
+    text = query if query is not None else query_file.read()
+    with app.warehouse(read_only=True) as wh:
+        result = api.query(wh, text)
+    if as_json:
+        click.echo(result.to_json())
+    elif as_csv:
+        click.echo(result.to_csv(), nl=False)
+    else:
+        click.echo(format_table(result.columns, result.rows[:max_rows]))
+        hidden = len(result.rows) - max_rows
+        noun = "row" if len(result.rows) == 1 else "rows"
+        more = f", {hidden:,} not shown; use --csv or --json" if hidden > 0 else ""
+        footer = f"({len(result.rows):,} {noun}{more})"
+        click.echo(footer, err=sys.stdout.isatty())

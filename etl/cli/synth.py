@@ -1,0 +1,133 @@
+"""`etl synth` and its stages (expand, translate, sentences), and the LLM options `etl run` shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl.cli.app import App
+
+SYNTH_STAGES = ("expand", "translate", "sentences")
+_LLM_OPTIONS = {
+    "llm_url": "llm_url",
+    "llm_api": "llm_api",
+    "llm_model": "llm_model",
+    "concurrency": "llm_concurrency",
+    "think": "llm_think",
+}
+
+
+def _synth_options(fn: Any) -> Any:
+    """The options every `etl synth` command takes: where the LLM is, how hard to push it, --refresh."""
+    options = [
+        click.option(
+            "--llm-url",
+            multiple=True,
+            help="LLM server base URL; repeat the option to spread requests over several servers.",
+        ),
+        click.option(
+            "--llm-api",
+            type=click.Choice(["ollama", "openai"]),
+            help="Wire format: Ollama native (/api/chat) or OpenAI-compatible (/v1/chat/completions).",
+        ),
+        click.option("--llm-model", help="Chat model, e.g. gpt-oss:20b."),
+        click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight across all servers."),
+        click.option(
+            "--think",
+            type=click.Choice(["low", "medium", "high", "none"]),
+            help="Reasoning effort for thinking models; 'none' sends no thinking setting.",
+        ),
+        click.option("--refresh", is_flag=True, help="Send every request again instead of reusing stored answers."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _seeds_option(fn: Any) -> Any:
+    """The --seeds option of `etl synth`, `etl synth expand` and `etl run`."""
+    return click.option(
+        "--seeds",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Seed terms file (TOML or JSON: category = [terms]) instead of the built-in 69 terms.",
+    )(fn)
+
+
+def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
+    """Run synthesis stages with this command's options over those given to `etl synth` itself."""
+    from etl import api
+
+    given = dict(ctx.parent.params) if ctx.parent is not None and ctx.parent.command is synth_group else {}
+    for key, value in options.items():
+        if value not in (None, (), False) or key not in given:
+            given[key] = value
+    app: App = ctx.obj
+    llm = {setting: given.get(option) for option, setting in _LLM_OPTIONS.items()}
+    # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
+    client = api.synth_client(app.settings(**llm))
+    with app.warehouse() as wh:
+        summary = api.synth(
+            wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client, **llm
+        )
+    click.echo(summary.render())
+
+
+@click.group("synth", invoke_without_command=True)
+@_synth_options
+@_seeds_option
+@click.pass_context
+def synth_group(ctx: click.Context, **options: Any) -> None:
+    """Synthesise Korean-English term data with an LLM: expand, translate, sentences.
+
+    Without a subcommand, runs all three stages in order. Every request and answer is stored in
+    llm_calls before it is parsed; a rerun (even after kill -9) sends only what has no answer yet.
+
+    \b
+    Example:
+      etl synth --concurrency 8
+      etl synth --llm-api openai --llm-url http://gpu-box:8000/v1 --llm-model openai/gpt-oss-20b
+    """
+    if ctx.invoked_subcommand is None:
+        _synth(ctx, SYNTH_STAGES, options)
+
+
+@synth_group.command("expand")
+@_synth_options
+@_seeds_option
+@click.pass_context
+def synth_expand(ctx: click.Context, **options: Any) -> None:
+    """Land the seed terms and ask the LLM for more terms in each category (category_terms).
+
+    \b
+    Example:
+      etl synth expand --seeds my_terms.toml
+    """
+    _synth(ctx, ("expand",), options)
+
+
+@synth_group.command("translate")
+@_synth_options
+@click.pass_context
+def synth_translate(ctx: click.Context, **options: Any) -> None:
+    """Translate every planned Korean term once: primary, alternatives, abbreviation (translations).
+
+    \b
+    Example:
+      etl synth translate --concurrency 8 --llm-url http://gpu1:11434 --llm-url http://gpu2:11434
+    """
+    _synth(ctx, ("translate",), options)
+
+
+@synth_group.command("sentences")
+@_synth_options
+@click.pass_context
+def synth_sentences(ctx: click.Context, **options: Any) -> None:
+    """Write Korean/English parallel sentences for a seeded sample of translated terms (parallel_sentences).
+
+    \b
+    Example:
+      ETL_SYNTH_SENTENCES_SAMPLE=1.0 etl synth sentences
+    """
+    _synth(ctx, ("sentences",), options)
