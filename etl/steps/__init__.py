@@ -12,6 +12,6 @@ writes, its write mode); a step without parts is one module:
     split.py   train / validation by synonym group
     export/    training files and the synonym file (triplets, layouts, card, synonyms)
     report/    one HTML page of plots (figures)
-    pipeline.py  `etl run`: every step in order, skipped when nothing it reads changed
+    pipeline/  `etl run`: every step in order, skipped when nothing it reads changed (stages, state)
     inspect.py   `etl status` and `etl sql`
 """
