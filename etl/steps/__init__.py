@@ -4,7 +4,7 @@ A step with parts is a package whose `__init__` is the step itself (its `run`, w
 writes, its write mode); a step without parts is one module:
 
     synth/     seed terms → LLM expansion, translation, sentences (tasks, store, export)
-    imports/   pair and term files as they are (readers)
+    imports/   pair and term files as they are (readers, lines)
     clean/     terms, synonym pairs and groups (rules, dedupe)
     embed/     a vector per term (hashing, remote, files)
     index.py   the usearch index for `--search ann`
