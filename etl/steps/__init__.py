@@ -4,7 +4,7 @@ A step with parts is a package whose `__init__` is the step itself (its `run`, w
 writes, its write mode); a step without parts is one module:
 
     synth/     seed terms → LLM expansion, translation, sentences (tasks, store, export)
-    imports/   pair and term files as they are (readers)
+    imports/   pair and term files as they are (readers, lines)
     clean/     terms, synonym pairs and groups (rules, dedupe)
     embed/     a vector per term (hashing, remote, files)
     index.py   the usearch index for `--search ann`
@@ -12,6 +12,6 @@ writes, its write mode); a step without parts is one module:
     split.py   train / validation by synonym group
     export/    training files and the synonym file (triplets, layouts, card, synonyms)
     report/    one HTML page of plots (figures)
-    pipeline.py  `etl run`: every step in order, skipped when nothing it reads changed
+    pipeline/  `etl run`: every step in order, skipped when nothing it reads changed (stages, state)
     inspect.py   `etl status` and `etl sql`
 """

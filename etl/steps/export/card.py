@@ -146,22 +146,49 @@ def _size_category(n: int) -> str:
 def _summary(
     layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str], dropped: dict[str, Any] | None
 ) -> str:
+    """The card's Markdown: a title and what the rows are for, then one section after another."""
     config, data = stats["config"], stats["dataset"]
     names = parts[SPLITS[0]].schema.names
     scored = "scores" in names or "score" in names
-    lines = [
+    sections = [
+        _intro(layout, scored),
+        _source_section(config, stats, sources),
+        _rows_section(parts, data, dropped),
+        _columns_section(parts[SPLITS[0]].schema),
+        _bands_section(config, stats),
+        _shares_section(stats),
+        _counts_section(config, data, stats["positives_per_anchor"]),
+        _leaks_section(config, data),
+        _use_section(layout),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections)
+
+
+def _intro(layout: str, scored: bool) -> list[str]:
+    """The title and a paragraph: what the rows are, which `etl` wrote them, which losses they suit."""
+    return [
         f"# Korean-English synonym hard negatives: the `{layout}` layout",
         "",
         f"Synonym pairs with mined hard negatives for training retrieval models, exported by `etl` {__version__} "
         f"(`etl export triplets --format {layout}`). Columns in the order sentence-transformers' losses take them; "
         f"suited to {SCORE_LOSSES[layout] if scored else LOSSES[layout]}.",
-        "",
+    ]
+
+
+def _source_section(config: dict[str, Any], stats: dict[str, Any], sources: list[str]) -> list[str]:
+    """Where the pairs came from, the model that mined the negatives, and the runs behind the rows."""
+    return [
         "## Source",
         "",
         *[f"- {line}" for line in sources],
         f"- embedding model (mining and scores): `{config['model']}`, {config['search']} search, top {config['top_k']}, seed {config['seed']}",
         f"- lineage: mine run {stats['lineage']['mine_run_id']}, split run {stats['lineage']['split_run_id'] or '(the mine run)'}",
-        "",
+    ]
+
+
+def _rows_section(parts: dict[str, pa.Table], data: dict[str, Any], dropped: dict[str, Any] | None) -> list[str]:
+    """Rows per split beside the triplets they come from, and what the n-tuple layout dropped."""
+    lines = [
         "## Rows",
         "",
         "| split | rows | triplets they come from |",
@@ -173,21 +200,28 @@ def _summary(
         per_split = ", ".join(f"{split} {n:,}" for split, n in dropped["rows"].items())
         lines += ["", f"Dropped: {sum(dropped['rows'].values()):,} (anchor, positive) rows ({per_split}) of "
                   f"{dropped['anchors']:,} anchors with fewer than {dropped['width']} negatives; an n-tuple row needs all of them."]  # fmt: skip
-    lines += [
-        "",
+    return lines
+
+
+def _columns_section(schema: pa.Schema) -> list[str]:
+    """Each column with its type and meaning (negative_1, negative_2, ... named from `negative`)."""
+    lines = [
         "## Columns",
         "",
         "| column | type | meaning |",
         "|---|---|---|",
     ]
-    schema = parts[SPLITS[0]].schema
     for f in schema:
         meaning = COLUMN_MEANINGS.get(f.name) or COLUMN_MEANINGS["negative"].replace(
             "a mined negative", f"mined negative {f.name.split('_')[-1]} (hardest first)"
         )
         lines.append(f"| `{f.name}` | {_type_name(f.type)} | {meaning} |")
-    lines += [
-        "",
+    return lines
+
+
+def _bands_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+    """Each band's cosine range, share asked, quota, and how it was met; calibration if any."""
+    lines = [
         "## Bands as used",
         "",
         "| band | cosine range | share asked | quota | met by quota | taken as fill for a short band |",
@@ -201,16 +235,24 @@ def _summary(
         )
     if config["calibrated"]:
         lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
-    lines += ["", "## Band shares", "", "| band | all | train | validation |", "|---|---:|---:|---:|"]
+    return lines
+
+
+def _shares_section(stats: dict[str, Any]) -> list[str]:
+    """Each band's share of the triplets, overall and per split."""
+    lines = ["## Band shares", "", "| band | all | train | validation |", "|---|---:|---:|---:|"]
     by_split = stats["difficulty_distribution_by_split"]
     for band in ("easy", "medium", "hard"):
         cells = [_share(stats["difficulty_distribution"], band)] + [
             _share(by_split.get(split, {}), band) for split in SPLITS
         ]
         lines.append(f"| {band} | " + " | ".join(cells) + " |")
-    pos = stats["positives_per_anchor"]
-    lines += [
-        "",
+    return lines
+
+
+def _counts_section(config: dict[str, Any], data: dict[str, Any], pos: dict[str, Any]) -> list[str]:
+    """Triplets, anchors, negatives and positives per anchor, as counted."""
+    return [
         "## Counts",
         "",
         f"- triplets: {data['total_triplets']:,} (train {data['train_triplets']:,}, validation {data['val_triplets']:,}; "
@@ -219,7 +261,12 @@ def _summary(
         f"skipped (no negative) {data['skipped_anchors']:,}; short (fewer than {config['negatives_per_anchor']} negatives) {data['short_anchors']:,}",
         f"- negatives: {data['negatives']:,} ({config['negatives_per_anchor']} asked per anchor)",
         f"- positives per anchor: mean {pos['mean']}, min {pos['min']}, median {pos['median']}, max {pos['max']}",
-        "",
+    ]
+
+
+def _leaks_section(config: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """What the split was by, and whether any anchor or synonym group is on both sides."""
+    return [
         "## Leak checks",
         "",
         f"- split by `{config['split_by']}`: train groups {data['train_groups']:,}, validation groups {data['val_groups']:,}",
@@ -230,7 +277,12 @@ def _summary(
             if data["anchors_on_both_sides"] == data["groups_on_both_sides"] == 0
             else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"
         ),
-        "",
+    ]
+
+
+def _use_section(layout: str) -> list[str]:
+    """A snippet that trains on the layout, and where the figures come from (ends with a newline)."""
+    return [
         "## Use",
         "",
         "```python",
@@ -242,7 +294,6 @@ def _summary(
         "`data_preparation_stats.json` in the export's top directory has every figure here.",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _type_name(kind: pa.DataType) -> str:

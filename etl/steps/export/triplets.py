@@ -4,9 +4,10 @@ Writes into DIR, for the default `triplet` layout: train.parquet and validation.
 schema, zstd), triplet_dataset/ (a Hugging Face DatasetDict saved with save_to_disk, with its
 dataset card README.md), train_triplets.jsonl and val_triplets.jsonl (the notebook's files), and
 data_preparation_stats.json (config, counts, difficulty distribution, band fill rates, skipped
-anchors, positives per anchor). Every further layout (`export_formats`: n-tuple, labeled-pair,
-labeled-list; see etl/steps/export/layouts.py) goes to its own folder DIR/<layout>/ as
-train.parquet, validation.parquet, train.jsonl, validation.jsonl and dataset/ (DatasetDict + card).
+anchors, positives per anchor; counted by etl/steps/export/stats.py). Every further layout
+(`export_formats`: n-tuple, labeled-pair, labeled-list; see etl/steps/export/layouts.py) goes to its
+own folder DIR/<layout>/ as train.parquet, validation.parquet, train.jsonl, validation.jsonl and
+dataset/ (DatasetDict + card).
 
 Write mode: replace the directory. Everything is written into a temporary directory beside DIR
 and then renamed into place, so a crash never leaves a half-written export at DIR. Rows come in a
@@ -28,7 +29,8 @@ from etl.config import Settings
 from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
-from etl.steps.mine.sample import BAND_NAMES, STREAM_SPLIT, keyed
+from etl.steps.export.stats import build_stats
+from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -207,101 +209,6 @@ def _read(wh: Warehouse, seed: int) -> pa.Table:
     ids = [table.column(c).to_numpy() for c in ("anchor_id", "positive_id", "negative_id")]
     order = np.argsort(keyed(seed, EXPORT_STREAM, *ids), kind="stable")
     return table.take(order)
-
-
-def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dict[str, Any]:
-    """The stats file's content, counted from the tables (and the mine run's recorded config)."""
-    config = mine_run["config"]
-    split_params = _split_params(wh, mine_run)
-    bands = config["bands"]
-    ratios = config["ratios"]
-    by_split = dict(wh.execute("SELECT split, count(*) FROM triplets GROUP BY split").fetchall())
-    difficulty = dict(wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall())
-    per_split: dict[str, dict[str, int]] = {}
-    for split, diff, n in wh.execute(
-        "SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL"
-    ).fetchall():
-        per_split.setdefault(split, {})[diff] = n
-    fills = {}
-    for band in BAND_NAMES:
-        asked = mine_run["bands"][band]
-        by_quota, by_fill = wh.execute(
-            "SELECT count(*) FILTER (WHERE NOT filled), count(*) FILTER (WHERE filled) FROM negatives WHERE band = ?",
-            [band],
-        ).fetchall()[0]
-        quota = asked["quota"]
-        fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
-                       "fill_rate": round(by_quota / quota, 4) if quota else None}  # fmt: skip
-        # What the band held, as the mine run counted it (absent from runs that did not record it).
-        for key in ("population", "population_estimated", "anchors_empty", "anchors_short"):
-            if key in asked:
-                fills[band][key] = asked[key]
-    skipped = [r[0] for r in wh.execute(
-        "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
-    ).fetchall()]  # fmt: skip
-    sides = {r[0]: r[1:] for r in wh.execute(
-        "SELECT split, count(DISTINCT anchor_id), count(DISTINCT group_id) FROM triplets GROUP BY split"
-    ).fetchall()}  # fmt: skip
-    anchors_both, groups_both = wh.sql_file("export_both_sides").fetchall()[0]
-    total = table.num_rows
-    train = by_split.get("train", 0)
-    return {
-        "config": {
-            "easy_range": bands["easy"],
-            "medium_range": bands["medium"],
-            "hard_range": bands["hard"],
-            "easy_ratio": ratios[0],
-            "medium_ratio": ratios[1],
-            "hard_ratio": ratios[2],
-            "negatives_per_anchor": config["negatives"],
-            "train_ratio": split_params["split_train_ratio"],
-            "val_ratio": round(1.0 - split_params["split_train_ratio"], 10),
-            "split_by": split_params["split_by"],
-            "model": config["model"],
-            "search": config["search"],
-            "top_k": config["top_k"],
-            "seed": config["seed"],
-            "max_neg_ratio": config["max_neg_ratio"] or None,
-            "calibrated": config["calibrated"],
-            "percentiles": config["percentiles"] if config["calibrated"] else None,
-        },
-        "dataset": {
-            "total_triplets": total,
-            "train_triplets": train,
-            "val_triplets": by_split.get("validation", 0),
-            "achieved_train_ratio": round(train / total, 4) if total else None,
-            "unique_anchors": mine_run["anchors"],
-            "anchors_with_triplets": wh.scalar("SELECT count(DISTINCT anchor_id) FROM triplets"),
-            "skipped_anchors": len(skipped),
-            "short_anchors": mine_run["anchors_short"],
-            "negatives": wh.scalar("SELECT count(*) FROM negatives"),
-            "train_anchors": sides.get("train", (0, 0))[0],
-            "val_anchors": sides.get("validation", (0, 0))[0],
-            "train_groups": sides.get("train", (0, 0))[1],
-            "val_groups": sides.get("validation", (0, 0))[1],
-            "anchors_on_both_sides": anchors_both,
-            "groups_on_both_sides": groups_both,
-        },
-        "difficulty_distribution": difficulty,
-        "difficulty_distribution_by_split": per_split,
-        "band_fill": fills,
-        "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
-        "warnings": mine_run.get("warnings", []),
-        "positives_per_anchor": mine_run["positives_per_anchor"],
-        "skipped_anchor_list": skipped,
-        "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
-    }
-
-
-def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
-    """The split settings in force: a later `etl split` run's, else the mine run's."""
-    row = wh.execute(
-        "SELECT run_id, params FROM runs WHERE step = 'split' AND status = 'ok' AND run_id > ? ORDER BY run_id DESC LIMIT 1",
-        [mine_run["run_id"]],
-    ).fetchall()
-    if row:
-        return {"run_id": row[0][0], **json.loads(row[0][1])}
-    return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}
 
 
 def _write_all(

@@ -1,0 +1,127 @@
+"""The content of an export's data_preparation_stats.json, counted from the warehouse.
+
+Config (bands, ratios, split, model, search), dataset counts (per split, anchors and groups on each
+side), the difficulty distribution, band fill rates, skipped anchors and positives per anchor: read
+from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`. Reads only;
+triplets.py writes the file (and adds the `layouts` entry when more than the default is exported).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from etl.steps.mine.sample import BAND_NAMES
+from etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dict[str, Any]:
+    """The stats file's content, counted from the tables (and the mine run's recorded config)."""
+    split_params = _split_params(wh, mine_run)
+    difficulty = dict(wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL").fetchall())
+    per_split: dict[str, dict[str, int]] = {}
+    for split, diff, n in wh.execute(
+        "SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL"
+    ).fetchall():
+        per_split.setdefault(split, {})[diff] = n
+    skipped = [r[0] for r in wh.execute(
+        "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
+    ).fetchall()]  # fmt: skip
+    return {
+        "config": _config(mine_run["config"], split_params),
+        "dataset": _dataset(wh, mine_run, table, len(skipped)),
+        "difficulty_distribution": difficulty,
+        "difficulty_distribution_by_split": per_split,
+        "band_fill": _band_fill(wh, mine_run),
+        "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
+        "warnings": mine_run.get("warnings", []),
+        "positives_per_anchor": mine_run["positives_per_anchor"],
+        "skipped_anchor_list": skipped,
+        "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
+    }
+
+
+def _config(config: dict[str, Any], split_params: dict[str, Any]) -> dict[str, Any]:
+    """The settings the triplets were mined and split with, as the mine and split runs recorded them."""
+    bands = config["bands"]
+    ratios = config["ratios"]
+    return {
+        "easy_range": bands["easy"],
+        "medium_range": bands["medium"],
+        "hard_range": bands["hard"],
+        "easy_ratio": ratios[0],
+        "medium_ratio": ratios[1],
+        "hard_ratio": ratios[2],
+        "negatives_per_anchor": config["negatives"],
+        "train_ratio": split_params["split_train_ratio"],
+        "val_ratio": round(1.0 - split_params["split_train_ratio"], 10),
+        "split_by": split_params["split_by"],
+        "model": config["model"],
+        "search": config["search"],
+        "top_k": config["top_k"],
+        "seed": config["seed"],
+        "max_neg_ratio": config["max_neg_ratio"] or None,
+        "calibrated": config["calibrated"],
+        "percentiles": config["percentiles"] if config["calibrated"] else None,
+    }
+
+
+def _dataset(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table, skipped: int) -> dict[str, Any]:
+    """Rows, anchors and synonym groups per split, and how many of them are on both sides."""
+    by_split = dict(wh.execute("SELECT split, count(*) FROM triplets GROUP BY split").fetchall())
+    sides = {r[0]: r[1:] for r in wh.execute(
+        "SELECT split, count(DISTINCT anchor_id), count(DISTINCT group_id) FROM triplets GROUP BY split"
+    ).fetchall()}  # fmt: skip
+    anchors_both, groups_both = wh.sql_file("export_both_sides").fetchall()[0]
+    total = table.num_rows
+    train = by_split.get("train", 0)
+    return {
+        "total_triplets": total,
+        "train_triplets": train,
+        "val_triplets": by_split.get("validation", 0),
+        "achieved_train_ratio": round(train / total, 4) if total else None,
+        "unique_anchors": mine_run["anchors"],
+        "anchors_with_triplets": wh.scalar("SELECT count(DISTINCT anchor_id) FROM triplets"),
+        "skipped_anchors": skipped,
+        "short_anchors": mine_run["anchors_short"],
+        "negatives": wh.scalar("SELECT count(*) FROM negatives"),
+        "train_anchors": sides.get("train", (0, 0))[0],
+        "val_anchors": sides.get("validation", (0, 0))[0],
+        "train_groups": sides.get("train", (0, 0))[1],
+        "val_groups": sides.get("validation", (0, 0))[1],
+        "anchors_on_both_sides": anchors_both,
+        "groups_on_both_sides": groups_both,
+    }
+
+
+def _band_fill(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per band: its quota, the negatives that met it, those taken as fill, and what the band held."""
+    fills = {}
+    for band in BAND_NAMES:
+        asked = mine_run["bands"][band]
+        by_quota, by_fill = wh.execute(
+            "SELECT count(*) FILTER (WHERE NOT filled), count(*) FILTER (WHERE filled) FROM negatives WHERE band = ?",
+            [band],
+        ).fetchall()[0]
+        quota = asked["quota"]
+        fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
+                       "fill_rate": round(by_quota / quota, 4) if quota else None}  # fmt: skip
+        # What the band held, as the mine run counted it (absent from runs that did not record it).
+        for key in ("population", "population_estimated", "anchors_empty", "anchors_short"):
+            if key in asked:
+                fills[band][key] = asked[key]
+    return fills
+
+
+def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
+    """The split settings in force: a later `etl split` run's, else the mine run's."""
+    row = wh.execute(
+        "SELECT run_id, params FROM runs WHERE step = 'split' AND status = 'ok' AND run_id > ? ORDER BY run_id DESC LIMIT 1",
+        [mine_run["run_id"]],
+    ).fetchall()
+    if row:
+        return {"run_id": row[0][0], **json.loads(row[0][1])}
+    return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}

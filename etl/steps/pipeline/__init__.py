@@ -1,0 +1,207 @@
+"""`etl run`: every step in order, each skipped when its inputs have not changed since it last succeeded.
+
+A stage's fingerprint is a hash of the settings it reads, the bytes of the files it reads and the
+state (row count, newest run_id) of the tables it reads. It is recorded in `pipeline_state` right
+after the stage succeeds, taken *after* the stage ran, so a stage that rewrites one of its own
+inputs (split updates `triplets`) still finds it unchanged next time. When the fingerprint taken
+now equals the recorded one, the stage is skipped and says so.
+
+The stages and what each reads are planned in stages.py; fingerprints and `pipeline_state` are in
+state.py; this module runs the planned stages and renders the final table.
+
+Write mode: `pipeline_state` is merged on `stage`; everything else is written by the steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl.config import Settings
+from etl.errors import ConfigError, EtlError, ServiceError
+from etl.output import Summary, format_table
+from etl.steps.pipeline.stages import SYNONYMS_FILE, Inputs, Stage, plan, synthesises
+from etl.steps.pipeline.state import _record, _recorded, _recorded_run, _rows, fingerprint
+from etl.warehouse import Run, Warehouse
+
+if TYPE_CHECKING:
+    from etl.llm import Client
+
+__all__ = [
+    "EXAMPLE_PAIRS",
+    "EXAMPLE_TERMS",
+    "OFFLINE_HINT",
+    "SYNONYMS_FILE",
+    "Inputs",
+    "Outcome",
+    "Result",
+    "Stage",
+    "check_llm",
+    "fingerprint",
+    "needs_llm",
+    "plan",
+    "run",
+    "synthesises",
+]
+
+# The package's data directory: etl/data in a checkout, site-packages/etl/data once installed (pip
+# installs wheels unpacked, so these are real files the readers can open).
+EXAMPLE_PAIRS = Path(str(resources.files("etl.data").joinpath("example_pairs.jsonl")))
+EXAMPLE_TERMS = Path(str(resources.files("etl.data").joinpath("example_terms.txt")))
+OFFLINE_HINT = "etl run --example (the bundled pairs and vocabulary, embedded with the hash embedder)"
+
+
+@dataclass
+class Outcome:
+    """What became of one stage in this run."""
+
+    stage: str
+    status: str  # ran | skipped | failed
+    seconds: float = 0.0
+    rows_in: int | None = None
+    rows_out: int | None = None
+    note: str = ""
+
+
+@dataclass
+class Result:
+    """Every stage's outcome, and where the exports are."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    out: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Each stage's outcome (status, seconds, rows in and out, note) by stage name, for scripts."""
+        return {o.stage: {k: v for k, v in o.__dict__.items() if k != "stage"} for o in self.outcomes}
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def render(self) -> str:
+        """One screen: a line per stage with its rows in and out, then where the exports are."""
+        rows = [
+            (o.stage, o.status, f"{o.seconds:.1f}", _number(o.rows_in), _number(o.rows_out), o.note)
+            for o in self.outcomes
+        ]
+        table = format_table(["step", "outcome", "seconds", "rows in", "rows out", "note"], rows, max_width=64)
+        where = f"\nexports  {self.out}" if self.out is not None else ""
+        return f"etl run\n{table}{where}"
+
+
+def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
+    """True when this run may synthesise, so the LLM server must answer before anything is written."""
+    return synthesises(inputs) and only in (None, "synth") and start in (None, "synth")
+
+
+def run(
+    wh: Warehouse,
+    settings: Settings,
+    inputs: Inputs,
+    start: str | None = None,
+    only: str | None = None,
+    notify: Callable[[str], None] = lambda text: None,
+    client: Client | None = None,
+) -> Result:
+    """Run the planned stages; `start` forces that stage and those after it, `only` forces just one.
+
+    `client` is an LLM client whose servers were already checked (so they are not asked again).
+    """
+    planned = plan(wh, settings, inputs, client)
+    names = [s.name for s in planned]
+    for wanted in (start, only):
+        if wanted is not None and wanted not in names:
+            raise ConfigError(f"there is no step {wanted!r} in this run; its steps are {', '.join(names)}")
+
+    stages = _selected(planned, names, start, only)
+    forced = {only} if only else set(names[names.index(start) :]) if start else set()
+    if inputs.refresh:
+        forced.add("synth")
+
+    def due(stage: Stage) -> bool:
+        # Asked just before the stage runs: the stages before it may have changed its inputs.
+        return stage.name in forced or _recorded(wh, stage.name) != fingerprint(wh, settings, stage)
+
+    if stages[0].name == "synth" and client is None and due(stages[0]):
+        stages = _selected(plan(wh, settings, inputs, check_llm(settings)), names, start, only)
+
+    result = Result(out=inputs.out if any(s.name == "export" for s in stages) else None)
+    params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
+    with wh.run("run", params) as run:
+        for stage in stages:
+            if not due(stage):
+                note = f"inputs unchanged since run {_recorded_run(wh, stage.name)}"
+                notify(f"{stage.name}: skipped ({note})")
+                result.outcomes.append(Outcome(stage.name, "skipped", note=note))
+                continue
+            _run_stage(wh, settings, stage, run, result, notify)
+        run.counts = _counts(result)
+    return result
+
+
+def _selected(stages: list[Stage], names: list[str], start: str | None, only: str | None) -> list[Stage]:
+    """The stages this run goes through: just `only`, or from `start` on, or all."""
+    if only is not None:
+        return [s for s in stages if s.name == only]
+    return stages[names.index(start) :] if start is not None else stages
+
+
+def _run_stage(
+    wh: Warehouse, settings: Settings, stage: Stage, run: Run, result: Result, notify: Callable[[str], None]
+) -> None:
+    """Run one due stage, note its outcome, and record its fingerprint once it finished."""
+    notify(f"{stage.name}: running")
+    rows_in = _rows(wh, stage.tables)
+    started = time.monotonic()
+    try:
+        summary = stage.action()
+    except EtlError:
+        result.outcomes.append(Outcome(stage.name, "failed", time.monotonic() - started, rows_in))
+        run.counts = _counts(result)
+        raise
+    notify(summary.render())
+    outcome = Outcome(
+        stage.name,
+        "ran",
+        time.monotonic() - started,
+        rows_in,
+        _rows(wh, stage.writes),
+        _headline(stage.name, summary),
+    )
+    if stage.finished(summary):
+        _record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
+    else:
+        outcome.note += "; unfinished: runs again next time"
+    result.outcomes.append(outcome)
+
+
+def check_llm(settings: Settings) -> Client:
+    """The checked LLM client; fails before anything is written when no LLM server answers."""
+    from etl.steps import synth
+
+    try:
+        return synth.connect(settings)
+    except ServiceError as exc:
+        raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
+
+
+def _headline(stage: str, summary: Summary) -> str:
+    """The few figures of a step worth a line: LLM calls for synthesis, else the step's own title."""
+    if stage == "synth":
+        items = dict(summary.items)
+        return (
+            f"calls {items.get('calls made', 0)}, cached {items.get('served from cache', 0)}, "
+            f"failed {items.get('failed', 0)}, rejected {items.get('rejected', 0)}"
+        )
+    return summary.title
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _counts(result: Result) -> dict[str, Any]:
+    return {o.stage: {"status": o.status, "seconds": round(o.seconds, 2)} for o in result.outcomes}
