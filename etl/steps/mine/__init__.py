@@ -28,6 +28,7 @@ from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import split
+from etl.steps.mine import ann
 from etl.steps.mine import data as mine_data
 from etl.steps.mine import sample as mine_sample
 from etl.steps.mine import search as mine_search
@@ -113,7 +114,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
         if plan.search == "ann" and index is None:
-            index = mine_search.open_index(wh, settings, plan.model)
+            index = ann.open_index(wh, settings, plan.model)
         clock.lap("plan")
         mined = mine(inputs, plan, index)
         clock.lap("search")
@@ -258,10 +259,7 @@ def mine(
     with output.Progress("mining", len(which)) as progress:
         for start in range(0, len(which), chunk):
             anchors = which[start : start + chunk]
-            if plan.search == "exact":
-                found = mine_search.scan(ctx, anchors)
-            else:
-                found = mine_search.search(ctx, index, anchors)
+            found = mine_search.scan(ctx, anchors) if plan.search == "exact" else ann.search(ctx, index, anchors)
             parts.append(found.members)
             population[anchors] = found.population
             estimated[anchors] = found.estimated

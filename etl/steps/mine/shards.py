@@ -30,8 +30,8 @@ from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.steps import mine
+from etl.steps.mine import ann
 from etl.steps.mine import data as mine_data
-from etl.steps.mine import search as mine_search
 from etl.steps.mine.sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
 from etl.warehouse import Warehouse
 
@@ -190,7 +190,7 @@ def shard(
     inputs = mine.prepare(wh, model)
     plan = mine.make_plan(wh, settings, inputs, model, index)
     if plan.search == "ann" and index is None:
-        index = mine_search.open_index(wh, settings, model)
+        index = ann.open_index(wh, settings, model)
     part = compute(inputs, plan, shard_no, shards, index)
     where = write(part, Path(out), {"fingerprint": fingerprint(wh, model), "plan": plan.config(),
                                     "params": mine.params(settings, model), "warehouse": str(wh.path)})  # fmt: skip
