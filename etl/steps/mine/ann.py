@@ -38,6 +38,34 @@ def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
     """Members from the index's shortlist where it covers a band, permutation draws where it does not, else `scan`."""
     import numpy as np
 
+    n_rows = len(ctx.inputs.ids)
+    keys = ctx.perm.round_keys(ctx.inputs.anchor_ids[anchors])
+    listed, population, covered, lost = _shortlisted(ctx, index, anchors, keys)
+    # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
+    estimated = ~covered
+    drawn, hits = _drawn(ctx, anchors, keys, estimated, population)
+    # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
+    short = estimated & (hits < ctx.n) & ~lost[:, None]
+    escalate = short.any(axis=1) | lost
+    members = Members.concat([listed, *drawn])
+    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
+    if escalate.any():
+        todo = anchors[escalate]
+        step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
+        scans = [scan(ctx, todo[i : i + step]) for i in range(0, len(todo), step)]
+        kept = members.take(~escalate[np.searchsorted(anchors, members.anchor)])
+        found.members = Members.concat([kept, *(part.members for part in scans)])
+        found.population[escalate] = np.concatenate([part.population for part in scans])
+        found.estimated[escalate] = False
+    return found
+
+
+def _shortlisted(
+    ctx: Context, index: Any, anchors: np.ndarray, keys: np.ndarray
+) -> tuple[Members, np.ndarray, np.ndarray, np.ndarray]:
+    """The index's shortlist: its members in the bands it covers, their counts, the bands covered, the anchors lost."""
+    import numpy as np
+
     inputs, bands = ctx.inputs, ctx.bands
     vecs, ids = inputs.vecs, inputs.ids
     m, n_rows = len(anchors), len(ids)
@@ -55,7 +83,6 @@ def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
     if len(index) <= count:
         last[:] = -np.inf
     covered = lows[None, :] >= last[:, None] + ANN_SLACK
-    keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
 
     valid_slot = np.arange(found_keys.shape[1])[None, :] < returned[:, None]
     # An anchor is in the index, so its own vector comes back first; when it does not, the graph
@@ -74,12 +101,23 @@ def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
     w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
     population = np.zeros((m, 3), dtype=np.int64)
     np.add.at(population, (w, code), 1)
-    parts = [
-        Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8)).first(ctx.n)
-    ]
+    listed = Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8))
+    return listed.first(ctx.n), population, covered, lost
 
-    # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
-    estimated = ~covered
+
+def _drawn(
+    ctx: Context, anchors: np.ndarray, keys: np.ndarray, estimated: np.ndarray, population: np.ndarray
+) -> tuple[list[Members], np.ndarray]:
+    """Members of the `estimated` bands from ANN_DRAWS permutation draws, and the hits per anchor and band.
+
+    Sets `population` of those bands to the estimate the draws give."""
+    import numpy as np
+
+    inputs = ctx.inputs
+    vecs = inputs.vecs
+    m, n_rows = len(anchors), len(inputs.ids)
+    query = inputs.anchors[anchors]
+    parts: list[Members] = []
     draws = min(ANN_DRAWS, n_rows)
     todo = np.flatnonzero(estimated.any(axis=1))
     hits = np.zeros((m, 3), dtype=np.int64)
@@ -97,20 +135,7 @@ def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
         np.add.at(hits, (w, code), 1)
         parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
         population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
-    # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
-    short = estimated & (hits < ctx.n) & ~lost[:, None]
-    escalate = short.any(axis=1) | lost
-    members = Members.concat(parts)
-    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
-    if escalate.any():
-        todo = anchors[escalate]
-        step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
-        scans = [scan(ctx, todo[i : i + step]) for i in range(0, len(todo), step)]
-        kept = members.take(~escalate[np.searchsorted(anchors, members.anchor)])
-        found.members = Members.concat([kept, *(part.members for part in scans)])
-        found.population[escalate] = np.concatenate([part.population for part in scans])
-        found.estimated[escalate] = False
-    return found
+    return parts, hits
 
 
 def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
