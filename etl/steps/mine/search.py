@@ -183,28 +183,7 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
 
-    # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
-    at_least: dict[float, np.ndarray] = {}
-    listed, top = None, np.inf
-    mask = ctx.mask(block, sims.shape)
-    budget = LIST_PER_ANCHOR * m
-    guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
-    for level, edge in enumerate(bands.thresholds):
-        np.greater_equal(sims, edge - ctx.slack, out=mask)
-        if level == guess:
-            flat = np.flatnonzero(mask)
-            if len(flat) <= budget:
-                listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
-                break
-            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
-            continue
-        count = np.count_nonzero(mask, axis=1)
-        if count.sum() <= budget:
-            flat = np.flatnonzero(mask)
-            listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
-            break
-        at_least[float(edge)] = count
-    ctx.levels[block] = level if listed is not None else None
+    listed, top, at_least = _level(ctx, block, sims)
 
     lows, highs = bands.edges[:, 0].astype(np.float64), bands.edges[:, 1].astype(np.float64)
     population = np.zeros((m, 3), dtype=np.int64)
@@ -235,6 +214,42 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     if dense.size:
         parts += _walk_dense(ctx, anchors, keys, sims, dense, population, empty)
     return parts, population
+
+
+def _level(
+    ctx: Context, block: int, sims: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, float, dict[float, np.ndarray]]:
+    """The first level, from the lowest band edge up, with few enough terms to list one by one.
+
+    Returns its entries (row, term, approximate cosine) and its edge, or None and inf; and, for each
+    edge below it, how many terms every row has at or above that edge."""
+    import numpy as np
+
+    bands = ctx.bands
+    m, n_rows = sims.shape
+    # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
+    at_least: dict[float, np.ndarray] = {}
+    listed, top = None, np.inf
+    mask = ctx.mask(block, sims.shape)
+    budget = LIST_PER_ANCHOR * m
+    guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
+    for level, edge in enumerate(bands.thresholds):
+        np.greater_equal(sims, edge - ctx.slack, out=mask)
+        if level == guess:
+            flat = np.flatnonzero(mask)
+            if len(flat) <= budget:
+                listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+                break
+            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
+            continue
+        count = np.count_nonzero(mask, axis=1)
+        if count.sum() <= budget:
+            flat = np.flatnonzero(mask)
+            listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+            break
+        at_least[float(edge)] = count
+    ctx.levels[block] = level if listed is not None else None
+    return listed, top, at_least
 
 
 def _walk_dense(
