@@ -38,12 +38,10 @@ from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import split
-from etl.steps.mine import ann
-from etl.steps.mine import data as mine_data
-from etl.steps.mine import sample as mine_sample
-from etl.steps.mine import search as mine_search
+from etl.steps.mine import ann, data, sample
 from etl.steps.mine.calibration import calibrate
 from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
+from etl.steps.mine.search import Context, exact_chunk_size, exact_cosine, scan
 from etl.steps.mine.stats import _counts, _no_triplets, summary
 from etl.steps.mine.tables import _write, anchor_bands, frames
 from etl.warehouse import Run, Warehouse
@@ -116,7 +114,7 @@ class Mined:
 
 def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.Summary:
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
-    model = mine_data.choose_model(wh, model)
+    model = data.choose_model(wh, model)
     with wh.run("mine", params(settings, model)) as run:
         clock = _Clock()
         inputs = prepare(wh, model)
@@ -144,7 +142,7 @@ def prepare(wh: Warehouse, model: str) -> MineInputs:
             f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
             "every synonym pair needs both terms in one synonym group: run `etl clean`"
         )
-    inputs = mine_data.load(wh, model)
+    inputs = data.load(wh, model)
     if len(inputs.anchors) == 0:
         raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
     return inputs
@@ -200,23 +198,23 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, mode
     )
     if plan.search != "auto":
         return plan
-    from etl.steps.mine import cost as mine_cost
+    from etl.steps.mine import cost
 
-    search, why = mine_cost.choose(wh, settings, context(inputs, plan), index)
+    search, why = cost.choose(wh, settings, context(inputs, plan), index)
     return Plan(**{**{k: getattr(plan, k) for k in plan.__dataclass_fields__}, "search": search, "why": why})
 
 
-def context(inputs: MineInputs, plan: Plan) -> mine_search.Context:
+def context(inputs: MineInputs, plan: Plan) -> Context:
     """What every chunk of the run shares: the bands, the permutation and the cap."""
     import numpy as np
 
     cap = None
     if plan.max_neg_ratio > 0:
-        pos_sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[inputs.pair_anchor()], inputs.pos_rows)
+        pos_sim = exact_cosine(inputs.vecs, inputs.anchors[inputs.pair_anchor()], inputs.pos_rows)
         # Per anchor, against its least similar positive: then every triplet it makes obeys the cap.
         cap = np.float32(plan.max_neg_ratio) * np.minimum.reduceat(pos_sim, inputs.pos_ptr[:-1])
     perm = Permutation(plan.seed, len(inputs.ids))
-    return mine_search.Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
+    return Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
 
 
 def mine(
@@ -235,8 +233,8 @@ def mine(
         ctx.workers = workers
     m = len(inputs.anchors)
     which = np.arange(m, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
-    quota = mine_sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
-    chunk = mine_search.exact_chunk_size(len(inputs.ids)) if plan.search == "exact" else ANN_CHUNK
+    quota = sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
+    chunk = exact_chunk_size(len(inputs.ids)) if plan.search == "exact" else ANN_CHUNK
     parts: list[Members] = []
     population = np.zeros((m, 3), dtype=np.int64)
     estimated = np.zeros((m, 3), dtype=bool)
@@ -244,7 +242,7 @@ def mine(
     with output.Progress("mining", len(which)) as progress:
         for start in range(0, len(which), chunk):
             anchors = which[start : start + chunk]
-            found = mine_search.scan(ctx, anchors) if plan.search == "exact" else ann.search(ctx, index, anchors)
+            found = scan(ctx, anchors) if plan.search == "exact" else ann.search(ctx, index, anchors)
             parts.append(found.members)
             population[anchors] = found.population
             estimated[anchors] = found.estimated
@@ -253,10 +251,10 @@ def mine(
             lost += found.lost
             progress.advance(len(anchors))
     members = Members.concat(parts)
-    picks = mine_sample.pick(members, quota, plan.negatives)
+    picks = sample.pick(members, quota, plan.negatives)
     picks = canonical(picks)
     # Stored cosines are the exact ones; the search decided bands on them wherever an edge was close.
-    picks.sim = mine_search.exact_cosine(inputs.vecs, inputs.anchors[picks.anchor], picks.row)
+    picks.sim = exact_cosine(inputs.vecs, inputs.anchors[picks.anchor], picks.row)
     if (plan.bands.classify(picks.sim) != picks.band).any():  # pragma: no cover - a broken slack, not bad input
         raise EtlError("a mined negative changed band on its exact cosine; this is a bug, please report it")
     found_by = {name: int((members.source == code).sum()) for code, name in enumerate(SOURCES)}

@@ -27,8 +27,7 @@ from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.steps import mine
-from etl.steps.mine import ann
-from etl.steps.mine import data as mine_data
+from etl.steps.mine import ann, data
 from etl.steps.mine.parts import MANIFEST as MANIFEST  # re-exported with part_name: a part's layout
 from etl.steps.mine.parts import (
     Part,
@@ -156,7 +155,7 @@ def shard(
             "a shard needs --search exact or --search ann: auto measures this machine and could choose "
             "differently in each shard, and the two modes may differ in a few picks"
         )
-    model = mine_data.choose_model(wh, model)
+    model = data.choose_model(wh, model)
     inputs = mine.prepare(wh, model)
     plan = mine.make_plan(wh, settings, inputs, model, index)
     if plan.search == "ann" and index is None:
@@ -177,7 +176,7 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
     """Check the parts under `directory` and land them as one mine run (replacing the mined tables)."""
     directory = Path(directory)
     manifests = read_manifests(directory)
-    model = mine_data.choose_model(wh, model or manifests[0]["plan"]["model"])
+    model = data.choose_model(wh, model or manifests[0]["plan"]["model"])
     shards = manifests[0]["shards"]
     search = manifests[0]["plan"]["search"]
     if settings.mine_search == "auto":
