@@ -1,8 +1,8 @@
 """`--calibrate`: the bands at percentiles of this model's anchor-to-term cosines, from a seeded sample.
 
-The sample (`sample_cosines`: up to CALIBRATION_ANCHORS anchors, chosen by a seeded key, against
-CALIBRATION_DRAWS terms each of their own permutation) is scored with the exact cosine, so the same
-warehouse and seed give the same bands; etl/steps/mine/stats.py quotes it in its warnings too.
+The sample (`sample_cosines`): up to CALIBRATION_ANCHORS anchors, each against CALIBRATION_DRAWS
+seeded random other terms, scored with the exact cosine, so the same warehouse and seed give the
+same bands. etl/steps/mine/stats.py quotes the same sample in its warnings.
 """
 
 from __future__ import annotations
