@@ -14,7 +14,8 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from etl.steps.mine import search as mine_search
+from etl.steps.mine.ann import ANN_DRAWS, ANN_SLACK, ann_available, open_index, shortlist_size
+from etl.steps.mine.search import BLANK
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,13 +39,13 @@ def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = 
     started = time.perf_counter()
     sims = inputs.vecs[inputs.anchors[probe]] @ inputs.vecs.T
     exact = (time.perf_counter() - started) * m / len(probe) * SCAN_OVERHEAD
-    if exact <= EXACT_WITHOUT_ASKING or not mine_search.ann_available():
+    if exact <= EXACT_WITHOUT_ASKING or not ann_available():
         return "exact", f"auto: exact scan ~{exact:.0f}s"
     share = escalation_share(ctx, probe, sims)
     from etl.steps import index as index_step
 
     if index is None and wh is not None and index_step.is_current(wh, settings, inputs.model):
-        index = mine_search.open_index(wh, settings, inputs.model)  # memory-mapped: cheap to open and time
+        index = open_index(wh, settings, inputs.model)  # memory-mapped: cheap to open and time
     build, index_note = _build_seconds(settings, ctx, index)
     search = _search_seconds(ctx, index, probe, build)
     ann = build + search + share * exact
@@ -68,13 +69,13 @@ def escalation_share(ctx: Context, probe: np.ndarray, sims: np.ndarray) -> float
     n = len(inputs.ids)
     sims = sims.copy()
     which, rows = inputs.exclusions(probe)
-    sims[which, rows] = mine_search.BLANK
-    count = min(mine_search.shortlist_size(ctx, probe), n)
+    sims[which, rows] = BLANK
+    count = min(shortlist_size(ctx, probe), n)
     last = -np.partition(-sims, count - 1, axis=1)[:, count - 1] if count < n else np.full(len(probe), -np.inf)
     lows, highs = ctx.bands.edges[:, 0], ctx.bands.edges[:, 1]
     population = np.stack([((sims >= lo) & (sims < hi)).sum(axis=1) for lo, hi in zip(lows, highs)], axis=1)
-    uncovered = lows[None, :] < last[:, None] + mine_search.ANN_SLACK
-    hits = population * (min(mine_search.ANN_DRAWS, n) / n)
+    uncovered = lows[None, :] < last[:, None] + ANN_SLACK
+    hits = population * (min(ANN_DRAWS, n) / n)
     # Draw hits are about Poisson: the chance that fewer than n of them land in the band.
     short = np.array([[_poisson_below(ctx.n, lam) for lam in row] for row in hits])
     escalate = 1.0 - np.prod(np.where(uncovered, 1.0 - short, 1.0), axis=1)
@@ -108,7 +109,7 @@ def _build_seconds(settings: Settings, ctx: Context, index: Any) -> tuple[float,
 def _search_seconds(ctx: Context, index: Any, probe: np.ndarray, build: float) -> float:
     """Seconds to search every anchor's shortlist, timed on the probe anchors when an index is at hand."""
     inputs = ctx.inputs
-    count = min(mine_search.shortlist_size(ctx, probe), len(inputs.ids))
+    count = min(shortlist_size(ctx, probe), len(inputs.ids))
     m = len(inputs.anchors)
     if index is None:
         # No index to time yet: HNSW search costs about as much per query as adding a vector.

@@ -22,8 +22,8 @@ from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.steps import mine
-from etl.steps.mine import data as mine_data
-from etl.steps.mine import shards as mine_shards
+from etl.steps.mine import data
+from etl.steps.mine import shards as mine_shards  # `shards` is the shard count here
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def run(
     ray = import_ray()
     if shards is not None and shards < 1:
         raise ConfigError(f"--ray-shards must be at least 1, not {shards}")
-    model = mine_data.choose_model(wh, model)
+    model = data.choose_model(wh, model)
     started = _connect(ray, address)
     try:
         shards = shards or max(1, int(ray.cluster_resources().get("CPU", 1)))

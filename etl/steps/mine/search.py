@@ -1,4 +1,4 @@
-"""Finding band members for mining: an exact scan of the whole vocabulary, or the usearch index.
+"""Finding band members for mining by an exact scan of the whole vocabulary, and what both searches share.
 
 The contract both searches serve (see etl/steps/mine/__init__.py): per anchor and band, the population is
 every eligible vocabulary term whose exact float32 cosine lies in the band, and the search returns
@@ -9,8 +9,8 @@ the population's size.
 level by level: the terms above the lowest band edge whose level is sparse are listed entry by entry
 and ranked by their permutation position; a band too full to list is walked in permutation order
 (draws from the product already in memory), and an anchor whose walk comes up short has that band
-listed for its row alone. `search` takes the index's shortlist for the bands it provably covers,
-walks the permutation for the others, and hands the anchors where both fall short to `scan`.
+listed for its row alone. The ANN search (etl/steps/mine/ann.py) shares this module's `Context`
+and `Found`, and hands the anchors its index cannot answer to `scan`.
 
 Band membership is always decided on the exact cosine (`exact_cosine`, a fixed-order dot product):
 BLAS or index scores only rule terms in or out when they are further than a slack from every edge.
@@ -22,15 +22,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl.errors import EtlError
 from etl.steps.mine.sample import SOURCES, Bands, Members, Permutation
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from etl.config import Settings
     from etl.steps.mine.data import MineInputs
-    from etl.warehouse import Warehouse
 
 # Similarity matrix budget per chunk of anchors in the exact scan.
 EXACT_CHUNK_BYTES = 160 * 2**20
@@ -39,8 +36,6 @@ EXACT_CHUNK_BYTES = 160 * 2**20
 LIST_PER_ANCHOR = 2048
 DRAWS = 64  # permutation positions first walked per anchor in a band too full to list
 MAX_DRAWS = 4096  # positions walked at most before the band is listed for that anchor's row
-ANN_DRAWS = 64  # positions walked per anchor (scored one pair at a time) for bands the shortlist misses
-ANN_SLACK = 0.03  # index quantisation (f16 / bf16 / i8) and HNSW distance rounding
 PAIR_BLOCK = 16_384  # pairs rescored per einsum call (bounds the gathered rows to ~2 x 64 MiB at 1024-d)
 BLANK = -2.0  # written over excluded terms in a similarity chunk: below every band
 SCAN, SEARCH, SAMPLE = (SOURCES.index(s) for s in ("scan", "search", "sample"))
@@ -188,28 +183,7 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
 
-    # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
-    at_least: dict[float, np.ndarray] = {}
-    listed, top = None, np.inf
-    mask = ctx.mask(block, sims.shape)
-    budget = LIST_PER_ANCHOR * m
-    guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
-    for level, edge in enumerate(bands.thresholds):
-        np.greater_equal(sims, edge - ctx.slack, out=mask)
-        if level == guess:
-            flat = np.flatnonzero(mask)
-            if len(flat) <= budget:
-                listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
-                break
-            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
-            continue
-        count = np.count_nonzero(mask, axis=1)
-        if count.sum() <= budget:
-            flat = np.flatnonzero(mask)
-            listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
-            break
-        at_least[float(edge)] = count
-    ctx.levels[block] = level if listed is not None else None
+    listed, top, at_least = _level(ctx, block, sims)
 
     lows, highs = bands.edges[:, 0].astype(np.float64), bands.edges[:, 1].astype(np.float64)
     population = np.zeros((m, 3), dtype=np.int64)
@@ -240,6 +214,42 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     if dense.size:
         parts += _walk_dense(ctx, anchors, keys, sims, dense, population, empty)
     return parts, population
+
+
+def _level(
+    ctx: Context, block: int, sims: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, float, dict[float, np.ndarray]]:
+    """The first level, from the lowest band edge up, with few enough terms to list one by one.
+
+    Returns its entries (row, term, approximate cosine) and its edge, or None and inf; and, for each
+    edge below it, how many terms every row has at or above that edge."""
+    import numpy as np
+
+    bands = ctx.bands
+    m, n_rows = sims.shape
+    # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
+    at_least: dict[float, np.ndarray] = {}
+    listed, top = None, np.inf
+    mask = ctx.mask(block, sims.shape)
+    budget = LIST_PER_ANCHOR * m
+    guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
+    for level, edge in enumerate(bands.thresholds):
+        np.greater_equal(sims, edge - ctx.slack, out=mask)
+        if level == guess:
+            flat = np.flatnonzero(mask)
+            if len(flat) <= budget:
+                listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+                break
+            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
+            continue
+        count = np.count_nonzero(mask, axis=1)
+        if count.sum() <= budget:
+            flat = np.flatnonzero(mask)
+            listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
+            break
+        at_least[float(edge)] = count
+    ctx.levels[block] = level if listed is not None else None
+    return listed, top, at_least
 
 
 def _walk_dense(
@@ -325,108 +335,3 @@ def _first(found: Members, which: np.ndarray, population: np.ndarray, n: int, n_
     kept = np.bincount(pair[passed], minlength=population.size)
     whole = kept < np.minimum(n, population.ravel())
     return found.take(passed | whole[pair]).first(n)
-
-
-def shortlist_size(ctx: Context, anchors: np.ndarray) -> int:
-    """Index results asked per anchor: top_k, a margin for near-ties, and room for the exclusions."""
-    margin = 16
-    return int(ctx.top_k + margin + ctx.inputs.exclusion_bound()[anchors].max())
-
-
-def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
-    """Members from the index's shortlist where it covers a band, permutation draws where it does not, else `scan`."""
-    import numpy as np
-
-    inputs, bands = ctx.inputs, ctx.bands
-    vecs, ids = inputs.vecs, inputs.ids
-    m, n_rows = len(anchors), len(ids)
-    count = min(shortlist_size(ctx, anchors), n_rows)
-    query = inputs.anchors[anchors]
-    result = index.search(vecs[query], count, threads=0)
-    found_keys = np.asarray(result.keys).reshape(m, -1).astype(np.int64)
-    approx = 1.0 - np.asarray(result.distances, dtype=np.float64).reshape(found_keys.shape)
-    returned = np.asarray(result.counts).reshape(-1)
-    lows = bands.edges[:, 0].astype(np.float64)
-    # The shortlist holds every term above its last score (up to the index's recall): a band whose
-    # low edge lies above that is covered. Only an index holding no more terms than were asked has
-    # returned everything; HNSW may return fewer than asked, and then its last score still bounds it.
-    last = np.where(returned > 0, approx[np.arange(m), np.maximum(returned - 1, 0)], np.inf)
-    if len(index) <= count:
-        last[:] = -np.inf
-    covered = lows[None, :] >= last[:, None] + ANN_SLACK
-    keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
-
-    valid_slot = np.arange(found_keys.shape[1])[None, :] < returned[:, None]
-    # An anchor is in the index, so its own vector comes back first; when it does not, the graph
-    # search got lost in another neighbourhood and every band it claims to cover is suspect.
-    lost = ~((found_keys == inputs.anchor_ids[anchors][:, None]) & valid_slot).any(axis=1)
-    w, slot = np.nonzero(valid_slot)
-    r = np.minimum(np.searchsorted(ids, found_keys[w, slot]), n_rows - 1)
-    keep = ids[r] == found_keys[w, slot]  # the index may hold terms that left the vocabulary
-    w, r = w[keep], r[keep]
-    keep = ~inputs.excluded(anchors[w], r)
-    w, r = w[keep], r[keep]
-    sim = exact_cosine(vecs, query[w], r)
-    code = ctx.eligible(anchors, w, sim)
-    keep = code >= 0
-    keep[keep] = covered[w[keep], code[keep]]
-    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
-    population = np.zeros((m, 3), dtype=np.int64)
-    np.add.at(population, (w, code), 1)
-    parts = [
-        Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8)).first(ctx.n)
-    ]
-
-    # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
-    estimated = ~covered
-    draws = min(ANN_DRAWS, n_rows)
-    todo = np.flatnonzero(estimated.any(axis=1))
-    hits = np.zeros((m, 3), dtype=np.int64)
-    if todo.size:
-        w = np.repeat(todo, draws)
-        pos = np.tile(np.arange(draws, dtype=np.int64), todo.size)
-        r = ctx.perm.forward(keys, w, pos)
-        keep = ~inputs.excluded(anchors[w], r)
-        w, r, pos = w[keep], r[keep], pos[keep]
-        sim = exact_cosine(vecs, query[w], r)
-        code = ctx.eligible(anchors, w, sim)
-        keep = code >= 0
-        keep[keep] = estimated[w[keep], code[keep]]
-        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
-        np.add.at(hits, (w, code), 1)
-        parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
-        population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
-    # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
-    short = estimated & (hits < ctx.n) & ~lost[:, None]
-    escalate = short.any(axis=1) | lost
-    members = Members.concat(parts)
-    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
-    if escalate.any():
-        todo = anchors[escalate]
-        step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
-        scans = [scan(ctx, todo[i : i + step]) for i in range(0, len(todo), step)]
-        kept = members.take(~escalate[np.searchsorted(anchors, members.anchor)])
-        found.members = Members.concat([kept, *(part.members for part in scans)])
-        found.population[escalate] = np.concatenate([part.population for part in scans])
-        found.estimated[escalate] = False
-    return found
-
-
-def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
-    """The model's usearch index from the index step (built or refreshed there when stale)."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("etl.steps.index") is None:
-        raise EtlError(
-            "the ANN search needs the index step (etl.steps.index), which this installation lacks; use --search exact"
-        )
-    index_step = importlib.import_module("etl.steps.index")
-    return index_step.ensure(wh, settings, model).index
-
-
-def ann_available() -> bool:
-    """Whether the index step is installed (it ships with the embed step)."""
-    import importlib.util
-
-    return importlib.util.find_spec("etl.steps.index") is not None

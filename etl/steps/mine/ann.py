@@ -1,0 +1,158 @@
+"""Finding band members for mining with the usearch index, finished by the exact scan where it falls short.
+
+The contract is the exact scan's (etl/steps/mine/search.py): per anchor and band, the min(n,
+population) eligible members that come first in the anchor's permutation, and the population's
+size. `search` takes the index's shortlist for the bands it provably covers (every term scoring
+above the shortlist's last score, less a slack for the index's rounding), walks the permutation for
+the others, and hands the anchors where both fall short to `scan`. Members are kept on their exact
+cosine (`exact_cosine`), never on the index's score.
+
+The index itself is the index step's (etl/steps/index.py), opened through `open_index`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from etl.errors import EtlError
+from etl.steps.mine.sample import Members
+from etl.steps.mine.search import SAMPLE, SEARCH, Context, Found, exact_chunk_size, exact_cosine, scan
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from etl.config import Settings
+    from etl.warehouse import Warehouse
+
+ANN_DRAWS = 64  # positions walked per anchor (scored one pair at a time) for bands the shortlist misses
+ANN_SLACK = 0.03  # index quantisation (f16 / bf16 / i8) and HNSW distance rounding
+
+
+def shortlist_size(ctx: Context, anchors: np.ndarray) -> int:
+    """Index results asked per anchor: top_k, a margin for near-ties, and room for the exclusions."""
+    margin = 16
+    return int(ctx.top_k + margin + ctx.inputs.exclusion_bound()[anchors].max())
+
+
+def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
+    """Members from the index's shortlist where it covers a band, permutation draws where it does not, else `scan`."""
+    import numpy as np
+
+    n_rows = len(ctx.inputs.ids)
+    keys = ctx.perm.round_keys(ctx.inputs.anchor_ids[anchors])
+    listed, population, covered, lost = _shortlisted(ctx, index, anchors, keys)
+    # Bands the shortlist does not cover: walk the permutation, scoring pair by pair.
+    estimated = ~covered
+    drawn, hits = _drawn(ctx, anchors, keys, estimated, population)
+    # Where the draws found fewer members than needed, only a scan of the whole vocabulary can tell.
+    short = estimated & (hits < ctx.n) & ~lost[:, None]
+    escalate = short.any(axis=1) | lost
+    members = Members.concat([listed, *drawn])
+    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
+    if escalate.any():
+        todo = anchors[escalate]
+        step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
+        scans = [scan(ctx, todo[i : i + step]) for i in range(0, len(todo), step)]
+        kept = members.take(~escalate[np.searchsorted(anchors, members.anchor)])
+        found.members = Members.concat([kept, *(part.members for part in scans)])
+        found.population[escalate] = np.concatenate([part.population for part in scans])
+        found.estimated[escalate] = False
+    return found
+
+
+def _shortlisted(
+    ctx: Context, index: Any, anchors: np.ndarray, keys: np.ndarray
+) -> tuple[Members, np.ndarray, np.ndarray, np.ndarray]:
+    """The index's shortlist: its members in the bands it covers, their counts, the bands covered, the anchors lost."""
+    import numpy as np
+
+    inputs, bands = ctx.inputs, ctx.bands
+    vecs, ids = inputs.vecs, inputs.ids
+    m, n_rows = len(anchors), len(ids)
+    count = min(shortlist_size(ctx, anchors), n_rows)
+    query = inputs.anchors[anchors]
+    result = index.search(vecs[query], count, threads=0)
+    found_keys = np.asarray(result.keys).reshape(m, -1).astype(np.int64)
+    approx = 1.0 - np.asarray(result.distances, dtype=np.float64).reshape(found_keys.shape)
+    returned = np.asarray(result.counts).reshape(-1)
+    lows = bands.edges[:, 0].astype(np.float64)
+    # The shortlist holds every term above its last score (up to the index's recall): a band whose
+    # low edge lies above that is covered. Only an index holding no more terms than were asked has
+    # returned everything; HNSW may return fewer than asked, and then its last score still bounds it.
+    last = np.where(returned > 0, approx[np.arange(m), np.maximum(returned - 1, 0)], np.inf)
+    if len(index) <= count:
+        last[:] = -np.inf
+    covered = lows[None, :] >= last[:, None] + ANN_SLACK
+
+    valid_slot = np.arange(found_keys.shape[1])[None, :] < returned[:, None]
+    # An anchor is in the index, so its own vector comes back first; when it does not, the graph
+    # search got lost in another neighbourhood and every band it claims to cover is suspect.
+    lost = ~((found_keys == inputs.anchor_ids[anchors][:, None]) & valid_slot).any(axis=1)
+    w, slot = np.nonzero(valid_slot)
+    r = np.minimum(np.searchsorted(ids, found_keys[w, slot]), n_rows - 1)
+    keep = ids[r] == found_keys[w, slot]  # the index may hold terms that left the vocabulary
+    w, r = w[keep], r[keep]
+    keep = ~inputs.excluded(anchors[w], r)
+    w, r = w[keep], r[keep]
+    sim = exact_cosine(vecs, query[w], r)
+    code = ctx.eligible(anchors, w, sim)
+    keep = code >= 0
+    keep[keep] = covered[w[keep], code[keep]]
+    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
+    population = np.zeros((m, 3), dtype=np.int64)
+    np.add.at(population, (w, code), 1)
+    listed = Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8))
+    return listed.first(ctx.n), population, covered, lost
+
+
+def _drawn(
+    ctx: Context, anchors: np.ndarray, keys: np.ndarray, estimated: np.ndarray, population: np.ndarray
+) -> tuple[list[Members], np.ndarray]:
+    """Members of the `estimated` bands from ANN_DRAWS permutation draws, and the hits per anchor and band.
+
+    Sets `population` of those bands to the estimate the draws give."""
+    import numpy as np
+
+    inputs = ctx.inputs
+    vecs = inputs.vecs
+    m, n_rows = len(anchors), len(inputs.ids)
+    query = inputs.anchors[anchors]
+    parts: list[Members] = []
+    draws = min(ANN_DRAWS, n_rows)
+    todo = np.flatnonzero(estimated.any(axis=1))
+    hits = np.zeros((m, 3), dtype=np.int64)
+    if todo.size:
+        w = np.repeat(todo, draws)
+        pos = np.tile(np.arange(draws, dtype=np.int64), todo.size)
+        r = ctx.perm.forward(keys, w, pos)
+        keep = ~inputs.excluded(anchors[w], r)
+        w, r, pos = w[keep], r[keep], pos[keep]
+        sim = exact_cosine(vecs, query[w], r)
+        code = ctx.eligible(anchors, w, sim)
+        keep = code >= 0
+        keep[keep] = estimated[w[keep], code[keep]]
+        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
+        np.add.at(hits, (w, code), 1)
+        parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
+        population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
+    return parts, hits
+
+
+def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
+    """The model's usearch index from the index step (built or refreshed there when stale)."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("etl.steps.index") is None:
+        raise EtlError(
+            "the ANN search needs the index step (etl.steps.index), which this installation lacks; use --search exact"
+        )
+    index_step = importlib.import_module("etl.steps.index")
+    return index_step.ensure(wh, settings, model).index
+
+
+def ann_available() -> bool:
+    """Whether the index step is installed (it ships with the embed step)."""
+    import importlib.util
+
+    return importlib.util.find_spec("etl.steps.index") is not None

@@ -1,0 +1,171 @@
+"""What a mine run reports: its counts, its warnings, its one-screen summary, and why nothing was mined.
+
+`_counts` turns a run's picks into the counts its `runs` row records (per band: quota, how it was
+met, the population); `summary` renders those counts, so a merged or Ray run prints the same screen
+as `etl mine`. A band most anchors find empty is a warning; no triplet at all is `NoTriplets`, with
+`_no_triplets` saying where this model puts its cosines (etl/steps/mine/calibration.py samples them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from etl import output
+from etl.steps import split
+from etl.steps.mine.calibration import sample_cosines
+from etl.steps.mine.sample import BAND_NAMES
+
+if TYPE_CHECKING:
+    import numpy as np
+    import polars as pl
+
+    from etl.steps.mine import Mined, Plan
+    from etl.steps.mine.data import MineInputs
+
+EMPTY_WARNING = 0.5  # warn when a band with a quota is empty for more than this share of anchors
+
+
+def _counts(
+    inputs: MineInputs,
+    mined: Mined,
+    plan: Plan,
+    negatives: pl.DataFrame,
+    triplets: pl.DataFrame,
+    skipped: pl.DataFrame,
+) -> dict[str, Any]:
+    import numpy as np
+
+    p = mined.picks
+    m = len(inputs.anchors)
+    per_anchor = np.bincount(p.anchor, minlength=m)
+    positives = inputs.positive_counts()
+    bands = {}
+    for code, name in enumerate(BAND_NAMES):
+        quota = mined.quota[:, code]
+        population = mined.population[:, code]
+        by_quota = int(((p.band == code) & ~p.filled).sum())
+        bands[name] = {
+            "quota": int(quota.sum()),
+            "by_quota": by_quota,
+            "by_fill": int(((p.band == code) & p.filled).sum()),
+            "fill_rate": round(by_quota / quota.sum(), 4) if quota.sum() else None,
+            "population": _spread(population),
+            "population_estimated": int(mined.estimated[:, code].sum()),
+            "anchors_empty": int((population == 0).sum()),
+            "anchors_short": int(((population < quota) & (quota > 0)).sum()),
+        }
+    counts: dict[str, Any] = {
+        **inputs.counts,
+        "config": plan.config(),
+        "search": plan.search,
+        "search_reason": plan.why,
+        "terms": len(inputs.ids),
+        "dim": int(inputs.vecs.shape[1]),
+        "anchors": int(m),
+        "anchors_with_negatives": int((per_anchor > 0).sum()),
+        "anchors_short": int(((per_anchor > 0) & (per_anchor < plan.negatives)).sum()),
+        "skipped_anchors": int(skipped.height),
+        "negatives": int(negatives.height),
+        "triplets": int(triplets.height),
+        "found": mined.found,
+        "bands": bands,
+        "positives_per_anchor": {
+            "mean": round(float(positives.mean()), 4),
+            "min": int(positives.min()),
+            "median": float(np.median(positives)),
+            "max": int(positives.max()),
+        },
+        "warnings": _warnings(inputs, plan, bands, m),
+    }
+    if plan.search == "ann":
+        counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4),
+                               "by_band": mined.escalated_by_band, "index_missed_anchor": mined.lost}  # fmt: skip
+    return counts
+
+
+def _spread(values: np.ndarray) -> dict[str, float]:
+    """Mean, median and 5th percentile of a per-anchor count."""
+    import numpy as np
+
+    if values.size == 0:
+        return {"mean": 0.0, "median": 0.0, "p5": 0.0}
+    return {
+        "mean": round(float(values.mean()), 1),
+        "median": float(np.median(values)),
+        "p5": float(np.percentile(values, 5)),
+    }
+
+
+def _cosine_range(inputs: MineInputs, plan: Plan) -> str:
+    """Where this model puts anchor-to-term cosines, as percentiles of a seeded sample."""
+    import numpy as np
+
+    sims = sample_cosines(inputs, plan.seed)
+    if sims.size == 0:
+        return "no cosine could be sampled"
+    p1, p50, p99 = np.percentile(sims.astype(np.float64), [1, 50, 99])
+    return f"anchor-to-term cosines run p1 {p1:.2f} / median {p50:.2f} / p99 {p99:.2f}"
+
+
+def _warnings(inputs: MineInputs, plan: Plan, bands: dict[str, Any], m: int) -> list[str]:
+    """A line per band with a quota that most anchors find empty: the model does not score into it."""
+    out = []
+    for name, (low, high) in plan.bands.as_dict().items():
+        band = bands[name]
+        if band["quota"] and band["anchors_empty"] > EMPTY_WARNING * m:
+            out.append(
+                f"the {name} band [{low:g}, {high:g}) is empty for {band['anchors_empty'] / m:.0%} of anchors "
+                f"under model {plan.model!r} ({_cosine_range(inputs, plan)}); its quota is filled from the other "
+                f"bands: try `etl mine --calibrate`, or move the band with --{name}"
+            )
+    return out
+
+
+def _no_triplets(inputs: MineInputs, plan: Plan) -> str:
+    """Why no anchor got a negative, and what to try."""
+    shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in plan.bands.as_dict().items())
+    return (
+        f"no anchor of {len(inputs.anchors):,} got a negative: no eligible term scores inside the bands "
+        f"({shown}) under model {plan.model!r}, whose {_cosine_range(inputs, plan)}; "
+        "try `etl mine --calibrate`, or set --easy/--medium/--hard inside that range"
+    )
+
+
+def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
+    """The one-screen summary of a mine run from its counts."""
+    split_info = counts["split"]
+    summary = output.Summary(
+        f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s"
+    )
+    summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
+    summary.add("search", f"{counts['search']} ({counts['search_reason']})")
+    if "escalated" in counts:
+        esc = counts["escalated"]
+        why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
+        missed = (
+            f"; the index missed {esc['index_missed_anchor']:,} anchors themselves"
+            if esc["index_missed_anchor"]
+            else ""
+        )
+        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
+    bands = counts["config"]["bands"]
+    summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
+    summary.add("negatives", counts["negatives"])
+    for name, band in counts["bands"].items():
+        rate = "-" if band["fill_rate"] is None else f"{band['fill_rate']:.0%}"
+        pop = band["population"]
+        summary.add(
+            f"  {name}",
+            f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
+            f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
+        )
+    pos = counts["positives_per_anchor"]
+    summary.add(
+        "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"
+    )
+    summary.add("short anchors", counts["anchors_short"])
+    summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
+    summary.add("split", split.describe_line(split_info))
+    for line in counts["warnings"]:
+        summary.add("warning", line)
+    return summary
