@@ -174,13 +174,13 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
 def step_index(warehouse: str, index_path: str) -> dict:
     """Build the ANN index: the index step's when installed, else a usearch index with the same settings."""
     from etl import config, vectors
-    from etl.steps.mine import ann as mine_search
+    from etl.steps.mine import ann
     from etl.warehouse import Warehouse
 
     settings = config.load(overrides={"warehouse": warehouse}).settings
     started = time.perf_counter()
     with Warehouse.open(warehouse) as wh:
-        if mine_search.ann_available():
+        if ann.ann_available():
             from etl.steps import index as index_step
 
             opened = index_step.ensure(wh, settings, MODEL)
@@ -225,12 +225,12 @@ def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -
     """`etl mine` as the CLI runs it (same settings resolution and step function); keeps its rows beside the warehouse."""
     from etl import config
     from etl.steps import mine
-    from etl.steps.mine import ann as mine_search
+    from etl.steps.mine import ann
     from etl.warehouse import Warehouse
 
     settings = config.load(overrides={"warehouse": warehouse, "mine_search": search}).settings
     index = None
-    if search == "ann" and not mine_search.ann_available():
+    if search == "ann" and not ann.ann_available():
         from usearch.index import Index
 
         index = Index.restore(index_path, view=True)

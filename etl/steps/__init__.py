@@ -8,9 +8,10 @@ writes, its write mode); a step without parts is one module:
     clean/     terms, synonym pairs and groups (rules, dedupe)
     embed/     a vector per term (hashing, remote, files)
     index.py   the usearch index for `--search ann`
-    mine/      negatives by cosine band and the triplets (data, sample, search, cost, shards, on_ray)
+    mine/      negatives by cosine band and the triplets (data, calibration, cost, sample, search, ann,
+               tables, stats, shards, parts, on_ray)
     split.py   train / validation by synonym group
-    export/    training files and the synonym file (triplets, layouts, card, synonyms)
+    export/    training files and the synonym file (triplets, layouts, card, stats, synonyms)
     report/    one HTML page of plots (figures)
     pipeline/  `etl run`: every step in order, skipped when nothing it reads changed (stages, state)
     inspect.py   `etl status` and `etl sql`

@@ -3,10 +3,11 @@
 Reads one model's `term_embeddings`, `terms`, `synonym_groups` and `synonym_pairs`; writes
 `negatives`, `triplets`, `anchor_bands` and `rejects` rows.
 
-Write mode: replace. `negatives` and `triplets` are rebuilt in one transaction, with the
-train/validation split already applied (see etl/steps/split.py), so a failed run leaves the previous
-result untouched and two runs over the same warehouse and settings land identical rows. Anchors
-that end with no negative get a `rejects` row (rule `no_negative`) instead of vanishing.
+Write mode: replace. `negatives`, `triplets` and `anchor_bands` are rebuilt in one transaction,
+with the train/validation split already applied (see etl/steps/split.py), so a failed run leaves
+the previous result untouched and two runs over the same warehouse and settings land identical
+rows. Anchors that end with no negative get a `rejects` row (rule `no_negative`) instead of
+vanishing.
 
 The contract, per anchor and band: the population is every vocabulary term whose exact float32
 cosine lies in the band, less the anchor, its synonym group, every term spelled like one of them and,
