@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
 from etl.api.pipeline import run, run_client, run_implies, run_inputs
-from etl.api.resolve import PathLike, _load, _read_settings
+from etl.api.resolve import PathLike, load_settings, read_settings
 from etl.api.steps import (
     check_ray,
     clean,
@@ -85,7 +85,7 @@ class Warehouse(store.Warehouse):
 
     def settings(self, **overrides: Any) -> Settings:
         """Effective settings: defaults → etl.toml (or open's `config`) → ETL_* → `overrides`."""
-        return _load(self, overrides)
+        return load_settings(self, overrides)
 
     def tables(self) -> list[str]:
         """Names of the warehouse's tables."""
@@ -124,7 +124,7 @@ def open(path: PathLike | None = None, *, config: PathLike | None = None, read_o
     file lock, so that an `etl` command can open it too.
     """
     config_path = Path(config) if config is not None else None
-    where = Path(path) if path is not None else Path(_read_settings(config_path, {}).warehouse)
+    where = Path(path) if path is not None else Path(read_settings(config_path, {}).warehouse)
     wh = Warehouse.open(where, read_only=read_only)
     wh.config_path = config_path
     return wh

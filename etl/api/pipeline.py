@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.resolve import PathLike, _path, _settings
+from etl.api.resolve import PathLike, as_path, step_settings
 from etl.api.steps import check_ray
 from etl.config import Settings
 from etl.errors import ConfigError
@@ -63,7 +63,7 @@ def run(
     from etl.steps import pipeline
 
     implied = run_implies(example=example, vectors=vectors, embedder=settings.get("embedder"))
-    resolved = _settings(wh, "run", {**settings, **implied}, (), _RUN_PARAMS)
+    resolved = step_settings(wh, "run", {**settings, **implied}, (), _RUN_PARAMS)
     inputs = run_inputs(
         Path(resolved.warehouse),
         example=example,
@@ -112,11 +112,11 @@ def run_inputs(
         terms = terms or pipeline.EXAMPLE_TERMS
     return pipeline.Inputs(
         out=Path(out) if out is not None else warehouse.parent / "exports",
-        pairs=_path(pairs),
-        terms=_path(terms),
-        vectors=_path(vectors),
+        pairs=as_path(pairs),
+        terms=as_path(terms),
+        vectors=as_path(vectors),
         skip_bad_lines=skip_bad_lines,
-        seeds=_path(seeds),
+        seeds=as_path(seeds),
         refresh=refresh,
     )
 

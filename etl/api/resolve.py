@@ -14,7 +14,7 @@ from etl.errors import ConfigError
 PathLike = str | Path
 
 
-def _settings(
+def step_settings(
     wh: store.Warehouse,
     step: str,
     given: Mapping[str, Any],
@@ -38,16 +38,16 @@ def _settings(
         if full in overrides:
             raise ConfigError(f"{step}() was given {full} twice (as {key!r} and by another name); give it once")
         overrides[full] = value
-    return _load(wh, overrides)
+    return load_settings(wh, overrides)
 
 
-def _load(wh: store.Warehouse, overrides: Mapping[str, Any]) -> Settings:
-    return _read_settings(getattr(wh, "config_path", None), {**overrides, "warehouse": str(wh.path)})
+def load_settings(wh: store.Warehouse, overrides: Mapping[str, Any]) -> Settings:
+    return read_settings(getattr(wh, "config_path", None), {**overrides, "warehouse": str(wh.path)})
 
 
-def _read_settings(config_path: Path | None, overrides: Mapping[str, Any]) -> Settings:
+def read_settings(config_path: Path | None, overrides: Mapping[str, Any]) -> Settings:
     return config.load(config_path, overrides=overrides).settings
 
 
-def _path(value: PathLike | None) -> Path | None:
+def as_path(value: PathLike | None) -> Path | None:
     return Path(value) if value is not None else None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.resolve import PathLike, _path, _settings
+from etl.api.resolve import PathLike, as_path, step_settings
 from etl.config import Settings
 from etl.errors import ConfigError
 from etl.output import Summary
@@ -22,7 +22,7 @@ def import_pairs(
     """Land a synonym-pairs file (JSONL, CSV, TSV or Parquet: source, target, optional similarity)."""
     from etl.steps import imports
 
-    resolved = _settings(wh, "import_pairs", settings, (), ("format", "skip_bad_lines"))
+    resolved = step_settings(wh, "import_pairs", settings, (), ("format", "skip_bad_lines"))
     return imports.pairs(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format)
 
 
@@ -38,7 +38,7 @@ def import_terms(
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
     from etl.steps import imports
 
-    resolved = _settings(wh, "import_terms", settings, (), ("format", "column", "skip_bad_lines"))
+    resolved = step_settings(wh, "import_terms", settings, (), ("format", "column", "skip_bad_lines"))
     return imports.terms(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format, column=column)
 
 
@@ -46,7 +46,7 @@ def clean(wh: store.Warehouse, **settings: Any) -> Summary:
     """Rebuild terms, synonym_pairs and synonym_groups from everything landed (max_length, ignore_spaces)."""
     from etl.steps import clean as step
 
-    return step.run(wh, _settings(wh, "clean", settings, ("clean_",)))
+    return step.run(wh, step_settings(wh, "clean", settings, ("clean_",)))
 
 
 def embed(
@@ -62,10 +62,12 @@ def embed(
     from etl.steps import embed as step
     from etl.steps.embed.files import ImportSource
 
-    resolved = _settings(wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column"))
+    resolved = step_settings(
+        wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column")
+    )
     source = None
     if vectors is not None:
-        source = ImportSource(Path(vectors), _path(term_list), term_column, vector_column)
+        source = ImportSource(Path(vectors), as_path(term_list), term_column, vector_column)
     return step.run(wh, resolved, source)
 
 
@@ -73,7 +75,7 @@ def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False,
     """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
     from etl.steps import index as step
 
-    return step.run(wh, _settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
+    return step.run(wh, step_settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
 
 
 def mine(
@@ -99,7 +101,7 @@ def mine(
     from etl.steps import mine as step
 
     own = ("model", "shard", "out", "merge", "ray", "ray_shards", "ray_vectors")
-    resolved = _settings(wh, "mine", settings, ("mine_",), own)
+    resolved = step_settings(wh, "mine", settings, ("mine_",), own)
     chosen = [name for name, value in (("shard", shard), ("merge", merge), ("ray", ray)) if value not in (None, False)]
     if len(chosen) > 1:
         raise ConfigError(f"mine() takes one of shard, merge and ray, not {' and '.join(chosen)}")
@@ -119,7 +121,7 @@ def mine(
         from etl.steps.mine import on_ray as mine_ray
 
         address = None if ray is True else str(ray)
-        return mine_ray.run(wh, resolved, address, model=model, shards=ray_shards, vectors_dir=_path(ray_vectors))
+        return mine_ray.run(wh, resolved, address, model=model, shards=ray_shards, vectors_dir=as_path(ray_vectors))
     return step.run(wh, resolved, model=model)
 
 
@@ -135,21 +137,21 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
     """Re-split the triplets into train and validation (by, train_ratio, seed)."""
     from etl.steps import split as step
 
-    return step.run(wh, _settings(wh, "split", settings, ("split_",)))
+    return step.run(wh, step_settings(wh, "split", settings, ("split_",)))
 
 
 def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps.export import triplets as step
 
-    return step.run(wh, _settings(wh, "export_triplets", settings, ("export_",), ("out",)), _path(out))
+    return step.run(wh, step_settings(wh, "export_triplets", settings, ("export_",), ("out",)), as_path(out))
 
 
 def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:
     """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out`."""
     from etl.steps.synth import export as synth_export
 
-    return synth_export.run(wh, _settings(wh, "export_synth", settings, (), ("out",)), Path(out))
+    return synth_export.run(wh, step_settings(wh, "export_synth", settings, (), ("out",)), Path(out))
 
 
 def export_synonyms(
@@ -166,7 +168,7 @@ def export_synonyms(
     from etl.steps.export import synonyms as step
 
     params = ("out", "explicit", "max_group_size", "oversize", "categories")
-    return step.run(wh, _settings(wh, "export_synonyms", settings, (), params), _path(out), explicit=explicit,
+    return step.run(wh, step_settings(wh, "export_synonyms", settings, (), params), as_path(out), explicit=explicit,
                     max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
 
 
@@ -174,7 +176,7 @@ def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) ->
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
     from etl.steps import report as report_html
 
-    return report_html.run(wh, _settings(wh, "report", settings, (), ("out",)), _path(out))
+    return report_html.run(wh, step_settings(wh, "report", settings, (), ("out",)), as_path(out))
 
 
 def synth(
@@ -193,8 +195,8 @@ def synth(
     """
     from etl.steps import synth as step
 
-    resolved = _settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
-    return step.run(wh, resolved, tuple(stages), seeds_path=_path(seeds), refresh=refresh, client=client)
+    resolved = step_settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
+    return step.run(wh, resolved, tuple(stages), seeds_path=as_path(seeds), refresh=refresh, client=client)
 
 
 def synth_client(settings: Settings) -> Client | None:

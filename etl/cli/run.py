@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from etl.cli.app import App
-from etl.cli.synth import _LLM_OPTIONS, _seeds_option, _synth_options
+from etl.cli.synth import LLM_OPTIONS, seeds_option, synth_options
 
 STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
 
@@ -65,8 +65,8 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
 )
 @click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
-@_synth_options
-@_seeds_option
+@synth_options
+@seeds_option
 @click.pass_obj
 def run_cmd(app: App, **options: Any) -> None:
     """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → export.
@@ -89,7 +89,7 @@ def run_cmd(app: App, **options: Any) -> None:
         key: options[key]
         for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
     }
-    llm = {setting: options[option] for option, setting in _LLM_OPTIONS.items()}
+    llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
     settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.

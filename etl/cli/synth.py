@@ -10,7 +10,7 @@ import click
 from etl.cli.app import App
 
 SYNTH_STAGES = ("expand", "translate", "sentences")
-_LLM_OPTIONS = {
+LLM_OPTIONS = {
     "llm_url": "llm_url",
     "llm_api": "llm_api",
     "llm_model": "llm_model",
@@ -19,7 +19,7 @@ _LLM_OPTIONS = {
 }
 
 
-def _synth_options(fn: Any) -> Any:
+def synth_options(fn: Any) -> Any:
     """The options every `etl synth` command takes: where the LLM is, how hard to push it, --refresh."""
     options = [
         click.option(
@@ -46,7 +46,7 @@ def _synth_options(fn: Any) -> Any:
     return fn
 
 
-def _seeds_option(fn: Any) -> Any:
+def seeds_option(fn: Any) -> Any:
     """The --seeds option of `etl synth`, `etl synth expand` and `etl run`."""
     return click.option(
         "--seeds",
@@ -64,7 +64,7 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
         if value not in (None, (), False) or key not in given:
             given[key] = value
     app: App = ctx.obj
-    llm = {setting: given.get(option) for option, setting in _LLM_OPTIONS.items()}
+    llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
     client = api.synth_client(app.settings(**llm))
     with app.warehouse() as wh:
@@ -75,8 +75,8 @@ def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any])
 
 
 @click.group("synth", invoke_without_command=True)
-@_synth_options
-@_seeds_option
+@synth_options
+@seeds_option
 @click.pass_context
 def synth_group(ctx: click.Context, **options: Any) -> None:
     """Synthesise Korean-English term data with an LLM: expand, translate, sentences.
@@ -94,8 +94,8 @@ def synth_group(ctx: click.Context, **options: Any) -> None:
 
 
 @synth_group.command("expand")
-@_synth_options
-@_seeds_option
+@synth_options
+@seeds_option
 @click.pass_context
 def synth_expand(ctx: click.Context, **options: Any) -> None:
     """Land the seed terms and ask the LLM for more terms in each category (category_terms).
@@ -108,7 +108,7 @@ def synth_expand(ctx: click.Context, **options: Any) -> None:
 
 
 @synth_group.command("translate")
-@_synth_options
+@synth_options
 @click.pass_context
 def synth_translate(ctx: click.Context, **options: Any) -> None:
     """Translate every planned Korean term once: primary, alternatives, abbreviation (translations).
@@ -121,7 +121,7 @@ def synth_translate(ctx: click.Context, **options: Any) -> None:
 
 
 @synth_group.command("sentences")
-@_synth_options
+@synth_options
 @click.pass_context
 def synth_sentences(ctx: click.Context, **options: Any) -> None:
     """Write Korean/English parallel sentences for a seeded sample of translated terms (parallel_sentences).

@@ -19,15 +19,15 @@ from typing import Any
 
 from etl.config import Settings
 from etl.errors import ServiceError
-from etl.llm.structured import JSON_FORMS, _FormRefused, fall_back, form_advice, json_form, json_form_for
+from etl.llm.structured import JSON_FORMS, FormRefused, fall_back, form_advice, json_form, json_form_for
 from etl.llm.transport import Transport
 from etl.llm.wire import (
     CHAT_PATH,
     EMBED_PATH,
     ChatRequest,
     ChatResult,
-    _Permanent,
-    _Transient,
+    Permanent,
+    Transient,
     chat_body,
     embed_body,
     read_chat,
@@ -190,7 +190,7 @@ class Client(Transport):
             try:
                 reply = self._post(call.url, call.body)
                 content, thinking, done_reason, prompt, completion = read_chat(self.api, reply)
-            except _FormRefused as exc:
+            except FormRefused as exc:
                 if fall_back(self.json_format, server, form):
                     # Not a failed attempt: the same request goes again at once, in the form this server takes.
                     call.errors.append(str(exc))
@@ -198,10 +198,10 @@ class Client(Transport):
                     continue
                 call.errors.append(f"{exc}; {form_advice(self.json_format, form)}")
                 break
-            except _Permanent as exc:
+            except Permanent as exc:
                 call.errors.append(str(exc))
                 break
-            except _Transient as exc:
+            except Transient as exc:
                 call.errors.append(str(exc))
                 retry_after = exc.retry_after
             else:
@@ -267,9 +267,9 @@ class Client(Transport):
             retry_after: float | None = None
             try:
                 vectors = read_vectors(self.api, self.model, self._post(url, body), url)
-            except _Permanent as exc:
+            except Permanent as exc:
                 raise ServiceError(f"embedding request failed: {exc}") from exc
-            except _Transient as exc:
+            except Transient as exc:
                 errors.append(str(exc))
                 retry_after = exc.retry_after
             else:

@@ -18,13 +18,13 @@ import re
 import threading
 from typing import Any
 
-from etl.llm.wire import _THINK_TAG, _Permanent, base_url
+from etl.llm.wire import THINK_TAG, Permanent, base_url
 
 JSON_FORMS = ("auto", "json_schema", "json_object")
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 
 
-class _FormRefused(_Permanent):
+class FormRefused(Permanent):
     """The server refused the request's `response_format` (its error names response_format/json_schema)."""
 
 
@@ -77,7 +77,7 @@ def extract_json(text: str) -> Any:
     Raises ValueError when there is none. Nested objects are handled by the JSON decoder itself,
     not by a regular expression.
     """
-    text = _THINK_TAG.sub("", text, count=1).strip()
+    text = THINK_TAG.sub("", text, count=1).strip()
     try:
         return json.loads(text)
     except ValueError:
@@ -107,7 +107,7 @@ def extract_json(text: str) -> Any:
     return best[1]
 
 
-def _names_response_format(text: str) -> bool:
+def names_response_format(text: str) -> bool:
     """True when an error body is about the request's structured-output field."""
     lowered = text.lower()
     return "response_format" in lowered or "json_schema" in lowered

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 import requests
 
 from etl.errors import ServiceError
-from etl.llm.structured import _FormRefused, _names_response_format
-from etl.llm.wire import MODELS_PATH, _error_text, _Permanent, _Transient, base_url, read_models
+from etl.llm.structured import FormRefused, names_response_format
+from etl.llm.wire import MODELS_PATH, Permanent, Transient, base_url, error_text, read_models
 
 API_KEY_ENV = "ETL_LLM_API_KEY"
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -84,7 +84,7 @@ class Transport:
                 )
             if response.status_code != 200:
                 raise ServiceError(
-                    f"{target} answered HTTP {response.status_code} ({_error_text(response)}); "
+                    f"{target} answered HTTP {response.status_code} ({error_text(response)}); "
                     f"check that it is an {self.api} server (--llm-api ollama|openai)"
                 )
             try:
@@ -128,31 +128,31 @@ class Transport:
         return index
 
     def _post(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON; return the JSON reply, or raise _Transient / _Permanent."""
+        """POST JSON; return the JSON reply, or raise Transient / Permanent."""
         try:
             response = self._session().post(
                 url, json=body, headers=self._headers(), timeout=(min(10.0, self.timeout), self.timeout)
             )
         except requests.Timeout as exc:
-            raise _Transient(f"no answer from {url} within {self.timeout:g}s") from exc
+            raise Transient(f"no answer from {url} within {self.timeout:g}s") from exc
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise _Transient(f"connection to {url} failed ({type(exc).__name__})") from exc
+            raise Transient(f"connection to {url} failed ({type(exc).__name__})") from exc
         except requests.RequestException as exc:
-            raise _Permanent(f"cannot send to {url} ({type(exc).__name__}: {exc})", 0) from exc
+            raise Permanent(f"cannot send to {url} ({type(exc).__name__}: {exc})", 0) from exc
         if response.status_code != 200:
-            message = f"HTTP {response.status_code} from {url}: {_error_text(response)}"
-            if "response_format" in body and _names_response_format(response.text):
+            message = f"HTTP {response.status_code} from {url}: {error_text(response)}"
+            if "response_format" in body and names_response_format(response.text):
                 # Checked before the status: llama.cpp's server refuses json_schema with a 500.
-                raise _FormRefused(message, response.status_code)
+                raise FormRefused(message, response.status_code)
             if response.status_code in RETRY_STATUS:
-                raise _Transient(message, _retry_after(response))
-            raise _Permanent(message, response.status_code)
+                raise Transient(message, _retry_after(response))
+            raise Permanent(message, response.status_code)
         try:
             data = response.json()
         except ValueError as exc:
-            raise _Transient(f"{url} sent a body that is not JSON: {response.text[:120]!r}") from exc
+            raise Transient(f"{url} sent a body that is not JSON: {response.text[:120]!r}") from exc
         if not isinstance(data, dict):
-            raise _Transient(f"{url} sent JSON that is not an object")
+            raise Transient(f"{url} sent JSON that is not an object")
         return data
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:

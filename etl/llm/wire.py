@@ -3,8 +3,8 @@
 Request building (the chat and embedding bodies, the paths per API) and response parsing (a chat
 reply's content, thinking, stop reason and token counts; embedding vectors; a server's model list;
 its error text). No I/O here: the transport sends what these functions build and hands back the
-replies they read. A reply that cannot be read raises `_Transient` when asking again may help (a
-garbled body) and `_Permanent` when it cannot (vectors of the wrong kind).
+replies they read. A reply that cannot be read raises `Transient` when asking again may help (a
+garbled body) and `Permanent` when it cannot (vectors of the wrong kind).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import requests
 CHAT_PATH = {"ollama": "/api/chat", "openai": "/v1/chat/completions"}
 EMBED_PATH = {"ollama": "/api/embed", "openai": "/v1/embeddings"}
 MODELS_PATH = {"ollama": "/api/tags", "openai": "/v1/models"}
-_THINK_TAG = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
+THINK_TAG = re.compile(r"^\s*<think>(.*?)</think>\s*", re.DOTALL)
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ChatResult:
         return self.status == "ok"
 
 
-class _Transient(Exception):
+class Transient(Exception):
     """A failure worth retrying (connection, timeout, 429/5xx, garbled body)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -63,7 +63,7 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-class _Permanent(Exception):
+class Permanent(Exception):
     """A failure that retrying cannot fix (400, 401, 404, ...)."""
 
     def __init__(self, message: str, status: int) -> None:
@@ -137,10 +137,10 @@ def read_chat(api: str, reply: dict[str, Any]) -> tuple[str, str | None, str | N
             usage = reply.get("usage") or {}
             prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
     except (KeyError, IndexError, TypeError, AttributeError) as exc:
-        raise _Transient(f"answer without a message ({type(exc).__name__}: {exc})") from exc
+        raise Transient(f"answer without a message ({type(exc).__name__}: {exc})") from exc
     if not isinstance(content, str):
-        raise _Transient(f"message content is {type(content).__name__}, not text")
-    tagged = _THINK_TAG.match(content)
+        raise Transient(f"message content is {type(content).__name__}, not text")
+    tagged = THINK_TAG.match(content)
     if tagged and not thinking:
         # Some servers inline the reasoning as <think>...</think>; keep it apart from the answer.
         thinking, content = tagged.group(1).strip(), content[tagged.end() :]
@@ -164,7 +164,7 @@ def read_vectors(api: str, model: str, reply: dict[str, Any], url: str) -> list[
         if not isinstance(raw, list):
             raise TypeError(f"embeddings are a {type(raw).__name__}, not a list")
     except (KeyError, TypeError, AttributeError) as exc:
-        raise _Transient(f"answer without embeddings ({type(exc).__name__}: {exc})") from exc
+        raise Transient(f"answer without embeddings ({type(exc).__name__}: {exc})") from exc
     vectors = []
     for position, vector in enumerate(raw):
         try:
@@ -172,7 +172,7 @@ def read_vectors(api: str, model: str, reply: dict[str, Any], url: str) -> list[
                 raise TypeError(type(vector).__name__)
             vectors.append([float(v) for v in vector])
         except (TypeError, ValueError) as exc:
-            raise _Permanent(_not_flat_message(url, model, position, vector), 200) from exc
+            raise Permanent(_not_flat_message(url, model, position, vector), 200) from exc
     return vectors
 
 
@@ -191,7 +191,7 @@ def _not_flat_message(url: str, model: str, position: int, vector: Any) -> str:
     )
 
 
-def _error_text(response: requests.Response) -> str:
+def error_text(response: requests.Response) -> str:
     """The server's error message in either API's shape, else the start of the body."""
     try:
         error = response.json().get("error")

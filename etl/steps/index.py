@@ -22,7 +22,7 @@ from etl.config import Settings
 from etl.errors import EtlError
 from etl.output import Progress, Summary
 from etl.steps.embed import model_name
-from etl.steps.inspect import _human_bytes
+from etl.steps.inspect import human_bytes
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
         summary.add("status", "rebuilt" if opened.rebuilt else "up to date, reused")
         if opened.rebuilt:
             summary.add("seconds", run.seconds).add("vectors/s", count / max(run.seconds, 1e-9))
-        return summary.add("index size", _human_bytes(size)).add("path", opened.path)
+        return summary.add("index size", human_bytes(size)).add("path", opened.path)
 
 
 def _build(wh: Warehouse, settings: Settings, model: str, wanted: dict[str, Any]) -> tuple[Index, str, str]:

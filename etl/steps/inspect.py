@@ -47,7 +47,7 @@ def status(wh: Warehouse, last_runs: int = 10) -> str:
     runs = wh.sql_file("status_runs", [last_runs]).fetchall()
     parts = [
         f"warehouse  {wh.path.resolve()}",
-        f"size       {_human_bytes(size)}",
+        f"size       {human_bytes(size)}",
         "",
         format_table(["table", "rows"], [(n, f"{c:,}") for n, c in counts]),
         "",
@@ -111,7 +111,7 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _human_bytes(n: int) -> str:
+def human_bytes(n: int) -> str:
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":

@@ -1,8 +1,7 @@
 """What every reader shares: the result it returns, the collector of good rows and refused lines, and
 the text-level steps (decode as UTF-8, number the lines, parse a JSON line, CSV records and header).
 
-Like readers.py this never touches the warehouse; the underscored names are internal to the
-imports package and used by readers.py.
+Like readers.py this never touches the warehouse; readers.py is its one user.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ class Read:
     bad: list[Bad] = field(default_factory=list)
 
 
-class _Lines:
+class Lines:
     """Collects good rows and bad lines; raises on the first bad line unless skipping."""
 
     def __init__(self, path: Path, schema: dict[str, Any], skip: bool) -> None:
@@ -70,7 +69,7 @@ class _Lines:
         return Read(pl.DataFrame(self.columns, schema=schema), self.bad)
 
 
-def _decode(path: Path, lines: _Lines) -> str:
+def decode(path: Path, lines: Lines) -> str:
     """The file as text; a line that is not UTF-8 is refused (and blanked, keeping line numbers)."""
     try:
         data = path.read_bytes()
@@ -96,7 +95,7 @@ def _decode(path: Path, lines: _Lines) -> str:
     return "\n".join(out)
 
 
-def _numbered(text: str) -> Iterator[tuple[int, str]]:
+def numbered(text: str) -> Iterator[tuple[int, str]]:
     """Non-blank lines with their 1-based numbers (a trailing carriage return dropped)."""
     for number, line in enumerate(text.split("\n"), start=1):
         line = line[:-1] if line.endswith("\r") else line
@@ -104,7 +103,7 @@ def _numbered(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _json_line(lines: _Lines, number: int, line: str) -> Any:
+def json_line(lines: Lines, number: int, line: str) -> Any:
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
@@ -112,7 +111,7 @@ def _json_line(lines: _Lines, number: int, line: str) -> Any:
         return None
 
 
-def _csv_rows(lines: _Lines, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def csv_rows(lines: Lines, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """(line number where the record starts, fields), skipping blank lines."""
     reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
     start = 1
@@ -130,13 +129,13 @@ def _csv_rows(lines: _Lines, text: str, delimiter: str) -> Iterator[tuple[int, l
         start = reader.line_num + 1
 
 
-def _header(lines: _Lines, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
+def read_header(lines: Lines, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
     first = next(rows, None)
     if first is None:
         raise InputError(f"{lines.path}:1: the file has no header row; the first row must name the columns")
     return [name.strip() for name in first[1]]
 
 
-def _missing_column(path: Path, name: str, columns: list[str]) -> InputError:
+def missing_column(path: Path, name: str, columns: list[str]) -> InputError:
     listed = ", ".join(columns) or "none"
     return InputError(f"{path}:1: missing column {name!r} (columns: {listed}); rename it or pick another file")

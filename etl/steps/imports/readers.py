@@ -17,14 +17,14 @@ from etl.errors import InputError
 from etl.steps.imports.lines import (
     SKIP_HINT,
     Bad,
+    Lines,
     Read,
-    _csv_rows,
-    _decode,
-    _header,
-    _json_line,
-    _Lines,
-    _missing_column,
-    _numbered,
+    csv_rows,
+    decode,
+    json_line,
+    missing_column,
+    numbered,
+    read_header,
 )
 
 if TYPE_CHECKING:
@@ -59,11 +59,11 @@ def read_pairs(path: Path, fmt: str | None = None, skip: bool = False) -> Read:
     kind = detect_format(path, fmt, PAIR_FORMATS)
     if kind == "parquet":
         return _pairs_parquet(path, skip)
-    lines = _Lines(path, PAIR_SCHEMA, skip)
-    text = _decode(path, lines)
+    lines = Lines(path, PAIR_SCHEMA, skip)
+    text = decode(path, lines)
     if kind == "jsonl":
-        for number, line in _numbered(text):
-            obj = _json_line(lines, number, line)
+        for number, line in numbered(text):
+            obj = json_line(lines, number, line)
             if obj is not None:
                 _pair_object(lines, number, line, obj)
     else:
@@ -76,16 +76,16 @@ def read_terms(path: Path, fmt: str | None = None, column: str | None = None, sk
     kind = detect_format(path, fmt, TERM_FORMATS)
     if kind == "parquet":
         return _terms_parquet(path, column, skip)
-    lines = _Lines(path, TERM_SCHEMA, skip)
-    text = _decode(path, lines)
+    lines = Lines(path, TERM_SCHEMA, skip)
+    text = decode(path, lines)
     if kind == "txt":
-        for number, line in _numbered(text):
+        for number, line in numbered(text):
             lines.good(number, text=line)
     elif kind == "json":
         _terms_json_list(lines, text)
     elif kind == "jsonl":
-        for number, line in _numbered(text):
-            obj = _json_line(lines, number, line)
+        for number, line in numbered(text):
+            obj = json_line(lines, number, line)
             if isinstance(obj, dict):
                 obj = next((obj[c] for c in (column, *TERM_COLUMNS) if c and c in obj), None)
             if isinstance(obj, str):
@@ -100,7 +100,7 @@ def read_terms(path: Path, fmt: str | None = None, column: str | None = None, sk
 # -- text files ---------------------------------------------------------------------------------
 
 
-def _pair_object(lines: _Lines, number: int, line: str, obj: Any) -> None:
+def _pair_object(lines: Lines, number: int, line: str, obj: Any) -> None:
     if not isinstance(obj, dict):
         lines.refuse(number, "wrong_shape", "not a JSON object with source and target", line)
         return
@@ -136,12 +136,12 @@ def _extra(values: dict[str, Any]) -> str | None:
     return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":")) if values else None
 
 
-def _pairs_csv(lines: _Lines, text: str, delimiter: str) -> None:
-    rows = _csv_rows(lines, text, delimiter)
-    header = _header(lines, rows)
+def _pairs_csv(lines: Lines, text: str, delimiter: str) -> None:
+    rows = csv_rows(lines, text, delimiter)
+    header = read_header(lines, rows)
     for name in ("source", "target"):
         if name not in header:
-            raise _missing_column(lines.path, name, header)
+            raise missing_column(lines.path, name, header)
     at = {name: i for i, name in enumerate(header)}
     for number, row in rows:
         raw = delimiter.join(row)
@@ -161,7 +161,7 @@ def _pairs_csv(lines: _Lines, text: str, delimiter: str) -> None:
 def _term_column(path: Path, column: str | None, columns: list[str]) -> str:
     if column:
         if column not in columns:
-            raise _missing_column(path, column, columns)
+            raise missing_column(path, column, columns)
         return column
     for name in TERM_COLUMNS:
         if name in columns:
@@ -171,9 +171,9 @@ def _term_column(path: Path, column: str | None, columns: list[str]) -> str:
     raise InputError(f"{path}:1: no 'text' or 'term' column among {', '.join(columns)}; name one with --column")
 
 
-def _terms_csv(lines: _Lines, text: str, delimiter: str, column: str | None) -> None:
-    rows = _csv_rows(lines, text, delimiter)
-    header = _header(lines, rows)
+def _terms_csv(lines: Lines, text: str, delimiter: str, column: str | None) -> None:
+    rows = csv_rows(lines, text, delimiter)
+    header = read_header(lines, rows)
     at = header.index(_term_column(lines.path, column, header))
     for number, row in rows:
         if len(row) != len(header):
@@ -184,7 +184,7 @@ def _terms_csv(lines: _Lines, text: str, delimiter: str, column: str | None) -> 
         lines.good(number, text=row[at])
 
 
-def _terms_json_list(lines: _Lines, text: str) -> None:
+def _terms_json_list(lines: Lines, text: str) -> None:
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -222,7 +222,7 @@ def _text_column(path: Path, frame: pl.DataFrame, name: str) -> None:
     import polars as pl
 
     if name not in frame.columns:
-        raise _missing_column(path, name, frame.columns)
+        raise missing_column(path, name, frame.columns)
     if frame.schema[name] not in (pl.String, pl.Null):
         raise InputError(f"{path}: column {name!r} holds {frame.schema[name]}, not text; convert it to strings")
 

@@ -43,8 +43,8 @@ from etl.steps.mine import ann, data, sample
 from etl.steps.mine.calibration import calibrate
 from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
 from etl.steps.mine.search import Context, exact_chunk_size, exact_cosine, scan
-from etl.steps.mine.stats import _counts, _no_triplets, summary
-from etl.steps.mine.tables import _write, anchor_bands, frames
+from etl.steps.mine.stats import no_triplets_message, run_counts, summary
+from etl.steps.mine.tables import anchor_bands, frames, write_tables
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 ANN_CHUNK = 1024  # anchors per index search batch
 
 
-class _Clock:
+class Clock:
     """Seconds spent per phase of the run (recorded in its counts)."""
 
     def __init__(self) -> None:
@@ -117,7 +117,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
     model = data.choose_model(wh, model)
     with wh.run("mine", params(settings, model)) as run:
-        clock = _Clock()
+        clock = Clock()
         inputs = prepare(wh, model)
         clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
@@ -150,7 +150,7 @@ def prepare(wh: Warehouse, model: str) -> MineInputs:
 
 
 def land(
-    wh: Warehouse, run: Run, settings: Settings, inputs: MineInputs, plan: Plan, mined: Mined, clock: _Clock
+    wh: Warehouse, run: Run, settings: Settings, inputs: MineInputs, plan: Plan, mined: Mined, clock: Clock
 ) -> None:
     """Build the frames, split the triplets and replace the mined tables in one transaction; fills run.counts."""
     import numpy as np
@@ -159,15 +159,15 @@ def land(
     negatives, triplets, skipped = frames(inputs, mined, plan)
     bands = anchor_bands(inputs, mined)
     if triplets.height == 0:
-        raise NoTriplets(_no_triplets(inputs, plan))
+        raise NoTriplets(no_triplets_message(inputs, plan))
     is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
     triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
     with wh.transaction():
-        _write(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
+        write_tables(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
                                 "anchor_bands": bands})  # fmt: skip
         split.check(wh, settings.split_by)
     clock.lap("write")
-    run.counts.update(_counts(inputs, mined, plan, negatives, triplets, skipped))
+    run.counts.update(run_counts(inputs, mined, plan, negatives, triplets, skipped))
     run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
     run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
 

@@ -68,7 +68,7 @@ def run(
         shards = shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
         params = mine.params(settings, model) | {"ray": address or "local", "shards": shards}
         with wh.run("mine", params) as run:
-            clock = mine._Clock()
+            clock = mine.Clock()
             inputs = mine.prepare(wh, model)
             clock.lap("load")
             plan = mine.make_plan(wh, settings, inputs, model)

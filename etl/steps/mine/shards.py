@@ -183,7 +183,7 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
         settings = dataclasses.replace(settings, mine_search=search)  # the mode the shards resolved
     params = mine.params(settings, model) | {"merged": str(directory), "shards": shards}
     with wh.run("mine", params) as run:
-        clock = mine._Clock()
+        clock = mine.Clock()
         current = fingerprint(wh, model)  # before loading the inputs: a stale part is refused at once
         for manifest in manifests:
             check_state(manifest, current, directory)

@@ -1,9 +1,9 @@
 """What a mine run reports: its counts, its warnings, its one-screen summary, and why nothing was mined.
 
-`_counts` turns a run's picks into the counts its `runs` row records (per band: quota, how it was
+`run_counts` turns a run's picks into the counts its `runs` row records (per band: quota, how it was
 met, the population); `summary` renders those counts, so a merged or Ray run prints the same screen
 as `etl mine`. A band most anchors find empty is a warning; no triplet at all is `NoTriplets`, with
-`_no_triplets` saying where this model puts its cosines (etl/steps/mine/calibration.py samples them).
+`no_triplets_message` saying where this model puts its cosines (etl/steps/mine/calibration.py samples them).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 EMPTY_WARNING = 0.5  # warn when a band with a quota is empty for more than this share of anchors
 
 
-def _counts(
+def run_counts(
     inputs: MineInputs,
     mined: Mined,
     plan: Plan,
@@ -121,7 +121,7 @@ def _warnings(inputs: MineInputs, plan: Plan, bands: dict[str, Any], m: int) -> 
     return out
 
 
-def _no_triplets(inputs: MineInputs, plan: Plan) -> str:
+def no_triplets_message(inputs: MineInputs, plan: Plan) -> str:
     """Why no anchor got a negative, and what to try."""
     shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in plan.bands.as_dict().items())
     return (

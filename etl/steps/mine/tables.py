@@ -2,7 +2,7 @@
 
 `frames` gives the negatives (one row per pick), the triplets (one per pick and positive of its
 anchor: ids only, texts are joined in SQL) and the anchors left without a negative; `anchor_bands`
-one row per anchor and band. `_write` replaces negatives, triplets and anchor_bands, records the
+one row per anchor and band. `write_tables` replaces negatives, triplets and anchor_bands, records the
 anchors without negatives as `rejects`, and runs the mined rows' checks.
 """
 
@@ -87,7 +87,7 @@ def anchor_bands(inputs: MineInputs, mined: Mined) -> pl.DataFrame:
     )
 
 
-def _write(wh: Warehouse, run_id: int, frames: dict[str, pl.DataFrame]) -> None:
+def write_tables(wh: Warehouse, run_id: int, frames: dict[str, pl.DataFrame]) -> None:
     """Replace negatives, triplets and anchor_bands; record skipped anchors in rejects. Call inside a transaction."""
     for table in ("negatives", "triplets", "anchor_bands"):
         wh.execute(f"DELETE FROM {table}")  # a fixed list of names: identifiers cannot be bound

@@ -25,7 +25,7 @@ from etl.config import Settings
 from etl.errors import ConfigError, EtlError, ServiceError
 from etl.output import Summary, format_table
 from etl.steps.pipeline.stages import SYNONYMS_FILE, Inputs, Stage, plan, synthesises
-from etl.steps.pipeline.state import _record, _recorded, _recorded_run, _rows, fingerprint
+from etl.steps.pipeline.state import fingerprint, record, recorded, recorded_run, row_count
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def run(
 
     def due(stage: Stage) -> bool:
         # Asked just before the stage runs: the stages before it may have changed its inputs.
-        return stage.name in forced or _recorded(wh, stage.name) != fingerprint(wh, settings, stage)
+        return stage.name in forced or recorded(wh, stage.name) != fingerprint(wh, settings, stage)
 
     if stages[0].name == "synth" and client is None and due(stages[0]):
         stages = _selected(plan(wh, settings, inputs, check_llm(settings)), names, start, only)
@@ -133,7 +133,7 @@ def run(
     with wh.run("run", params) as run:
         for stage in stages:
             if not due(stage):
-                note = f"inputs unchanged since run {_recorded_run(wh, stage.name)}"
+                note = f"inputs unchanged since run {recorded_run(wh, stage.name)}"
                 notify(f"{stage.name}: skipped ({note})")
                 result.outcomes.append(Outcome(stage.name, "skipped", note=note))
                 continue
@@ -154,7 +154,7 @@ def _run_stage(
 ) -> None:
     """Run one due stage, note its outcome, and record its fingerprint once it finished."""
     notify(f"{stage.name}: running")
-    rows_in = _rows(wh, stage.tables)
+    rows_in = row_count(wh, stage.tables)
     started = time.monotonic()
     try:
         summary = stage.action()
@@ -168,11 +168,11 @@ def _run_stage(
         "ran",
         time.monotonic() - started,
         rows_in,
-        _rows(wh, stage.writes),
+        row_count(wh, stage.writes),
         _headline(stage.name, summary),
     )
     if stage.finished(summary):
-        _record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
+        record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
     else:
         outcome.note += "; unfinished: runs again next time"
     result.outcomes.append(outcome)

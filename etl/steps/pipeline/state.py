@@ -3,7 +3,7 @@
 A stage's fingerprint is a hash of the settings it reads, the bytes of the files it reads, the state
 (row count, newest run_id) of the tables it reads, and which of its output files exist.
 
-Write mode: `pipeline_state` is merged on `stage` (`_record`); everything else here only reads.
+Write mode: `pipeline_state` is merged on `stage` (`record`); everything else here only reads.
 """
 
 from __future__ import annotations
@@ -66,22 +66,22 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _recorded(wh: Warehouse, stage: str) -> str | None:
+def recorded(wh: Warehouse, stage: str) -> str | None:
     return wh.scalar("SELECT fingerprint FROM pipeline_state WHERE stage = ?", [stage])
 
 
-def _recorded_run(wh: Warehouse, stage: str) -> int | None:
+def recorded_run(wh: Warehouse, stage: str) -> int | None:
     return wh.scalar("SELECT run_id FROM pipeline_state WHERE stage = ?", [stage])
 
 
-def _record(wh: Warehouse, stage: str, digest: str, run_id: int) -> None:
+def record(wh: Warehouse, stage: str, digest: str, run_id: int) -> None:
     wh.execute(
         "INSERT OR REPLACE INTO pipeline_state (stage, fingerprint, run_id, updated_at) VALUES (?, ?, ?, utc_now())",
         [stage, digest, run_id],
     )
 
 
-def _rows(wh: Warehouse, tables: tuple[str, ...]) -> int | None:
+def row_count(wh: Warehouse, tables: tuple[str, ...]) -> int | None:
     if not tables:
         return None
     return sum(_table_state(wh, table)[0] for table in tables)
