@@ -174,9 +174,9 @@ def export_synonyms(
 
 def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
-    from etl.steps import report as report_html
+    from etl.steps import report as report_step
 
-    return report_html.run(wh, step_settings(wh, "report", settings, (), ("out",)), as_path(out))
+    return report_step.run(wh, step_settings(wh, "report", settings, (), ("out",)), as_path(out))
 
 
 def synth(

@@ -20,7 +20,7 @@ from etl import vocab
 from etl.config import Settings
 from etl.errors import CheckFailed, InputError
 from etl.output import Progress, Summary
-from etl.steps.embed import hashing as embed_hash
+from etl.steps.embed import hashing
 from etl.steps.embed.files import ImportSource, problems, read
 from etl.warehouse import Warehouse
 
@@ -37,7 +37,7 @@ COMMIT_CHUNK = 8_192
 def model_name(settings: Settings) -> str:
     """The model vectors are stored under: `hash-<dim>` for the hash embedder, else `embed_model`."""
     if settings.embedder == "hash":
-        return embed_hash.model_name(settings.embed_dim)
+        return hashing.model_name(settings.embed_dim)
     return settings.embed_model
 
 
@@ -93,10 +93,10 @@ def _embedder(settings: Settings) -> Callable[[list[str], Progress], np.ndarray 
     """texts → vectors for the configured embedder; a server is checked once, before the first chunk."""
     if settings.embedder == "hash":
         return lambda chunk, progress: _hash_vectors(chunk, settings.embed_dim, progress)
-    from etl.steps.embed import remote as embed_http
+    from etl.steps.embed import remote
 
-    client = embed_http.connect(settings)
-    return lambda chunk, progress: embed_http.embed(client, settings, chunk, progress)
+    client = remote.connect(settings)
+    return lambda chunk, progress: remote.embed(client, settings, chunk, progress)
 
 
 def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> np.ndarray:
@@ -105,7 +105,7 @@ def _hash_vectors(texts: list[str], dim: int, progress: Progress) -> np.ndarray:
     out = np.empty((len(texts), dim), dtype=np.float32)
     for start in range(0, len(texts), HASH_CHUNK):
         chunk = texts[start : start + HASH_CHUNK]
-        out[start : start + len(chunk)] = embed_hash.embed(chunk, dim)
+        out[start : start + len(chunk)] = hashing.embed(chunk, dim)
         progress.advance(len(chunk))
     return out
 

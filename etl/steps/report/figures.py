@@ -1,4 +1,4 @@
-"""The plots of `etl report`, as plotly figures built from what `report_html.collect` read.
+"""The plots of `etl report`, as plotly figures built from what `etl.steps.report.collect` read.
 
 Every function takes the collected data and returns a Section: a figure, or no figure and a note
 saying why there is nothing to draw (no triplets, no LLM calls, no mine run yet).
