@@ -42,7 +42,6 @@ SPLIT_FILES = {
     "train": ("train.parquet", "train_triplets.jsonl"),
     "validation": ("validation.parquet", "val_triplets.jsonl"),
 }
-COLUMNS = ("anchor", "positive", "negative", "negative_similarity", "difficulty", "group_id")
 EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
 LAYOUT_DATASET_DIR = "dataset"
 LAYOUT_FILES = {"train": ("train.parquet", "train.jsonl"), "validation": ("validation.parquet", "validation.jsonl")}

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 PROBE_ANCHORS = 64  # anchors in the timed chunk
 EXACT_WITHOUT_ASKING = 5.0  # seconds: an exact scan this quick is taken without weighing the index
 SCAN_OVERHEAD = 1.15  # the scan's bookkeeping on top of the bare matrix product (bench/mine.py measures it)
-SEARCH_PROBE = 256  # queries timed against the index
 
 
 def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = None) -> tuple[str, str]:
