@@ -251,6 +251,7 @@ def test_the_default_export_is_todays(etl, mined: Path, tmp_path: Path) -> None:
             "train_triplets.jsonl",
             "val_triplets.jsonl",
             "data_preparation_stats.json",
+            ".etl-export.json",
         )
     }
     for name in files:

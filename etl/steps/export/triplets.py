@@ -10,7 +10,9 @@ own folder DIR/<layout>/ as train.parquet, validation.parquet, train.jsonl, vali
 dataset/ (DatasetDict + card).
 
 Write mode: replace the directory. Everything is written into a temporary directory beside DIR
-and then renamed into place, so a crash never leaves a half-written export at DIR. Rows come in a
+and then renamed into place, so a crash never leaves a half-written export at DIR. DIR/.etl-export.json
+(the manifest) lists the entries the export wrote; a DIR holding anything else (the notebook's inputs,
+say) is refused with the foreign names, never replaced. Rows come in a
 seeded shuffled order (the notebook shuffles too), the same on every export of the same triplets.
 """
 
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 STATS_FILE = "data_preparation_stats.json"
+MANIFEST = ".etl-export.json"
 DATASET_DIR = "triplet_dataset"
 SPLIT_FILES = {
     "train": ("train.parquet", "train_triplets.jsonl"),
@@ -180,10 +183,38 @@ def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], s
 
 
 def _check_target(out: Path) -> None:
+    """Refuse a DIR that holds anything an earlier export did not write, naming it."""
     if out.exists() and not out.is_dir():
         raise EtlError(f"{out} is a file; give --out a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / STATS_FILE).exists():
-        raise EtlError(f"{out} is not empty and holds no earlier triplet export; choose a new or empty directory")
+    if not out.is_dir():
+        return
+    present = {p.name for p in out.iterdir()}
+    foreign = sorted(present - _own_entries(out))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise EtlError(
+            f"{out} holds files no earlier triplet export wrote ({shown}); "
+            "an export replaces its directory, so choose a new or empty one"
+        )
+
+
+def _own_entries(out: Path) -> set[str]:
+    """What an earlier export at `out` wrote, by its manifest (an export from before manifests: its known names)."""
+    try:
+        listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["entries"]
+    except FileNotFoundError:
+        if not (out / STATS_FILE).is_file():
+            return set()
+        return {STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair), *export_layouts.LAYOUTS}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    return {MANIFEST, *(str(name) for name in listed)} if isinstance(listed, list) else set()
+
+
+def _write_manifest(staging: Path) -> None:
+    entries = sorted(p.name for p in staging.iterdir())
+    text = json.dumps({"written_by": "etl export triplets", "entries": entries}, indent=2) + "\n"
+    (staging / MANIFEST).write_text(text, encoding="utf-8")
 
 
 def _mine_run(wh: Warehouse) -> dict[str, Any]:
@@ -236,6 +267,7 @@ def _write_all(
         export_card.write(folder / LAYOUT_DATASET_DIR, name, layout.parts, stats, sources, options.license, dropped)
     text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
     (staging / STATS_FILE).write_text(text, encoding="utf-8")
+    _write_manifest(staging)
 
 
 def _write_layout(folder: Path, parts: dict[str, pa.Table]) -> None:
