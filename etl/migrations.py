@@ -43,6 +43,17 @@ def apply(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
+def pending(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the migrations not yet applied; reads only, so it works on a read-only connection."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not known or not known[0]:
+        return [name for name, _ in sorted(MIGRATIONS)]
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    return [name for name, _ in sorted(MIGRATIONS) if name not in done]
+
+
 @migration
 def m001_runs_and_rejects(con: duckdb.DuckDBPyConnection) -> None:
     """Lineage for every step, and the one place where refused input is kept with its reason."""

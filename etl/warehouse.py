@@ -62,16 +62,12 @@ class Warehouse:
 
     @classmethod
     def open(cls, path: Path | str, read_only: bool = False) -> Self:
-        """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
+        """Open (creating if needed) and migrate; a read-only open creates nothing and needs no write access."""
         path = Path(path)
         if read_only:
-            # A read-only connection cannot migrate, so bring the schema up to date first, unless
-            # other read-only connections hold the file: they opened it migrated (so do mining
-            # shards running side by side). Under a writer, the read-only connect says busy below.
-            with suppress(WarehouseBusy):
-                cls.open(path).close()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            con = _open_read_only(path)
+            return cls(path, con, read_only)
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect(path, read_only)
         wh = cls(path, con, read_only)
         if not read_only:
@@ -191,6 +187,28 @@ class Warehouse:
             "counts": json.loads(row[2] or "{}"),
             "finished_at": row[3],
         }
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to an existing warehouse, its schema migrated first only when it is behind."""
+    if path.is_dir():
+        raise WarehouseError(f"{path} is a directory, not a warehouse file; give the .duckdb file inside it")
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}; `etl import`, `etl synth` or `etl run` creates one")
+    con = _connect(path, read_only=True)
+    if not migrations.pending(con):
+        return con
+    # A read-only connection cannot migrate: upgrade the file once with a writer, unless other
+    # read-only connections hold it (they opened it migrated, as mining shards side by side do).
+    con.close()
+    try:
+        with suppress(WarehouseBusy):
+            Warehouse.open(path).close()
+    except WarehouseError as exc:
+        raise WarehouseError(
+            f"{path} was written by an older etl and needs a schema upgrade, which needs write access: {exc}"
+        ) from exc
+    return _connect(path, read_only=True)
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -58,14 +58,14 @@ def test_status_lists_tables_and_runs(etl, warehouse_path: Path) -> None:
     assert "demo" in out and '{"rows": 3}' in out
 
 
-def test_sql_prints_an_aligned_table(etl) -> None:
+def test_sql_prints_an_aligned_table(etl, created) -> None:
     out = etl("sql", "SELECT 42 AS answer, 'x' AS label").output.splitlines()
     assert out[0].split() == ["answer", "label"]
     assert out[2].split() == ["42", "x"]
     assert out[3] == "(1 row)"
 
 
-def test_sql_csv_json_and_file(etl, tmp_path: Path) -> None:
+def test_sql_csv_json_and_file(etl, created, tmp_path: Path) -> None:
     assert etl("sql", "--csv", "SELECT 1 AS a, 'x,y' AS b").output == 'a,b\n1,"x,y"\n'
     assert json.loads(etl("sql", "--json", "SELECT 1 AS a").output) == [{"a": 1}]
     query = tmp_path / "q.sql"
@@ -96,14 +96,14 @@ def test_sql_refuses_writes_and_changes_nothing(etl, warehouse_path: Path, state
     assert not Path("out.csv").exists()
 
 
-def test_sql_errors_are_one_line(etl) -> None:
+def test_sql_errors_are_one_line(etl, created) -> None:
     result = etl("sql", "SELECT * FROM no_such_table", ok=False)
     assert result.exit_code == 1
     assert result.output.startswith("error: query failed: Catalog Error")
     assert "Traceback" not in result.output
 
 
-def test_debug_shows_the_traceback(etl) -> None:
+def test_debug_shows_the_traceback(etl, created) -> None:
     result = etl("--debug", "sql", "SELECT * FROM no_such_table", ok=False)
     assert result.exception is not None and "Catalog Error" in str(result.exception)
 

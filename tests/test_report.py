@@ -154,7 +154,7 @@ def _figures(text: str) -> dict[str, str]:
     return found
 
 
-def test_an_empty_warehouse_gives_a_page_that_says_so(etl, tmp_path: Path, plotly: None) -> None:
+def test_an_empty_warehouse_gives_a_page_that_says_so(etl, created: Path, tmp_path: Path, plotly: None) -> None:
     etl("report", "--out", str(tmp_path / "report.html"))
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     dom = parse(text)
@@ -183,7 +183,7 @@ def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path
     assert "not recorded" in report_figures.population(data).note
 
 
-def test_without_plotly_the_command_says_what_to_install(etl, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_plotly_the_command_says_what_to_install(etl, created: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly", None)
     monkeypatch.setitem(sys.modules, "plotly.offline", None)
     result = etl("report", ok=False)
@@ -202,7 +202,7 @@ def test_every_plot_renders_in_chromium_without_errors(etl, full: Path, tmp_path
     assert not [line for line in console if "rror" in line or "Uncaught" in line], console
 
 
-def test_the_empty_page_loads_without_errors_in_chromium(etl, tmp_path: Path, chromium: str) -> None:
+def test_the_empty_page_loads_without_errors_in_chromium(etl, created: Path, tmp_path: Path, chromium: str) -> None:
     page = tmp_path / "report.html"
     etl("report", "--out", str(page))
     dom = parse(browser(chromium, tmp_path, page, "--dump-dom").stdout)

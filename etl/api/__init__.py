@@ -120,6 +120,8 @@ class Warehouse(store.Warehouse):
 def open(path: PathLike | None = None, *, config: PathLike | None = None, read_only: bool = False) -> Warehouse:
     """Open (creating and migrating if needed) the warehouse at `path`, else the one the settings name.
 
+    With `read_only`, nothing is created: a missing file is a WarehouseError ("no warehouse at …").
+
     `config` is a settings file used instead of ./etl.toml. Close it (or use `with`) to release the
     file lock, so that an `etl` command can open it too.
     """
