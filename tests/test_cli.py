@@ -42,7 +42,7 @@ def test_help_and_version(etl) -> None:
 def test_config_shows_values_and_sources(etl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "etl.toml").write_text("[llm]\nmodel = 'qwen3:8b'\n", encoding="utf-8")
     monkeypatch.setenv("ETL_SEED", "7")
-    lines = {line.split()[0]: line.split()[1:] for line in etl("config").output.splitlines()[2:]}
+    lines = {line.split()[0]: line.split()[1:3] for line in etl("config").output.splitlines()[2:]}
     assert lines["llm_model"] == ["qwen3:8b", "etl.toml"]
     assert lines["seed"] == ["7", "ETL_SEED"]
     assert lines["mine_negatives"] == ["5", "default"]

@@ -17,7 +17,8 @@ def config_cmd(app: App) -> None:
     """Show every setting's effective value and where it came from.
 
     Settings resolve in this order, later winning: defaults, etl.toml (or --config),
-    ETL_<NAME> environment variables, command options.
+    ETL_<NAME> environment variables, command options. Each is checked against what the
+    setting accepts (the last column), wherever it comes from.
 
     \b
     Example:
@@ -30,8 +31,8 @@ def config_cmd(app: App) -> None:
     for key in config.keys():  # noqa: SIM118 -- etl.config is a module; keys() names its settings
         value = getattr(loaded.settings, key)
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
-        rows.append((key, shown, loaded.sources[key]))
-    click.echo(format_table(["setting", "value", "source"], rows, max_width=80))
+        rows.append((key, shown, loaded.sources[key], config.SPECS[key].describe()))
+    click.echo(format_table(["setting", "value", "source", "accepts"], rows, max_width=80))
 
 
 @click.command()
