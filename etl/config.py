@@ -111,7 +111,7 @@ def keys() -> list[str]:
 _URL = Spec("url", many=True)
 SPECS: dict[str, Spec] = {
     "warehouse": Spec("path"),
-    "seed": Spec("int", low=0),
+    "seed": Spec("int", low=0, high=2**32 - 1),
     "llm_api": Spec("str", choices=("ollama", "openai")),
     "llm_url": _URL.at_least(1),
     "llm_model": Spec("str", nonempty=True),
@@ -123,7 +123,7 @@ SPECS: dict[str, Spec] = {
     "llm_backoff": Spec("float", low=0, high=3600),
     "llm_json_format": Spec("str", choices=("auto", "json_schema", "json_object")),
     "synth_expand_ask": Spec("int", low=1, high=10_000),
-    "synth_expand_keep": Spec("int", low=1, high=10_000),
+    "synth_expand_keep": Spec("int", low=0, high=10_000),  # 0: the seeds alone
     "synth_expand_temperature": Spec("float", low=0, high=2),
     "synth_translate_temperature": Spec("float", low=0, high=2),
     "synth_sentences_temperature": Spec("float", low=0, high=2),
@@ -188,7 +188,7 @@ def load(
     for key, raw in (overrides or {}).items():
         if raw is None or raw == ():
             continue
-        values[key] = coerce(SPECS[key], key, raw, origin="--" + key.replace("_", "-"))
+        values[key] = coerce(SPECS[key], key, raw, origin="an option")
         sources[key] = "option"
 
     settings = Settings(**values)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
-LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]*")
+LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+-]{0,63}")
 WHOLE = re.compile(r"[+-]?\d+")
 
 

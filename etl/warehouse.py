@@ -59,6 +59,7 @@ class Warehouse:
         self.path = path
         self.con = con
         self.read_only = read_only
+        self.closed = False
 
     @classmethod
     def open(cls, path: Path | str, read_only: bool = False) -> Self:
@@ -78,6 +79,14 @@ class Warehouse:
     def close(self) -> None:
         """Release the file lock."""
         self.con.close()
+        self.closed = True
+
+    def check_open(self) -> None:
+        """Refuse to use a closed warehouse in words, not with DuckDB's ConnectionException."""
+        if self.closed:
+            raise WarehouseError(
+                f"the warehouse {self.path} is closed; open it again with etl.open({str(self.path)!r})"
+            )
 
     def __enter__(self) -> Self:
         return self
@@ -89,18 +98,22 @@ class Warehouse:
 
     def sql_file(self, name: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute `sql/<name>.sql` with bound parameters; returns the cursor for fetching."""
+        self.check_open()
         return self.con.execute(read_sql(name), params or [])
 
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute one statement with bound parameters."""
+        self.check_open()
         return self.con.execute(sql, params or [])
 
     def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame."""
+        self.check_open()
         return self.con.sql(sql, params=params).pl()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
+        self.check_open()
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
 
@@ -141,6 +154,11 @@ class Warehouse:
         The run row is committed on its own, so a failed step still leaves its trace; the step
         itself decides how its writes are grouped (usually one `transaction()`).
         """
+        self.check_open()
+        if self.read_only:
+            raise WarehouseError(
+                f"{step} writes to the warehouse, which was opened read-only; open it with etl.open({str(self.path)!r})"
+            )
         clean = _jsonable(dict(params or {}))
         run_id = int(self.scalar("SELECT nextval('run_id_seq')"))
         self.execute(

@@ -56,7 +56,7 @@ def test_etl_toml_in_the_working_directory_is_read(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("nonsense = 1\n", "unknown setting"),
-        ("seed = 'abc'\n", "seed must be a whole number >= 0, not 'abc'"),
+        ("seed = 'abc'\n", "seed must be a whole number 0 <= x <= 4294967295, not 'abc'"),
         ("[mine]\neasy = [0.5, 0.3]\n", "mine_easy must be two cosines"),
         ("llm_api = 'grpc'\n", "llm_api must be one of"),
         ("seed = \n", "not valid TOML"),
@@ -82,7 +82,7 @@ def test_bad_environment_value_names_the_variable() -> None:
         ("ETL_LLM_URL", "not a url", "llm_url must be"),
         ("ETL_EMBED_URL", "ftp://host", "embed_url must be"),
         ("ETL_EXPORT_SCORES", "maybe", "export_scores must be true or false, not 'maybe'"),
-        ("ETL_SEED", "abc", "seed must be a whole number >= 0, not 'abc'"),
+        ("ETL_SEED", "abc", "seed must be a whole number 0 <= x <= 4294967295, not 'abc'"),
         ("ETL_EXPORT_LICENSE", "not a license", "export_license must be a license id"),
         ("ETL_MINE_RATIOS", "0,0,0", "mine_ratios must give at least one band a share above 0"),
         ("ETL_INDEX_CONNECTIVITY", "0", "index_connectivity must be a whole number 2 <= x <= 1024"),

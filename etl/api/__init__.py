@@ -89,6 +89,7 @@ class Warehouse(store.Warehouse):
 
     def tables(self) -> list[str]:
         """Names of the warehouse's tables."""
+        self.check_open()
         rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
         return [name for (name,) in rows]
 
@@ -107,6 +108,7 @@ class Warehouse(store.Warehouse):
 
         from etl.steps import inspect
 
+        self.check_open()
         statements = inspect.read_only_statements(self, query)
         try:
             for statement in statements[:-1]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.resolve import PathLike, as_path, step_settings
+from etl.api.resolve import PathLike, as_path, not_blank, step_settings
 from etl.config import Settings
 from etl.errors import ConfigError
 from etl.output import Summary
@@ -38,6 +38,7 @@ def import_terms(
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
     from etl.steps import imports
 
+    not_blank(column=column)
     resolved = step_settings(wh, "import_terms", settings, (), ("format", "column", "skip_bad_lines"))
     return imports.terms(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format, column=column)
 
@@ -62,6 +63,7 @@ def embed(
     from etl.steps import embed as step
     from etl.steps.embed.files import ImportSource
 
+    not_blank(term_column=term_column, vector_column=vector_column)
     resolved = step_settings(
         wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column")
     )
@@ -75,6 +77,7 @@ def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False,
     """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
     from etl.steps import index as step
 
+    not_blank(model=model)
     return step.run(wh, step_settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
 
 
@@ -101,6 +104,7 @@ def mine(
     from etl.steps import mine as step
 
     own = ("model", "shard", "out", "merge", "ray", "ray_shards", "ray_vectors")
+    not_blank(model=model, shard=shard, ray=ray)
     resolved = step_settings(wh, "mine", settings, ("mine_",), own)
     chosen = [name for name, value in (("shard", shard), ("merge", merge), ("ray", ray)) if value not in (None, False)]
     if len(chosen) > 1:
@@ -127,6 +131,7 @@ def mine(
 
 def check_ray(ray: str | bool | None) -> None:
     """When `ray` asks for Ray (True or an address), fail saying what to install unless it is installed."""
+    not_blank(ray=ray)
     if ray not in (None, False):
         from etl.steps.mine import on_ray as mine_ray
 
@@ -168,6 +173,8 @@ def export_synonyms(
     from etl.steps.export import synonyms as step
 
     params = ("out", "explicit", "max_group_size", "oversize", "categories")
+    for category in categories:
+        not_blank(category=category)
     return step.run(wh, step_settings(wh, "export_synonyms", settings, (), params), as_path(out), explicit=explicit,
                     max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
 

@@ -79,7 +79,13 @@ def export_triplets_cmd(
     is_flag=True,
     help="Write mappings (머신러닝 => machine learning, ML): Korean and mixed-script terms to the group's English terms.",
 )
-@click.option("--max-group-size", type=int, default=20, show_default=True, help="Largest group written as one line.")
+@click.option(
+    "--max-group-size",
+    type=click.IntRange(2, 1_000_000),
+    default=20,
+    show_default=True,
+    help="Largest group written as one line.",
+)
 @click.option(
     "--oversize",
     type=click.Choice(["split", "skip"]),

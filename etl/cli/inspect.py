@@ -36,7 +36,14 @@ def config_cmd(app: App) -> None:
 
 
 @click.command()
-@click.option("--runs", "last_runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.option(
+    "--runs",
+    "last_runs",
+    type=click.IntRange(0, 1_000_000),
+    default=10,
+    show_default=True,
+    help="How many recent runs to list.",
+)
 @click.pass_obj
 def status(app: App, last_runs: int) -> None:
     """Show the warehouse: its path and size, each table's row count, and the last runs.
@@ -56,7 +63,13 @@ def status(app: App, last_runs: int) -> None:
 @click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
 @click.option("--csv", "as_csv", is_flag=True, help="Output CSV with a header row.")
 @click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
-@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table output.")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(0, 1_000_000_000),
+    default=100,
+    show_default=True,
+    help="Rows shown in table output.",
+)
 @click.pass_obj
 def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: bool, max_rows: int) -> None:
     """Run a read-only query against the warehouse (statements that write are refused).

@@ -31,6 +31,7 @@ from etl.config import Settings
 from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
+from etl.steps.export import manifest
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 STATS_FILE = "data_preparation_stats.json"
-MANIFEST = ".etl-export.json"
 DATASET_DIR = "triplet_dataset"
 SPLIT_FILES = {
     "train": ("train.parquet", "train_triplets.jsonl"),
@@ -183,38 +183,10 @@ def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], s
 
 
 def _check_target(out: Path) -> None:
-    """Refuse a DIR that holds anything an earlier export did not write, naming it."""
     if out.exists() and not out.is_dir():
         raise EtlError(f"{out} is a file; give --out a directory")
-    if not out.is_dir():
-        return
-    present = {p.name for p in out.iterdir()}
-    foreign = sorted(present - _own_entries(out))
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise EtlError(
-            f"{out} holds files no earlier triplet export wrote ({shown}); "
-            "an export replaces its directory, so choose a new or empty one"
-        )
-
-
-def _own_entries(out: Path) -> set[str]:
-    """What an earlier export at `out` wrote, by its manifest (an export from before manifests: its known names)."""
-    try:
-        listed = json.loads((out / MANIFEST).read_text(encoding="utf-8"))["entries"]
-    except FileNotFoundError:
-        if not (out / STATS_FILE).is_file():
-            return set()
-        return {STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair), *export_layouts.LAYOUTS}
-    except (OSError, ValueError, KeyError, TypeError):
-        return set()
-    return {MANIFEST, *(str(name) for name in listed)} if isinstance(listed, list) else set()
-
-
-def _write_manifest(staging: Path) -> None:
-    entries = sorted(p.name for p in staging.iterdir())
-    text = json.dumps({"written_by": "etl export triplets", "entries": entries}, indent=2) + "\n"
-    (staging / MANIFEST).write_text(text, encoding="utf-8")
+    manifest.check_target(out, legacy={STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair),
+                                       *export_layouts.LAYOUTS}, marker=STATS_FILE)  # fmt: skip
 
 
 def _mine_run(wh: Warehouse) -> dict[str, Any]:
@@ -267,7 +239,7 @@ def _write_all(
         export_card.write(folder / LAYOUT_DATASET_DIR, name, layout.parts, stats, sources, options.license, dropped)
     text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
     (staging / STATS_FILE).write_text(text, encoding="utf-8")
-    _write_manifest(staging)
+    manifest.write(staging)
 
 
 def _write_layout(folder: Path, parts: dict[str, pa.Table]) -> None:
