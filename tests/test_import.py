@@ -292,3 +292,20 @@ def test_readers_name_the_line_in_the_exception(tmp_path: Path) -> None:
     path.write_text('{"source": "a", "target": "b"}\nnope\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"p\.jsonl:2: not valid JSON"):
         readers.read_pairs(path)
+
+
+def test_an_absurd_line_is_refused_with_file_and_line(etl, tmp_path: Path, warehouse_path: Path) -> None:
+    from etl.steps.imports.lines import MAX_LINE, PAYLOAD_CAP
+
+    path = tmp_path / "big.jsonl"
+    huge = "가" * (MAX_LINE + 1)
+    line = f'{{"source": "{huge}", "target": "x"}}'
+    path.write_text(f'{{"source": "딥러닝", "target": "deep learning"}}\n{line}\n', encoding="utf-8")
+    result = etl("import", "pairs", str(path), ok=False)
+    assert result.exit_code == 1 and f"{path}:2: the line has {len(line):,} characters" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    etl("import", "pairs", str(path), "--skip-bad-lines")
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM imported_pairs") == 1
+        rule, payload = wh.execute("SELECT rule, payload FROM rejects WHERE step = 'import.pairs'").fetchone()
+    assert rule == "too_long" and len(payload) < PAYLOAD_CAP + 40 and payload.startswith('{"source": "가가')
