@@ -15,7 +15,13 @@ from etl.cli.app import App
 
 @click.group("export")
 def export_group() -> None:
-    """Write files for training jobs and for the notebooks' consumers."""
+    """Write files for training jobs and for the notebooks' consumers.
+
+    \b
+    Example:
+      etl export triplets --out dataset/v1
+      etl export synonyms
+    """
 
 
 @export_group.command("triplets")
@@ -159,7 +165,7 @@ def report_cmd(app: App, out: Path | None) -> None:
 
     \b
     Example:
-      pip install -e ".[report]" && etl report --out report.html && xdg-open report.html
+      pip install "ko-synonym-etl[report]" && etl report --out report.html && xdg-open report.html
     """
     from etl import api
 

@@ -11,7 +11,13 @@ from etl.cli.app import App
 
 @click.group("import")
 def import_group() -> None:
-    """Land existing data files (synonym pairs, vocabularies) in the warehouse."""
+    """Land existing data files (synonym pairs, vocabularies) in the warehouse.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl
+      etl import terms nouns.txt
+    """
 
 
 _PAIR_FORMATS = click.Choice(["jsonl", "csv", "tsv", "parquet"])

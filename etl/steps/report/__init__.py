@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl import install_hint
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.output import Summary
@@ -32,7 +33,6 @@ from etl.warehouse import Warehouse
 if TYPE_CHECKING:
     from etl.steps.report.figures import Section
 
-INSTALL = 'pip install -e ".[report]"'
 BIN_WIDTH = 0.02
 LAST_RUNS = 20
 TOTALS = ("terms", "synonym_pairs", "term_embeddings", "negatives", "triplets", "rejects", "llm_calls", "runs")
@@ -130,7 +130,9 @@ def _plotly_js() -> str:
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:
-        raise EtlError(f"`etl report` draws its plots with plotly, which is not installed; run {INSTALL}") from exc
+        raise EtlError(
+            f"`etl report` draws its plots with plotly, which is not installed; run {install_hint('report')}"
+        ) from exc
     return get_plotlyjs()
 
 
