@@ -116,7 +116,8 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
         }  # fmt: skip
         if not options.default:
             stats["layouts"] = _layout_stats(options, layouts, stats)
-        sources = export_card.sources(wh)
+        sources = export_card.sources(wh, int(mine_run["run_id"]))
+        stale = export_card.changed_since(wh, int(mine_run["run_id"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be shared
@@ -130,7 +131,13 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
                            "mine_run_id": mine_run["run_id"]})  # fmt: skip
         if layouts:
             run.counts["layouts"] = {name: layout.rows() for name, layout in layouts.items()}
-    return _summary(out, table, stats, options, layouts, run.seconds)
+        if stale:
+            run.counts["inputs_changed_after_mining"] = stale
+    summary = _summary(out, table, stats, options, layouts, run.seconds)
+    if stale:
+        summary.add("warning", f"these triplets are from mine run {mine_run['run_id']}; {', '.join(stale)} changed "
+                               "its inputs since: run `etl mine` to mine them, then export again")  # fmt: skip
+    return summary
 
 
 def _summary(
