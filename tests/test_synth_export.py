@@ -109,3 +109,12 @@ def test_training_pair_deduplicates_ignoring_case() -> None:
         }
     )
     assert pair == {"ko_term": "모델", "en_terms": ["model", "models"], "category": "unknown"}
+
+
+def test_export_defaults_beside_the_warehouse_as_the_other_exports(etl, synthesised, warehouse_path: Path) -> None:
+    result = etl("export", "synth")
+    out = warehouse_path.parent / "exports" / "synonyms"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json"]
+    )
+    assert str(out) in result.output

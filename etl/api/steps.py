@@ -152,11 +152,12 @@ def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings
     return step.run(wh, step_settings(wh, "export_triplets", settings, ("export_",), ("out",)), as_path(out))
 
 
-def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:
-    """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out`."""
+def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+    """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out` (default exports/synonyms)."""
     from etl.steps.synth import export as synth_export
 
-    return synth_export.run(wh, step_settings(wh, "export_synth", settings, (), ("out",)), Path(out))
+    resolved = step_settings(wh, "export_synth", settings, (), ("out",))
+    return synth_export.run(wh, resolved, Path(out) if out is not None else synth_export.default_dir(resolved))
 
 
 def export_synonyms(

@@ -131,11 +131,11 @@ def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_si
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.",
+    help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.  "
+    "[default exports/synonyms beside the warehouse, as etl run writes them]",
 )
 @click.pass_obj
-def export_synth(app: App, out: Path) -> None:
+def export_synth(app: App, out: Path | None) -> None:
     """Write the synthesis results as the seed notebook's files (JSONL and metadata.json).
 
     \b

@@ -26,6 +26,11 @@ from etl.warehouse import Warehouse
 FILES = ("ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json")
 
 
+def default_dir(settings: Settings) -> Path:
+    """Where the files go when no --out is given: beside the warehouse, as the other exports."""
+    return Path(settings.warehouse).parent / "exports" / "synonyms"  # where `etl run` puts them too
+
+
 def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
     """Write the four files into `out` (created if missing) and return what was written."""
     with wh.run("export.synth", {"out": str(out)}) as run:
