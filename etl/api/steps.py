@@ -43,6 +43,21 @@ def import_terms(
     return imports.terms(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format, column=column)
 
 
+def import_sources(wh: store.Warehouse) -> list[tuple[str, str, int, int]]:
+    """Every file landed in the warehouse: (kind pairs|terms, file, rows, run_id)."""
+    from etl.steps import imports
+
+    wh.check_open()
+    return imports.sources(wh)
+
+
+def drop_import(wh: store.Warehouse, file: PathLike) -> Summary:
+    """Remove what one landed file brought (by path, or by name when unique); `etl clean` rebuilds without it."""
+    from etl.steps import imports
+
+    return imports.drop(wh, file)
+
+
 def clean(wh: store.Warehouse, **settings: Any) -> Summary:
     """Rebuild terms, synonym_pairs and synonym_groups from everything landed (max_length, ignore_spaces)."""
     from etl.steps import clean as step
