@@ -97,7 +97,7 @@ class Result:
         """What this run mined besides the files it was given, in one line."""
         return (
             f"besides the given files this run also used {'; '.join(self.also)}, landed by earlier runs "
-            "(a new --warehouse uses only the given files)"
+            "(`etl import drop FILE` removes one; a new --warehouse uses only the given files)"
         )
 
 
