@@ -159,7 +159,8 @@ def check_together(s: Settings, sources: Mapping[str, str]) -> None:
     """Rules that span settings (each alone was checked by its declaration)."""
 
     def origin(*keys: str) -> str:
-        given = [sources[k].replace("option", "an option") for k in keys if sources.get(k, "default") != "default"]
+        given = [sources[k] for k in keys if sources.get(k, "default") != "default"]
+        given = ["an option" if where == "option" else where for where in given]
         return f" (from {', '.join(dict.fromkeys(given))})" if given else ""
 
     for key in ("mine_easy", "mine_medium", "mine_hard"):
