@@ -78,7 +78,7 @@ class Shown:
         cells = [[cell(v) for v in row] for row in self.rows]
         if vertical:
             width = max(display_width(c) for c in self.columns)
-            blocks = ["\n".join(f"{pad(c, width)}  {v}" for c, v in zip(self.columns, row)) for row in cells]
+            blocks = ["\n".join(f"{pad(c, width)}  {v}".rstrip() for c, v in zip(self.columns, row)) for row in cells]
             return "\n\n".join(blocks) + "\n\n" + self.footer()
         cut = [[shorten(v, max_width) for v in row] for row in cells]
         widths = [max(display_width(c), *(display_width(row[i]) for row in cut)) for i, c in enumerate(self.columns)]
