@@ -57,9 +57,9 @@ def test_a_seeded_sample_of_triplets(etl, example: Path) -> None:
                      "AND difficulty = ? AND split = ?",
                      [row["anchor"], row["positive"], row["negative"], row["difficulty"], row["split"]])  # fmt: skip
         assert found == [(1,)]
-    runs = rows(example, "SELECT count(*) FROM runs")
+    before = example.read_bytes()
     etl("show", "negatives")
-    assert rows(example, "SELECT count(*) FROM runs") == runs  # only reads: no run recorded
+    assert example.read_bytes() == before  # only reads: not even a run is recorded
 
 
 def test_first_rows_are_in_the_order_they_were_made(etl, example: Path) -> None:
@@ -120,3 +120,11 @@ def test_synthesis_views_filter_by_category(etl, synthesised: Path) -> None:
     assert {r["ko_term"]: r["en_terms"] for r in pairs} == {ko: [en, f"{en} alt"] for ko, en in primary.items()}
     out = etl("show", "translations", "--category", "nope").output
     assert out.strip() == "translations: no rows"
+
+
+def test_rejects_and_unknown_names(etl, example: Path) -> None:
+    refused = shown(etl, "rejects", "--first", "-n", "100")
+    expected = rows(example, "SELECT step, rule, reason FROM rejects ORDER BY reject_id LIMIT 100")
+    assert [(r["step"], r["rule"], r["reason"]) for r in refused] == expected and expected
+    unknown = etl("show", "llm_call", ok=False)
+    assert unknown.exit_code == 2 and "cannot show 'llm_call'; choose from terms, translations," in unknown.output

@@ -88,12 +88,8 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
         click.echo(footer, err=sys.stdout.isatty())
 
 
-SHOWN = ("terms", "translations", "sentences", "training-pairs", "imported-pairs", "synonym-pairs", "negatives",
-         "triplets", "category_terms", "parallel_sentences", "imported_pairs", "synonym_pairs", "training_pairs")  # fmt: skip
-
-
 @click.command()
-@click.argument("what", type=click.Choice(SHOWN), metavar="WHAT")
+@click.argument("what")
 @click.option("-n", "--rows", "n", default=10, show_default=True, type=click.IntRange(min=1), help="How many rows.")
 @click.option("--first", is_flag=True, help="The first rows in the order they were made, not a random sample.")
 @click.option("--seed", type=int, help="Seed of the random sample.  [default: the seed setting, 42]")
@@ -109,8 +105,8 @@ def show(app: App, what: str, n: int, first: bool, seed: int | None, category: s
     """Show rows of a table: a seeded random sample (or --first), aligned with Korean two columns wide.
 
     WHAT is one of terms (the synthesis plan with translations), translations, sentences,
-    training-pairs, imported-pairs, synonym-pairs, negatives (with their band) or triplets; a
-    table's own name works too. Only reads; a missing warehouse is an error, never created.
+    training-pairs, imported-pairs, synonym-pairs, negatives (with their band), triplets or
+    rejects; a table's own name works too. Only reads; a missing warehouse is an error, never created.
 
     \b
     Example:

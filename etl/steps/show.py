@@ -39,6 +39,7 @@ VIEWS = {
     "synonym-pairs": View("show_synonym_pairs", "the clean synonym pairs", "synonym_pairs"),
     "negatives": View("show_negatives", "mined negatives with their band", "negatives", ("band",)),
     "triplets": View("show_triplets", "triplets with the negative's similarity and band", "triplets", ("band",)),
+    "rejects": View("show_rejects", "refused input with the rule it broke and why", "rejects"),
 }  # fmt: skip
 # The tables' own names work too.
 ALIASES = {"category_terms": "terms", "parallel_sentences": "sentences", "imported_pairs": "imported-pairs",
