@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from etl.warehouse import Warehouse
+from tests.fakeserver import FakeLLMServer
 from tests.llm_answers import answer, english
 
 CHAT = "/api/chat"
@@ -139,3 +140,23 @@ def test_trial_leaves_a_new_warehouse_with_only_its_calls(etl, server, warehouse
     assert "expand machine_learning" in out and "translate 머신러닝" in out
     assert plan(warehouse_path) == {table: [] for table in PLAN}
     assert sorted({task for task, _ in calls(warehouse_path)}) == ["expand", "sentences", "translate"]
+
+
+def test_a_term_in_no_seed_category_is_translated_without_an_expansion(etl, server, seeds, warehouse_path) -> None:
+    out = etl("synth", "trial", "트랜스포머", "--seeds", str(seeds), "--llm-url", server.url).output
+    assert "(2 calls made, 0 served from cache)" in out and "expand" not in out.split("note")[0]
+    assert "note      no seed category lists '트랜스포머', so nothing was expanded; give --category" in out
+    assert sorted(task for task, _ in calls(warehouse_path)) == ["sentences", "translate"]
+
+
+def test_a_dead_server_fails_in_one_line_and_writes_nothing(etl, server, seeds, warehouse_path) -> None:
+    with FakeLLMServer() as gone:
+        url = gone.url
+    fresh = etl("synth", "trial", "도커", "--seeds", str(seeds), "--llm-url", url, ok=False)
+    assert fresh.exit_code == 1 and "`ollama serve`" in fresh.output and not warehouse_path.exists()
+    etl("synth", "trial", "도커", "--seeds", str(seeds), "--llm-url", server.url)
+    runs = rows(warehouse_path, "SELECT count(*) FROM runs")
+    # Another term has nothing cached: the server is checked before the trial records a run.
+    again = etl("synth", "trial", "컨테이너", "--seeds", str(seeds), "--llm-url", url, ok=False)
+    assert again.exit_code == 1 and "`ollama serve`" in again.output
+    assert rows(warehouse_path, "SELECT count(*) FROM runs") == runs

@@ -99,6 +99,8 @@ def run(
         first["expand"] = expansion_request(category, trial.seeds, ask, settings.synth_expand_temperature)
     elif category is not None:
         trial.notes.append("synth_expand_ask or synth_expand_keep is 0, so the expand stage asks nothing")
+    else:
+        trial.notes.append(f"no seed category lists {term!r}, so nothing was expanded; give --category to try one")
     check_if_due(wh, client, list(first.values()), refresh)
     params = {"model": client.model, "urls": list(client.urls), "term": term, "category": category, "refresh": refresh}
     with wh.run("synth.trial", params) as record:
