@@ -75,7 +75,8 @@ def test_the_stages_reuse_what_a_trial_asked(etl, server, seeds, warehouse_path)
 
 
 def test_a_category_alone_tries_its_first_seed(etl, server, seeds) -> None:
-    out = etl("synth", "trial", "--category", "infra", "--seeds", str(seeds), "--llm-url", server.url).output
+    # Options given to `etl synth` itself apply to the trial, as they do to the stages.
+    out = etl("synth", "--seeds", str(seeds), "--llm-url", server.url, "trial", "--category", "infra").output
     assert "expand infra (seeds: 컨테이너, 도커)" in out and "translate 컨테이너" in out
 
 

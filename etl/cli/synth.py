@@ -55,14 +55,20 @@ def seeds_option(fn: Any) -> Any:
     )(fn)
 
 
-def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
-    """Run synthesis stages with this command's options over those given to `etl synth` itself."""
-    from etl import api
-
+def _given(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
+    """This command's options over those given to `etl synth` itself."""
     given = dict(ctx.parent.params) if ctx.parent is not None and ctx.parent.command is synth_group else {}
     for key, value in options.items():
         if value not in (None, (), False) or key not in given:
             given[key] = value
+    return given
+
+
+def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
+    """Run synthesis stages with this command's options over those given to `etl synth` itself."""
+    from etl import api
+
+    given = _given(ctx, options)
     app: App = ctx.obj
     llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
@@ -158,10 +164,11 @@ def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_j
     from etl import api
 
     app: App = ctx.obj
-    llm = {setting: options.get(option) for option, setting in LLM_OPTIONS.items()}
+    given = _given(ctx, options)
+    llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
     client = api.synth_client(app.settings(**llm))
     with app.warehouse() as wh:
-        trial = api.synth_trial(wh, term, category=category, seeds=options.get("seeds"),
-                                refresh=bool(options.get("refresh")), client=client, **llm)  # fmt: skip
+        trial = api.synth_trial(wh, term, category=category, seeds=given.get("seeds"),
+                                refresh=bool(given.get("refresh")), client=client, **llm)  # fmt: skip
     click.echo(json.dumps(trial.as_dict(), ensure_ascii=False, indent=2) if as_json else trial.render())
