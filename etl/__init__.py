@@ -36,6 +36,8 @@ _API = (
     "export_synonyms",
     "report",
     "synth",
+    "synth_trial",
+    "show",
     "run",
 )
 _ERRORS = ("EtlError", "ConfigError", "InputError", "WarehouseError", "CheckFailed", "ServiceError")
@@ -56,8 +58,10 @@ if TYPE_CHECKING:
         open,
         report,
         run,
+        show,
         split,
         synth,
+        synth_trial,
     )
     from etl.errors import CheckFailed, ConfigError, EtlError, InputError, ServiceError, WarehouseError
 

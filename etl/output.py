@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -21,6 +22,11 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_widt
     for row in cells:
         lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
     return "\n".join(lines)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: wide and fullwidth characters (Hangul, CJK) two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _cell(value: Any, max_width: int) -> str:

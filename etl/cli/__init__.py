@@ -49,6 +49,7 @@ def cli(ctx: click.Context, warehouse: Path | None, config_path: Path | None, de
 cli.add_command(inspect.config_cmd)
 cli.add_command(inspect.status)
 cli.add_command(inspect.sql)
+cli.add_command(inspect.show)
 
 # -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, split, export -----
 

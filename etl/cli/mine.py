@@ -25,7 +25,12 @@ from etl.cli.app import App
 @click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
 @click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
 @click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
-@click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
+@click.option(
+    "--ratios",
+    help="Shares of easy,medium,hard negatives, rounded per anchor so the totals keep them (5 at the default: "
+    "1.65/1.65/1.70 per anchor on average). The notebook's int() gave every anchor 1/1/3: --ratios 0.2,0.2,0.6 "
+    "reproduces it.  [default 0.33,0.33,0.34]",
+)
 @click.option(
     "--max-neg-ratio",
     type=float,
@@ -102,6 +107,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
       etl mine
       etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
       etl mine --calibrate --split-by triplet
+      etl mine --ratios 0.2,0.2,0.6     # the notebook's 1 easy / 1 medium / 3 hard per anchor
       etl mine --search exact --shard 0/4 --out parts && etl mine --merge parts
       etl mine --ray --ray-shards 8
     """

@@ -67,6 +67,8 @@ def run_counts(
         "skipped_anchors": int(skipped.height),
         "negatives": int(negatives.height),
         "triplets": int(triplets.height),
+        # Triplets per difficulty, most common first as the notebook printed them (ties by name).
+        "difficulty": dict(sorted(triplets["difficulty"].value_counts().iter_rows(), key=lambda r: (-r[1], r[0]))),
         "found": mined.found,
         "bands": bands,
         "positives_per_anchor": {
@@ -159,6 +161,9 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
             f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
         )
+    total = max(counts["triplets"], 1)
+    shares = [f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts.get("difficulty", {}).items()]
+    summary.add("triplets by difficulty", "  ".join(shares) or "none")
     pos = counts["positives_per_anchor"]
     summary.add(
         "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"

@@ -33,8 +33,8 @@ class Section:
 
 def sections(data: Data) -> list[Section]:
     """Every section of the page, in order."""
-    return [negatives(data), bands(data), positives(data), population(data), rejects(data), llm_calls(data),
-            last_runs(data)]  # fmt: skip
+    return [negatives(data), bands(data), positives(data), population(data), categories(data), rejects(data),
+            llm_calls(data), last_runs(data)]  # fmt: skip
 
 
 def _layout(fig: go.Figure, height: int = 360, **extra: Any) -> go.Figure:
@@ -136,6 +136,26 @@ def population(data: Data) -> Section:
             "of its quota is filled from the others; 'estimated' counts anchors whose band size the ANN path "
             "estimated from random draws.")  # fmt: skip
     return Section("population", title, note, fig, table)
+
+
+def categories(data: Data) -> Section:
+    """Per synthesis category: seed and expanded terms, terms translated, parallel sentences."""
+    import plotly.graph_objects as go
+
+    title = "Synthesis per category"
+    if not data.categories:
+        return Section("categories", title, "No synthesis plan yet: run `etl synth`.")
+    names = [row["category"] for row in data.categories]
+    fig = go.Figure()
+    for column, colour in (("seeds", "#4a6fa5"), ("expanded", "#8fb0d8"), ("translated", "#4c9f70"),
+                           ("sentences", "#e0a030")):  # fmt: skip
+        values = [row[column] for row in data.categories]
+        fig.add_bar(x=names, y=values, name=column, marker_color=colour, text=[f"{v:,}" for v in values])
+    _layout(fig, barmode="group", yaxis_title="terms (sentences: pairs)")
+    columns = ["category", "seeds", "expanded", "translated", "sentences"]
+    table = [columns, *([row[c] if c == "category" else f"{row[c]:,}" for c in columns] for row in data.categories)]
+    note = "Terms of each category as planned, how many have a translation, and their parallel sentences; a term "
+    return Section("categories", title, note + "listed in two categories counts in both.", fig, table)
 
 
 def rejects(data: Data) -> Section:
