@@ -32,7 +32,7 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 @click.option(
     "--example",
     is_flag=True,
-    help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.",
+    help="Use the bundled example pairs and vocabulary with the hash embedder (or --embedder e5): no model server needed.",
 )
 @click.option(
     "--embedder",
