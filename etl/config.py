@@ -57,6 +57,11 @@ class Settings:
     embed_model: str = "bge-m3"
     embed_dim: int = 256
     embed_batch: int = 64
+    # Text put before every term the model embeds (e5, ollama, openai; hash and import ignore it).
+    embed_prefix: str = ""
+    # The role for models that add their own instruction (e5's "query: " / "passage: "): e5 in-process,
+    # or sent as the OpenAI request's input_type; "" is e5's query and a server's own default.
+    embed_input_type: str = ""
     index_dtype: str = (
         "auto"  # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/steps/index.py)
     )
@@ -191,7 +196,8 @@ def _validate(s: Settings) -> None:
         "llm_api": ("ollama", "openai"),
         "llm_think": ("low", "medium", "high", "none"),
         "llm_json_format": ("auto", "json_schema", "json_object"),
-        "embedder": ("ollama", "openai", "hash", "import"),
+        "embedder": ("ollama", "openai", "hash", "import", "e5"),
+        "embed_input_type": ("", "query", "passage"),
         "index_dtype": ("auto", "f32", "f16", "bf16", "i8"),
         "mine_search": ("auto", "exact", "ann"),
         "split_by": ("group", "triplet"),
@@ -226,6 +232,7 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"split_train_ratio must be between 0 and 1, not {s.split_train_ratio}")
     if not s.llm_url:
         raise ConfigError("llm_url needs at least one server URL")
+    _validate_embed_convention(s)
     for key in ("llm_concurrency", "llm_max_attempts", "embed_dim", "embed_batch", "mine_negatives", "mine_top_k"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
@@ -235,3 +242,18 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"synth_sentences_sample must be between 0 and 1, not {s.synth_sentences_sample}")
     if not 2 <= s.clean_max_length <= 1000:
         raise ConfigError(f"clean_max_length must be between 2 and 1000 characters, not {s.clean_max_length}")
+
+
+def _validate_embed_convention(s: Settings) -> None:
+    """Refuse a prefix or input type the embedder would not apply as asked."""
+    if s.embedder == "ollama" and s.embed_input_type:
+        raise ConfigError(
+            "Ollama's embed API has no input_type; put the instruction in the text instead, e.g. --prefix 'query: '"
+        )
+    adds_role = s.embedder == "e5" or (s.embedder == "openai" and s.embed_input_type)
+    if adds_role and s.embed_prefix.lstrip().lower().startswith(("query:", "passage:")):
+        who = "the e5 embedder" if s.embedder == "e5" else "a server given input_type"
+        raise ConfigError(
+            f"{who} puts e5's 'query: ' or 'passage: ' before the text itself, so embed_prefix "
+            f"{s.embed_prefix!r} would be doubled; choose the role with --input-type query|passage instead"
+        )

@@ -32,14 +32,20 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 @click.option(
     "--example",
     is_flag=True,
-    help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.",
+    help="Use the bundled example pairs and vocabulary with the hash embedder (or --embedder e5): no model server needed.",
 )
 @click.option(
     "--embedder",
-    type=click.Choice(["ollama", "openai", "hash", "import"]),
-    help="How terms get vectors (hash is offline and lexical).  [embedder]",
+    type=click.Choice(["ollama", "openai", "hash", "import", "e5"]),
+    help="How terms get vectors (hash is offline and lexical; e5 is offline and semantic).  [embedder]",
 )
 @click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
+@click.option("--embed-prefix", help="Text put before every term the model embeds (see etl embed).  [embed_prefix]")
+@click.option(
+    "--embed-input-type",
+    type=click.Choice(["query", "passage"]),
+    help="The role for e5 or a server that takes input_type (see etl embed).  [embed_input_type]",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -78,6 +84,7 @@ def run_cmd(app: App, **options: Any) -> None:
     \b
     Example:
       etl run --example
+      etl run --example --embedder e5
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
@@ -90,7 +97,8 @@ def run_cmd(app: App, **options: Any) -> None:
         for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
     }
     llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
-    settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
+    embedding = ("embedder", "embed_model", "embed_prefix", "embed_input_type")
+    settings = {key: options[key] for key in embedding} | llm
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
     client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)

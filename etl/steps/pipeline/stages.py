@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SYNONYMS_FILE = "synonyms.txt"  # the OpenSearch synonym file, beside triplets/ in the export directory
 
-_EMBEDDING = ("embedder", "embed_model", "embed_dim")
+_EMBEDDING = ("embedder", "embed_model", "embed_dim", "embed_prefix", "embed_input_type")
 
 
 @dataclass
