@@ -84,6 +84,7 @@ class Settings:
     probe_enabled: bool = True  # `etl run` runs the probe (skipped when the vocabulary exceeds probe_max_terms)
     probe_loss: str = "mnrl"  # mnrl (in-batch softmax with the mined negative) or triplet (cosine margin)
     probe_epochs: int = 3
+    probe_triplets: int = 30_000  # train triplets trained on at most (a seeded sample)
     probe_anchors: int = 1000  # validation anchors scored at most (a seeded sample)
     probe_max_terms: int = 300_000  # a larger vocabulary skips the probe rather than take minutes
 
@@ -236,16 +237,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("llm_url needs at least one server URL")
     if not 1 <= s.probe_epochs <= 100:
         raise ConfigError(f"probe_epochs must be between 1 and 100, not {s.probe_epochs}")
-    for key in (
-        "llm_concurrency",
-        "llm_max_attempts",
-        "embed_dim",
-        "embed_batch",
-        "mine_negatives",
-        "mine_top_k",
-        "probe_anchors",
-        "probe_max_terms",
-    ):
+    for key in ("probe_triplets", "probe_anchors", "probe_max_terms"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
+    for key in ("llm_concurrency", "llm_max_attempts", "embed_dim", "embed_batch", "mine_negatives", "mine_top_k"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
     if s.llm_backoff < 0 or s.llm_timeout <= 0:

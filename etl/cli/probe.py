@@ -14,6 +14,7 @@ from etl.cli.app import App
     help="Training loss: in-batch softmax with the mined negative as an extra column, or the cosine triplet margin.  [default mnrl]",
 )
 @click.option("--epochs", type=int, help="Passes over the train triplets.  [default 3]")
+@click.option("--triplets", type=int, help="Train triplets trained on at most (a seeded sample).  [default 30000]")
 @click.option("--anchors", type=int, help="Validation anchors scored at most (a seeded sample).  [default 1000]")
 @click.option(
     "--max-terms",
@@ -25,7 +26,13 @@ from etl.cli.app import App
 )
 @click.pass_obj
 def probe(
-    app: App, loss: str | None, epochs: int | None, anchors: int | None, max_terms: int | None, seed: int | None
+    app: App,
+    loss: str | None,
+    epochs: int | None,
+    triplets: int | None,
+    anchors: int | None,
+    max_terms: int | None,
+    seed: int | None,
 ) -> None:
     """Train a small adapter on the triplets and measure retrieval on the validation anchors.
 
@@ -45,6 +52,12 @@ def probe(
     with app.warehouse() as wh:
         click.echo(
             api.probe(
-                wh, probe_loss=loss, probe_epochs=epochs, probe_anchors=anchors, probe_max_terms=max_terms, seed=seed
+                wh,
+                probe_loss=loss,
+                probe_epochs=epochs,
+                probe_triplets=triplets,
+                probe_anchors=anchors,
+                probe_max_terms=max_terms,
+                seed=seed,
             ).render()
         )

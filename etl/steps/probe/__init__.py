@@ -26,7 +26,7 @@ from etl import output, vectors
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.steps.mine.sample import STREAM_PROBE, keyed
-from etl.steps.probe.adapter import DRAW_RANDOM, DRAW_SAMPLE, Adapter, train
+from etl.steps.probe.adapter import DRAW_RANDOM, DRAW_SAMPLE, DRAW_TRAIN, Adapter, train
 from etl.steps.probe.rank import METRICS, POOLS, Vocabulary, evaluate
 from etl.warehouse import Warehouse
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 ARMS = ("untrained", "mined", "random")
 LANGS = ("ko", "en", "mixed")
-_PARAMS = ("probe_loss", "probe_epochs", "probe_anchors", "probe_max_terms", "seed")
+_PARAMS = ("probe_loss", "probe_epochs", "probe_triplets", "probe_anchors", "probe_max_terms", "seed")
 
 
 @dataclass
@@ -81,15 +81,17 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
         data = _load(wh, settings, source)
         figures: dict[str, dict[str, dict[str, float]]] = {}
         losses: dict[str, list[float]] = {}
+        hidden = data.vocab.vectors @ Adapter.identity(data.vocab.vectors.shape[1], settings.seed).u
         for arm in ARMS:
-            adapter, losses[arm] = _adapter(arm, data, settings)
-            figures[arm] = evaluate(data.vocab, adapter, data.anchors, data.pairs)
+            adapter, losses[arm] = _adapter(arm, data, hidden, settings)
+            figures[arm] = evaluate(data.vocab, adapter, hidden, data.anchors, data.pairs)
         _write(wh, run.run_id, source, figures)
         run.counts.update(
             {
                 "terms": len(data.vocab.ids),
                 "dim": int(data.vocab.vectors.shape[1]),
-                "train_triplets": len(data.train[0]),
+                "train_triplets": data.train_total,
+                "trained_on": len(data.train[0]),
                 "anchors_scored": len(data.anchors),
                 "queries": data.queries,
                 "losses": losses,
@@ -108,6 +110,7 @@ class Data:
     anchors: np.ndarray  # the sampled validation anchors' rows
     pairs: tuple[np.ndarray, np.ndarray]  # (anchor row, positive row) of every positive of those anchors
     queries: dict[str, int]
+    train_total: int  # train triplets before the sample
 
 
 def _skip_reason(wh: Warehouse, settings: Settings, source: Lineage) -> str | None:
@@ -139,11 +142,17 @@ def _load(wh: Warehouse, settings: Settings, source: Lineage) -> Data:
     groups = wh.frame("SELECT term_id, group_id FROM synonym_groups")
     vocab = _vocabulary(ids, matrix, langs, groups)
     row_of = _rows(vocab.ids)
-    triplets = wh.frame("SELECT anchor_id, positive_id, negative_id, split FROM triplets")
+    triplets = wh.frame(
+        "SELECT anchor_id, positive_id, negative_id, split FROM triplets ORDER BY anchor_id, positive_id, negative_id"
+    )
     a, p, n = (triplets[c].to_numpy() for c in ("anchor_id", "positive_id", "negative_id"))
     rows = [row_of(x) for x in (a, p, n)]
     known = (rows[0] >= 0) & (rows[1] >= 0) & (rows[2] >= 0)
     is_train = (triplets["split"].to_numpy() == "train") & known
+    train_rows = np.flatnonzero(is_train)
+    if len(train_rows) > settings.probe_triplets:
+        draw = keyed(settings.seed, STREAM_PROBE, DRAW_TRAIN, a[train_rows], p[train_rows], n[train_rows])
+        train_rows = np.sort(train_rows[np.argsort(draw, kind="stable")[: settings.probe_triplets]])
     # Validation: each anchor's distinct positives; a seeded sample of at most probe_anchors anchors.
     pairs = np.unique(np.stack([rows[0], rows[1]], axis=1)[~is_train & known], axis=0)
     anchors = np.unique(pairs[:, 0])
@@ -153,9 +162,9 @@ def _load(wh: Warehouse, settings: Settings, source: Lineage) -> Data:
     pairs = pairs[np.isin(pairs[:, 0], anchors)]
     langs_of = vocab.lang_of(pairs[:, 1])
     queries = {"mixed": len(anchors), "target": len(np.unique(pairs[:, 0] * len(LANGS) + langs_of))}
-    train = (rows[0][is_train], rows[1][is_train], rows[2][is_train])
-    train_ids = (a[is_train], p[is_train], n[is_train])
-    return Data(vocab, train, train_ids, anchors, (pairs[:, 0], pairs[:, 1]), queries)
+    train = (rows[0][train_rows], rows[1][train_rows], rows[2][train_rows])
+    train_ids = (a[train_rows], p[train_rows], n[train_rows])
+    return Data(vocab, train, train_ids, anchors, (pairs[:, 0], pairs[:, 1]), queries, int(is_train.sum()))
 
 
 def _vocabulary(ids: np.ndarray, matrix: np.ndarray, langs: pl.DataFrame, groups: pl.DataFrame) -> Vocabulary:
@@ -193,7 +202,7 @@ def _rows(ids: np.ndarray) -> Any:
     return lambda keys: _lookup(np.asarray(keys), ids, rows, -1)
 
 
-def _adapter(arm: str, data: Data, settings: Settings) -> tuple[Adapter, list[float]]:
+def _adapter(arm: str, data: Data, hidden: np.ndarray, settings: Settings) -> tuple[Adapter, list[float]]:
     """The arm's adapter: the identity, or trained on the mined or on random negatives."""
     if arm == "untrained":
         return Adapter.identity(data.vocab.vectors.shape[1], settings.seed), []
@@ -202,6 +211,7 @@ def _adapter(arm: str, data: Data, settings: Settings) -> tuple[Adapter, list[fl
         negatives = random_negatives(data.vocab, anchors, data.train_ids, settings.seed)
     return train(
         data.vocab.vectors,
+        hidden,
         (anchors, positives, negatives),
         data.vocab.groups,
         loss=settings.probe_loss,
@@ -256,7 +266,8 @@ def summary(
     )
     out.add(
         "training",
-        f"{counts['train_triplets']:,} train triplets, {settings.probe_loss} loss, {settings.probe_epochs} epochs",
+        f"{counts['trained_on']:,} of {counts['train_triplets']:,} train triplets, {settings.probe_loss} loss, "
+        f"{settings.probe_epochs} epochs",
     )
     for arm in ARMS:
         out.add(arm, "  ".join(f"{pool} {_cells(figures[arm][pool])}" for pool in POOLS))

@@ -1,10 +1,11 @@
 """The probe's model: a low-rank linear adapter over frozen, L2-normalised vectors, trained in numpy.
 
-The adapter maps a vector x to x + (x U) Vᵀ (U, V: dim × rank), then normalises it. V starts at
-zero, so training starts from the identity: the untrained adapter is the mining model itself. A
-low-rank update costs 2·dim·rank per vector instead of dim² for a full matrix (at 1024-d and rank
-64, a training step takes about a sixth of the time; bench figures in the README). Both losses are
-written out by hand, with Adam, one matrix product per batch and side: no per-pair Python loop.
+The adapter maps a vector x to x + (x U) Vᵀ, then normalises it. U (dim × rank) is a fixed seeded
+random projection (the identity when the vectors have no more than RANK dimensions, which makes
+the map a full matrix) and only V (dim × rank) is trained, from zero: the untrained adapter is the
+mining model itself. Because U is fixed, x U is computed once for the whole vocabulary, and a
+training step costs two dim × rank products per vector plus the loss's own (bench/probe.py). Both
+losses are written out by hand, with Adam, one matrix product per batch and side: no per-pair loop.
 """
 
 from __future__ import annotations
@@ -19,97 +20,85 @@ if TYPE_CHECKING:
     import numpy as np
 
 LOSSES = ("mnrl", "triplet")
-RANK = 64  # the update's rank (a full matrix when the vectors have fewer dimensions)
-BATCH = 128  # triplets per step
+RANK = 64  # the update's rank (a full matrix when the vectors have no more dimensions)
+BATCH = 64  # triplets per step
 SCALE = 20.0  # MNRL's logit scale (1 / temperature), as sentence-transformers' default
 MARGIN = 0.2  # the triplet loss's cosine margin
 LEARNING_RATE = 2e-3
-INIT_STD = 0.02  # U's start; V is zero, so the adapter starts as the identity
 # The probe's draws (STREAM_PROBE), told apart by their first part:
-DRAW_INIT = (0, 1)  # U's start (two uniforms per cell for Box-Muller)
+DRAW_INIT = (0, 1)  # U (two uniforms per cell for Box-Muller)
 DRAW_RANDOM = 2  # the random arm's negatives
 DRAW_SAMPLE = 3  # which validation anchors are scored
-DRAW_EPOCH = 4  # + epoch: the batch order of each epoch
+DRAW_TRAIN = 4  # which train triplets are trained on, when there are more than probe_triplets
+DRAW_EPOCH = 5  # + epoch: the batch order of each epoch
 
 
 @dataclass
 class Adapter:
-    """x ↦ normalise(x + (x U) Vᵀ)."""
+    """x ↦ normalise(x + (x U) Vᵀ), U fixed, V trained."""
 
     u: np.ndarray  # float32[dim, rank]
     v: np.ndarray  # float32[dim, rank]
 
     @classmethod
     def identity(cls, dim: int, seed: int) -> Adapter:
-        """The untrained adapter: V = 0, U a seeded small random matrix (so V's gradient is not zero)."""
+        """The untrained adapter: V = 0, and U the identity or a seeded Gaussian projection (entries of variance 1/rank)."""
         import numpy as np
 
-        rank = min(RANK, dim)
-        cells = np.arange(dim * rank, dtype=np.int64).reshape(dim, rank)
+        if dim <= RANK:
+            return cls(np.eye(dim, dtype=np.float32), np.zeros((dim, dim), dtype=np.float32))
+        cells = np.arange(dim * RANK, dtype=np.int64).reshape(dim, RANK)
         # Box-Muller on two keyed uniform streams: normal draws that depend only on (seed, cell).
         u1 = np.maximum(uniform(seed, STREAM_PROBE, DRAW_INIT[0], cells), 1e-12)
         u2 = uniform(seed, STREAM_PROBE, DRAW_INIT[1], cells)
-        normal = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-        return cls((INIT_STD * normal).astype(np.float32), np.zeros((dim, rank), dtype=np.float32))
+        normal = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2) / np.sqrt(RANK)
+        return cls(normal.astype(np.float32), np.zeros((dim, RANK), dtype=np.float32))
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """The adapted, L2-normalised rows of x (float32[n, dim])."""
-        import numpy as np
+    def apply(self, x: np.ndarray, hidden: np.ndarray | None = None) -> np.ndarray:
+        """The adapted, L2-normalised rows of x (float32[n, dim]); `hidden` is x U when known."""
+        return self.forward(x, x @ self.u if hidden is None else hidden)[0]
 
-        out = x + (x @ self.u) @ self.v.T
-        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out
-
-    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def forward(self, x: np.ndarray, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(normalised output, x U, norms) for the backward pass."""
         import numpy as np
 
-        hidden = x @ self.u
         out = x + hidden @ self.v.T
         norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out / norms, hidden, norms
+        out /= norms
+        return out, hidden, norms
 
-    def backward(
-        self, x: np.ndarray, cache: tuple[np.ndarray, np.ndarray, np.ndarray], grad: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Gradients of U and V from the loss's gradient with respect to the normalised output."""
+    @staticmethod
+    def backward(cache: tuple[np.ndarray, np.ndarray, np.ndarray], grad: np.ndarray) -> np.ndarray:
+        """V's gradient from the loss's gradient with respect to the normalised output."""
         import numpy as np
 
         out, hidden, norms = cache
         raw = (grad - out * np.sum(out * grad, axis=1, keepdims=True)) / norms  # through the normalisation
-        return x.T @ (raw @ self.v), raw.T @ hidden
+        return raw.T @ hidden
 
 
 class Adam:
-    """Adam over the adapter's two matrices."""
+    """Adam over V."""
 
     def __init__(self, adapter: Adapter) -> None:
         import numpy as np
 
         self.adapter = adapter
-        self.moments = [
-            np.zeros_like(adapter.u),
-            np.zeros_like(adapter.u),
-            np.zeros_like(adapter.v),
-            np.zeros_like(adapter.v),
-        ]
+        self.mean = np.zeros_like(adapter.v)
+        self.square = np.zeros_like(adapter.v)
         self.steps = 0
 
-    def step(self, grad_u: np.ndarray, grad_v: np.ndarray) -> None:
+    def step(self, grad: np.ndarray) -> None:
         import numpy as np
 
         self.steps += 1
         b1, b2 = 0.9, 0.999
-        for param, grad, m, s in (
-            (self.adapter.u, grad_u, *self.moments[:2]),
-            (self.adapter.v, grad_v, *self.moments[2:]),
-        ):
-            m *= b1
-            m += (1 - b1) * grad
-            s *= b2
-            s += (1 - b2) * grad * grad
-            lr = LEARNING_RATE * np.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
-            param -= (lr * m / (np.sqrt(s) + 1e-8)).astype(np.float32)
+        self.mean *= b1
+        self.mean += (1 - b1) * grad
+        self.square *= b2
+        self.square += (1 - b2) * grad * grad
+        lr = LEARNING_RATE * np.sqrt(1 - b2**self.steps) / (1 - b1**self.steps)
+        self.adapter.v -= (lr * self.mean / (np.sqrt(self.square) + 1e-8)).astype(np.float32)
 
 
 def mnrl(
@@ -158,7 +147,8 @@ def batches(seed: int, epoch: int, keys: tuple[np.ndarray, ...]) -> Iterator[np.
 
 def train(
     vectors: np.ndarray,
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    hidden: np.ndarray,
+    triplets: tuple[np.ndarray, np.ndarray, np.ndarray],
     groups: np.ndarray,
     *,
     loss: str,
@@ -168,33 +158,38 @@ def train(
 ) -> tuple[Adapter, list[float]]:
     """Train an adapter on triplets given as rows of `vectors`; returns it and the mean loss of each epoch.
 
-    `groups` is each vocabulary row's synonym group (or -1); `keys` identify the triplets (term ids)
-    and seed the batch order, so two arms over the same anchor/positive pairs see the same batches.
+    `hidden` is vectors @ U of the untrained adapter (seed), `groups` each vocabulary row's synonym
+    group (or -1); `keys` identify the triplets (term ids) and seed the batch order, so two arms
+    over the same anchor/positive pairs see the same batches.
     """
     import numpy as np
 
-    anchors, positives, negatives = rows
     adapter = Adapter.identity(vectors.shape[1], seed)
     adam = Adam(adapter)
     losses = []
     for epoch in range(epochs):
-        total, count = 0.0, 0
+        total = 0.0
         for batch in batches(seed, epoch, keys):
-            xa, xp, xn = vectors[anchors[batch]], vectors[positives[batch]], vectors[negatives[batch]]
-            ca, cp, cn = adapter.forward(xa), adapter.forward(xp), adapter.forward(xn)
+            rows = [side[batch] for side in triplets]
+            caches = [adapter.forward(vectors[r], hidden[r]) for r in rows]
             if loss == "mnrl":
-                cand = np.concatenate([positives[batch], negatives[batch]])
-                same = groups[anchors[batch]][:, None] == groups[cand][None, :]
-                same |= anchors[batch][:, None] == cand[None, :]
-                own = np.arange(len(batch))
-                same[own, own] = False  # the row's positive is its target
-                same[own, own + len(batch)] = False  # and its own negative is the data under test
-                value, ga, gp, gn = mnrl(ca[0], cp[0], cn[0], same)
+                value, *grads = mnrl(caches[0][0], caches[1][0], caches[2][0], _same(rows, groups))
             else:
-                value, ga, gp, gn = triplet(ca[0], cp[0], cn[0])
-            grads = [adapter.backward(x, c, g) for x, c, g in ((xa, ca, ga), (xp, cp, gp), (xn, cn, gn))]
-            adam.step(grads[0][0] + grads[1][0] + grads[2][0], grads[0][1] + grads[1][1] + grads[2][1])
+                value, *grads = triplet(caches[0][0], caches[1][0], caches[2][0])
+            adam.step(sum((adapter.backward(c, g) for c, g in zip(caches, grads)), np.zeros_like(adapter.v)))
             total += value * len(batch)
-            count += len(batch)
-        losses.append(total / max(count, 1))
+        losses.append(total / max(len(keys[0]), 1))
     return adapter, losses
+
+
+def _same(rows: list[np.ndarray], groups: np.ndarray) -> np.ndarray:
+    """bool[B, 2B]: other rows' candidates in the anchor's synonym group, or the anchor itself."""
+    import numpy as np
+
+    anchors, positives, negatives = rows
+    candidates = np.concatenate([positives, negatives])
+    same = (groups[anchors][:, None] == groups[candidates][None, :]) | (anchors[:, None] == candidates[None, :])
+    own = np.arange(len(anchors))
+    same[own, own] = False  # the row's positive is its target
+    same[own, own + len(anchors)] = False  # and its own negative is the data under test
+    return same

@@ -48,16 +48,16 @@ class Vocabulary:
 
 
 def evaluate(
-    vocab: Vocabulary, adapter: Adapter, anchors: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
+    vocab: Vocabulary, adapter: Adapter, xu: np.ndarray, anchors: np.ndarray, pairs: tuple[np.ndarray, np.ndarray]
 ) -> dict[str, dict[str, float]]:
     """pool -> metric -> mean over queries, for `anchors` (vocabulary rows) and their (anchor, positive) row pairs.
 
-    `pairs` lists every positive of every anchor (two aligned arrays of vocabulary rows).
+    `xu` is the vocabulary's vectors @ adapter.u; `pairs` lists every positive of every anchor
+    (two aligned arrays of vocabulary rows).
     """
     import numpy as np
 
     # Norms of the adapted vocabulary, from rank-sized products: |x + x U Vᵀ|² = 1 + 2 (xU)·(xV) + |xU Vᵀ|².
-    xu = vocab.vectors @ adapter.u
     xv = vocab.vectors @ adapter.v
     gram = adapter.v.T @ adapter.v
     norms = np.sqrt(np.maximum(1.0 + 2.0 * np.sum(xu * xv, axis=1) + np.sum((xu @ gram) * xu, axis=1), 1e-24))
@@ -80,7 +80,7 @@ def _scores(
 ) -> np.ndarray:
     """float32[len(chunk), n]: cosine of each adapted anchor with each adapted vocabulary term."""
 
-    queries = adapter.apply(vocab.vectors[chunk])
+    queries = adapter.apply(vocab.vectors[chunk], xu[chunk])
     scores = queries @ vocab.vectors.T
     scores += (queries @ adapter.v) @ xu.T
     scores *= inv_norms[None, :]
