@@ -12,7 +12,7 @@ latest AS (
     WHERE p.mine_run_id = $mine_run_id
       AND p.split_run_id IS NOT DISTINCT FROM s.split_run_id
 )
-SELECT p.run_id, r.params, p.arm, p.pool, p.metric, p.value
+SELECT p.run_id, r.params, r.counts, p.arm, p.pool, p.metric, p.value
 FROM probe_results AS p
 JOIN latest USING (run_id)
 JOIN runs AS r USING (run_id)
