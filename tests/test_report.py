@@ -25,7 +25,7 @@ from tests.png import decode
 
 INSTALL_PLOTLY = 'pip install -e ".[report]"'
 INSTALL_CHROMIUM = "apt-get install chromium"
-SECTIONS = ("negatives", "bands", "positives", "population", "rejects", "llm", "runs")
+SECTIONS = ("negatives", "bands", "positives", "population", "probe", "rejects", "llm", "runs")
 BAND_COLOURS = ("#4c9f70", "#e0a030", "#c8553d")  # easy, medium, hard bars
 
 

@@ -141,7 +141,7 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
 
 
 def probe(wh: store.Warehouse, **settings: Any) -> Summary:
-    """Train an adapter on the triplets and score it on the validation anchors (loss, epochs, anchors, max_terms)."""
+    """Train an adapter on the triplets, score it on the validation anchors (loss, epochs, triplets, anchors, ...)."""
     from etl.steps import probe as step
 
     return step.run(wh, step_settings(wh, "probe", settings, ("probe_",)))

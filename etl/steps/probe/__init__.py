@@ -82,9 +82,12 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
         figures: dict[str, dict[str, dict[str, float]]] = {}
         losses: dict[str, list[float]] = {}
         hidden = data.vocab.vectors @ Adapter.identity(data.vocab.vectors.shape[1], settings.seed).u
-        for arm in ARMS:
-            adapter, losses[arm] = _adapter(arm, data, hidden, settings)
-            figures[arm] = evaluate(data.vocab, adapter, hidden, data.anchors, data.pairs)
+        with output.Progress("probe: train and score each arm", 2 * len(ARMS)) as progress:
+            for arm in ARMS:
+                adapter, losses[arm] = _adapter(arm, data, hidden, settings)
+                progress.advance()
+                figures[arm] = evaluate(data.vocab, adapter, hidden, data.anchors, data.pairs)
+                progress.advance()
         _write(wh, run.run_id, source, figures)
         run.counts.update(
             {
