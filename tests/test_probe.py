@@ -139,6 +139,14 @@ def test_a_vocabulary_over_the_budget_skips(etl, mined: Path) -> None:
     assert figures(mined) == {}
 
 
+def test_vectors_gone_since_mining_skip(etl, mined: Path) -> None:
+    with Warehouse.open(mined) as wh:
+        wh.execute("DELETE FROM term_embeddings")
+    out = etl("probe").output
+    assert "probe: skipped" in out and f"no term has a vector of the mining model {MODEL}" in out
+    assert figures(mined) == {}
+
+
 def test_without_triplets_the_probe_says_what_to_run(etl) -> None:
     result = etl("probe", ok=False)
     assert result.exit_code != 0 and "no triplets to probe; run `etl mine` first" in result.output
@@ -205,6 +213,16 @@ def test_run_probes_the_example_before_exporting(etl, warehouse_path: Path) -> N
     assert probe is not None and set(probe["arms"]) == set(ARMS)
     assert len(figures(warehouse_path)) == 18
     assert _outcome(etl("run", "--example").output, "probe") == "skipped"
+    # A new probe of the same triplets (another loss) is exported by the next run.
+    rerun = etl("run", "--example", env={"ETL_PROBE_LOSS": "triplet"}).output
+    assert _outcome(rerun, "probe") == _outcome(rerun, "export") == "ran"
+    probe = json.loads(stats_file.read_text(encoding="utf-8"))["probe"]
+    assert probe["loss"] == "triplet" and {k: round(v, 4) for k, v in figures(warehouse_path).items()} == {
+        (arm, pool, metric): value
+        for arm, pools in probe["arms"].items()
+        for pool, values in pools.items()
+        for metric, value in values.items()
+    }
 
 
 def test_run_without_the_probe(etl, warehouse_path: Path) -> None:

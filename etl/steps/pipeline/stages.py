@@ -155,7 +155,14 @@ def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[S
         Stage(
             "export",
             lambda: _export(wh, settings, inputs.out),
-            tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
+            tables=(
+                "triplets",
+                "probe_results",
+                "translations",
+                "parallel_sentences",
+                "synonym_groups",
+                "category_terms",
+            ),
             settings=_prefixed("export_"),
             outputs=(*_export_outputs(settings, inputs.out / "triplets"), inputs.out / SYNONYMS_FILE),
         ),

@@ -79,6 +79,9 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
             run.counts["skipped"] = reason
             return output.Summary(f"probe: skipped in {run.seconds:.1f}s").add("why", reason)
         data = _load(wh, settings, source)
+        if len(data.train[0]) == 0 or len(data.anchors) == 0:
+            run.counts["skipped"] = "the triplets' terms lost their vectors or terms; run `etl mine` again"
+            return output.Summary(f"probe: skipped in {run.seconds:.1f}s").add("why", run.counts["skipped"])
         figures: dict[str, dict[str, dict[str, float]]] = {}
         losses: dict[str, list[float]] = {}
         hidden = data.vocab.vectors @ Adapter.identity(data.vocab.vectors.shape[1], settings.seed).u
@@ -128,6 +131,8 @@ def _skip_reason(wh: Warehouse, settings: Settings, source: Lineage) -> str | No
     terms = wh.scalar(
         "SELECT count(*) FROM term_embeddings SEMI JOIN terms USING (term_id) WHERE model = ?", [source.model]
     )
+    if terms == 0:
+        return f"no term has a vector of the mining model {source.model} any more; run `etl embed` and `etl mine`"
     if terms > settings.probe_max_terms:
         return (
             f"the vocabulary has {terms:,} terms with vectors of {source.model}, over probe_max_terms "
