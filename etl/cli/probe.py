@@ -22,7 +22,9 @@ from etl.cli.app import App
     help="Skip the probe when the vocabulary has more terms than this (it would take minutes).  [default 300000]",
 )
 @click.option(
-    "--seed", type=int, help="Seed for the adapter's start, the batches and the random negatives.  [default 42]"
+    "--seed",
+    type=int,
+    help="Seed for the adapter's projection, the samples, the batch order and the random negatives.  [default 42]",
 )
 @click.pass_obj
 def probe(
