@@ -79,7 +79,6 @@ def _scores(
     vocab: Vocabulary, adapter: Adapter, chunk: np.ndarray, xu: np.ndarray, inv_norms: np.ndarray
 ) -> np.ndarray:
     """float32[len(chunk), n]: cosine of each adapted anchor with each adapted vocabulary term."""
-
     queries = adapter.apply(vocab.vectors[chunk], xu[chunk])
     scores = queries @ vocab.vectors.T
     scores += (queries @ adapter.v) @ xu.T
