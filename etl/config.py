@@ -85,6 +85,14 @@ class Settings:
     split_train_ratio: float = 0.9
     split_by: str = "group"
 
+    # The downstream probe (an adapter trained on the triplets, evaluated on the validation anchors)
+    probe_enabled: bool = True  # `etl run` runs the probe (skipped when the vocabulary exceeds probe_max_terms)
+    probe_loss: str = "mnrl"  # mnrl (in-batch softmax with the mined negative) or triplet (cosine margin)
+    probe_epochs: int = 3
+    probe_triplets: int = 30_000  # train triplets trained on at most (a seeded sample)
+    probe_anchors: int = 1000  # validation anchors scored at most (a seeded sample)
+    probe_max_terms: int = 300_000  # a larger vocabulary skips the probe rather than take minutes
+
     # Triplet export
     export_formats: tuple[str, ...] = ("triplet",)  # training layouts: triplet, n-tuple, labeled-pair, labeled-list
     export_scores: bool = False  # add the mining model's exact cosines (teacher scores for distillation)
@@ -201,6 +209,7 @@ def _validate(s: Settings) -> None:
         "index_dtype": ("auto", "f32", "f16", "bf16", "i8"),
         "mine_search": ("auto", "exact", "ann"),
         "split_by": ("group", "triplet"),
+        "probe_loss": ("mnrl", "triplet"),
     }
     for key, allowed in choices.items():
         if getattr(s, key) not in allowed:
@@ -233,6 +242,11 @@ def _validate(s: Settings) -> None:
     if not s.llm_url:
         raise ConfigError("llm_url needs at least one server URL")
     _validate_embed_convention(s)
+    if not 1 <= s.probe_epochs <= 100:
+        raise ConfigError(f"probe_epochs must be between 1 and 100, not {s.probe_epochs}")
+    for key in ("probe_triplets", "probe_anchors", "probe_max_terms"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
     for key in ("llm_concurrency", "llm_max_attempts", "embed_dim", "embed_batch", "mine_negatives", "mine_top_k"):
         if getattr(s, key) < 1:
             raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")

@@ -323,3 +323,21 @@ def m011_anchor_bands(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
+
+
+@migration
+def m012_probe_results(con: duckdb.DuckDBPyConnection) -> None:
+    """The downstream probe's figures: per arm and pool, how well an adapter trained on the triplets retrieves."""
+    con.execute(
+        """
+        CREATE TABLE probe_results (
+            run_id       BIGINT NOT NULL,       -- the probe run (its settings are in runs.params)
+            mine_run_id  BIGINT NOT NULL,       -- the mine run whose triplets it trained and evaluated on
+            split_run_id BIGINT,                -- the `etl split` run that last re-split them, NULL for the mine run's split
+            arm          VARCHAR NOT NULL,      -- untrained | mined | random
+            pool         VARCHAR NOT NULL,      -- target | mixed
+            metric       VARCHAR NOT NULL,      -- mrr@10 | recall@1 | recall@10
+            value        DOUBLE NOT NULL
+        )
+        """
+    )

@@ -25,7 +25,7 @@ from tests.png import decode
 
 INSTALL_PLOTLY = 'pip install -e ".[report]"'
 INSTALL_CHROMIUM = "apt-get install chromium"
-SECTIONS = ("negatives", "bands", "positives", "population", "categories", "rejects", "llm", "runs")
+SECTIONS = ("negatives", "bands", "positives", "population", "probe", "categories", "rejects", "llm", "runs")
 BAND_COLOURS = ("#4c9f70", "#e0a030", "#c8553d")  # easy, medium, hard bars
 
 
@@ -141,7 +141,6 @@ def test_report_on_the_example_is_one_self_contained_file(etl, full: Path, tmp_p
     assert sorted(shape["x0"] for shape in histogram["layout"]["shapes"]) == edges
     llm = figures["plot-llm"]
     assert sum(sum(t["y"]) for t in llm["data"] if t.get("legendgroup") == "status") == calls > 0
-    assert "plots  8" in out
     categories = figures["plot-categories"]
     with Warehouse.open(full, read_only=True) as wh:
         planned = dict(wh.execute("SELECT category, count(DISTINCT term) FROM category_terms GROUP BY 1").fetchall())
@@ -149,6 +148,7 @@ def test_report_on_the_example_is_one_self_contained_file(etl, full: Path, tmp_p
     bars = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in categories["data"]}
     assert {c: bars["seeds"][c] + bars["expanded"][c] for c in bars["seeds"]} == planned
     assert sum(bars["sentences"].values()) == sentences > 0
+    assert f"plots  {len(SECTIONS)}" in out
 
 
 def _figures(text: str) -> dict[str, str]:

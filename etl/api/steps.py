@@ -141,6 +141,13 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
     return step.run(wh, step_settings(wh, "split", settings, ("split_",)))
 
 
+def probe(wh: store.Warehouse, **settings: Any) -> Summary:
+    """Train an adapter on the triplets, score it on the validation anchors (loss, epochs, triplets, anchors, ...)."""
+    from etl.steps import probe as step
+
+    return step.run(wh, step_settings(wh, "probe", settings, ("probe_",)))
+
+
 def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps.export import triplets as step

@@ -10,7 +10,7 @@ import click
 from etl.cli.app import App
 from etl.cli.synth import LLM_OPTIONS, seeds_option, synth_options
 
-STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
+STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "probe", "export")
 
 
 @click.command("run")
@@ -71,11 +71,16 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
 )
 @click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
+@click.option(
+    "--probe/--no-probe",
+    default=None,
+    help="Run the downstream probe after the split (skipped when the vocabulary exceeds probe_max_terms).  [probe_enabled; default on]",
+)
 @synth_options
 @seeds_option
 @click.pass_obj
 def run_cmd(app: App, **options: Any) -> None:
-    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → export.
+    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → probe → export.
 
     Steps whose inputs have not changed since they last succeeded are skipped, so a second run
     with nothing new finishes in seconds and sends no request. Without --pairs/--terms/--example
@@ -89,6 +94,7 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
       etl run --example --ray
+      etl run --example --no-probe
     """
     from etl import api
 
@@ -99,6 +105,7 @@ def run_cmd(app: App, **options: Any) -> None:
     llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
     embedding = ("embedder", "embed_model", "embed_prefix", "embed_input_type")
     settings = {key: options[key] for key in embedding} | llm
+    settings["probe_enabled"] = options["probe"]
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
     client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)

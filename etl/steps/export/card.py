@@ -159,6 +159,7 @@ def _summary(
         _shares_section(stats),
         _counts_section(config, data, stats["positives_per_anchor"]),
         _leaks_section(config, data),
+        _probe_section(stats.get("probe")),
         _use_section(layout),
     ]
     return "\n\n".join("\n".join(section) for section in sections)
@@ -278,6 +279,30 @@ def _leaks_section(config: dict[str, Any], data: dict[str, Any]) -> list[str]:
             else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"
         ),
     ]
+
+
+def _probe_section(probe: dict[str, Any] | None) -> list[str]:
+    """How a small adapter trained on these triplets retrieves the validation anchors' positives, per arm."""
+    lines = ["## Downstream probe", ""]
+    if probe is None:
+        return [*lines, "No probe ran on these triplets (`etl probe` measures whether their negatives help a model)."]
+    lines += [
+        f"A linear adapter over the mining model's frozen vectors, trained {probe['epochs']} epochs ({probe['loss']} "
+        f"loss) on {probe['train_triplets']:,} train triplets, ranks the vocabulary for {probe['validation_anchors']:,} "
+        "validation anchors (unseen synonym groups). MRR@10 of the best positive; recall@k: share of positives in the "
+        "top k. target: terms in the positive's language; mixed: every term.",
+        "",
+        "| arm | target MRR@10 | target R@1 | target R@10 | mixed MRR@10 | mixed R@1 | mixed R@10 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    cells = [(pool, metric) for pool in ("target", "mixed") for metric in ("mrr@10", "recall@1", "recall@10")]
+    for arm, pools in probe["arms"].items():
+        lines.append(f"| {arm} | " + " | ".join(f"{pools[pool][metric]:.3f}" for pool, metric in cells) + " |")
+    lifts = [
+        f"over {base.removeprefix('over_')} {pools['target']:+.3f} (target), {pools['mixed']:+.3f} (mixed)"
+        for base, pools in probe["mrr@10_lift_of_mined"].items()
+    ]
+    return [*lines, "", f"MRR@10 lift of the mined negatives: {'; '.join(lifts)}."]
 
 
 def _use_section(layout: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 Config (bands, ratios, split, model, search), dataset counts (per split, anchors and groups on each
 side), the difficulty distribution, band fill rates, skipped anchors and positives per anchor: read
-from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`. Reads only;
+from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`; the newest
+downstream probe of these very triplets from `probe_results` (None when none ran on them). Reads only;
 triplets.py writes the file (and adds the `layouts` entry when more than the default is exported).
 """
 
@@ -40,7 +41,41 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "warnings": mine_run.get("warnings", []),
         "positives_per_anchor": mine_run["positives_per_anchor"],
         "skipped_anchor_list": skipped,
+        "probe": probe_figures(wh, mine_run["run_id"]),
         "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
+    }
+
+
+def probe_figures(wh: Warehouse, mine_run_id: int) -> dict[str, Any] | None:
+    """The newest probe that ran on these triplets (their mine run and latest split), or None.
+
+    Figures per arm and pool, the probe's settings, and the MRR@10 lift of the mined negatives
+    over the untrained model and over random negatives, per pool.
+    """
+    rows = wh.sql_file("probe_latest", {"mine_run_id": mine_run_id}).fetchall()
+    if not rows:
+        return None
+    run_id, params, counts = rows[0][0], json.loads(rows[0][1] or "{}"), json.loads(rows[0][2] or "{}")
+    arms: dict[str, dict[str, dict[str, float]]] = {
+        arm: {"target": {}, "mixed": {}} for arm in ("untrained", "mined", "random")
+    }
+    for *_, arm, pool, metric, value in rows:
+        arms[arm].setdefault(pool, {})[metric] = round(float(value), 4)
+    lift = {
+        f"over_{base}": {
+            pool: round(arms["mined"][pool]["mrr@10"] - arms[base][pool]["mrr@10"], 4) for pool in arms[base]
+        }
+        for base in ("untrained", "random")
+    }
+    return {
+        "run_id": run_id,
+        "loss": params.get("probe_loss"),
+        "epochs": params.get("probe_epochs"),
+        "seed": params.get("seed"),
+        "train_triplets": counts.get("trained_on"),
+        "validation_anchors": counts.get("anchors_scored"),
+        "arms": arms,
+        "mrr@10_lift_of_mined": lift,
     }
 
 
