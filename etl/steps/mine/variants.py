@@ -14,8 +14,8 @@ norms; two terms are variants when they share a key. The rules, each named and c
 - `korean_ending`: a Korean alternative (spaces removed, as in its norm) loses its longest ending of
   KOREAN_ENDINGS when at least 2 characters remain (수출하다 -> 수출; 전화 keeps its 화).
 
-A term with no rule to apply is keyed by its norm itself, so 수출 and 수출하다 share 수출, and
-"telephone" / "telephone number" (a compound, not a form) share nothing. Only keys shared by terms of
+Every alternative is also keyed as it is, so 수출 and 수출하다 share 수출, "need" and "needs" share
+"need", and "telephone" / "telephone number" (a compound, not a form) share nothing. Only keys shared by terms of
 at least two different norms are kept: the norm rule already covers terms spelled alike.
 """
 
@@ -62,19 +62,21 @@ def keys_of(norm: str) -> dict[str, int]:
 
 def _alternative(text: str) -> dict[str, int]:
     """Keys of one alternative: itself, and the forms the rules reduce it to."""
+    out = {text: 0}
     if _HANGUL.search(text):
         for ending in KOREAN_ENDINGS:
             if text.endswith(ending) and len(text) - len(ending) >= KOREAN_STEM:
-                return {text[: -len(ending)]: KOREAN_ENDING}
-        return {text: 0}
+                out[text[: -len(ending)]] = KOREAN_ENDING
+                break
+        return out
     words = text.split()
     rules = 0
     if len(words) > 1 and words[0] in LEADING_WORDS:
         words, rules = words[1:], LEADING_WORD
-    stems = _stems(words[-1]) if words else []
-    if not stems:
-        return {" ".join(words) or text: rules}
-    return {" ".join([*words[:-1], stem]): rules | INFLECTION for stem in stems}
+        out[" ".join(words)] = rules
+    for stem in _stems(words[-1]) if words else []:
+        out.setdefault(" ".join([*words[:-1], stem]), rules | INFLECTION)
+    return out
 
 
 def _stems(word: str) -> list[str]:
@@ -135,18 +137,17 @@ def row_keys(norm: np.ndarray, texts: dict[int, str]) -> VariantKeys:
     """Keys of every vocabulary row (`norm`: its norm code; `texts`: code -> norm), keys of one norm dropped."""
     import numpy as np
 
-    codes = np.unique(norm)
     entry_norm, entry_key, entry_rules = [], [], []
-    for code in codes.tolist():
+    code_of: dict[str, int] = {}
+    for code in np.unique(norm).tolist():
         for key, rules in keys_of(texts[code]).items():
             entry_norm.append(code)
-            entry_key.append(key)
+            entry_key.append(code_of.setdefault(key, len(code_of)))
             entry_rules.append(rules)
     none = no_keys(len(norm))
     if not entry_key:
         return none
-    _, dense = np.unique(np.array(entry_key, dtype=object), return_inverse=True)
-    dense = dense.reshape(-1).astype(np.int64)
+    dense = np.array(entry_key, dtype=np.int64)
     shared = np.bincount(dense)[dense] >= 2  # (norm, key) entries are distinct: two entries, two norms
     if not shared.any():
         return none
