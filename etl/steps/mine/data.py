@@ -14,6 +14,8 @@ from etl.warehouse import Warehouse
 if TYPE_CHECKING:
     import numpy as np
 
+    from etl.steps.mine.variants import VariantKeys
+
 NORM_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
 
 
@@ -230,13 +232,7 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
         ids, vecs = ids[in_terms], vecs[in_terms]
     if len(ids) == 0:
         raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
-    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
-    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
-            "re-run `etl embed`, which stores unit vectors"
-        )
+    _check_unit(ids, vecs, model)
     norm = norm_codes[np.searchsorted(term_ids, ids)]
 
     group = np.full(len(ids), -1, dtype=np.int64)
@@ -271,17 +267,39 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
     counts["anchors"] = len(anchors)
     counts["anchor_positive_pairs"] = len(dst)
     keys = vocabulary_keys(wh, norm, variants)
+    return MineInputs(
+        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
+        keys.ptr, keys.codes, keys.rules, *_variant_sets(keys, anchors, dst, anchor_index, group_index),
+        keys.n_keys, counts, variants,
+    )  # fmt: skip
+
+
+def _check_unit(ids: np.ndarray, vecs: np.ndarray, model: str) -> None:
+    """Refuse vectors that are not L2-normalised (the cosines are plain dot products)."""
+    import numpy as np
+
+    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
+    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
+            "re-run `etl embed`, which stores unit vectors"
+        )
+
+
+def _variant_sets(
+    keys: VariantKeys, anchors: np.ndarray, dst: np.ndarray, anchor_index: np.ndarray, group_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted anchor * n_keys + key of each anchor and its positives, and group index * n_keys + key of each group."""
+    import numpy as np
+
     k = keys.n_keys
-    owner = np.repeat(np.arange(len(ids), dtype=np.int64), np.diff(keys.ptr))
+    owner = np.repeat(np.arange(len(group_index), dtype=np.int64), np.diff(keys.ptr))
     seeds = np.concatenate([np.arange(len(anchors), dtype=np.int64), anchor_index])
     seed_rows = np.concatenate([anchors, dst])
     w, key = _expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
     in_group = group_index[owner] >= 0
-    return MineInputs(
-        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
-        keys.ptr, keys.codes, keys.rules, np.unique(w * k + key),
-        np.unique(group_index[owner[in_group]] * k + keys.codes[in_group]), k, counts, variants,
-    )  # fmt: skip
+    return np.unique(w * k + key), np.unique(group_index[owner[in_group]] * k + keys.codes[in_group])
 
 
 def _expand(
