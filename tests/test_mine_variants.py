@@ -81,6 +81,8 @@ def test_gloss_lists_share_their_alternatives() -> None:
     assert linked("purchase or buying", "buy,purchase")
     assert linked("수출; 수입", "수입하다")
     assert keys_of("purchase or buying")["buy"] == GLOSS_LIST | INFLECTION
+    assert keys_of("answer,") == {"answer": GLOSS_LIST}  # a separator with one alternative left is still a list
+    assert keys_of("before") == {"before": 0} and keys_of("for") == {"for": 0}  # "or" only as a word
 
 
 @pytest.mark.parametrize(

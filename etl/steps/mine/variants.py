@@ -51,8 +51,9 @@ _VOWEL = re.compile("[aeiouy]")
 
 def keys_of(norm: str) -> dict[str, int]:
     """The variant keys of one norm, each with the rules (bits of RULES) that made it."""
-    parts = [p for p in _LIST.split(norm) if p.strip()]
-    listed = GLOSS_LIST if len(parts) > 1 else 0
+    pieces = _LIST.split(norm)
+    parts = [p for p in pieces if p.strip()]
+    listed = GLOSS_LIST if len(pieces) > 1 else 0  # a separator was there, even with one alternative left
     out: dict[str, int] = {}
     for part in parts or [norm]:
         for key, rules in _alternative(part.strip()).items():
