@@ -176,10 +176,12 @@ def variant_bound(inputs: MineInputs) -> np.ndarray:
     per_key = np.bincount(inputs.variant_keys, minlength=inputs.n_variant_keys)
     weights = per_key[inputs.variant_keys]
     reach = np.bincount(inputs.variant_owner, weights=weights, minlength=len(inputs.ids)).astype(np.int64)
-    out += reach[inputs.anchors]
-    np.add.at(out, inputs.pair_anchor(), reach[inputs.pos_rows])
     groups = inputs.group_index[inputs.anchors]
     grouped = groups >= 0
+    # An anchor in a group: its group's members (the anchor and its positives among them); else itself and its positives.
+    out[~grouped] += reach[inputs.anchors[~grouped]]
+    alone = ~grouped[inputs.pair_anchor()]
+    np.add.at(out, inputs.pair_anchor()[alone], reach[inputs.pos_rows[alone]])
     if grouped.any():
         member = inputs.group_index >= 0
         per_group = np.bincount(inputs.group_index[member], weights=reach[member], minlength=int(groups.max()) + 1)
