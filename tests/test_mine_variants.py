@@ -248,3 +248,25 @@ def test_the_option_reaches_the_command_and_the_pipeline(etl, warehouse_path: Pa
     assert rerun["mine"] == "ran" and rerun["embed"] == "skipped"
     stats = json.loads((warehouse_path.parent / "exports" / "triplets" / "data_preparation_stats.json").read_text())
     assert stats["variant_exclusion"] == {"on": False} and stats["config"]["variants"] is False
+
+
+def test_shards_and_shared_inputs_keep_the_variant_keys(wh: Warehouse, tmp_path: Path) -> None:
+    from etl import api
+    from etl.steps.mine import data as mine_data
+    from etl.steps.mine.on_ray import load_inputs, save_inputs
+    from etl.steps.mine.parts import ShardError
+
+    bilingual_world(wh)
+    inputs = mine_data.load(wh, minedata.MODEL)
+    shared = load_inputs(Path(save_inputs(inputs, tmp_path / "inputs")))  # as Ray tasks on other nodes read them
+    anchors = np.arange(len(inputs.anchors), dtype=np.int64)
+    assert shared.n_variant_keys == inputs.n_variant_keys > 0 and shared.variants_on
+    assert all(np.array_equal(a, b) for a, b in zip(shared.exclusions(anchors), inputs.exclusions(anchors)))
+    api.mine(wh, search="exact", negatives=20)
+    whole = negatives_by_text(wh)
+    for i in range(2):
+        api.mine(wh, search="exact", negatives=20, shard=f"{i}/2", out=tmp_path / "parts")
+    with pytest.raises(ShardError, match="variants"):
+        api.mine(wh, search="exact", negatives=20, variants=False, merge=tmp_path / "parts")
+    api.mine(wh, search="exact", negatives=20, merge=tmp_path / "parts")
+    assert negatives_by_text(wh) == whole
