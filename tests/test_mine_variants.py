@@ -246,8 +246,14 @@ def test_the_option_reaches_the_command_and_the_pipeline(etl, warehouse_path: Pa
     # Turning variant exclusion off in `etl run` reruns mining and what follows it.
     rerun = outcomes(etl("run", "--example", env={"ETL_MINE_VARIANTS": "false"}).output)
     assert rerun["mine"] == "ran" and rerun["embed"] == "skipped"
-    stats = json.loads((warehouse_path.parent / "exports" / "triplets" / "data_preparation_stats.json").read_text())
+    out = warehouse_path.parent / "exports" / "triplets"
+    stats = json.loads((out / "data_preparation_stats.json").read_text())
     assert stats["variant_exclusion"] == {"on": False} and stats["config"]["variants"] is False
+    card = (out / "triplet_dataset" / "README.md").read_text(encoding="utf-8")
+    assert "variant exclusion off" in card
+    etl("run", "--example")  # back on: mined again, and the card counts what was kept out
+    card = (out / "triplet_dataset" / "README.md").read_text(encoding="utf-8")
+    assert "in-band pairs (by rule: " in card
 
 
 def test_shards_and_shared_inputs_keep_the_variant_keys(wh: Warehouse, tmp_path: Path) -> None:
