@@ -80,6 +80,7 @@ class Settings:
     mine_max_neg_ratio: float = 0.0  # 0 = off; else a negative scores at most this x the anchor-positive cosine
     mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
     mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
+    mine_variants: bool = True  # also exclude other forms (inflections, derivations, gloss alternatives) of the group
 
     # Split
     split_train_ratio: float = 0.9

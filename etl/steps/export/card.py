@@ -51,7 +51,7 @@ SNIPPETS = {
 COLUMN_MEANINGS = {
     "anchor": "the query term",
     "positive": "a synonym of the anchor (the other side of a synonym pair)",
-    "negative": "a mined negative: not in the anchor's synonym group, never spelled like it",
+    "negative": "a mined negative: not in the anchor's synonym group, never spelled like it nor another form of it",
     "negative_similarity": "cosine of anchor and negative under the mining model (float32)",
     "difficulty": "the band the negative's cosine falls in: easy, medium or hard",
     "group_id": "the anchor's synonym group (the unit of the train/validation split)",
@@ -236,6 +236,13 @@ def _bands_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
         )
     if config["calibrated"]:
         lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
+    variants = stats.get("variant_exclusion")
+    if variants and variants.get("on"):
+        rules = ", ".join(f"{name} {n:,}" for name, n in variants["excluded"].items() if n) or "none"
+        lines += ["", f"Other forms of the anchor and its synonyms (inflections, derivations, gloss-list alternatives) "
+                      f"were kept out of the negatives: {variants['excluded_pairs']:,} in-band pairs (by rule: {rules})."]  # fmt: skip
+    elif variants is not None:
+        lines += ["", "Mined with variant exclusion off: a negative may be another form of its anchor or a positive."]
     return lines
 
 

@@ -38,6 +38,7 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "difficulty_distribution_by_split": per_split,
         "band_fill": _band_fill(wh, mine_run),
         "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
+        "variant_exclusion": mine_run.get("variants"),  # None: mined before variant keys existed
         "warnings": mine_run.get("warnings", []),
         "positives_per_anchor": mine_run["positives_per_anchor"],
         "skipped_anchor_list": skipped,
@@ -101,6 +102,7 @@ def _config(config: dict[str, Any], split_params: dict[str, Any]) -> dict[str, A
         "max_neg_ratio": config["max_neg_ratio"] or None,
         "calibrated": config["calibrated"],
         "percentiles": config["percentiles"] if config["calibrated"] else None,
+        "variants": config.get("variants"),
     }
 
 

@@ -14,6 +14,7 @@ from etl import output
 from etl.steps import split
 from etl.steps.mine.calibration import sample_cosines
 from etl.steps.mine.sample import BAND_NAMES
+from etl.steps.mine.variants import describe as describe_variants
 
 if TYPE_CHECKING:
     import numpy as np
@@ -170,6 +171,8 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
     )
     summary.add("short anchors", counts["anchors_short"])
     summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
+    if "variants" in counts:
+        summary.add("variants", describe_variants(counts["variants"]))
     summary.add("split", split.describe_line(split_info))
     for line in counts["warnings"]:
         summary.add("warning", line)
