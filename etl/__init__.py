@@ -33,11 +33,14 @@ _API = (
     "index",
     "mine",
     "split",
+    "probe",
     "export_triplets",
     "export_synth",
     "export_synonyms",
     "report",
     "synth",
+    "synth_trial",
+    "show",
     "run",
 )
 _ERRORS = ("EtlError", "ConfigError", "InputError", "WarehouseError", "CheckFailed", "ServiceError")
@@ -58,10 +61,13 @@ if TYPE_CHECKING:
         index,
         mine,
         open,
+        probe,
         report,
         run,
+        show,
         split,
         synth,
+        synth_trial,
     )
     from etl.errors import CheckFailed, ConfigError, EtlError, InputError, ServiceError, WarehouseError
 

@@ -60,6 +60,11 @@ class Settings:
     embed_model: str = "bge-m3"
     embed_dim: int = 256
     embed_batch: int = 64
+    # Text put before every term the model embeds (e5, ollama, openai; hash and import ignore it).
+    embed_prefix: str = ""
+    # The role for models that add their own instruction (e5's "query: " / "passage: "): e5 in-process,
+    # or sent as the OpenAI request's input_type; "" is e5's query and a server's own default.
+    embed_input_type: str = ""
     index_dtype: str = (
         "auto"  # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/steps/index.py)
     )
@@ -78,10 +83,19 @@ class Settings:
     mine_max_neg_ratio: float = 0.0  # 0 = off; else a negative scores at most this x the anchor-positive cosine
     mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
     mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
+    mine_variants: bool = True  # also exclude other forms (inflections, derivations, gloss alternatives) of the group
 
     # Split
     split_train_ratio: float = 0.9
     split_by: str = "group"
+
+    # The downstream probe (an adapter trained on the triplets, evaluated on the validation anchors)
+    probe_enabled: bool = True  # `etl run` runs the probe (skipped when the vocabulary exceeds probe_max_terms)
+    probe_loss: str = "mnrl"  # mnrl (in-batch softmax with the mined negative) or triplet (cosine margin)
+    probe_epochs: int = 3
+    probe_triplets: int = 30_000  # train triplets trained on at most (a seeded sample)
+    probe_anchors: int = 1000  # validation anchors scored at most (a seeded sample)
+    probe_max_terms: int = 300_000  # a larger vocabulary skips the probe rather than take minutes
 
     # Triplet export
     export_formats: tuple[str, ...] = ("triplet",)  # training layouts: triplet, n-tuple, labeled-pair, labeled-list
@@ -131,11 +145,13 @@ SPECS: dict[str, Spec] = {
     "synth_sentences_sample": Spec("float", low=0, high=1),
     "clean_max_length": Spec("int", low=2, high=1000),
     "clean_ignore_spaces": Spec("bool"),
-    "embedder": Spec("str", choices=("ollama", "openai", "hash", "import")),
+    "embedder": Spec("str", choices=("ollama", "openai", "hash", "import", "e5")),
     "embed_url": _URL,
     "embed_model": Spec("str", nonempty=True),
     "embed_dim": Spec("int", low=1, high=65_536),
     "embed_batch": Spec("int", low=1, high=100_000),
+    "embed_prefix": Spec("str"),
+    "embed_input_type": Spec("str", choices=("", "query", "passage")),
     "index_dtype": Spec("str", choices=("auto", "f32", "f16", "bf16", "i8")),
     "index_connectivity": Spec("int", low=2, high=1024),
     "index_expansion_add": Spec("int", low=1, high=100_000),
@@ -150,8 +166,15 @@ SPECS: dict[str, Spec] = {
     "mine_max_neg_ratio": Spec("float", low=0, high=1),
     "mine_calibrate": Spec("bool"),
     "mine_percentiles": Spec("float", many=True, count=4, low=0, high=1),
+    "mine_variants": Spec("bool"),
     "split_train_ratio": Spec("float", low=0, high=1, low_open=True, high_open=True),
     "split_by": Spec("str", choices=("group", "triplet")),
+    "probe_enabled": Spec("bool"),
+    "probe_loss": Spec("str", choices=("mnrl", "triplet")),
+    "probe_epochs": Spec("int", low=1, high=100),
+    "probe_triplets": Spec("int", low=1, high=100_000_000),
+    "probe_anchors": Spec("int", low=1, high=100_000_000),
+    "probe_max_terms": Spec("int", low=1, high=1_000_000_000),
     "export_formats": Spec("str", many=True, choices=("triplet", "n-tuple", "labeled-pair", "labeled-list")).at_least(
         1
     ),
@@ -193,6 +216,7 @@ def load(
 
     settings = Settings(**values)
     check_together(settings, sources)
+    _validate_embed_convention(settings)
     return Loaded(settings, sources)
 
 
@@ -237,3 +261,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; `etl config` lists the valid ones")
     return flat
+
+
+def _validate_embed_convention(s: Settings) -> None:
+    """Refuse a prefix or input type the embedder would not apply as asked."""
+    if s.embedder == "ollama" and s.embed_input_type:
+        raise ConfigError(
+            "Ollama's embed API has no input_type; put the instruction in the text instead, e.g. --prefix 'query: '"
+        )
+    adds_role = s.embedder == "e5" or (s.embedder == "openai" and s.embed_input_type)
+    if adds_role and s.embed_prefix.lstrip().lower().startswith(("query:", "passage:")):
+        who = "the e5 embedder" if s.embedder == "e5" else "a server given input_type"
+        raise ConfigError(
+            f"{who} puts e5's 'query: ' or 'passage: ' before the text itself, so embed_prefix "
+            f"{s.embed_prefix!r} would be doubled; choose the role with --input-type query|passage instead"
+        )

@@ -43,17 +43,6 @@ def apply(con: duckdb.DuckDBPyConnection) -> list[str]:
     return applied
 
 
-def pending(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Names of the migrations not yet applied; reads only, so it works on a read-only connection."""
-    known = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_migrations'"
-    ).fetchone()
-    if not known or not known[0]:
-        return [name for name, _ in sorted(MIGRATIONS)]
-    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
-    return [name for name, _ in sorted(MIGRATIONS) if name not in done]
-
-
 @migration
 def m001_runs_and_rejects(con: duckdb.DuckDBPyConnection) -> None:
     """Lineage for every step, and the one place where refused input is kept with its reason."""
@@ -331,6 +320,24 @@ def m011_anchor_bands(con: duckdb.DuckDBPyConnection) -> None:
             quota      INTEGER NOT NULL,        -- negatives the band was asked for
             picked     INTEGER NOT NULL,        -- negatives taken from the band by its quota
             run_id     BIGINT NOT NULL
+        )
+        """
+    )
+
+
+@migration
+def m012_probe_results(con: duckdb.DuckDBPyConnection) -> None:
+    """The downstream probe's figures: per arm and pool, how well an adapter trained on the triplets retrieves."""
+    con.execute(
+        """
+        CREATE TABLE probe_results (
+            run_id       BIGINT NOT NULL,       -- the probe run (its settings are in runs.params)
+            mine_run_id  BIGINT NOT NULL,       -- the mine run whose triplets it trained and evaluated on
+            split_run_id BIGINT,                -- the `etl split` run that last re-split them, NULL for the mine run's split
+            arm          VARCHAR NOT NULL,      -- untrained | mined | random
+            pool         VARCHAR NOT NULL,      -- target | mixed
+            metric       VARCHAR NOT NULL,      -- mrr@10 | recall@1 | recall@10
+            value        DOUBLE NOT NULL
         )
         """
     )

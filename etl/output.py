@@ -13,10 +13,10 @@ from typing import Any, TextIO
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
     """Rows under their headers, columns padded to the widest cell in terminal columns (Hangul takes two)."""
     cells = [[_cell(v, max_width) for v in row] for row in rows]
-    widths = [width(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for row in cells:
         for i, value in enumerate(row):
-            widths[i] = max(widths[i], width(value))
+            widths[i] = max(widths[i], display_width(value))
     lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
@@ -24,25 +24,23 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_widt
     return "\n".join(lines)
 
 
-def width(text: str) -> int:
-    """Terminal columns `text` takes: two for wide and full-width characters (Hangul, CJK), none for combining marks."""
-    return sum(
-        0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text
-    )
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes: wide and fullwidth characters (Hangul, CJK) two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _pad(text: str, columns: int) -> str:
-    return text + " " * (columns - width(text))
+    return text + " " * (columns - display_width(text))
 
 
 def _cell(value: Any, max_width: int) -> str:
     text = "NULL" if value is None else str(value)
     text = text.replace("\n", " ")
-    if width(text) <= max_width:
+    if display_width(text) <= max_width:
         return text
     cut, used = [], 0
     for ch in text:
-        used += width(ch)
+        used += display_width(ch)
         if used > max_width - 1:
             break
         cut.append(ch)
@@ -70,7 +68,7 @@ class Summary:
 
     def render(self) -> str:
         """The summary as an indented block under its title."""
-        span = max((width(label) for label, _ in self.items), default=0)
+        span = max((display_width(label) for label, _ in self.items), default=0)
         body = [f"  {_pad(label, span)}  {_fmt(value)}" for label, value in self.items]
         return "\n".join([self.title, *body])
 

@@ -54,7 +54,7 @@ class Spec:
 
     def _one(self) -> str:
         if self.choices:
-            return "one of " + ", ".join(self.choices)
+            return "one of " + ", ".join(choice or "'' (none)" for choice in self.choices)
         words = {
             "int": "a whole number",
             "float": "a number",

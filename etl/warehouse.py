@@ -214,7 +214,7 @@ def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
     if not path.exists():
         raise WarehouseError(f"no warehouse at {path}; `etl import`, `etl synth` or `etl run` creates one")
     con = _connect(path, read_only=True)
-    if not migrations.pending(con):
+    if not _pending_migrations(con):
         return con
     # A read-only connection cannot migrate: upgrade the file once with a writer, unless other
     # read-only connections hold it (they opened it migrated, as mining shards side by side do).
@@ -227,6 +227,17 @@ def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
             f"{path} was written by an older etl and needs a schema upgrade, which needs write access: {exc}"
         ) from exc
     return _connect(path, read_only=True)
+
+
+def _pending_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the migrations not yet applied; reads only, so it works on a read-only connection."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not known or not known[0]:
+        return [name for name, _ in sorted(migrations.MIGRATIONS)]
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    return [name for name, _ in sorted(migrations.MIGRATIONS) if name not in done]
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

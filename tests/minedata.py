@@ -88,7 +88,6 @@ def insert(
     model: str = MODEL,
 ) -> None:
     """Write terms, pairs, groups and vectors as `etl clean` and `etl embed` would leave them."""
-    import pyarrow as pa
 
     terms = pl.DataFrame({"term_id": ids, "text": texts, "norm": norms})
     wh.con.register("t_terms", terms)
@@ -113,6 +112,13 @@ def insert(
     wh.con.register("t_groups", groups)
     wh.execute("INSERT INTO synonym_groups SELECT term_id, group_id, 0 FROM t_groups")
     wh.con.unregister("t_groups")
+    insert_vectors(wh, ids, vecs, model)
+
+
+def insert_vectors(wh: Warehouse, ids: np.ndarray, vecs: np.ndarray, model: str = MODEL) -> None:
+    """Write vectors as `etl embed` would leave them."""
+    import pyarrow as pa
+
     dim = vecs.shape[1]
     flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).ravel())
     table = pa.table(

@@ -43,7 +43,7 @@ def test_run_on_the_example_lands_what_the_cli_lands(etl_cli, tmp_path: Path) ->
     with etl.open(tmp_path / "api" / "etl.duckdb") as wh:
         result = etl.run(wh, example=True)
         assert {stage: o["status"] for stage, o in result.as_dict().items()} == dict.fromkeys(
-            ("import", "clean", "embed", "index", "mine", "split", "export"), "ran"
+            ("import", "clean", "embed", "index", "mine", "split", "probe", "export"), "ran"
         )
         ours = {name: content(wh, name) for name in COMPARED}
         triplets = wh.table("triplets")

@@ -140,7 +140,7 @@ def test_bad_config_exits_2(etl, tmp_path: Path) -> None:
 
 
 def test_korean_columns_line_up_by_display_width(etl, created) -> None:
-    from etl.output import width
+    from etl.output import display_width as width
 
     query = "SELECT * FROM (VALUES ('딥러닝', 'deep learning', 1), ('ab', '머신 러닝', 22), ('배치정규화', 'x', 3)) t(ko, en, n)"
     lines = etl("sql", query).output.splitlines()[:5]

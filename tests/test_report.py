@@ -25,7 +25,7 @@ from tests.png import decode
 
 INSTALL_PLOTLY = 'pip install -e ".[report]"'
 INSTALL_CHROMIUM = "apt-get install chromium"
-SECTIONS = ("negatives", "bands", "positives", "population", "rejects", "llm", "runs")
+SECTIONS = ("negatives", "bands", "positives", "population", "probe", "categories", "rejects", "llm", "runs")
 BAND_COLOURS = ("#4c9f70", "#e0a030", "#c8553d")  # easy, medium, hard bars
 
 
@@ -141,7 +141,14 @@ def test_report_on_the_example_is_one_self_contained_file(etl, full: Path, tmp_p
     assert sorted(shape["x0"] for shape in histogram["layout"]["shapes"]) == edges
     llm = figures["plot-llm"]
     assert sum(sum(t["y"]) for t in llm["data"] if t.get("legendgroup") == "status") == calls > 0
-    assert "plots  7" in out
+    categories = figures["plot-categories"]
+    with Warehouse.open(full, read_only=True) as wh:
+        planned = dict(wh.execute("SELECT category, count(DISTINCT term) FROM category_terms GROUP BY 1").fetchall())
+        sentences = wh.scalar("SELECT count(*) FROM parallel_sentences s JOIN category_terms c ON c.term = s.term_ko")
+    bars = {trace["name"]: dict(zip(trace["x"], trace["y"])) for trace in categories["data"]}
+    assert {c: bars["seeds"][c] + bars["expanded"][c] for c in bars["seeds"]} == planned
+    assert sum(bars["sentences"].values()) == sentences > 0
+    assert f"plots  {len(SECTIONS)}" in out
 
 
 def _figures(text: str) -> dict[str, str]:
@@ -160,6 +167,7 @@ def test_an_empty_warehouse_gives_a_page_that_says_so(etl, created: Path, tmp_pa
     dom = parse(text)
     assert dom.sections == list(SECTIONS) and dom.empty == list(SECTIONS)
     assert dom.status["data-expected"] == "0"
+    assert "No synthesis plan yet" in text
     for phrase in ("No negatives yet", "No triplets yet", "No mine run yet", "No LLM calls", "No runs yet"):
         assert phrase in text
 

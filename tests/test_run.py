@@ -56,7 +56,7 @@ def llm_args(server: FakeLLMServer, seeds: Path) -> list[str]:
 def test_example_run_exports_a_complete_leak_free_dataset(etl, warehouse_path: Path) -> None:
     result = etl("run", "--example")
     assert outcomes(result.output) == dict.fromkeys(
-        ("import", "clean", "embed", "index", "mine", "split", "export"), "ran"
+        ("import", "clean", "embed", "index", "mine", "split", "probe", "export"), "ran"
     )
     out = warehouse_path.parent / "exports" / "triplets"
     for name in EXPORTS:
@@ -101,6 +101,7 @@ def test_a_changed_input_reruns_only_what_depends_on_it(etl, tmp_path: Path) -> 
         "index": "skipped",
         "mine": "ran",
         "split": "ran",
+        "probe": "ran",
         "export": "ran",
     }
     with terms.open("a", encoding="utf-8") as handle:
@@ -113,7 +114,7 @@ def test_from_and_only_force_steps(etl) -> None:
     etl("run", "--example")
     assert outcomes(etl("run", "--example", "--only", "mine").output) == {"mine": "ran"}
     forced = outcomes(etl("run", "--example", "--from", "split").output)
-    assert forced == {"split": "ran", "export": "ran"}
+    assert forced == {"split": "ran", "probe": "ran", "export": "ran"}
     bad = etl("run", "--example", "--only", "synth", ok=False)
     assert bad.exit_code == 2 and "no step 'synth'" in bad.output
 

@@ -14,8 +14,9 @@ defaults, etl.toml and ETL_* variables, as command options do, and each step ret
 the command prints. Failures raise the `EtlError` family with the messages the command shows.
 
 The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
-here. status() and query() are what `etl status` and `etl sql` show; synth_client(), run_client()
-and check_ray() are the checks commands make before they open, and may create, the warehouse file.
+here. status(), query() and show() are what `etl status`, `etl sql` and `etl show` print;
+synth_client(), run_client() and check_ray() are the checks commands make before they open, and may
+create, the warehouse file.
 """
 
 from __future__ import annotations
@@ -40,18 +41,21 @@ from etl.api.steps import (
     import_terms,
     index,
     mine,
+    probe,
     report,
     split,
     synth,
     synth_client,
+    synth_trial,
 )
 from etl.config import Settings
-from etl.errors import EtlError
+from etl.errors import EtlError, WarehouseError
 
 if TYPE_CHECKING:
     import polars as pl
 
     from etl.steps.inspect import Result
+    from etl.steps.show import Shown
 
 __all__ = [
     "PathLike",
@@ -69,16 +73,19 @@ __all__ = [
     "index",
     "mine",
     "open",
+    "probe",
     "query",
     "report",
     "run",
     "run_client",
     "run_implies",
     "run_inputs",
+    "show",
     "split",
     "status",
     "synth",
     "synth_client",
+    "synth_trial",
 ]
 
 
@@ -123,22 +130,26 @@ class Warehouse(store.Warehouse):
             raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
 
 
-def open(path: PathLike | None = None, *, config: PathLike | None = None, read_only: bool = False) -> Warehouse:
+def open(
+    path: PathLike | None = None, *, config: PathLike | None = None, read_only: bool = False, create: bool = True
+) -> Warehouse:
     """Open (creating and migrating if needed) the warehouse at `path`, else the one the settings name.
 
     With `read_only`, nothing is created: a missing file is a WarehouseError ("no warehouse at …").
-
-    `config` is a settings file used instead of ./etl.toml. Close it (or use `with`) to release the
-    file lock, so that an `etl` command can open it too.
+    `config` is a settings file used instead of ./etl.toml; `create=False` refuses a missing file
+    instead of creating it. Close it (or use `with`) to release the file lock, so that an `etl`
+    command can open it too.
     """
     config_path = Path(config) if config is not None else None
     where = Path(path) if path is not None else Path(read_settings(config_path, {}).warehouse)
+    if not create and not where.exists():
+        raise WarehouseError(f"no warehouse at {where}")
     wh = Warehouse.open(where, read_only=read_only)
     wh.config_path = config_path
     return wh
 
 
-# -- what `etl status` and `etl sql` show --------------------------------------------------------
+# -- what `etl status`, `etl sql` and `etl show` show --------------------------------------------------------
 
 
 def status(wh: store.Warehouse, last_runs: int = 10) -> str:
@@ -153,3 +164,24 @@ def query(wh: store.Warehouse, sql: str) -> Result:
     from etl.steps import inspect
 
     return inspect.query(wh, sql)
+
+
+def show(
+    wh: Warehouse,
+    what: str,
+    *,
+    n: int = 10,
+    first: bool = False,
+    seed: int | None = None,
+    category: str | None = None,
+    band: str | None = None,
+) -> Shown:
+    """`n` rows of a table a user looks at (`etl show` lists them): a seeded sample, or the `first` rows.
+
+    `seed` defaults to the `seed` setting; `category` filters the synthesis views, `band` negatives
+    and triplets. The result renders as a table, as blocks, or as JSON.
+    """
+    from etl.steps import show as step
+
+    chosen = wh.settings().seed if seed is None else seed
+    return step.show(wh, what, n=n, random=not first, seed=chosen, category=category, band=band)

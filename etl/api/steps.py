@@ -14,6 +14,7 @@ from etl.output import Summary
 
 if TYPE_CHECKING:
     from etl.llm import Client
+    from etl.steps.synth.trial import Trial
 
 
 def import_pairs(
@@ -160,6 +161,13 @@ def split(wh: store.Warehouse, **settings: Any) -> Summary:
     return step.run(wh, step_settings(wh, "split", settings, ("split_",)))
 
 
+def probe(wh: store.Warehouse, **settings: Any) -> Summary:
+    """Train an adapter on the triplets, score it on the validation anchors (loss, epochs, triplets, anchors, ...)."""
+    from etl.steps import probe as step
+
+    return step.run(wh, step_settings(wh, "probe", settings, ("probe_",)))
+
+
 def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps.export import triplets as step
@@ -220,6 +228,28 @@ def synth(
 
     resolved = step_settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
     return step.run(wh, resolved, tuple(stages), seeds_path=as_path(seeds), refresh=refresh, client=client)
+
+
+def synth_trial(
+    wh: store.Warehouse,
+    term: str | None = None,
+    *,
+    category: str | None = None,
+    seeds: PathLike | None = None,
+    refresh: bool = False,
+    client: Client | None = None,
+    **settings: Any,
+) -> Trial:
+    """Send the three synthesis prompts for one Korean term and/or one seed category; the plan is untouched.
+
+    A term alone also expands the first seed category that lists it; a category alone translates its
+    first seed. The calls land in llm_calls (and are reused), nothing else is written.
+    """
+    from etl.steps.synth import trial
+
+    own = ("term", "category", "seeds", "refresh", "client")
+    resolved = step_settings(wh, "synth_trial", settings, ("synth_", "llm_"), own)
+    return trial.run(wh, resolved, term, category, seeds_path=as_path(seeds), refresh=refresh, client=client)
 
 
 def synth_client(settings: Settings) -> Client | None:

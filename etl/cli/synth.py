@@ -1,4 +1,4 @@
-"""`etl synth` and its stages (expand, translate, sentences), and the LLM options `etl run` shares."""
+"""`etl synth`, its stages (expand, translate, sentences) and its trial, and the LLM options `etl run` shares."""
 
 from __future__ import annotations
 
@@ -55,14 +55,20 @@ def seeds_option(fn: Any) -> Any:
     )(fn)
 
 
-def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
-    """Run synthesis stages with this command's options over those given to `etl synth` itself."""
-    from etl import api
-
+def _given(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
+    """This command's options over those given to `etl synth` itself."""
     given = dict(ctx.parent.params) if ctx.parent is not None and ctx.parent.command is synth_group else {}
     for key, value in options.items():
         if value not in (None, (), False) or key not in given:
             given[key] = value
+    return given
+
+
+def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
+    """Run synthesis stages with this command's options over those given to `etl synth` itself."""
+    from etl import api
+
+    given = _given(ctx, options)
     app: App = ctx.obj
     llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
@@ -131,3 +137,38 @@ def synth_sentences(ctx: click.Context, **options: Any) -> None:
       ETL_SYNTH_SENTENCES_SAMPLE=1.0 etl synth sentences
     """
     _synth(ctx, ("sentences",), options)
+
+
+@synth_group.command("trial")
+@click.argument("term", required=False)
+@click.option("--category", help="Seed category to expand.  [default: the first that lists TERM]")
+@synth_options
+@seeds_option
+@click.option("--json", "as_json", is_flag=True, help="Output the parsed answers as a JSON object.")
+@click.pass_context
+def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_json: bool, **options: Any) -> None:
+    """Try the three prompts on one term before the long run, and print what the model answered.
+
+    Expands one category from its seed terms, translates TERM and asks for sentences with the
+    translation, parsed as the stages parse them, with any refusal. TERM alone expands the first
+    seed category that lists it; --category alone tries its first seed. The calls land in llm_calls
+    and are reused by `etl synth`; the plan's tables are not touched.
+
+    \b
+    Example:
+      etl synth trial 머신러닝
+      etl synth trial --category machine_learning --llm-model qwen3:8b
+    """
+    import json
+
+    from etl import api
+
+    app: App = ctx.obj
+    given = _given(ctx, options)
+    llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
+    # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
+    client = api.synth_client(app.settings(**llm))
+    with app.warehouse() as wh:
+        trial = api.synth_trial(wh, term, category=category, seeds=given.get("seeds"),
+                                refresh=bool(given.get("refresh")), client=client, **llm)  # fmt: skip
+    click.echo(json.dumps(trial.as_dict(), ensure_ascii=False, indent=2) if as_json else trial.render())

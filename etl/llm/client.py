@@ -93,6 +93,7 @@ class Client(Transport):
         backoff: float = 0.5,
         api_key: str | None = None,
         json_format: str = "auto",
+        input_type: str | None = None,
     ) -> None:
         if api not in CHAT_PATH:
             raise ValueError(f"unknown API {api!r}")
@@ -105,6 +106,7 @@ class Client(Transport):
         self.think = think
         self.num_predict = num_predict
         self.json_format = json_format
+        self.input_type = input_type  # sent with every embedding request, for servers that take a role
         self.checked = False  # set once check() has passed
 
     @classmethod
@@ -138,6 +140,7 @@ class Client(Transport):
             "none",
             settings.llm_num_predict,
             settings.llm_backoff,
+            input_type=settings.embed_input_type or None,
         )
 
     # -- health ------------------------------------------------------------------------------
@@ -259,7 +262,7 @@ class Client(Transport):
         """Vectors for one batch in one request, with retries; raises ServiceError when it cannot."""
         if not texts:
             return []
-        body = embed_body(self.model, texts, dimensions)
+        body = embed_body(self.model, texts, dimensions, self.input_type)
         first = self._pick_url()
         errors: list[str] = []
         for attempt in range(1, self.max_attempts + 1):

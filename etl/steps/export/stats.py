@@ -2,7 +2,8 @@
 
 Config (bands, ratios, split, model, search), dataset counts (per split, anchors and groups on each
 side), the difficulty distribution, band fill rates, skipped anchors and positives per anchor: read
-from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`. Reads only;
+from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`; the newest
+downstream probe of these very triplets from `probe_results` (None when none ran on them). Reads only;
 triplets.py writes the file (and adds the `layouts` entry when more than the default is exported).
 """
 
@@ -37,10 +38,45 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "difficulty_distribution_by_split": per_split,
         "band_fill": _band_fill(wh, mine_run),
         "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
+        "variant_exclusion": mine_run.get("variants"),  # None: mined before variant keys existed
         "warnings": mine_run.get("warnings", []),
         "positives_per_anchor": mine_run["positives_per_anchor"],
         "skipped_anchor_list": skipped,
+        "probe": probe_figures(wh, mine_run["run_id"]),
         "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
+    }
+
+
+def probe_figures(wh: Warehouse, mine_run_id: int) -> dict[str, Any] | None:
+    """The newest probe that ran on these triplets (their mine run and latest split), or None.
+
+    Figures per arm and pool, the probe's settings, and the MRR@10 lift of the mined negatives
+    over the untrained model and over random negatives, per pool.
+    """
+    rows = wh.sql_file("probe_latest", {"mine_run_id": mine_run_id}).fetchall()
+    if not rows:
+        return None
+    run_id, params, counts = rows[0][0], json.loads(rows[0][1] or "{}"), json.loads(rows[0][2] or "{}")
+    arms: dict[str, dict[str, dict[str, float]]] = {
+        arm: {"target": {}, "mixed": {}} for arm in ("untrained", "mined", "random")
+    }
+    for *_, arm, pool, metric, value in rows:
+        arms[arm].setdefault(pool, {})[metric] = round(float(value), 4)
+    lift = {
+        f"over_{base}": {
+            pool: round(arms["mined"][pool]["mrr@10"] - arms[base][pool]["mrr@10"], 4) for pool in arms[base]
+        }
+        for base in ("untrained", "random")
+    }
+    return {
+        "run_id": run_id,
+        "loss": params.get("probe_loss"),
+        "epochs": params.get("probe_epochs"),
+        "seed": params.get("seed"),
+        "train_triplets": counts.get("trained_on"),
+        "validation_anchors": counts.get("anchors_scored"),
+        "arms": arms,
+        "mrr@10_lift_of_mined": lift,
     }
 
 
@@ -66,6 +102,7 @@ def _config(config: dict[str, Any], split_params: dict[str, Any]) -> dict[str, A
         "max_neg_ratio": config["max_neg_ratio"] or None,
         "calibrated": config["calibrated"],
         "percentiles": config["percentiles"] if config["calibrated"] else None,
+        "variants": config.get("variants"),
     }
 
 
@@ -125,3 +162,13 @@ def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
     if row:
         return {"run_id": row[0][0], **json.loads(row[0][1])}
     return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}
+
+
+def changed_since(wh: Warehouse, mined_by: int) -> list[str]:
+    """Runs that changed the mined inputs (imports, synthesis, clean, embed) after mine run `mined_by`."""
+    rows = wh.execute(
+        "SELECT step, run_id FROM runs WHERE status = 'ok' AND run_id > ? "
+        "AND (step IN ('clean', 'embed') OR step LIKE 'import.%' OR step LIKE 'synth.%') ORDER BY run_id",
+        [mined_by],
+    ).fetchall()
+    return [f"{step} run {run_id}" for step, run_id in rows]

@@ -32,6 +32,7 @@ from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
 from etl.steps.export import manifest
+from etl.steps.export import stats as export_stats
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
@@ -117,7 +118,7 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
         if not options.default:
             stats["layouts"] = _layout_stats(options, layouts, stats)
         sources = export_card.sources(wh, int(mine_run["run_id"]))
-        stale = export_card.changed_since(wh, int(mine_run["run_id"]))
+        stale = export_stats.changed_since(wh, int(mine_run["run_id"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be shared

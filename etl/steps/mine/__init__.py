@@ -10,7 +10,8 @@ rows. Anchors that end with no negative get a `rejects` row (rule `no_negative`)
 vanishing.
 
 The contract, per anchor and band: the population is every vocabulary term whose exact float32
-cosine lies in the band, less the anchor, its synonym group, every term spelled like one of them and,
+cosine lies in the band, less the anchor, its synonym group, every term spelled like one of them, every term that is another
+form of one of them (a variant key, etl/steps/mine/variants.py; off with --no-variants) and,
 with --max-neg-ratio, every term over the cap. The band's picks are a seeded uniform sample of its
 population: its members that come first in the anchor's own permutation of the vocabulary. A band
 with fewer members than its quota is filled from the others' remaining members, again in permutation
@@ -39,7 +40,7 @@ from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import split
-from etl.steps.mine import ann, data, sample
+from etl.steps.mine import ann, data, sample, variants
 from etl.steps.mine.calibration import calibrate
 from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
 from etl.steps.mine.search import Context, exact_chunk_size, exact_cosine, scan
@@ -90,6 +91,7 @@ class Plan:
     max_neg_ratio: float
     calibrated: bool
     percentiles: tuple[float, ...]
+    variants: bool = True  # variant keys exclude other forms of the anchor's group
     why: str = field(default="", compare=False)  # how the search mode was chosen
 
     def config(self) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
     model = data.choose_model(wh, model)
     with wh.run("mine", params(settings, model)) as run:
         clock = Clock()
-        inputs = prepare(wh, model)
+        inputs = prepare(wh, model, settings.mine_variants)
         clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
         if plan.search == "ann" and index is None:
@@ -135,15 +137,15 @@ def params(settings: Settings, model: str) -> dict[str, Any]:
     return {key: getattr(settings, key) for key in _PARAMS} | {"model": model}
 
 
-def prepare(wh: Warehouse, model: str) -> MineInputs:
-    """Check the inputs' rules and load them; refuses a model without any anchor."""
+def prepare(wh: Warehouse, model: str, variant_keys: bool = True) -> MineInputs:
+    """Check the inputs' rules and load them (with variant keys unless told not to); refuses a model without any anchor."""
     broken = wh.run_checks("mine_input_")
     if broken:
         raise CheckFailed(
             f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
             "every synonym pair needs both terms in one synonym group: run `etl clean`"
         )
-    inputs = data.load(wh, model)
+    inputs = data.load(wh, model, variant_keys)
     if len(inputs.anchors) == 0:
         raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
     return inputs
@@ -168,13 +170,15 @@ def land(
         split.check(wh, settings.split_by)
     clock.lap("write")
     run.counts.update(run_counts(inputs, mined, plan, negatives, triplets, skipped))
+    run.counts["variants"] = variants.report(inputs, plan.bands)
     run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
     run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
 
 
 _PARAMS = (
     "mine_easy", "mine_medium", "mine_hard", "mine_ratios", "mine_negatives", "mine_search", "mine_top_k",
-    "mine_max_neg_ratio", "mine_calibrate", "mine_percentiles", "seed", "split_by", "split_train_ratio",
+    "mine_max_neg_ratio", "mine_calibrate", "mine_percentiles", "mine_variants", "seed", "split_by",
+    "split_train_ratio",
 )  # fmt: skip
 
 
@@ -195,6 +199,7 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, mode
         max_neg_ratio=settings.mine_max_neg_ratio,
         calibrated=settings.mine_calibrate,
         percentiles=tuple(settings.mine_percentiles),
+        variants=settings.mine_variants,
         why="asked for",
     )
     if plan.search != "auto":

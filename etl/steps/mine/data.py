@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from etl import vectors
 from etl.errors import EtlError, InputError
+from etl.steps.mine.variants import variant_bound, vocabulary_keys
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from etl.steps.mine.variants import VariantKeys
 
 NORM_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
 
@@ -52,7 +55,15 @@ class MineInputs:
     group_norms: np.ndarray  # sorted int64 keys group index * n_codes + norm code of every group member
     group_index: np.ndarray  # int64 dense index of each row's group, -1 when none
     n_codes: int
+    # Variant keys (etl/steps/mine/variants.py): row i's are variant_keys[variant_ptr[i]:variant_ptr[i+1]].
+    variant_ptr: np.ndarray  # int64[n + 1]
+    variant_keys: np.ndarray  # int64 dense key codes
+    variant_rules: np.ndarray  # uint8 bits of variants.RULES that made each entry
+    excluded_variants: np.ndarray  # sorted int64 keys anchor * n_variant_keys + key of the anchor and its positives
+    group_variants: np.ndarray  # sorted int64 keys group index * n_variant_keys + key of every group member
+    n_variant_keys: int
     counts: dict[str, Any] = field(default_factory=dict)
+    variants_on: bool = True  # False: --no-variants, the key arrays are empty
 
     @property
     def anchor_ids(self) -> np.ndarray:
@@ -73,7 +84,13 @@ class MineInputs:
 
     def excluded(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """True where `rows[i]` may not be a negative of anchor index `anchor[i]` (a possible synonym)."""
+        out = self._excluded_by_spelling(anchor, rows)
+        if self.n_variant_keys:
+            out |= self._excluded_as_variant(anchor, rows)
+        return out
 
+    def _excluded_by_spelling(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`excluded` less the variant keys: the anchor, its group, and terms spelled like them."""
         anchor_rows = self.anchors[anchor]
         out = rows == anchor_rows
         anchor_group = self.group[anchor_rows]
@@ -84,13 +101,60 @@ class MineInputs:
         out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
         return out
 
+    def _excluded_as_variant(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """True where `rows[i]` shares a variant key with anchor index `anchor[i]`, a positive or a group member."""
+        import numpy as np
+
+        k = self.n_variant_keys
+        which, key = _expand(
+            np.arange(len(rows)), self.variant_ptr[rows], self.variant_ptr[rows + 1], self.variant_keys
+        )
+        hit = _member(self.excluded_variants, anchor[which] * k + key)
+        group = self.group_index[self.anchors[anchor[which]]]
+        hit |= (group >= 0) & _member(self.group_variants, group * k + key)
+        return np.bincount(which[hit], minlength=len(rows)) > 0
+
     def exclusions(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every (i, row) that `excluded` forbids for anchor index anchors[i]: the pairs to blank out."""
         import numpy as np
 
+        # The anchor, its positives and its group's members; then every row spelled like one of them
+        # and every row sharing a variant key with one of them.
+        sw, sr = self._seeds(anchors)
+        code = np.unique(sw * self.n_codes + self.norm[sr])
+        cw, cc = code // self.n_codes, code % self.n_codes
+        w, r = _expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
+        found_w, found_r = [sw, w], [sr, r]
+        if self.n_variant_keys:
+            w, r, _ = self._variant_rows(sw, sr)
+            found_w.append(w)
+            found_r.append(r)
+        pair = np.unique(np.concatenate(found_w) * len(self.ids) + np.concatenate(found_r))
+        return pair // len(self.ids), pair % len(self.ids)
+
+    def variant_pairs(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (i, row) that only a variant key excludes for anchor index anchors[i], with the rules that link them."""
+        import numpy as np
+
+        if not self.n_variant_keys:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0, dtype=np.uint8)
+        w, r, bits = self._variant_rows(*self._seeds(anchors))
+        pair = w * len(self.ids) + r
+        order = np.argsort(pair, kind="stable")
+        pair, bits = pair[order], bits[order]
+        first = np.flatnonzero(np.diff(pair, prepend=-1))
+        pair, bits = pair[first], np.bitwise_or.reduceat(bits, first) if len(first) else bits[:0]
+        w, r = pair // len(self.ids), pair % len(self.ids)
+        only = ~self._excluded_by_spelling(anchors[w], r)
+        return w[only], r[only], bits[only]
+
+    def _seeds(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(i, row) of anchor index anchors[i] itself, its positives and its group's members."""
+        import numpy as np
+
         anchor_rows = self.anchors[anchors]
         local = np.arange(len(anchors), dtype=np.int64)
-        # The anchor, its positives and its group's members; then every row spelled like one of them.
         seeds_w, seeds_r = [local], [anchor_rows]
         w, r = _expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
         seeds_w.append(w)
@@ -101,12 +165,19 @@ class MineInputs:
                        self._by_group[0])  # fmt: skip
         seeds_w.append(w)
         seeds_r.append(r)
-        sw, sr = np.concatenate(seeds_w), np.concatenate(seeds_r)
-        code = np.unique(sw * self.n_codes + self.norm[sr])
-        cw, cc = code // self.n_codes, code % self.n_codes
-        w, r = _expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
-        pair = np.unique(np.concatenate([sw, w]) * len(self.ids) + np.concatenate([sr, r]))
-        return pair // len(self.ids), pair % len(self.ids)
+        return np.concatenate(seeds_w), np.concatenate(seeds_r)
+
+    def _variant_rows(self, sw: np.ndarray, sr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, row, rules) for every row sharing a variant key with seed (sw, sr); rules: both entries' bits."""
+        import numpy as np
+
+        entries = np.arange(len(self.variant_keys), dtype=np.int64)
+        w, seed_entry = _expand(sw, self.variant_ptr[sr], self.variant_ptr[sr + 1], entries)
+        key = self.variant_keys[seed_entry]
+        by_key, key_ptr = self._by_variant
+        w, entry = _expand(w, key_ptr[key], key_ptr[key + 1], by_key)
+        bits = self.variant_rules[np.repeat(seed_entry, (key_ptr[key + 1] - key_ptr[key]))] | self.variant_rules[entry]
+        return w, self.variant_owner[entry], bits
 
     @cached_property
     def _by_group(self) -> tuple[np.ndarray, np.ndarray]:
@@ -117,6 +188,18 @@ class MineInputs:
     def _by_norm(self) -> tuple[np.ndarray, np.ndarray]:
         """Rows ordered by norm code, and each code's start in them."""
         return _index_by(self.norm, self.n_codes)
+
+    @cached_property
+    def _by_variant(self) -> tuple[np.ndarray, np.ndarray]:
+        """Key entries ordered by key code, and each key's start in them."""
+        return _index_by(self.variant_keys, self.n_variant_keys)
+
+    @cached_property
+    def variant_owner(self) -> np.ndarray:
+        """The vocabulary row of each key entry."""
+        import numpy as np
+
+        return np.repeat(np.arange(len(self.ids), dtype=np.int64), np.diff(self.variant_ptr))
 
     def exclusion_bound(self) -> np.ndarray:
         """Per anchor, at most how many vocabulary rows `excluded` removes (sizes its search shortlist)."""
@@ -130,11 +213,11 @@ class MineInputs:
         per_norm = np.bincount(self.norm, minlength=self.n_codes)
         same_norm = per_norm[self.norm[self.anchors]]
         np.add.at(same_norm, self.pair_anchor(), per_norm[self.norm[self.pos_rows]])
-        return size + same_norm
+        return size + same_norm + variant_bound(self)
 
 
-def load(wh: Warehouse, model: str) -> MineInputs:
-    """Vectors, terms, groups and pairs for one model, aligned on vocabulary rows."""
+def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
+    """Vectors, terms, groups and pairs for one model, aligned on vocabulary rows (with variant keys unless `variants` is False)."""
     import numpy as np
 
     ids, vecs = vectors.load(wh, model)
@@ -149,13 +232,7 @@ def load(wh: Warehouse, model: str) -> MineInputs:
         ids, vecs = ids[in_terms], vecs[in_terms]
     if len(ids) == 0:
         raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
-    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
-    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
-            "re-run `etl embed`, which stores unit vectors"
-        )
+    _check_unit(ids, vecs, model)
     norm = norm_codes[np.searchsorted(term_ids, ids)]
 
     group = np.full(len(ids), -1, dtype=np.int64)
@@ -189,9 +266,40 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     group_norms = np.unique(group_index[grouped] * n_codes + norm[grouped])
     counts["anchors"] = len(anchors)
     counts["anchor_positive_pairs"] = len(dst)
+    keys = vocabulary_keys(wh, norm, variants)
     return MineInputs(
-        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
-    )
+        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
+        keys.ptr, keys.codes, keys.rules, *_variant_sets(keys, anchors, dst, anchor_index, group_index),
+        keys.n_keys, counts, variants,
+    )  # fmt: skip
+
+
+def _check_unit(ids: np.ndarray, vecs: np.ndarray, model: str) -> None:
+    """Refuse vectors that are not L2-normalised (the cosines are plain dot products)."""
+    import numpy as np
+
+    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
+    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
+            "re-run `etl embed`, which stores unit vectors"
+        )
+
+
+def _variant_sets(
+    keys: VariantKeys, anchors: np.ndarray, dst: np.ndarray, anchor_index: np.ndarray, group_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted anchor * n_keys + key of each anchor and its positives, and group index * n_keys + key of each group."""
+    import numpy as np
+
+    k = keys.n_keys
+    owner = np.repeat(np.arange(len(group_index), dtype=np.int64), np.diff(keys.ptr))
+    seeds = np.concatenate([np.arange(len(anchors), dtype=np.int64), anchor_index])
+    seed_rows = np.concatenate([anchors, dst])
+    w, key = _expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
+    in_group = group_index[owner] >= 0
+    return np.unique(w * k + key), np.unique(group_index[owner[in_group]] * k + keys.codes[in_group])
 
 
 def _expand(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
 _ARRAYS = ("ids", "vecs", "group", "norm", "anchors", "pos_ptr", "pos_rows", "excluded_norms", "group_norms",
-           "group_index")  # fmt: skip
+           "group_index", "variant_ptr", "variant_keys", "variant_rules", "excluded_variants", "group_variants")  # fmt: skip
 
 
 def import_ray() -> Any:
@@ -68,7 +68,7 @@ def run(
         params = mine.params(settings, model) | {"ray": address or "local", "shards": shards}
         with wh.run("mine", params) as run:
             clock = mine.Clock()
-            inputs = mine.prepare(wh, model)
+            inputs = mine.prepare(wh, model, settings.mine_variants)
             clock.lap("load")
             plan = mine.make_plan(wh, settings, inputs, model)
             index_path = _index(wh, settings, model) if plan.search == "ann" else None
@@ -159,7 +159,8 @@ def save_inputs(inputs: MineInputs, directory: Path) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     for name in _ARRAYS:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(inputs, name)))
-    meta = {"model": inputs.model, "n_codes": inputs.n_codes, "counts": inputs.counts}
+    meta = {"model": inputs.model, "n_codes": inputs.n_codes, "n_variant_keys": inputs.n_variant_keys,
+            "variants_on": inputs.variants_on, "counts": inputs.counts}  # fmt: skip
     (directory / "inputs.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
     return str(directory)
 
@@ -172,4 +173,5 @@ def load_inputs(directory: Path) -> MineInputs:
 
     meta = json.loads((directory / "inputs.json").read_text(encoding="utf-8"))
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    return MineInputs(model=meta["model"], n_codes=meta["n_codes"], counts=meta["counts"], **arrays)
+    return MineInputs(model=meta["model"], n_codes=meta["n_codes"], n_variant_keys=meta["n_variant_keys"],
+                      variants_on=meta["variants_on"], counts=meta["counts"], **arrays)  # fmt: skip

@@ -22,6 +22,7 @@ STREAM_QUOTA = 3  # how an anchor's share of negatives is rounded to whole numbe
 STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
 STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
 STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
+STREAM_PROBE = 7  # the downstream probe's draws (its adapter's start, batch order, random negatives, anchor sample)
 
 _GOLDEN = 0x9E3779B97F4A7C15
 

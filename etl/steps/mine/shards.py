@@ -156,7 +156,7 @@ def shard(
             "differently in each shard, and the two modes may differ in a few picks"
         )
     model = data.choose_model(wh, model)
-    inputs = mine.prepare(wh, model)
+    inputs = mine.prepare(wh, model, settings.mine_variants)
     plan = mine.make_plan(wh, settings, inputs, model, index)
     if plan.search == "ann" and index is None:
         index = ann.open_index(wh, settings, model)
@@ -187,7 +187,7 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
         current = fingerprint(wh, model)  # before loading the inputs: a stale part is refused at once
         for manifest in manifests:
             check_state(manifest, current, directory)
-        inputs = mine.prepare(wh, model)
+        inputs = mine.prepare(wh, model, settings.mine_variants)
         plan = mine.make_plan(wh, settings, inputs, model)
         for manifest in manifests:
             check_plan(manifest, plan.config(), directory)

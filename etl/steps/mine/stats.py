@@ -14,6 +14,7 @@ from etl import output
 from etl.steps import split
 from etl.steps.mine.calibration import sample_cosines
 from etl.steps.mine.sample import BAND_NAMES
+from etl.steps.mine.variants import describe as describe_variants
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +68,8 @@ def run_counts(
         "skipped_anchors": int(skipped.height),
         "negatives": int(negatives.height),
         "triplets": int(triplets.height),
+        # Triplets per difficulty, most common first as the notebook printed them (ties by name).
+        "difficulty": dict(sorted(triplets["difficulty"].value_counts().iter_rows(), key=lambda r: (-r[1], r[0]))),
         "found": mined.found,
         "bands": bands,
         "positives_per_anchor": {
@@ -159,12 +162,17 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
             f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
         )
+    total = max(counts["triplets"], 1)
+    shares = [f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts.get("difficulty", {}).items()]
+    summary.add("triplets by difficulty", "  ".join(shares) or "none")
     pos = counts["positives_per_anchor"]
     summary.add(
         "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"
     )
     summary.add("short anchors", counts["anchors_short"])
     summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
+    if "variants" in counts:
+        summary.add("variants", describe_variants(counts["variants"]))
     summary.add("split", split.describe_line(split_info))
     for line in counts["warnings"]:
         summary.add("warning", line)

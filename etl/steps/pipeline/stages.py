@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SYNONYMS_FILE = "synonyms.txt"  # the OpenSearch synonym file, beside triplets/ in the export directory
 
-_EMBEDDING = ("embedder", "embed_model", "embed_dim")
+_EMBEDDING = ("embedder", "embed_model", "embed_dim", "embed_prefix", "embed_input_type")
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _term_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stag
 
 
 def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
-    """From the vectors to the files: mine, split, export."""
+    """From the vectors to the files: mine, split, probe, export."""
     from etl.steps import split
 
     return [
@@ -145,9 +145,24 @@ def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[S
             writes=("triplets",),
         ),
         Stage(
+            "probe",
+            lambda: _probe(wh, settings),
+            tables=("triplets", "terms", "synonym_groups", "term_embeddings"),
+            # The split settings too: a re-split leaves the triplets' row count and run id as they were.
+            settings=("seed", *_prefixed("split_"), *_prefixed("probe_")),
+            writes=("probe_results",),
+        ),
+        Stage(
             "export",
             lambda: _export(wh, settings, inputs.out),
-            tables=("triplets", "translations", "parallel_sentences", "synonym_groups", "category_terms"),
+            tables=(
+                "triplets",
+                "probe_results",
+                "translations",
+                "parallel_sentences",
+                "synonym_groups",
+                "category_terms",
+            ),
             settings=_prefixed("export_"),
             outputs=(*_export_outputs(settings, inputs.out / "triplets"), inputs.out / SYNONYMS_FILE),
         ),
@@ -183,6 +198,15 @@ def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
         return mine.run(wh, settings)
     address = None if inputs.ray == "local" else inputs.ray
     return mine_ray.run(wh, settings, address, shards=inputs.ray_shards)
+
+
+def _probe(wh: Warehouse, settings: Settings) -> Summary:
+    """The downstream probe, unless probe_enabled is off; so the export carries its figures."""
+    from etl.steps import probe
+
+    if not settings.probe_enabled:
+        return Summary("probe: off").add("why", "probe_enabled is false (etl run --probe turns it on)")
+    return probe.run(wh, settings)
 
 
 def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:

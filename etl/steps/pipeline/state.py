@@ -34,6 +34,7 @@ _STATE = {
     "synonym_groups": "max(run_id)",
     "term_embeddings": "max(run_id)",
     "triplets": "max(run_id)",
+    "probe_results": "max(run_id)",
     "terms": "sum(hash(term_id, text, norm, kind))",
 }
 

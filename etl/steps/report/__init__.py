@@ -2,8 +2,9 @@
 
 The page carries plotly.js inline and every figure as JSON, so it opens anywhere without a network:
 the negatives' similarity histogram with the band edges, band shares overall and per split,
-positives per anchor, members per anchor in each band (anchor_bands), rejects by step
-and rule, LLM calls by status with latency and token percentiles, and the last runs. A section
+positives per anchor, members per anchor in each band (anchor_bands), the downstream probe of the
+triplets (probe_results), the synthesis per category (seed and expanded terms, translated, sentences),
+rejects by step and rule, LLM calls by status with latency and token percentiles, and the last runs. A section
 with nothing to draw says why. The figures are built from aggregates computed in DuckDB
 (sql/report_*.sql), so the page's size and build time hardly grow with the data.
 
@@ -54,6 +55,9 @@ class Data:
     shares: list[tuple[str, str, int]] = field(default_factory=list)  # (split, difficulty, triplets)
     populations: list[dict[str, Any]] = field(default_factory=list)  # per band: members per anchor, from anchor_bands
     positives: list[tuple[int, int]] = field(default_factory=list)  # (positives, anchors)
+    categories: list[dict[str, Any]] = field(default_factory=list)  # per synthesis category: seeds, ..., sentences
+    probe: list[tuple[str, str, str, float]] = field(default_factory=list)  # (arm, pool, metric, value)
+    probe_run: dict[str, Any] = field(default_factory=dict)  # the probe run's id, params and counts
     rejects: list[tuple[str, str, int]] = field(default_factory=list)  # (step, rule, rows)
     llm: list[dict[str, Any]] = field(default_factory=list)  # per (task, status)
     runs: list[dict[str, Any]] = field(default_factory=list)  # newest first
@@ -107,6 +111,14 @@ def collect(wh: Warehouse) -> Data:
     cursor = wh.sql_file("report_band_population")
     names = [d[0] for d in cursor.description]
     data.populations = [dict(zip(names, row)) for row in cursor.fetchall()]
+    cursor = wh.sql_file("synth_per_category")
+    names = [d[0] for d in cursor.description]
+    data.categories = [dict(zip(names, row)) for row in cursor.fetchall()]
+    if data.mine_run_id is not None:
+        rows = wh.sql_file("probe_latest", {"mine_run_id": data.mine_run_id}).fetchall()
+        data.probe = [(arm, pool, metric, float(value)) for *_, arm, pool, metric, value in rows]
+        if rows:
+            data.probe_run = {"run_id": rows[0][0], **json.loads(rows[0][1] or "{}"), **json.loads(rows[0][2] or "{}")}
     data.rejects = [(s, r, int(n)) for s, r, n in
                     wh.execute("SELECT step, rule, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC, 1, 2").fetchall()]  # fmt: skip
     cursor = wh.sql_file("report_llm_calls")

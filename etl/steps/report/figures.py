@@ -18,6 +18,10 @@ BAND_COLOURS = {"easy": "#4c9f70", "medium": "#e0a030", "hard": "#c8553d", "othe
 STATUS_COLOURS = {"ok": "#4c9f70", "failed": "#c8553d", "running": "#e0a030"}
 SPLITS = ("all", "train", "validation")
 PERCENTILES = ("p50", "p90", "p99")
+ARMS = ("untrained", "mined", "random")
+ARM_COLOURS = {"untrained": "#9a9a9a", "mined": "#4a6fa5", "random": "#e0a030"}
+POOLS = ("target", "mixed")
+PROBE_METRICS = ("mrr@10", "recall@1", "recall@10")
 
 
 @dataclass
@@ -33,8 +37,8 @@ class Section:
 
 def sections(data: Data) -> list[Section]:
     """Every section of the page, in order."""
-    return [negatives(data), bands(data), positives(data), population(data), rejects(data), llm_calls(data),
-            last_runs(data)]  # fmt: skip
+    return [negatives(data), bands(data), positives(data), population(data), probe(data), categories(data), rejects(data),
+            llm_calls(data), last_runs(data)]  # fmt: skip
 
 
 def _layout(fig: go.Figure, height: int = 360, **extra: Any) -> go.Figure:
@@ -142,6 +146,58 @@ def population(data: Data) -> Section:
             "of its quota is filled from the others; 'estimated' counts anchors whose band size the ANN path "
             "estimated from random draws.")  # fmt: skip
     return Section("population", title, note, fig, table)
+
+
+def categories(data: Data) -> Section:
+    """Per synthesis category: seed and expanded terms, terms translated, parallel sentences."""
+    import plotly.graph_objects as go
+
+    title = "Synthesis per category"
+    if not data.categories:
+        return Section("categories", title, "No synthesis plan yet: run `etl synth`.")
+    names = [row["category"] for row in data.categories]
+    fig = go.Figure()
+    for column, colour in (("seeds", "#4a6fa5"), ("expanded", "#8fb0d8"), ("translated", "#4c9f70"),
+                           ("sentences", "#e0a030")):  # fmt: skip
+        values = [row[column] for row in data.categories]
+        fig.add_bar(x=names, y=values, name=column, marker_color=colour, text=[f"{v:,}" for v in values])
+    _layout(fig, barmode="group", yaxis_title="terms (sentences: pairs)")
+    columns = ["category", "seeds", "expanded", "translated", "sentences"]
+    table = [columns, *([row[c] if c == "category" else f"{row[c]:,}" for c in columns] for row in data.categories)]
+    note = "Terms of each category as planned, how many have a translation, and their parallel sentences; a term "
+    return Section("categories", title, note + "listed in two categories counts in both.", fig, table)
+
+
+def probe(data: Data) -> Section:
+    """The downstream probe: MRR@10 per arm and pool, with every figure in a table."""
+    import plotly.graph_objects as go
+
+    title = "Downstream probe"
+    if not data.probe:
+        return Section("probe", title, "No probe of these triplets: run `etl probe` (or `etl run`).")
+    value = {(arm, pool, metric): v for arm, pool, metric, v in data.probe}
+    arms = [arm for arm in ARMS if (arm, "target", "mrr@10") in value]
+    fig = go.Figure()
+    for arm in arms:
+        fig.add_bar(
+            x=list(POOLS),
+            y=[value[arm, pool, "mrr@10"] for pool in POOLS],
+            name=arm,
+            marker_color=ARM_COLOURS[arm],
+            text=[f"{value[arm, pool, 'mrr@10']:.3f}" for pool in POOLS],
+        )
+    _layout(fig, height=300, barmode="group", yaxis_title="MRR@10 of the validation anchors' positives")
+    table = [["arm", *(f"{pool} {metric}" for pool in POOLS for metric in PROBE_METRICS)]] + [
+        [arm, *(f"{value[arm, pool, metric]:.3f}" for pool in POOLS for metric in PROBE_METRICS)] for arm in arms
+    ]
+    run = data.probe_run
+    note = (
+        f"Probe run {run['run_id']}: an adapter over the mining model's vectors trained {run.get('probe_epochs')} "
+        f"epochs ({run.get('probe_loss')} loss) on {run.get('trained_on', 0):,} train triplets, scored on "
+        f"{run.get('anchors_scored', 0):,} validation anchors; target: the positive's language, mixed: every term. "
+        "Mined above random means the mined negatives teach more than chance ones."
+    )
+    return Section("probe", title, note, fig, table)
 
 
 def rejects(data: Data) -> Section:

@@ -26,7 +26,7 @@ from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.llm import ChatRequest, Client
 from etl.output import Summary
-from etl.steps.synth.store import Answers, Tally, check, check_if_due, execute, replace_rejects
+from etl.steps.synth.store import Answers, Tally, check, check_if_due, execute, per_category, replace_rejects
 from etl.steps.synth.tasks import (
     expansion_request,
     load_seeds,
@@ -84,6 +84,9 @@ def run(
         lines.extend(more)
     title = "synth" if len(stages) == len(STAGES) else "synth " + " + ".join(s for s in STAGES if s in stages)
     summary = Summary(title)
+    categories = per_category(wh)
+    if categories:
+        lines += [("per category", "(a term listed in two categories counts in both)"), *categories]
     for label, value in lines:
         summary.add(label, value)
     summary.add("calls made", total.calls).add("served from cache", total.cached)

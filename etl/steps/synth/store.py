@@ -167,3 +167,15 @@ def check(wh: Warehouse) -> None:
     if broken:
         listed = ", ".join(f"{name} ({n} rows)" for name, n in broken.items())
         raise CheckFailed(f"synthesis checks failed: {listed}; see sql/checks/ for the rules")
+
+
+def per_category(wh: Warehouse) -> list[tuple[str, str]]:
+    """A summary line per category, as the notebook printed them: seeds + expanded, translated, sentences."""
+    rows = wh.sql_file("synth_per_category").fetchall()
+    return [
+        (
+            f"  {category}",
+            f"{seeds:,} seeds + {expanded:,} expanded, {translated:,} translated, {sentences:,} sentences",
+        )
+        for category, seeds, expanded, translated, sentences in rows
+    ]
