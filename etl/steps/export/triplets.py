@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import output
+from etl import manifest, output
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
-from etl.steps.export import manifest
 from etl.steps.export import stats as export_stats
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
