@@ -26,6 +26,8 @@ _API = (
     "Warehouse",
     "import_pairs",
     "import_terms",
+    "import_sources",
+    "drop_import",
     "clean",
     "embed",
     "index",
@@ -48,11 +50,13 @@ if TYPE_CHECKING:
     from etl.api import (
         Warehouse,
         clean,
+        drop_import,
         embed,
         export_synonyms,
         export_synth,
         export_triplets,
         import_pairs,
+        import_sources,
         import_terms,
         index,
         mine,
@@ -97,3 +101,17 @@ def version() -> str:
         return installed(DISTRIBUTION)
     except PackageNotFoundError:
         return "0+unknown"  # imported from a checkout that was never installed
+
+
+def install_hint(extra: str) -> str:
+    """The pip command that adds an extra to this installation: `-e ".[x]"` in an editable checkout, else by name."""
+    import json
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        direct = distribution(DISTRIBUTION).read_text("direct_url.json")
+    except PackageNotFoundError:  # a checkout on sys.path that was never installed
+        return f'pip install -e ".[{extra}]"'
+    if direct and json.loads(direct).get("dir_info", {}).get("editable", False):
+        return f'pip install -e ".[{extra}]"'
+    return f'pip install "{DISTRIBUTION}[{extra}]"'

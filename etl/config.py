@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from etl.errors import ConfigError
+from etl.settings_check import Spec, check_together, coerce
+
+__all__ = ["SPECS", "Loaded", "Settings", "Spec", "coerce", "keys", "load"]
 
 CONFIG_FILE = "etl.toml"
 ENV_PREFIX = "ETL_"
@@ -117,6 +120,71 @@ def keys() -> list[str]:
     return [f.name for f in dataclasses.fields(Settings)]
 
 
+# Every setting's type and the values it accepts, declared once; flags, ETL_* variables and
+# etl.toml are all checked against these (etl/settings_check.py), and `etl config` shows them.
+_URL = Spec("url", many=True)
+SPECS: dict[str, Spec] = {
+    "warehouse": Spec("path"),
+    "seed": Spec("int", low=0, high=2**32 - 1),
+    "llm_api": Spec("str", choices=("ollama", "openai")),
+    "llm_url": _URL.at_least(1),
+    "llm_model": Spec("str", nonempty=True),
+    "llm_think": Spec("str", choices=("low", "medium", "high", "none")),
+    "llm_concurrency": Spec("int", low=1, high=1024),
+    "llm_timeout": Spec("float", low=0, low_open=True, high=86_400),
+    "llm_max_attempts": Spec("int", low=1, high=100),
+    "llm_num_predict": Spec("int", low=1, high=1_000_000),
+    "llm_backoff": Spec("float", low=0, high=3600),
+    "llm_json_format": Spec("str", choices=("auto", "json_schema", "json_object")),
+    "synth_expand_ask": Spec("int", low=1, high=10_000),
+    "synth_expand_keep": Spec("int", low=0, high=10_000),  # 0: the seeds alone
+    "synth_expand_temperature": Spec("float", low=0, high=2),
+    "synth_translate_temperature": Spec("float", low=0, high=2),
+    "synth_sentences_temperature": Spec("float", low=0, high=2),
+    "synth_sentences_per_term": Spec("int", low=1, high=1000),
+    "synth_sentences_sample": Spec("float", low=0, high=1),
+    "clean_max_length": Spec("int", low=2, high=1000),
+    "clean_ignore_spaces": Spec("bool"),
+    "embedder": Spec("str", choices=("ollama", "openai", "hash", "import", "e5")),
+    "embed_url": _URL,
+    "embed_model": Spec("str", nonempty=True),
+    "embed_dim": Spec("int", low=1, high=65_536),
+    "embed_batch": Spec("int", low=1, high=100_000),
+    "embed_prefix": Spec("str"),
+    "embed_input_type": Spec("str", choices=("", "query", "passage")),
+    "index_dtype": Spec("str", choices=("auto", "f32", "f16", "bf16", "i8")),
+    "index_connectivity": Spec("int", low=2, high=1024),
+    "index_expansion_add": Spec("int", low=1, high=100_000),
+    "index_expansion_search": Spec("int", low=1, high=100_000),
+    "mine_easy": Spec("float", many=True, count=2, low=-1, high=1),
+    "mine_medium": Spec("float", many=True, count=2, low=-1, high=1),
+    "mine_hard": Spec("float", many=True, count=2, low=-1, high=1),
+    "mine_ratios": Spec("float", many=True, count=3, low=0, high=1_000_000),
+    "mine_negatives": Spec("int", low=1, high=10_000),
+    "mine_search": Spec("str", choices=("auto", "exact", "ann")),
+    "mine_top_k": Spec("int", low=1, high=1_000_000),
+    "mine_max_neg_ratio": Spec("float", low=0, high=1),
+    "mine_calibrate": Spec("bool"),
+    "mine_percentiles": Spec("float", many=True, count=4, low=0, high=1),
+    "mine_variants": Spec("bool"),
+    "split_train_ratio": Spec("float", low=0, high=1, low_open=True, high_open=True),
+    "split_by": Spec("str", choices=("group", "triplet")),
+    "probe_enabled": Spec("bool"),
+    "probe_loss": Spec("str", choices=("mnrl", "triplet")),
+    "probe_epochs": Spec("int", low=1, high=100),
+    "probe_triplets": Spec("int", low=1, high=100_000_000),
+    "probe_anchors": Spec("int", low=1, high=100_000_000),
+    "probe_max_terms": Spec("int", low=1, high=1_000_000_000),
+    "export_formats": Spec("str", many=True, choices=("triplet", "n-tuple", "labeled-pair", "labeled-list")).at_least(
+        1
+    ),
+    "export_scores": Spec("bool"),
+    "export_license": Spec("license"),
+}
+# ETL_* variables that are not settings
+OTHER_ENV = frozenset({"ETL_CONFIG", "ETL_LLM_API_KEY"})
+
+
 def load(
     config_path: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -130,24 +198,36 @@ def load(
     path = config_path if config_path is not None else _default_config_path(env)
     if path is not None:
         for key, raw in _read_toml(path).items():
-            values[key] = _coerce(key, raw, origin=str(path))
+            values[key] = coerce(SPECS[key], key, raw, origin=str(path))
             sources[key] = str(path)
 
+    _check_env_names(env)
     for key in keys():
         name = ENV_PREFIX + key.upper()
         if name in env:
-            values[key] = _coerce(key, env[name], origin=name)
+            values[key] = coerce(SPECS[key], key, env[name], origin=name)
             sources[key] = name
 
     for key, raw in (overrides or {}).items():
         if raw is None or raw == ():
             continue
-        values[key] = _coerce(key, raw, origin="--" + key.replace("_", "-"))
+        values[key] = coerce(SPECS[key], key, raw, origin="an option")
         sources[key] = "option"
 
     settings = Settings(**values)
-    _validate(settings)
+    check_together(settings, sources)
+    _validate_embed_convention(settings)
     return Loaded(settings, sources)
+
+
+def _check_env_names(env: Mapping[str, str]) -> None:
+    """An ETL_* variable that names no setting is a typo, as an unknown key in etl.toml is."""
+    known = {ENV_PREFIX + key.upper() for key in keys()} | OTHER_ENV
+    unknown = sorted(name for name in env if name.startswith(ENV_PREFIX) and name not in known)
+    if unknown:
+        close = [difflib.get_close_matches(name, known, n=1) for name in unknown]
+        hints = "".join(f" (did you mean {c[0]}?)" for c in close if c)
+        raise ConfigError(f"unknown setting variable {', '.join(unknown)}{hints}; `etl config` lists the settings")
 
 
 def _default_config_path(env: Mapping[str, str]) -> Path | None:
@@ -181,82 +261,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; `etl config` lists the valid ones")
     return flat
-
-
-def _coerce(key: str, raw: Any, origin: str) -> Any:
-    """Convert a TOML value, an environment string or an option value to the setting's type."""
-    default = getattr(Settings, key)
-    try:
-        if isinstance(default, tuple):
-            items = raw.split(",") if isinstance(raw, str) else list(raw)
-            kind = float if key.startswith("mine_") else str
-            return tuple(kind(str(item).strip()) for item in items if str(item).strip())
-        if isinstance(default, bool):
-            if isinstance(raw, str):
-                return raw.strip().lower() in {"1", "true", "yes", "on"}
-            return bool(raw)
-        return type(default)(raw)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{origin}: {raw!r} is not a valid value for {key} ({exc})") from exc
-
-
-def _validate(s: Settings) -> None:
-    choices = {
-        "llm_api": ("ollama", "openai"),
-        "llm_think": ("low", "medium", "high", "none"),
-        "llm_json_format": ("auto", "json_schema", "json_object"),
-        "embedder": ("ollama", "openai", "hash", "import", "e5"),
-        "embed_input_type": ("", "query", "passage"),
-        "index_dtype": ("auto", "f32", "f16", "bf16", "i8"),
-        "mine_search": ("auto", "exact", "ann"),
-        "split_by": ("group", "triplet"),
-        "probe_loss": ("mnrl", "triplet"),
-    }
-    for key, allowed in choices.items():
-        if getattr(s, key) not in allowed:
-            raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {getattr(s, key)!r}")
-    layouts = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
-    if not s.export_formats or any(f not in layouts for f in s.export_formats):
-        raise ConfigError(
-            f"export_formats must list one or more of {', '.join(layouts)}, not {','.join(s.export_formats)!r}"
-        )
-    if not s.export_license.strip():
-        raise ConfigError(
-            "export_license must name a license (a Hugging Face license id such as cc-by-4.0, or unknown / other)"
-        )
-    for key in ("mine_easy", "mine_medium", "mine_hard"):
-        band = getattr(s, key)
-        if len(band) != 2 or not -1.0 <= band[0] < band[1] <= 1.0:
-            raise ConfigError(f"{key} must be two cosines low,high with -1 <= low < high <= 1, not {band}")
-    if len(s.mine_ratios) != 3 or any(r < 0 for r in s.mine_ratios) or sum(s.mine_ratios) <= 0:
-        raise ConfigError(f"mine_ratios must be three non-negative numbers (easy,medium,hard), not {s.mine_ratios}")
-    bands = sorted((s.mine_easy, s.mine_medium, s.mine_hard))
-    if any(low[1] > high[0] for low, high in itertools.pairwise(bands)):
-        raise ConfigError("mine_easy, mine_medium and mine_hard must not overlap; give each band its own [low, high)")
-    if not 0.0 <= s.mine_max_neg_ratio <= 1.0:
-        raise ConfigError(f"mine_max_neg_ratio must be between 0 (off) and 1, not {s.mine_max_neg_ratio}")
-    pct = s.mine_percentiles
-    if len(pct) != 4 or not all(0.0 <= a < b <= 1.0 for a, b in itertools.pairwise(pct)):
-        raise ConfigError(f"mine_percentiles must be four increasing fractions in [0, 1] (band edges), not {pct}")
-    if not 0.0 < s.split_train_ratio < 1.0:
-        raise ConfigError(f"split_train_ratio must be between 0 and 1, not {s.split_train_ratio}")
-    if not s.llm_url:
-        raise ConfigError("llm_url needs at least one server URL")
-    _validate_embed_convention(s)
-    if not 1 <= s.probe_epochs <= 100:
-        raise ConfigError(f"probe_epochs must be between 1 and 100, not {s.probe_epochs}")
-    for key in ("probe_triplets", "probe_anchors", "probe_max_terms"):
-        if getattr(s, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
-    for key in ("llm_concurrency", "llm_max_attempts", "embed_dim", "embed_batch", "mine_negatives", "mine_top_k"):
-        if getattr(s, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, not {getattr(s, key)}")
-    if s.llm_backoff < 0 or s.llm_timeout <= 0:
-        raise ConfigError(f"llm_backoff must be >= 0 and llm_timeout > 0, not {s.llm_backoff} and {s.llm_timeout}")
-    if not 0.0 <= s.synth_sentences_sample <= 1.0:
-        raise ConfigError(f"synth_sentences_sample must be between 0 and 1, not {s.synth_sentences_sample}")
-    if not 2 <= s.clean_max_length <= 1000:
-        raise ConfigError(f"clean_max_length must be between 2 and 1000 characters, not {s.clean_max_length}")
 
 
 def _validate_embed_convention(s: Settings) -> None:

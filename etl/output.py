@@ -11,16 +11,16 @@ from typing import Any, TextIO
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
-    """Rows under their headers, columns padded to the widest cell (cells cut at `max_width`)."""
+    """Rows under their headers, columns padded to the widest cell in terminal columns (Hangul takes two)."""
     cells = [[_cell(v, max_width) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
+    widths = [display_width(h) for h in headers]
     for row in cells:
         for i, value in enumerate(row):
-            widths[i] = max(widths[i], len(value))
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+            widths[i] = max(widths[i], display_width(value))
+    lines = ["  ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+        lines.append("  ".join(_pad(v, w) for v, w in zip(row, widths)).rstrip())
     return "\n".join(lines)
 
 
@@ -29,10 +29,22 @@ def display_width(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def _pad(text: str, columns: int) -> str:
+    return text + " " * (columns - display_width(text))
+
+
 def _cell(value: Any, max_width: int) -> str:
     text = "NULL" if value is None else str(value)
     text = text.replace("\n", " ")
-    return text if len(text) <= max_width else text[: max_width - 1] + "…"
+    if display_width(text) <= max_width:
+        return text
+    cut, used = [], 0
+    for ch in text:
+        used += display_width(ch)
+        if used > max_width - 1:
+            break
+        cut.append(ch)
+    return "".join(cut) + "…"
 
 
 @dataclass
@@ -56,8 +68,8 @@ class Summary:
 
     def render(self) -> str:
         """The summary as an indented block under its title."""
-        width = max((len(label) for label, _ in self.items), default=0)
-        body = [f"  {label.ljust(width)}  {_fmt(value)}" for label, value in self.items]
+        span = max((display_width(label) for label, _ in self.items), default=0)
+        body = [f"  {_pad(label, span)}  {_fmt(value)}" for label, value in self.items]
         return "\n".join([self.title, *body])
 
 

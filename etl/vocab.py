@@ -24,6 +24,28 @@ HANGUL_CLASS = "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"
 _FAST_TEXT = "^[\x00-\x7f\uac00-\ud7a3\u1100-\u11ff\u3131-\u318e\u4e00-\u9fff]*$"
 
 
+# Placeholders a term list or a pairs file may hold where a term is missing; never a term.
+NULL_WORDS = ("null", "none", "n/a", "na", "nan", "nil", "undefined", "unknown", "-", "--", "?", "tbd")
+
+
+def term_rule(text: pl.Expr, max_length: int) -> pl.Expr:
+    """The rule that refuses a normalised text as a term (empty, null_like, too_long), or null when it is one.
+
+    `etl clean` judges every landed text with it, and the import embedder the texts of its term list,
+    so the vocabulary is the same whichever of the two ran last.
+    """
+    import polars as pl
+
+    return (
+        pl.when(text == "")
+        .then(pl.lit("empty"))
+        .when(text.str.to_lowercase().is_in(list(NULL_WORDS)))
+        .then(pl.lit("null_like"))
+        .when(text.str.len_chars() > max_length)
+        .then(pl.lit("too_long"))
+    )
+
+
 def normalize(text: str) -> str:
     """NFC, invisible characters removed, whitespace trimmed and collapsed."""
     text = unicodedata.normalize("NFC", text)

@@ -59,19 +59,16 @@ class Warehouse:
         self.path = path
         self.con = con
         self.read_only = read_only
+        self.closed = False
 
     @classmethod
     def open(cls, path: Path | str, read_only: bool = False) -> Self:
-        """Open (creating if needed) and migrate; read-only opens see the schema as migrated."""
+        """Open (creating if needed) and migrate; a read-only open creates nothing and needs no write access."""
         path = Path(path)
         if read_only:
-            # A read-only connection cannot migrate, so bring the schema up to date first, unless
-            # other read-only connections hold the file: they opened it migrated (so do mining
-            # shards running side by side). Under a writer, the read-only connect says busy below.
-            with suppress(WarehouseBusy):
-                cls.open(path).close()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            con = _open_read_only(path)
+            return cls(path, con, read_only)
+        path.parent.mkdir(parents=True, exist_ok=True)
         con = _connect(path, read_only)
         wh = cls(path, con, read_only)
         if not read_only:
@@ -82,6 +79,14 @@ class Warehouse:
     def close(self) -> None:
         """Release the file lock."""
         self.con.close()
+        self.closed = True
+
+    def check_open(self) -> None:
+        """Refuse to use a closed warehouse in words, not with DuckDB's ConnectionException."""
+        if self.closed:
+            raise WarehouseError(
+                f"the warehouse {self.path} is closed; open it again with etl.open({str(self.path)!r})"
+            )
 
     def __enter__(self) -> Self:
         return self
@@ -93,18 +98,22 @@ class Warehouse:
 
     def sql_file(self, name: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute `sql/<name>.sql` with bound parameters; returns the cursor for fetching."""
+        self.check_open()
         return self.con.execute(read_sql(name), params or [])
 
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute one statement with bound parameters."""
+        self.check_open()
         return self.con.execute(sql, params or [])
 
     def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame."""
+        self.check_open()
         return self.con.sql(sql, params=params).pl()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         """The first column of the first row, or None."""
+        self.check_open()
         row = self.con.execute(sql, params or []).fetchone()
         return None if row is None else row[0]
 
@@ -145,6 +154,11 @@ class Warehouse:
         The run row is committed on its own, so a failed step still leaves its trace; the step
         itself decides how its writes are grouped (usually one `transaction()`).
         """
+        self.check_open()
+        if self.read_only:
+            raise WarehouseError(
+                f"{step} writes to the warehouse, which was opened read-only; open it with etl.open({str(self.path)!r})"
+            )
         clean = _jsonable(dict(params or {}))
         run_id = int(self.scalar("SELECT nextval('run_id_seq')"))
         self.execute(
@@ -191,6 +205,39 @@ class Warehouse:
             "counts": json.loads(row[2] or "{}"),
             "finished_at": row[3],
         }
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to an existing warehouse, its schema migrated first only when it is behind."""
+    if path.is_dir():
+        raise WarehouseError(f"{path} is a directory, not a warehouse file; give the .duckdb file inside it")
+    if not path.exists():
+        raise WarehouseError(f"no warehouse at {path}; `etl import`, `etl synth` or `etl run` creates one")
+    con = _connect(path, read_only=True)
+    if not _pending_migrations(con):
+        return con
+    # A read-only connection cannot migrate: upgrade the file once with a writer, unless other
+    # read-only connections hold it (they opened it migrated, as mining shards side by side do).
+    con.close()
+    try:
+        with suppress(WarehouseBusy):
+            Warehouse.open(path).close()
+    except WarehouseError as exc:
+        raise WarehouseError(
+            f"{path} was written by an older etl and needs a schema upgrade, which needs write access: {exc}"
+        ) from exc
+    return _connect(path, read_only=True)
+
+
+def _pending_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Names of the migrations not yet applied; reads only, so it works on a read-only connection."""
+    known = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_migrations'"
+    ).fetchone()
+    if not known or not known[0]:
+        return [name for name, _ in sorted(migrations.MIGRATIONS)]
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    return [name for name, _ in sorted(migrations.MIGRATIONS) if name not in done]
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -50,6 +50,13 @@ def wh(warehouse_path: Path) -> Iterator[Warehouse]:
     warehouse.close()
 
 
+@pytest.fixture
+def created(warehouse_path: Path) -> Path:
+    """An empty, migrated warehouse file, closed (commands that only read need one to exist)."""
+    Warehouse.open(warehouse_path).close()
+    return warehouse_path
+
+
 class Etl:
     """Runs `etl --warehouse <test warehouse> ...` in-process, like a user at a terminal."""
 

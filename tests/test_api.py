@@ -198,3 +198,20 @@ def test_a_failing_query_is_one_sentence(wh_api: etl.Warehouse) -> None:
     with pytest.raises(EtlError, match=r"^query failed: "):
         wh_api.sql("SELECT CAST('x' AS INTEGER)")
     assert wh_api.sql("SELECT 1 AS a; SELECT 2 AS b").to_dicts() == [{"b": 2}]
+
+
+def test_a_step_on_a_read_only_handle_says_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    etl.open(path).close()
+    with etl.open(path, read_only=True) as wh:
+        with pytest.raises(EtlError, match=r"clean writes to the warehouse, which was opened read-only; open it with"):
+            etl.clean(wh)
+        assert wh.table("runs").height == 0
+
+
+def test_a_closed_handle_says_so(tmp_path: Path) -> None:
+    wh = etl.open(tmp_path / "w.duckdb")
+    wh.close()
+    for use in (lambda: wh.table("runs"), lambda: wh.sql("SELECT 1"), lambda: etl.clean(wh), wh.tables):
+        with pytest.raises(EtlError, match=r"is closed; open it again with etl.open"):
+            use()

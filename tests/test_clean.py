@@ -398,5 +398,5 @@ def test_cleaning_settings_resolve_and_validate() -> None:
     loaded = config.load(env={"ETL_CLEAN_IGNORE_SPACES": "false", "ETL_CLEAN_MAX_LENGTH": "40"})
     assert (loaded.settings.clean_ignore_spaces, loaded.settings.clean_max_length) == (False, 40)
     assert config.load(env={}).settings.clean_max_length == 64
-    with pytest.raises(ConfigError, match="clean_max_length must be between 2 and 1000"):
+    with pytest.raises(ConfigError, match="clean_max_length must be a whole number 2 <= x <= 1000"):
         config.load(env={"ETL_CLEAN_MAX_LENGTH": "1"})

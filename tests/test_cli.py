@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,7 +43,7 @@ def test_help_and_version(etl) -> None:
 def test_config_shows_values_and_sources(etl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "etl.toml").write_text("[llm]\nmodel = 'qwen3:8b'\n", encoding="utf-8")
     monkeypatch.setenv("ETL_SEED", "7")
-    lines = {line.split()[0]: line.split()[1:] for line in etl("config").output.splitlines()[2:]}
+    lines = {line.split()[0]: line.split()[1:3] for line in etl("config").output.splitlines()[2:]}
     assert lines["llm_model"] == ["qwen3:8b", "etl.toml"]
     assert lines["seed"] == ["7", "ETL_SEED"]
     assert lines["mine_negatives"] == ["5", "default"]
@@ -58,14 +59,14 @@ def test_status_lists_tables_and_runs(etl, warehouse_path: Path) -> None:
     assert "demo" in out and '{"rows": 3}' in out
 
 
-def test_sql_prints_an_aligned_table(etl) -> None:
+def test_sql_prints_an_aligned_table(etl, created) -> None:
     out = etl("sql", "SELECT 42 AS answer, 'x' AS label").output.splitlines()
     assert out[0].split() == ["answer", "label"]
     assert out[2].split() == ["42", "x"]
     assert out[3] == "(1 row)"
 
 
-def test_sql_csv_json_and_file(etl, tmp_path: Path) -> None:
+def test_sql_csv_json_and_file(etl, created, tmp_path: Path) -> None:
     assert etl("sql", "--csv", "SELECT 1 AS a, 'x,y' AS b").output == 'a,b\n1,"x,y"\n'
     assert json.loads(etl("sql", "--json", "SELECT 1 AS a").output) == [{"a": 1}]
     query = tmp_path / "q.sql"
@@ -96,14 +97,14 @@ def test_sql_refuses_writes_and_changes_nothing(etl, warehouse_path: Path, state
     assert not Path("out.csv").exists()
 
 
-def test_sql_errors_are_one_line(etl) -> None:
+def test_sql_errors_are_one_line(etl, created) -> None:
     result = etl("sql", "SELECT * FROM no_such_table", ok=False)
     assert result.exit_code == 1
     assert result.output.startswith("error: query failed: Catalog Error")
     assert "Traceback" not in result.output
 
 
-def test_debug_shows_the_traceback(etl) -> None:
+def test_debug_shows_the_traceback(etl, created) -> None:
     result = etl("--debug", "sql", "SELECT * FROM no_such_table", ok=False)
     assert result.exception is not None and "Catalog Error" in str(result.exception)
 
@@ -136,3 +137,62 @@ def test_bad_config_exits_2(etl, tmp_path: Path) -> None:
     result = etl("config", ok=False)
     assert result.exit_code == 2
     assert "llm_concurrency" in result.output
+
+
+def test_korean_columns_line_up_by_display_width(etl, created) -> None:
+    from etl.output import display_width as width
+
+    query = "SELECT * FROM (VALUES ('딥러닝', 'deep learning', 1), ('ab', '머신 러닝', 22), ('배치정규화', 'x', 3)) t(ko, en, n)"
+    lines = etl("sql", query).output.splitlines()[:5]
+    assert width("딥러닝") == 6 and width("a") == 1
+
+    def columns(line: str) -> list[int]:
+        """Display columns where each cell after the first starts (cells are two or more spaces apart)."""
+        return [width(line[: m.end()]) for m in re.finditer(r"\S  +(?=\S)", line)]
+
+    assert columns(lines[0]) == columns(lines[2]) == columns(lines[3]) == columns(lines[4]), lines
+    assert columns(lines[0])[0] == width("배치정규화") + 2
+
+
+def test_ctrl_c_exits_130_and_marks_the_run_failed(etl, warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from etl.steps.pipeline import EXAMPLE_PAIRS
+    from etl.warehouse import Warehouse
+
+    etl("import", "pairs", str(EXAMPLE_PAIRS))
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Warehouse, "run_checks", interrupted)
+    result = etl("clean", ok=False)
+    assert result.exit_code == 130 and result.output.strip() == "interrupted"
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        assert wh.execute("SELECT status, error FROM runs WHERE step = 'clean'").fetchall() == [
+            ("failed", "interrupted")
+        ]
+
+
+@pytest.mark.parametrize(
+    ("direct_url", "hint"),
+    [
+        ('{"url": "file:///src/etl", "dir_info": {"editable": true}}', 'pip install -e ".[report]"'),
+        (
+            '{"url": "file:///w/ko_synonym_etl-0.1-py3-none-any.whl", "archive_info": {}}',
+            'pip install "ko-synonym-etl[report]"',
+        ),
+        (None, 'pip install "ko-synonym-etl[report]"'),  # installed from an index: no direct_url.json
+    ],
+)
+def test_missing_extra_hints_fit_the_installation(
+    monkeypatch: pytest.MonkeyPatch, direct_url: str | None, hint: str
+) -> None:
+    import importlib.metadata
+
+    import etl
+
+    class Installed:
+        def read_text(self, name: str) -> str | None:
+            return direct_url if name == "direct_url.json" else None
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Installed())
+    assert etl.install_hint("report") == hint

@@ -119,3 +119,24 @@ def test_license_option_and_sources(etl, tmp_path: Path) -> None:
     assert (tmp_path / "again" / "triplet_dataset" / "README.md").read_bytes() == (
         tmp_path / "cc" / "triplet_dataset" / "README.md"
     ).read_bytes()
+
+
+def test_an_export_after_the_inputs_changed_warns_and_names_the_mined_sources(etl, tmp_path: Path) -> None:
+    """A new import and clean after mining: the export says the triplets predate them, and the card does not claim the new file."""
+    etl("run", "--example")
+    newer = tmp_path / "kengdic.jsonl"
+    newer.write_text('{"source": "신경망", "target": "neural network"}\n', encoding="utf-8")
+    etl("import", "pairs", str(newer))
+    etl("clean")
+    result = etl("export", "triplets", "--out", str(tmp_path / "stale"))
+    warning = [line for line in result.output.splitlines() if line.strip().startswith("warning")]
+    assert len(warning) == 1 and "import.pairs run" in warning[0] and "clean run" in warning[0]
+    assert "run `etl mine`" in warning[0]
+    _, body = front_matter(tmp_path / "stale" / "triplet_dataset" / "README.md")
+    assert "example_pairs.jsonl" in body and "kengdic.jsonl" not in body
+    assert "the inputs changed after mine run" in body
+    etl("mine")
+    fresh = etl("export", "triplets", "--out", str(tmp_path / "fresh"))
+    assert "warning" not in fresh.output
+    _, body = front_matter(tmp_path / "fresh" / "triplet_dataset" / "README.md")
+    assert "kengdic.jsonl" in body and "the inputs changed" not in body

@@ -340,3 +340,25 @@ def test_import_refuses_bad_input_and_writes_nothing(etl, warehouse_path: Path, 
 def test_import_needs_an_input(etl, warehouse_path: Path) -> None:
     result = etl("embed", "--embedder", "import", ok=False)
     assert "pass --input" in result.output
+
+
+def test_import_refuses_what_clean_refuses_so_step_order_does_not_matter(
+    etl, warehouse_path: Path, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text('{"source": "머신러닝", "target": "machine learning"}\n', encoding="utf-8")
+    etl("import", "pairs", str(pairs))
+    etl("clean")
+    long_line = "가" * 65  # over clean_max_length (64)
+    texts = ["머신러닝", "딥러닝", "null", long_line, "N/A"]
+    write_npy(tmp_path / "nb", texts, np.random.default_rng(1).normal(size=(5, 8)).astype(np.float32))
+    out = etl("embed", "--embedder", "import", "--input", str(tmp_path / "nb"), "--model", "m").output
+    assert "refused as terms (rejects)  3" in out
+    after_embed = sorted(t for (t,) in table(warehouse_path, "SELECT text FROM terms"))
+    assert after_embed == ["machine learning", "딥러닝", "머신러닝"]
+    refused = table(warehouse_path, "SELECT rule, count(*) FROM rejects WHERE step = 'embed' GROUP BY 1 ORDER BY 1")
+    assert refused == [("null_like", 2), ("too_long", 1)]
+    etl("clean")
+    assert sorted(t for (t,) in table(warehouse_path, "SELECT text FROM terms")) == after_embed
+    ids, _ = load(warehouse_path, "m")
+    assert len(ids) == 2  # 머신러닝 and 딥러닝; nothing for the refused texts

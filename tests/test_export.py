@@ -170,8 +170,40 @@ def test_refuses_a_directory_that_is_not_an_export(etl, exported: Path, tmp_path
     other.mkdir()
     (other / "keep.txt").write_text("mine", encoding="utf-8")
     result = etl("export", "triplets", "--out", str(other), ok=False)
-    assert result.exit_code == 1 and "holds no earlier triplet export" in result.output
+    assert result.exit_code == 1 and "no earlier triplet export wrote (keep.txt)" in result.output
     assert (other / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_the_notebooks_directory_keeps_its_inputs(etl, exported: Path, tmp_path: Path) -> None:
+    """The triplet notebook writes its outputs beside its inputs; an export there must not delete them."""
+    notebook = tmp_path / "notebook"
+    notebook.mkdir()
+    inputs = {"filtered_synonym_pairs.jsonl": b'{"ko": "a"}\n', "term_list.json": b"[]", "term_embeddings.npy": b"x"}
+    for name, data in {**inputs, "data_preparation_stats.json": b"{}"}.items():
+        (notebook / name).write_bytes(data)
+    before = {p.name: p.read_bytes() for p in notebook.iterdir()}
+    result = etl("export", "triplets", "--out", str(notebook), ok=False)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    for name in inputs:
+        assert name in result.output
+    assert {p.name: p.read_bytes() for p in notebook.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".notebook")] == []
+
+
+def test_a_file_added_to_an_export_is_foreign(etl, exported: Path) -> None:
+    manifest = json.loads((exported / ".etl-export.json").read_text(encoding="utf-8"))
+    assert sorted(p.name for p in exported.iterdir() if p.name != ".etl-export.json") == manifest["entries"]
+    etl("export", "triplets", "--out", str(exported))  # its own files only: replaced
+    (exported / "notes.md").write_text("mine", encoding="utf-8")
+    result = etl("export", "triplets", "--out", str(exported), ok=False)
+    assert "(notes.md)" in result.output
+    assert (exported / "notes.md").read_text(encoding="utf-8") == "mine"
+
+
+def test_an_export_from_before_manifests_is_still_replaced(etl, exported: Path) -> None:
+    (exported / ".etl-export.json").unlink()
+    etl("export", "triplets", "--out", str(exported))
+    assert (exported / ".etl-export.json").is_file()
 
 
 def test_export_without_triplets_says_what_to_do(etl, tmp_path: Path) -> None:

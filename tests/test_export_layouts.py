@@ -251,6 +251,7 @@ def test_the_default_export_is_todays(etl, mined: Path, tmp_path: Path) -> None:
             "train_triplets.jsonl",
             "val_triplets.jsonl",
             "data_preparation_stats.json",
+            ".etl-export.json",
         )
     }
     for name in files:
@@ -289,7 +290,7 @@ def test_bad_layout_names_are_refused(etl, mined: Path, tmp_path: Path) -> None:
     result = etl(
         "export", "triplets", "--out", str(tmp_path / "x"), env={"ETL_EXPORT_FORMATS": "triplet,pairs"}, ok=False
     )
-    assert result.exit_code != 0 and "export_formats must list" in result.output
+    assert result.exit_code == 2 and "export_formats must be one or more comma-separated" in result.output
     assert not (tmp_path / "x").exists()
 
 

@@ -292,3 +292,43 @@ def test_readers_name_the_line_in_the_exception(tmp_path: Path) -> None:
     path.write_text('{"source": "a", "target": "b"}\nnope\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"p\.jsonl:2: not valid JSON"):
         readers.read_pairs(path)
+
+
+def test_an_absurd_line_is_refused_with_file_and_line(etl, tmp_path: Path, warehouse_path: Path) -> None:
+    from etl.steps.imports.lines import MAX_LINE, PAYLOAD_CAP
+
+    path = tmp_path / "big.jsonl"
+    huge = "가" * (MAX_LINE + 1)
+    line = f'{{"source": "{huge}", "target": "x"}}'
+    path.write_text(f'{{"source": "딥러닝", "target": "deep learning"}}\n{line}\n', encoding="utf-8")
+    result = etl("import", "pairs", str(path), ok=False)
+    assert result.exit_code == 1 and f"{path}:2: the line has {len(line):,} characters" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    etl("import", "pairs", str(path), "--skip-bad-lines")
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM imported_pairs") == 1
+        rule, payload = wh.execute("SELECT rule, payload FROM rejects WHERE step = 'import.pairs'").fetchone()
+    assert rule == "too_long" and len(payload) < PAYLOAD_CAP + 40 and payload.startswith('{"source": "가가')
+
+
+def test_landed_files_are_listed_and_dropped(etl, tmp_path: Path, warehouse_path: Path) -> None:
+    from etl.steps.pipeline import EXAMPLE_PAIRS
+
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text('{"source": "신경망", "target": "neural network"}\n', encoding="utf-8")
+    etl("import", "pairs", str(EXAMPLE_PAIRS))
+    etl("import", "pairs", str(mine))
+    etl("clean")
+    listed = etl("import", "list").output.splitlines()
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        example_rows = wh.scalar("SELECT count(*) FROM imported_pairs WHERE file = ?", [str(EXAMPLE_PAIRS.resolve())])
+    assert any(str(EXAMPLE_PAIRS.resolve()) in line and f"{example_rows}" in line for line in listed), listed
+    assert any(str(mine.resolve()) in line for line in listed)
+    result = etl("import", "drop", "example_pairs.jsonl")
+    assert f"pairs removed  {example_rows:,}" in result.output and "etl clean" in result.output
+    etl("clean")
+    with Warehouse.open(warehouse_path, read_only=True) as wh:
+        assert wh.scalar("SELECT count(DISTINCT file) FROM imported_pairs") == 1
+        assert sorted(t for (t,) in wh.execute("SELECT text FROM terms").fetchall()) == ["neural network", "신경망"]
+    unknown = etl("import", "drop", "nothing.jsonl", ok=False)
+    assert unknown.exit_code == 1 and "the landed files are mine.jsonl" in unknown.output

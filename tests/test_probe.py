@@ -202,7 +202,7 @@ def test_report_shows_the_probe(etl, mined: Path, tmp_path: Path) -> None:
     etl("report", "--out", str(page))
     html = page.read_text(encoding="utf-8")
     assert 'id="probe"' in html and "No probe of these triplets" not in html
-    assert f"<td>mined</td><td>{got['mined', 'target', 'mrr@10']:.3f}</td>" in html
+    assert f'<td>mined</td><td class="num">{got["mined", "target", "mrr@10"]:.3f}</td>' in html
 
 
 def test_run_probes_the_example_before_exporting(etl, warehouse_path: Path) -> None:
@@ -237,8 +237,8 @@ def test_run_without_the_probe(etl, warehouse_path: Path) -> None:
     ("env", "message"),
     [
         ({"ETL_PROBE_LOSS": "cosine"}, "probe_loss must be one of mnrl, triplet"),
-        ({"ETL_PROBE_EPOCHS": "0"}, "probe_epochs must be between 1 and 100"),
-        ({"ETL_PROBE_ANCHORS": "0"}, "probe_anchors must be at least 1"),
+        ({"ETL_PROBE_EPOCHS": "0"}, "probe_epochs must be a whole number 1 <= x <= 100,"),
+        ({"ETL_PROBE_ANCHORS": "0"}, "probe_anchors must be a whole number 1 <= x <="),
     ],
 )
 def test_settings_are_checked(env: dict[str, str], message: str) -> None:

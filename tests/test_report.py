@@ -161,7 +161,7 @@ def _figures(text: str) -> dict[str, str]:
     return found
 
 
-def test_an_empty_warehouse_gives_a_page_that_says_so(etl, tmp_path: Path, plotly: None) -> None:
+def test_an_empty_warehouse_gives_a_page_that_says_so(etl, created: Path, tmp_path: Path, plotly: None) -> None:
     etl("report", "--out", str(tmp_path / "report.html"))
     text = (tmp_path / "report.html").read_text(encoding="utf-8")
     dom = parse(text)
@@ -191,7 +191,7 @@ def test_members_per_band_come_from_anchor_bands(etl, full: Path, tmp_path: Path
     assert "not recorded" in report_figures.population(data).note
 
 
-def test_without_plotly_the_command_says_what_to_install(etl, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_plotly_the_command_says_what_to_install(etl, created: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "plotly", None)
     monkeypatch.setitem(sys.modules, "plotly.offline", None)
     result = etl("report", ok=False)
@@ -210,7 +210,7 @@ def test_every_plot_renders_in_chromium_without_errors(etl, full: Path, tmp_path
     assert not [line for line in console if "rror" in line or "Uncaught" in line], console
 
 
-def test_the_empty_page_loads_without_errors_in_chromium(etl, tmp_path: Path, chromium: str) -> None:
+def test_the_empty_page_loads_without_errors_in_chromium(etl, created: Path, tmp_path: Path, chromium: str) -> None:
     page = tmp_path / "report.html"
     etl("report", "--out", str(page))
     dom = parse(browser(chromium, tmp_path, page, "--dump-dom").stdout)
@@ -231,3 +231,20 @@ def test_the_screenshot_shows_the_plots(etl, full: Path, tmp_path: Path, chromiu
     for colour in BAND_COLOURS:  # the bands' bars were drawn, each over a sizeable area
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
         assert (pixels == rgb).all(axis=1).sum() > 5_000, colour
+
+
+def test_figures_stay_legible(etl, full: Path, tmp_path: Path, plotly: None) -> None:
+    """The LLM legend sits under its plots, small counts show on a log axis, labels that cannot fit hide, text columns align left."""
+    etl("report", "--out", str(tmp_path / "report.html"))
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    figures = {key: json.loads(value) for key, value in _figures(text).items()}
+    llm = figures["plot-llm"]["layout"]
+    titles = [a["y"] for a in llm["annotations"]]  # the subplot titles sit above y = 1
+    assert llm["legend"]["y"] < 0 and min(titles) >= 1
+    assert figures["plot-positives"]["layout"]["yaxis"]["type"] == "log"
+    assert figures["plot-bands"]["layout"]["uniformtext"] == {"minsize": 10, "mode": "hide"}
+    runs = text.split('id="runs"', 1)[1].split("</table>", 1)[0]
+    first_row = runs.split("<tr>")[2]
+    cells = first_row.split("</td>")
+    assert cells[0].startswith('<td class="num">')  # run id
+    assert cells[1].startswith("<td>") and cells[2].startswith("<td>")  # step, status: text, left

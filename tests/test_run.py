@@ -311,3 +311,19 @@ def test_notebook_files_pairs_term_list_and_embeddings(etl, tmp_path: Path, ware
     rows = table_rows(warehouse_path, "SELECT model, count(*), any_value(dim) FROM term_embeddings GROUP BY model")
     assert rows == [("bge-m3", len(set(texts)), 32)]
     assert table_rows(warehouse_path, "SELECT count(*) FROM triplets")[0][0] > 0
+
+
+def test_a_run_given_files_says_what_earlier_runs_mixed_in(etl, tmp_path: Path) -> None:
+    etl("run", "--example")
+    pairs = tmp_path / "kengdic.jsonl"
+    pairs.write_text("".join(f'{{"source": "단어{i}", "target": "word{i}"}}\n' for i in range(12)), encoding="utf-8")
+    result = etl("run", "--pairs", str(pairs), "--embedder", "hash")
+    with Warehouse.open(etl.warehouse_path, read_only=True) as wh:
+        example_pairs = wh.scalar("SELECT count(*) FROM imported_pairs WHERE file LIKE '%example_pairs.jsonl'")
+        example_terms = wh.scalar("SELECT count(*) FROM imported_terms WHERE file LIKE '%example_terms.txt'")
+    warning = [line for line in result.output.splitlines() if line.startswith("warning")]
+    assert warning and f"{example_pairs:,} pairs from example_pairs.jsonl" in warning[-1]
+    assert f"{example_terms:,} terms from example_terms.txt" in warning[-1]
+    assert "kengdic" not in warning[-1]
+    fresh = etl("--warehouse", str(tmp_path / "fresh.duckdb"), "run", "--pairs", str(pairs), "--embedder", "hash")
+    assert "landed by earlier runs" not in fresh.output

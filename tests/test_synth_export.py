@@ -42,7 +42,7 @@ def synthesised(etl, llm_server: FakeLLMServer, tmp_path: Path, monkeypatch: pyt
 def test_export_writes_the_notebooks_files(etl, synthesised, tmp_path: Path) -> None:
     out = tmp_path / "dataset" / "synonyms"
     printed = etl("export", "synth", "--out", str(out)).output
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir() if p.name != ".etl-export.json") == [
         "cross_lingual_pairs.jsonl",
         "ko_en_parallel.jsonl",
         "ko_en_terms.jsonl",
@@ -109,3 +109,28 @@ def test_training_pair_deduplicates_ignoring_case() -> None:
         }
     )
     assert pair == {"ko_term": "모델", "en_terms": ["model", "models"], "category": "unknown"}
+
+
+def test_export_defaults_beside_the_warehouse_as_the_other_exports(etl, synthesised, warehouse_path: Path) -> None:
+    result = etl("export", "synth")
+    out = warehouse_path.parent / "exports" / "synonyms"
+    assert sorted(p.name for p in out.iterdir() if p.name != ".etl-export.json") == sorted(
+        ["ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json"]
+    )
+    assert str(out) in result.output
+
+
+def test_export_never_overwrites_a_file_it_did_not_write(etl, synthesised, tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "metadata.json").write_text('{"mine": true}', encoding="utf-8")
+    (out / "notes.txt").write_text("keep", encoding="utf-8")
+    result = etl("export", "synth", "--out", str(out), ok=False)
+    assert result.exit_code == 1 and "holds metadata.json, which no earlier synth export wrote" in result.output
+    assert (out / "metadata.json").read_text(encoding="utf-8") == '{"mine": true}'
+    (out / "metadata.json").unlink()
+    etl("export", "synth", "--out", str(out))
+    etl("export", "synth", "--out", str(out))  # its own files, listed in its manifest: rewritten
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep"
+    listed = json.loads((out / ".etl-export.json").read_text(encoding="utf-8"))
+    assert listed["written_by"] == "etl export synth" and "metadata.json" in listed["entries"]

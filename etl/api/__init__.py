@@ -31,11 +31,13 @@ from etl.api.resolve import PathLike, load_settings, read_settings
 from etl.api.steps import (
     check_ray,
     clean,
+    drop_import,
     embed,
     export_synonyms,
     export_synth,
     export_triplets,
     import_pairs,
+    import_sources,
     import_terms,
     index,
     mine,
@@ -60,11 +62,13 @@ __all__ = [
     "Warehouse",
     "check_ray",
     "clean",
+    "drop_import",
     "embed",
     "export_synonyms",
     "export_synth",
     "export_triplets",
     "import_pairs",
+    "import_sources",
     "import_terms",
     "index",
     "mine",
@@ -96,6 +100,7 @@ class Warehouse(store.Warehouse):
 
     def tables(self) -> list[str]:
         """Names of the warehouse's tables."""
+        self.check_open()
         rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
         return [name for (name,) in rows]
 
@@ -114,6 +119,7 @@ class Warehouse(store.Warehouse):
 
         from etl.steps import inspect
 
+        self.check_open()
         statements = inspect.read_only_statements(self, query)
         try:
             for statement in statements[:-1]:
@@ -129,6 +135,7 @@ def open(
 ) -> Warehouse:
     """Open (creating and migrating if needed) the warehouse at `path`, else the one the settings name.
 
+    With `read_only`, nothing is created: a missing file is a WarehouseError ("no warehouse at …").
     `config` is a settings file used instead of ./etl.toml; `create=False` refuses a missing file
     instead of creating it. Close it (or use `with`) to release the file lock, so that an `etl`
     command can open it too.

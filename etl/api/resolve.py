@@ -51,3 +51,10 @@ def read_settings(config_path: Path | None, overrides: Mapping[str, Any]) -> Set
 
 def as_path(value: PathLike | None) -> Path | None:
     return Path(value) if value is not None else None
+
+
+def not_blank(**given: Any) -> None:
+    """Refuse an empty name (a model, a column, an address): leaving it out is how to ask for the default."""
+    for name, value in given.items():
+        if isinstance(value, str) and not value.strip():
+            raise ConfigError(f"{name} (--{name.replace('_', '-')}) must not be empty; leave it out for the default")

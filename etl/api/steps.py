@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.resolve import PathLike, as_path, step_settings
+from etl.api.resolve import PathLike, as_path, not_blank, step_settings
 from etl.config import Settings
 from etl.errors import ConfigError
 from etl.output import Summary
@@ -39,8 +39,24 @@ def import_terms(
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
     from etl.steps import imports
 
+    not_blank(column=column)
     resolved = step_settings(wh, "import_terms", settings, (), ("format", "column", "skip_bad_lines"))
     return imports.terms(wh, resolved, Path(file), skip_bad_lines=skip_bad_lines, fmt=format, column=column)
+
+
+def import_sources(wh: store.Warehouse) -> list[tuple[str, str, int, int]]:
+    """Every file landed in the warehouse: (kind pairs|terms, file, rows, run_id)."""
+    from etl.steps import imports
+
+    wh.check_open()
+    return imports.sources(wh)
+
+
+def drop_import(wh: store.Warehouse, file: PathLike) -> Summary:
+    """Remove what one landed file brought (by path, or by name when unique); `etl clean` rebuilds without it."""
+    from etl.steps import imports
+
+    return imports.drop(wh, file)
 
 
 def clean(wh: store.Warehouse, **settings: Any) -> Summary:
@@ -63,6 +79,7 @@ def embed(
     from etl.steps import embed as step
     from etl.steps.embed.files import ImportSource
 
+    not_blank(term_column=term_column, vector_column=vector_column)
     resolved = step_settings(
         wh, "embed", settings, ("embed_",), ("vectors", "term_list", "term_column", "vector_column")
     )
@@ -76,6 +93,7 @@ def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False,
     """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
     from etl.steps import index as step
 
+    not_blank(model=model)
     return step.run(wh, step_settings(wh, "index", settings, ("index_",), ("model", "force")), model, force=force)
 
 
@@ -102,6 +120,7 @@ def mine(
     from etl.steps import mine as step
 
     own = ("model", "shard", "out", "merge", "ray", "ray_shards", "ray_vectors")
+    not_blank(model=model, shard=shard, ray=ray)
     resolved = step_settings(wh, "mine", settings, ("mine_",), own)
     chosen = [name for name, value in (("shard", shard), ("merge", merge), ("ray", ray)) if value not in (None, False)]
     if len(chosen) > 1:
@@ -128,6 +147,7 @@ def mine(
 
 def check_ray(ray: str | bool | None) -> None:
     """When `ray` asks for Ray (True or an address), fail saying what to install unless it is installed."""
+    not_blank(ray=ray)
     if ray not in (None, False):
         from etl.steps.mine import on_ray as mine_ray
 
@@ -155,11 +175,12 @@ def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings
     return step.run(wh, step_settings(wh, "export_triplets", settings, ("export_",), ("out",)), as_path(out))
 
 
-def export_synth(wh: store.Warehouse, out: PathLike, **settings: Any) -> Summary:
-    """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out`."""
+def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+    """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out` (default exports/synonyms)."""
     from etl.steps.synth import export as synth_export
 
-    return synth_export.run(wh, step_settings(wh, "export_synth", settings, (), ("out",)), Path(out))
+    resolved = step_settings(wh, "export_synth", settings, (), ("out",))
+    return synth_export.run(wh, resolved, Path(out) if out is not None else synth_export.default_dir(resolved))
 
 
 def export_synonyms(
@@ -176,6 +197,8 @@ def export_synonyms(
     from etl.steps.export import synonyms as step
 
     params = ("out", "explicit", "max_group_size", "oversize", "categories")
+    for category in categories:
+        not_blank(category=category)
     return step.run(wh, step_settings(wh, "export_synonyms", settings, (), params), as_path(out), explicit=explicit,
                     max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
 

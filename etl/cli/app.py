@@ -12,6 +12,7 @@ import click
 from etl import config
 from etl.errors import EtlError
 
+INTERRUPTED = 130
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -47,7 +48,7 @@ class App:
 
 
 class EtlGroup(click.Group):
-    """Turns an EtlError into one line on stderr and an exit code; `--debug` shows the traceback."""
+    """Turns an EtlError into one line on stderr and an exit code, Ctrl-C into exit 130; `--debug` shows the traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -57,3 +58,9 @@ class EtlGroup(click.Group):
                 raise
             click.secho(f"error: {exc}", err=True, fg="red")
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            # 128 + SIGINT, as a shell reports a command it interrupted; the step's run is marked failed.
+            click.secho("interrupted", err=True, fg="red")
+            ctx.exit(INTERRUPTED)

@@ -15,7 +15,13 @@ from etl.cli.app import App
 
 @click.group("export")
 def export_group() -> None:
-    """Write files for training jobs and for the notebooks' consumers."""
+    """Write files for training jobs and for the notebooks' consumers.
+
+    \b
+    Example:
+      etl export triplets --out dataset/v1
+      etl export synonyms
+    """
 
 
 @export_group.command("triplets")
@@ -79,7 +85,13 @@ def export_triplets_cmd(
     is_flag=True,
     help="Write mappings (머신러닝 => machine learning, ML): Korean and mixed-script terms to the group's English terms.",
 )
-@click.option("--max-group-size", type=int, default=20, show_default=True, help="Largest group written as one line.")
+@click.option(
+    "--max-group-size",
+    type=click.IntRange(2, 1_000_000),
+    default=20,
+    show_default=True,
+    help="Largest group written as one line.",
+)
 @click.option(
     "--oversize",
     type=click.Choice(["split", "skip"]),
@@ -119,11 +131,11 @@ def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_si
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.",
+    help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.  "
+    "[default exports/synonyms beside the warehouse, as etl run writes them]",
 )
 @click.pass_obj
-def export_synth(app: App, out: Path) -> None:
+def export_synth(app: App, out: Path | None) -> None:
     """Write the synthesis results as the seed notebook's files (JSONL and metadata.json).
 
     \b
@@ -153,7 +165,7 @@ def report_cmd(app: App, out: Path | None) -> None:
 
     \b
     Example:
-      pip install -e ".[report]" && etl report --out report.html && xdg-open report.html
+      pip install "ko-synonym-etl[report]" && etl report --out report.html && xdg-open report.html
     """
     from etl import api
 

@@ -11,7 +11,13 @@ from etl.cli.app import App
 
 @click.group("import")
 def import_group() -> None:
-    """Land existing data files (synonym pairs, vocabularies) in the warehouse."""
+    """Land existing data files (synonym pairs, vocabularies) in the warehouse.
+
+    \b
+    Example:
+      etl import pairs filtered_synonym_pairs.jsonl
+      etl import terms nouns.txt
+    """
 
 
 _PAIR_FORMATS = click.Choice(["jsonl", "csv", "tsv", "parquet"])
@@ -70,3 +76,36 @@ def import_terms(app: App, file: Path, fmt: str | None, column: str | None, skip
     with app.warehouse() as wh:
         summary = api.import_terms(wh, file, format=fmt, column=column, skip_bad_lines=skip_bad_lines)
         click.echo(summary.render())
+
+
+@import_group.command("list")
+@click.pass_obj
+def import_list(app: App) -> None:
+    """List every landed file: pairs or terms, its path, rows and the run that landed it.
+
+    \b
+    Example:
+      etl import list
+    """
+    from etl import api
+    from etl.output import format_table
+
+    with app.warehouse(read_only=True) as wh:
+        rows = api.import_sources(wh)
+    click.echo(format_table(["kind", "file", "rows", "run_id"], rows, max_width=100))
+
+
+@import_group.command("drop")
+@click.argument("file")
+@click.pass_obj
+def import_drop(app: App, file: str) -> None:
+    """Remove what one landed file brought (by path, or by name when unique); run `etl clean` after.
+
+    \b
+    Example:
+      etl import drop example_pairs.jsonl && etl clean
+    """
+    from etl import api
+
+    with app.warehouse() as wh:
+        click.echo(api.drop_import(wh, file).render())

@@ -17,7 +17,8 @@ def config_cmd(app: App) -> None:
     """Show every setting's effective value and where it came from.
 
     Settings resolve in this order, later winning: defaults, etl.toml (or --config),
-    ETL_<NAME> environment variables, command options.
+    ETL_<NAME> environment variables, command options. Each is checked against what the
+    setting accepts (the last column), wherever it comes from.
 
     \b
     Example:
@@ -30,12 +31,19 @@ def config_cmd(app: App) -> None:
     for key in config.keys():  # noqa: SIM118 -- etl.config is a module; keys() names its settings
         value = getattr(loaded.settings, key)
         shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
-        rows.append((key, shown, loaded.sources[key]))
-    click.echo(format_table(["setting", "value", "source"], rows, max_width=80))
+        rows.append((key, shown, loaded.sources[key], config.SPECS[key].describe()))
+    click.echo(format_table(["setting", "value", "source", "accepts"], rows, max_width=80))
 
 
 @click.command()
-@click.option("--runs", "last_runs", default=10, show_default=True, help="How many recent runs to list.")
+@click.option(
+    "--runs",
+    "last_runs",
+    type=click.IntRange(0, 1_000_000),
+    default=10,
+    show_default=True,
+    help="How many recent runs to list.",
+)
 @click.pass_obj
 def status(app: App, last_runs: int) -> None:
     """Show the warehouse: its path and size, each table's row count, and the last runs.
@@ -55,7 +63,13 @@ def status(app: App, last_runs: int) -> None:
 @click.option("--file", "query_file", type=click.File("r", encoding="utf-8"), help="Read the query from a file.")
 @click.option("--csv", "as_csv", is_flag=True, help="Output CSV with a header row.")
 @click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
-@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table output.")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(0, 1_000_000_000),
+    default=100,
+    show_default=True,
+    help="Rows shown in table output.",
+)
 @click.pass_obj
 def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: bool, max_rows: int) -> None:
     """Run a read-only query against the warehouse (statements that write are refused).
@@ -90,9 +104,13 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
 
 @click.command()
 @click.argument("what")
-@click.option("-n", "--rows", "n", default=10, show_default=True, type=click.IntRange(min=1), help="How many rows.")
+@click.option(
+    "-n", "--rows", "n", default=10, show_default=True, type=click.IntRange(1, 1_000_000), help="How many rows."
+)
 @click.option("--first", is_flag=True, help="The first rows in the order they were made, not a random sample.")
-@click.option("--seed", type=int, help="Seed of the random sample.  [default: the seed setting, 42]")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), help="Seed of the random sample.  [default: the seed setting, 42]"
+)
 @click.option("--category", help="Only this category (terms, translations, sentences, training-pairs).")
 @click.option(
     "--band", type=click.Choice(["easy", "medium", "hard", "other"]), help="Only this band (negatives, triplets)."

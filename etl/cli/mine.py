@@ -82,7 +82,9 @@ from etl.cli.app import App
     metavar="[ADDRESS]",
     help="Run the shards as Ray tasks: on a local Ray, or on the cluster at ADDRESS (e.g. auto, ray://head:10001). Needs the ray extra.",
 )
-@click.option("--ray-shards", type=int, help="With --ray: how many shards.  [default: the cluster's CPUs]")
+@click.option(
+    "--ray-shards", type=click.IntRange(min=1), help="With --ray: how many shards.  [default: the cluster's CPUs]"
+)
 @click.option(
     "--ray-vectors",
     type=click.Path(file_okay=False, path_type=Path),

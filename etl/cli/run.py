@@ -70,7 +70,11 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     metavar="[ADDRESS]",
     help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
 )
-@click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
+@click.option(
+    "--ray-shards",
+    type=click.IntRange(min=1),
+    help="With --ray: how many mining shards.  [default: the cluster's CPUs]",
+)
 @click.option(
     "--probe/--no-probe",
     default=None,

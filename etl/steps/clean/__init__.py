@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 STEP = "clean"
+PAYLOAD_CAP = 1_000  # characters of a refused row that `rejects.payload` keeps (as the import step keeps)
 
 
 def run(wh: Warehouse, settings: Settings) -> Summary:
@@ -206,8 +207,9 @@ def _write(
         wh,
         refused,
         "INSERT INTO rejects (run_id, step, rule, reason, source, line, call_hash, payload) "
-        "SELECT ?, ?, rule, reason, source, line, call_hash, payload FROM staged",
-        [run_id, STEP],
+        "SELECT ?, ?, rule, reason, source, line, call_hash, "
+        "CASE WHEN length(payload) > ? THEN left(payload, ?) || '…' ELSE payload END FROM staged",
+        [run_id, STEP, PAYLOAD_CAP, PAYLOAD_CAP],
     )
     sizes = groups.group_by("group_id").len()
     return {

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 # Placeholders an LLM or a spreadsheet writes where a term should be (compared case-folded).
-NULL_WORDS = ("null", "none", "n/a", "na", "nan", "nil", "undefined", "unknown", "-", "--", "?", "tbd")
+NULL_WORDS = vocab.NULL_WORDS
 # An English form must have at least this share of Latin letters among its letters.
 LATIN_SHARE = 0.8
 _LATIN = "[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]"
@@ -77,13 +77,7 @@ def texts(raw: pl.Series, max_length: int, ignore_spaces: bool) -> pl.DataFrame:
         .with_columns(vocab.normalize_expr(pl.col("raw")).alias("text"))
         .with_columns(
             (pl.col("raw") != text).alias("raw_changed"),
-            pl.when(text == "")
-            .then(pl.lit("empty"))
-            .when(text.str.to_lowercase().is_in(list(NULL_WORDS)))
-            .then(pl.lit("null_like"))
-            .when(text.str.len_chars() > max_length)
-            .then(pl.lit("too_long"))
-            .alias("term_rule"),
+            vocab.term_rule(text, max_length).alias("term_rule"),
             pl.when(text.str.contains(_INITIALISM))
             .then(pl.lit("initialism_dots"))
             .when(text.str.contains(ACRONYM_DOT))

@@ -205,6 +205,16 @@ def store(wh: Warehouse, ids: np.ndarray, matrix: np.ndarray, model: str, run_id
     return int(row[0]) if row else 0
 
 
+def _refused_rows(refused: Any, terms_file: str) -> list[tuple[str, str, str, Any]]:
+    """Rejects for term-list texts `etl clean` would refuse: the text, its rule and line (payload capped)."""
+    reasons = {"empty": "empty after normalisation", "null_like": "a placeholder, not a term",
+               "too_long": "longer than clean_max_length"}  # fmt: skip
+    return [
+        (raw[:1000], rule, f"{reasons[rule]} ({terms_file}:{line})", None)
+        for raw, rule, line in refused.select("raw", "rule", "line").iter_rows()
+    ]
+
+
 def _reject(wh: Warehouse, rejects: list[tuple[str, str, str, Any]], model: str, run_id: int) -> None:
     if rejects:
         wh.con.executemany(
@@ -236,7 +246,12 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
                 "raw": data.texts,
                 "line": np.arange(1, len(data.texts) + 1, dtype=np.int64),
             }
-        )
+        ).with_columns(vocab.term_rule(pl.col("text"), settings.clean_max_length).alias("rule"))
+        # What `etl clean` would refuse as a term is refused here too, so the order of the steps
+        # never decides the vocabulary.
+        keep = frame["rule"].is_null().to_numpy()
+        refused = frame.filter(pl.col("rule").is_not_null())
+        frame = frame.filter(pl.col("rule").is_null())
         with wh.transaction():
             wh.con.register("import_terms", frame)
             try:
@@ -244,12 +259,15 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
                 added = int(wh.one(new_terms)[0])
             finally:
                 wh.con.unregister("import_terms")
-            id_of = vocab.ensure_terms(wh, data.normalized, "import", run.run_id)
-            ids = np.array([id_of[t] for t in data.normalized], dtype=np.int64)
-            landed = store(wh, ids, data.matrix, model, run.run_id)
+            kept_texts = frame["text"].to_list()
+            id_of = vocab.ensure_terms(wh, kept_texts, "import", run.run_id)
+            ids = np.array([id_of[t] for t in kept_texts], dtype=np.int64)
+            landed = store(wh, ids, data.matrix[keep], model, run.run_id)
+            _reject(wh, _refused_rows(refused, str(data.terms_file)), model, run.run_id)
             _check(wh)
-        run.counts.update(rows=len(ids), new_terms=added, embedded=landed, kept=len(ids) - landed)
-        return (
+        run.counts.update(rows=len(ids), new_terms=added, embedded=landed, kept=len(ids) - landed,
+                          refused=refused.height)  # fmt: skip
+        summary = (
             Summary(f"embed: import -> {model}")
             .add("file", data.vectors_file)
             .add("rows", len(ids))
@@ -257,5 +275,7 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
             .add("new terms", added)
             .add("embedded", landed)
             .add("already had a vector", len(ids) - landed)
-            .add("seconds", run.seconds)
         )
+        if refused.height:
+            summary.add("refused as terms (rejects)", refused.height)
+        return summary.add("seconds", run.seconds)

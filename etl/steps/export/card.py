@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import __version__
+from etl.steps.export import stats as export_stats
 from etl.steps.export.layouts import LOSSES, SCORE_LOSSES, SPLITS
 from etl.warehouse import Warehouse
 
@@ -121,18 +122,23 @@ def metadata(directory: Path, layout: str, parts: dict[str, pa.Table], license_i
     }
 
 
-def sources(wh: Warehouse) -> list[str]:
-    """Where the synonym pairs came from: imported files (by name) and the LLM that synthesised them."""
+def sources(wh: Warehouse, mined_by: int) -> list[str]:
+    """Where the mined pairs came from: files imported and translations synthesised before mine run `mined_by`."""
     found = [
         f"imported pairs file `{Path(file).name}` ({n:,} lines)"
-        for file, n in wh.execute("SELECT file, count(*) FROM imported_pairs GROUP BY file ORDER BY file").fetchall()
+        for file, n in wh.execute(
+            "SELECT file, count(*) FROM imported_pairs WHERE run_id < ? GROUP BY file ORDER BY file", [mined_by]
+        ).fetchall()
     ]
-    translated = wh.scalar("SELECT count(*) FROM translations")
+    translated = wh.scalar("SELECT count(*) FROM translations WHERE run_id < ?", [mined_by])
     if translated:
         models = [r[0] for r in wh.execute(
             "SELECT DISTINCT model FROM llm_calls WHERE task = 'translate' AND status = 'ok' ORDER BY model"
         ).fetchall()]  # fmt: skip
         found.append(f"{translated:,} Korean terms translated by {', '.join(f'`{m}`' for m in models) or 'an LLM'}")
+    later = export_stats.changed_since(wh, mined_by)
+    if later:
+        found.append(f"(the inputs changed after mine run {mined_by}, by {', '.join(later)}; these rows predate that)")
     return found or ["no recorded source"]
 
 

@@ -162,3 +162,13 @@ def _split_params(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, Any]:
     if row:
         return {"run_id": row[0][0], **json.loads(row[0][1])}
     return {"run_id": None, **{k: mine_run["params"][k] for k in ("split_by", "split_train_ratio")}}
+
+
+def changed_since(wh: Warehouse, mined_by: int) -> list[str]:
+    """Runs that changed the mined inputs (imports, synthesis, clean, embed) after mine run `mined_by`."""
+    rows = wh.execute(
+        "SELECT step, run_id FROM runs WHERE status = 'ok' AND run_id > ? "
+        "AND (step IN ('clean', 'embed') OR step LIKE 'import.%' OR step LIKE 'synth.%') ORDER BY run_id",
+        [mined_by],
+    ).fetchall()
+    return [f"{step} run {run_id}" for step, run_id in rows]

@@ -10,7 +10,9 @@ own folder DIR/<layout>/ as train.parquet, validation.parquet, train.jsonl, vali
 dataset/ (DatasetDict + card).
 
 Write mode: replace the directory. Everything is written into a temporary directory beside DIR
-and then renamed into place, so a crash never leaves a half-written export at DIR. Rows come in a
+and then renamed into place, so a crash never leaves a half-written export at DIR. DIR/.etl-export.json
+(the manifest) lists the entries the export wrote; a DIR holding anything else (the notebook's inputs,
+say) is refused with the foreign names, never replaced. Rows come in a
 seeded shuffled order (the notebook shuffles too), the same on every export of the same triplets.
 """
 
@@ -24,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import output
+from etl import manifest, output
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
+from etl.steps.export import stats as export_stats
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
@@ -113,7 +116,8 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
         }  # fmt: skip
         if not options.default:
             stats["layouts"] = _layout_stats(options, layouts, stats)
-        sources = export_card.sources(wh)
+        sources = export_card.sources(wh, int(mine_run["run_id"]))
+        stale = export_stats.changed_since(wh, int(mine_run["run_id"]))
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         staging.chmod(0o755)  # mkdtemp makes it private; the export is meant to be shared
@@ -127,7 +131,13 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
                            "mine_run_id": mine_run["run_id"]})  # fmt: skip
         if layouts:
             run.counts["layouts"] = {name: layout.rows() for name, layout in layouts.items()}
-    return _summary(out, table, stats, options, layouts, run.seconds)
+        if stale:
+            run.counts["inputs_changed_after_mining"] = stale
+    summary = _summary(out, table, stats, options, layouts, run.seconds)
+    if stale:
+        summary.add("warning", f"these triplets are from mine run {mine_run['run_id']}; {', '.join(stale)} changed "
+                               "its inputs since: run `etl mine` to mine them, then export again")  # fmt: skip
+    return summary
 
 
 def _summary(
@@ -182,8 +192,8 @@ def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], s
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise EtlError(f"{out} is a file; give --out a directory")
-    if out.is_dir() and any(out.iterdir()) and not (out / STATS_FILE).exists():
-        raise EtlError(f"{out} is not empty and holds no earlier triplet export; choose a new or empty directory")
+    manifest.check_target(out, legacy={STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair),
+                                       *export_layouts.LAYOUTS}, marker=STATS_FILE)  # fmt: skip
 
 
 def _mine_run(wh: Warehouse) -> dict[str, Any]:
@@ -236,6 +246,7 @@ def _write_all(
         export_card.write(folder / LAYOUT_DATASET_DIR, name, layout.parts, stats, sources, options.license, dropped)
     text = json.dumps(stats, indent=2, ensure_ascii=False) + "\n"
     (staging / STATS_FILE).write_text(text, encoding="utf-8")
+    manifest.write(staging)
 
 
 def _write_layout(folder: Path, parts: dict[str, pa.Table]) -> None:

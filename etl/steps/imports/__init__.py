@@ -49,12 +49,14 @@ _SQL = {
     "imported_pairs": {
         "count": "SELECT count(*) FROM imported_pairs WHERE file = ?",
         "delete": "DELETE FROM imported_pairs WHERE file = ?",
+        "files": "SELECT file, count(*), max(run_id) FROM imported_pairs GROUP BY file ORDER BY file",
         "insert": "INSERT INTO imported_pairs (source, target, similarity, extra, file, line, run_id) "
         "SELECT source, target, similarity, CAST(extra AS JSON), ?, line, ? FROM landing",
     },
     "imported_terms": {
         "count": "SELECT count(*) FROM imported_terms WHERE file = ?",
         "delete": "DELETE FROM imported_terms WHERE file = ?",
+        "files": "SELECT file, count(*), max(run_id) FROM imported_terms GROUP BY file ORDER BY file",
         "insert": "INSERT INTO imported_terms (text, file, line, run_id) SELECT text, ?, line, ? FROM landing",
     },
 }
@@ -93,6 +95,40 @@ def _land(
     if replaced:
         summary.add("replaced from an earlier import", replaced)
     return summary.add("seconds", round(run.seconds, 2)).add("next", "etl clean")
+
+
+def sources(wh: Warehouse) -> list[tuple[str, str, int, int]]:
+    """Every landed file: (kind, file, rows, run_id), pairs first."""
+    found = []
+    for kind, table in (("pairs", "imported_pairs"), ("terms", "imported_terms")):
+        rows = wh.execute(_SQL[table]["files"]).fetchall()
+        found += [(kind, file, int(n), int(run_id)) for file, n, run_id in rows]
+    return found
+
+
+def drop(wh: Warehouse, path: Path | str) -> Summary:
+    """Remove what one file landed (its rows and its import rejects); `etl clean` then rebuilds without it."""
+    from etl.errors import EtlError
+
+    landed = {file: (kind, rows) for kind, file, rows, _ in sources(wh)}
+    file = str(Path(path).resolve())
+    if file not in landed:
+        file = next((f for f in landed if Path(f).name == str(path)), file)  # a bare name is enough when unique
+    if file not in landed:
+        known = ", ".join(sorted(Path(f).name for f in landed)) or "none"
+        raise EtlError(f"no landed file {str(path)!r}; the landed files are {known} (`etl import list`)")
+    kind, rows = landed[file]
+    table, step = ("imported_pairs", "import.pairs") if kind == "pairs" else ("imported_terms", "import.terms")
+    with wh.run("import.drop", {"file": file}) as run, wh.transaction():
+        wh.execute(_SQL[table]["delete"], [file])
+        wh.execute("DELETE FROM rejects WHERE step = ? AND source = ?", [step, file])
+        run.counts.update({"rows": rows, "kind": kind})
+    return (
+        Summary(f"import.drop: run {run.run_id}")
+        .add("file", file)
+        .add(f"{kind} removed", rows)
+        .add("next", "etl clean")
+    )
 
 
 def _bad_frame(bad: list[readers.Bad]) -> pl.DataFrame:

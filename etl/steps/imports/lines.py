@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import polars as pl
 
 SKIP_HINT = "fix the input or rerun with --skip-bad-lines to send bad lines to rejects"
+MAX_LINE = 1_000_000  # characters; a longer line is no term or pair, and would only slow every later step
+PAYLOAD_CAP = 1_000  # characters of a refused line that `rejects.payload` keeps
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Lines:
     def refuse(self, line: int, rule: str, reason: str, payload: str) -> None:
         if not self.skip:
             raise InputError(f"{self.path}:{line}: {reason}; {SKIP_HINT}")
-        self.bad.append(Bad(line, rule, reason, payload))
+        self.bad.append(Bad(line, rule, reason, capped(payload)))
 
     def result(self) -> Read:
         import polars as pl
@@ -80,7 +82,7 @@ def decode(path: Path, lines: Lines) -> str:
     if not data.strip():
         raise InputError(f"{path}:1: the file is empty; give a file with at least one row")
     try:
-        return data.decode("utf-8-sig")
+        return refuse_long_lines(data.decode("utf-8-sig"), lines)
     except UnicodeDecodeError:
         pass
     out = []
@@ -92,7 +94,27 @@ def decode(path: Path, lines: Lines) -> str:
             reason = f"not UTF-8 (byte 0x{byte:02x} at column {exc.start + 1}); save the file as UTF-8"
             lines.refuse(number, "not_utf8", reason, raw.decode("utf-8", errors="replace"))
             out.append("")
+    return refuse_long_lines("\n".join(out), lines)
+
+
+def refuse_long_lines(text: str, lines: Lines) -> str:
+    """Refuse (and blank, keeping line numbers) every line over MAX_LINE characters."""
+    if len(text) <= MAX_LINE:
+        return text
+    out = text.split("\n")
+    for number, line in enumerate(out, start=1):
+        if len(line) > MAX_LINE:
+            reason = f"the line has {len(line):,} characters, more than the {MAX_LINE:,} a line may have"
+            lines.refuse(number, "too_long", reason, line)
+            out[number - 1] = ""
     return "\n".join(out)
+
+
+def capped(payload: str) -> str:
+    """At most PAYLOAD_CAP characters of a refused line, marked when cut."""
+    if len(payload) <= PAYLOAD_CAP:
+        return payload
+    return payload[:PAYLOAD_CAP] + f"… ({len(payload):,} characters)"
 
 
 def numbered(text: str) -> Iterator[tuple[int, str]]:

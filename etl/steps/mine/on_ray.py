@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl import output
+from etl import install_hint, output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.steps import mine
@@ -29,7 +29,6 @@ from etl.warehouse import Warehouse
 if TYPE_CHECKING:
     from etl.steps.mine.data import MineInputs
 
-INSTALL_HINT = 'pip install ".[ray]"'
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
 _ARRAYS = ("ids", "vecs", "group", "norm", "anchors", "pos_ptr", "pos_rows", "excluded_norms", "group_norms",
            "group_index", "variant_ptr", "variant_keys", "variant_rules", "excluded_variants", "group_variants")  # fmt: skip
@@ -40,7 +39,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+        raise ConfigError(f"--ray needs Ray, which is not installed: {install_hint('ray')}") from None
     return ray
 
 

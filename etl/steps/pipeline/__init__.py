@@ -73,6 +73,7 @@ class Result:
 
     outcomes: list[Outcome] = field(default_factory=list)
     out: Path | None = None
+    also: list[str] = field(default_factory=list)  # what earlier runs landed that this one mines too
 
     def as_dict(self) -> dict[str, Any]:
         """Each stage's outcome (status, seconds, rows in and out, note) by stage name, for scripts."""
@@ -89,7 +90,15 @@ class Result:
         ]
         table = format_table(["step", "outcome", "seconds", "rows in", "rows out", "note"], rows, max_width=64)
         where = f"\nexports  {self.out}" if self.out is not None else ""
-        return f"etl run\n{table}{where}"
+        also = f"\nwarning  {self.also_line()}" if self.also else ""
+        return f"etl run\n{table}{where}{also}"
+
+    def also_line(self) -> str:
+        """What this run mined besides the files it was given, in one line."""
+        return (
+            f"besides the given files this run also used {'; '.join(self.also)}, landed by earlier runs "
+            "(`etl import drop FILE` removes one; a new --warehouse uses only the given files)"
+        )
 
 
 def needs_llm(inputs: Inputs, start: str | None, only: str | None) -> bool:
@@ -129,6 +138,9 @@ def run(
         stages = _selected(plan(wh, settings, inputs, check_llm(settings)), names, start, only)
 
     result = Result(out=inputs.out if any(s.name == "export" for s in stages) else None)
+    result.also = mixed_in(wh, inputs)
+    if result.also:
+        notify("warning: " + result.also_line())
     params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
     with wh.run("run", params) as run:
         for stage in stages:
@@ -140,6 +152,26 @@ def run(
             _run_stage(wh, settings, stage, run, result, notify)
         run.counts = _counts(result)
     return result
+
+
+_OTHER_FILES = {
+    "pairs": "SELECT file, count(*) FROM imported_pairs WHERE NOT list_contains(?, file) GROUP BY file ORDER BY file",
+    "terms": "SELECT file, count(*) FROM imported_terms WHERE NOT list_contains(?, file) GROUP BY file ORDER BY file",
+}
+
+
+def mixed_in(wh: Warehouse, inputs: Inputs) -> list[str]:
+    """Landed rows from sources other than the files this run was given (none when it was given none)."""
+    given = [str(p.resolve()) for p in (inputs.pairs, inputs.terms) if p is not None]
+    if not given:
+        return []
+    also = []
+    for noun, query in _OTHER_FILES.items():
+        also += [f"{count:,} {noun} from {Path(file).name}" for file, count in wh.execute(query, [given]).fetchall()]
+    translated = int(wh.scalar("SELECT count(*) FROM translations") or 0)
+    if translated and not synthesises(inputs):
+        also.append(f"{translated:,} synthesised translations")
+    return also
 
 
 def _selected(stages: list[Stage], names: list[str], start: str | None, only: str | None) -> list[Stage]:

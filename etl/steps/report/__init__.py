@@ -20,20 +20,23 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl import install_hint
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.output import Summary
 from etl.warehouse import Warehouse
 
+_NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
+
 if TYPE_CHECKING:
     from etl.steps.report.figures import Section
 
-INSTALL = 'pip install -e ".[report]"'
 BIN_WIDTH = 0.02
 LAST_RUNS = 20
 TOTALS = ("terms", "synonym_pairs", "term_embeddings", "negatives", "triplets", "rejects", "llm_calls", "runs")
@@ -142,7 +145,9 @@ def _plotly_js() -> str:
     try:
         from plotly.offline import get_plotlyjs
     except ImportError as exc:
-        raise EtlError(f"`etl report` draws its plots with plotly, which is not installed; run {INSTALL}") from exc
+        raise EtlError(
+            f"`etl report` draws its plots with plotly, which is not installed; run {install_hint('report')}"
+        ) from exc
     return get_plotlyjs()
 
 
@@ -179,8 +184,8 @@ h1 { margin-bottom: 0.2rem; } .meta { color: #666; margin-top: 0; }
 section { margin: 2rem 0; border-top: 1px solid #ddd; padding-top: 0.5rem; }
 .note { color: #555; } .empty { color: #8a5a00; background: #fff6e0; padding: 0.8rem; border-radius: 4px; }
 table { border-collapse: collapse; font-size: 0.85rem; margin-top: 0.5rem; }
-td, th { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; } th { background: #f4f4f4; }
-td:first-child, th:first-child { text-align: left; }
+td, th { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; } th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 #page-errors { color: #b00020; white-space: pre-wrap; } #render-status { color: #888; font-size: 0.8rem; }
 """
 
@@ -235,6 +240,13 @@ def _table(rows: list[list[Any]]) -> str:
     head, *rest = rows
     out = ["<table><tr>", *(f"<th>{html.escape(str(h))}</th>" for h in head), "</tr>"]
     for row in rest:
-        out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+        out.append("<tr>" + "".join(_cell(v) for v in row) + "</tr>")
     out.append("</table>")
     return "".join(out)
+
+
+def _cell(value: Any) -> str:
+    """A table cell: numbers right-aligned so their digits line up, text left-aligned."""
+    text = str(value)
+    numeric = isinstance(value, (int, float)) or bool(_NUMBER.fullmatch(text))
+    return f'<td class="num">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>"

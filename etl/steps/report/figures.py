@@ -91,7 +91,9 @@ def bands(data: Data) -> Section:
         shares = [100 * counts.get(s, 0) / totals[s] for s in splits]
         fig.add_bar(y=splits, x=shares, name=difficulty, orientation="h", marker_color=BAND_COLOURS.get(difficulty),
                     text=[f"{counts.get(s, 0):,}" for s in splits], textposition="inside")  # fmt: skip
-    _layout(fig, height=260, barmode="stack", xaxis_title="share of triplets (%)", yaxis={"autorange": "reversed"})
+    # A label that does not fit its segment is hidden rather than shrunk to a smudge; hovering shows it.
+    _layout(fig, height=260, barmode="stack", xaxis_title="share of triplets (%)", yaxis={"autorange": "reversed"},
+            uniformtext={"minsize": 10, "mode": "hide"})  # fmt: skip
     note = ", ".join(f"{s}: {totals[s]:,} triplets" for s in splits) + "; bar labels are triplet counts."
     return Section("bands", title, note, fig)
 
@@ -103,8 +105,12 @@ def positives(data: Data) -> Section:
     title = "Positives per anchor"
     if not data.positives:
         return Section("positives", title, "No triplets yet: run `etl mine`.")
-    fig = go.Figure(go.Bar(x=[p for p, _ in data.positives], y=[a for _, a in data.positives], marker_color="#4a6fa5"))
-    _layout(fig, height=300, xaxis_title="distinct positives", yaxis_title="anchors", xaxis={"dtick": 1})
+    counts = [a for _, a in data.positives]
+    fig = go.Figure(go.Bar(x=[p for p, _ in data.positives], y=counts, marker_color="#4a6fa5",
+                           text=[f"{a:,}" for a in counts], textposition="outside"))  # fmt: skip
+    # Log scale: most anchors have one or two positives, and linear bars for 3-7 would be a pixel high.
+    _layout(fig, height=300, xaxis_title="distinct positives", yaxis={"type": "log", "title": "anchors (log)"},
+            xaxis={"dtick": 1})  # fmt: skip
     recorded = data.mine_counts.get("positives_per_anchor")
     note = "Anchors with at least one triplet."
     if recorded:
@@ -237,8 +243,9 @@ def llm_calls(data: Data) -> Section:
                              y=[_at(ok.get(t, {}).get(f"{kind}_tokens"), i) for t in tasks
                                 for kind in ("prompt", "completion")],
                              name=name, showlegend=False, marker_color=shades[name]), 1, 3)  # fmt: skip
-    _layout(fig, height=400, barmode="group")
-    fig.update_layout(margin={"t": 90})  # room for the legend above the subplot titles
+    _layout(fig, height=420, barmode="group")
+    # The legend goes under the plots: above them it covered the subplot titles.
+    fig.update_layout(margin={"t": 50, "b": 110}, legend={"orientation": "h", "y": -0.3, "yanchor": "top"})
     header = ["task", "status", "calls", "attempts", *(f"latency {p}" for p in PERCENTILES),
               *(f"prompt {p}" for p in PERCENTILES), *(f"completion {p}" for p in PERCENTILES)]  # fmt: skip
     table = [header] + [

@@ -18,12 +18,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from etl import manifest
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.output import Summary
 from etl.warehouse import Warehouse
 
 FILES = ("ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json")
+
+
+def default_dir(settings: Settings) -> Path:
+    """Where the files go when no --out is given: beside the warehouse, as the other exports."""
+    return Path(settings.warehouse).parent / "exports" / "synonyms"  # where `etl run` puts them too
 
 
 def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
@@ -50,11 +56,13 @@ def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
             "generation_model": ", ".join(models),
             "created_at": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         }
+        manifest.check_files(out, FILES)
         out.mkdir(parents=True, exist_ok=True)
         _write(out / FILES[0], _jsonl(terms))
         _write(out / FILES[1], _jsonl(sentences))
         _write(out / FILES[2], _jsonl(pairs))
         _write(out / FILES[3], json.dumps(metadata, ensure_ascii=False, indent=2) + "\n")
+        manifest.write(out, manifest.SYNTH, FILES)
         run.counts = {"terms": len(terms), "sentences": len(sentences), "pairs": len(pairs)}
     return (
         Summary(f"export synth → {out}")
