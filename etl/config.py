@@ -75,6 +75,8 @@ class Settings:
     mine_max_neg_ratio: float = 0.0  # 0 = off; else a negative scores at most this x the anchor-positive cosine
     mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
     mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
+    mine_language: str = "any"  # which language pool negatives come from: any, anchor, positive, mix
+    mine_language_mix: float = 0.5  # with mine_language mix: the share of negatives from the anchor's language
 
     # Split
     split_train_ratio: float = 0.9
@@ -194,6 +196,7 @@ def _validate(s: Settings) -> None:
         "embedder": ("ollama", "openai", "hash", "import"),
         "index_dtype": ("auto", "f32", "f16", "bf16", "i8"),
         "mine_search": ("auto", "exact", "ann"),
+        "mine_language": ("any", "anchor", "positive", "mix"),
         "split_by": ("group", "triplet"),
     }
     for key, allowed in choices.items():
@@ -219,6 +222,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("mine_easy, mine_medium and mine_hard must not overlap; give each band its own [low, high)")
     if not 0.0 <= s.mine_max_neg_ratio <= 1.0:
         raise ConfigError(f"mine_max_neg_ratio must be between 0 (off) and 1, not {s.mine_max_neg_ratio}")
+    if not 0.0 <= s.mine_language_mix <= 1.0:
+        raise ConfigError(
+            f"mine_language_mix must be between 0 and 1 (the anchor language's share), not {s.mine_language_mix}"
+        )
     pct = s.mine_percentiles
     if len(pct) != 4 or not all(0.0 <= a < b <= 1.0 for a, b in itertools.pairwise(pct)):
         raise ConfigError(f"mine_percentiles must be four increasing fractions in [0, 1] (band edges), not {pct}")

@@ -65,6 +65,11 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
 )
 @click.option("--ray-shards", type=int, help="With --ray: how many mining shards.  [default: the cluster's CPUs]")
+@click.option(
+    "--language",
+    type=click.Choice(["any", "anchor", "positive", "mix"]),
+    help="Language of the mined negatives (see `etl mine --help`).  [mine_language]",
+)
 @synth_options
 @seeds_option
 @click.pass_obj
@@ -81,6 +86,7 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
+      etl run --example --language anchor
       etl run --example --ray
     """
     from etl import api
@@ -90,7 +96,8 @@ def run_cmd(app: App, **options: Any) -> None:
         for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
     }
     llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
-    settings = {"embedder": options["embedder"], "embed_model": options["embed_model"], **llm}
+    settings = {"embedder": options["embedder"], "embed_model": options["embed_model"],
+                "mine_language": options["language"], **llm}  # fmt: skip
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
     client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl import vectors
 from etl.errors import EtlError, InputError
+from etl.steps.mine import pools
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class MineInputs:
     group_norms: np.ndarray  # sorted int64 keys group index * n_codes + norm code of every group member
     group_index: np.ndarray  # int64 dense index of each row's group, -1 when none
     n_codes: int
+    lang: np.ndarray  # int8 language pool per row: etl/steps/mine/pools.py's KO or EN
     counts: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -190,8 +192,9 @@ def load(wh: Warehouse, model: str) -> MineInputs:
     counts["anchors"] = len(anchors)
     counts["anchor_positive_pairs"] = len(dst)
     return MineInputs(
-        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes, counts
-    )
+        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
+        pools.load(wh, ids), counts,
+    )  # fmt: skip
 
 
 def _expand(

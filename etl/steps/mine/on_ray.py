@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = 'pip install ".[ray]"'
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
 _ARRAYS = ("ids", "vecs", "group", "norm", "anchors", "pos_ptr", "pos_rows", "excluded_norms", "group_norms",
-           "group_index")  # fmt: skip
+           "group_index", "lang")  # fmt: skip
 
 
 def import_ray() -> Any:

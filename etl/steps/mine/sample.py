@@ -263,7 +263,8 @@ def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     m = members
     taken = m.rank() < quota[m.anchor, m.band]
 
-    need = n - np.bincount(m.anchor[taken], minlength=quota.shape[0])
+    # An anchor ends with its quota's sum (n, or a language pool's share of n), as far as members allow.
+    need = np.minimum(quota.sum(axis=1), n) - np.bincount(m.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
     order = rest[np.lexsort((m.key[rest], m.anchor[rest]))]
     filled = np.zeros(m.anchor.size, dtype=bool)

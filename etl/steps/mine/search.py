@@ -87,6 +87,7 @@ class Context:
     perm: Permutation
     cap: np.ndarray | None  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
     top_k: int = 100  # ANN shortlist length before margins
+    off: np.ndarray | None = None  # bool per vocabulary row: outside the language pool mined (blanked like exclusions)
     workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
     _masks: dict[int, np.ndarray] = field(init=False, default_factory=dict)
@@ -179,6 +180,8 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     m, n_rows = sims.shape
     which, rows = inputs.exclusions(anchors)
     sims[which, rows] = BLANK
+    if ctx.off is not None:
+        np.copyto(sims, np.float32(BLANK), where=ctx.off)
     if ctx.cap is not None:
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])

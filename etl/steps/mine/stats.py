@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.steps import split
 from etl.steps.mine.calibration import sample_cosines
+from etl.steps.mine.pools import describe, pair_counts, pair_shares
 from etl.steps.mine.sample import BAND_NAMES
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ def run_counts(
         "triplets": int(triplets.height),
         "found": mined.found,
         "bands": bands,
+        "language": plan.language,
+        "languages": pair_counts(inputs, p),
+        "language_shares": pair_shares(pair_counts(inputs, p)),
         "positives_per_anchor": {
             "mean": round(float(positives.mean()), 4),
             "min": int(positives.min()),
@@ -150,6 +154,10 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
         summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
     bands = counts["config"]["bands"]
     summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
+    for kind, pool_bands in counts["config"].get("pool_bands", {}).items():
+        if kind != "all":
+            shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in pool_bands.items())
+            summary.add(f"  {kind}-language", shown)
     summary.add("negatives", counts["negatives"])
     for name, band in counts["bands"].items():
         rate = "-" if band["fill_rate"] is None else f"{band['fill_rate']:.0%}"
@@ -159,6 +167,10 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
             f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
         )
+        if "language_shares" in counts:  # runs from before the language pairs were counted have none
+            summary.add("    languages", describe(counts["language_shares"][name]))
+    if "language_shares" in counts:
+        summary.add("languages", f"{describe(counts['language_shares']['all'])} (policy {counts['language']})")
     pos = counts["positives_per_anchor"]
     summary.add(
         "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"
