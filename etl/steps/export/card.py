@@ -64,6 +64,14 @@ COLUMN_MEANINGS = {
 }
 
 
+LANGUAGE_POLICIES = {
+    "any": "from every term, whatever its language",
+    "anchor": "only from terms in the anchor's language",
+    "positive": "only from terms in the language(s) of the anchor's positives",
+    "mix": "each band's quota split between the anchor's language and its positives' other language",
+}
+
+
 def write(
     directory: Path, layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str],
     license_id: str, dropped: dict[str, Any] | None = None,
@@ -157,6 +165,7 @@ def _summary(
         _columns_section(parts[SPLITS[0]].schema),
         _bands_section(config, stats),
         _shares_section(stats),
+        _languages_section(config, stats),
         _counts_section(config, data, stats["positives_per_anchor"]),
         _leaks_section(config, data),
         _use_section(layout),
@@ -235,6 +244,29 @@ def _bands_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
         )
     if config["calibrated"]:
         lines += ["", f"Bands calibrated at percentiles {config['percentiles']} of the model's anchor-to-term cosines."]
+    for kind, bands in (config.get("pool_bands") or {}).items():
+        if kind != "all":  # same-language and cross-language pairs got their own edges
+            shown = ", ".join(f"{band} [{lo:g}, {hi:g})" for band, (lo, hi) in bands.items())
+            lines.append(f"{kind.capitalize()}-language negatives: {shown}.")
+    return lines
+
+
+def _languages_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+    """Each band's negatives by language pair (anchor's language → negative's), and the policy that chose them."""
+    shares = stats["language_pairs"]["shares"]
+    pairs = list(shares["all"])
+    lines = [
+        "## Negatives by language",
+        "",
+        "| band | " + " | ".join(pairs) + " |",
+        "|---|" + "---:|" * len(pairs),
+    ]
+    for band in ("easy", "medium", "hard", "all"):
+        lines.append(f"| {band} | " + " | ".join(f"{shares[band][pair]:.1%}" for pair in pairs) + " |")
+    policy = config["language"]
+    mix = f", {config['language_mix']:g} of them from the anchor's language" if policy == "mix" else ""
+    lines += ["", f"A term's language is ko when its text holds Hangul, else en. Negatives mined with "
+              f"`mine_language = {policy}`{mix} ({LANGUAGE_POLICIES[policy]})."]  # fmt: skip
     return lines
 
 

@@ -110,6 +110,17 @@ def pair_counts(inputs: MineInputs, picks: Picks) -> dict[str, dict[str, int]]:
     return out
 
 
+def landed_pairs(wh: Warehouse) -> dict[str, dict[str, int]]:
+    """`pair_counts` of the negatives in the warehouse, counted in SQL from their terms' texts."""
+    from etl.vocab import HANGUL_CLASS
+
+    out = {band: {f"{LANGS[a]}→{LANGS[b]}": 0 for a in (KO, EN) for b in (KO, EN)} for band in BAND_NAMES}
+    for band, pair, n in wh.sql_file("negative_language_pairs", {"hangul": HANGUL_CLASS}).fetchall():
+        if band in out:
+            out[band][pair] = int(n)
+    return out
+
+
 def pair_shares(pairs: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
     """The counts of `pair_counts` as shares of each band's negatives, and of all of them (key `all`)."""
     total: dict[str, int] = {}

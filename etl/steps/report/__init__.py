@@ -1,7 +1,8 @@
 """`etl report`: one self-contained HTML page with plots of what the warehouse holds.
 
 The page carries plotly.js inline and every figure as JSON, so it opens anywhere without a network:
-the negatives' similarity histogram with the band edges, band shares overall and per split,
+the negatives' similarity histogram with the band edges, band shares overall and per split (with
+the negatives' language pairs per band),
 positives per anchor, members per anchor in each band (anchor_bands), rejects by step
 and rule, LLM calls by status with latency and token percentiles, and the last runs. A section
 with nothing to draw says why. The figures are built from aggregates computed in DuckDB
@@ -50,6 +51,7 @@ class Data:
     histogram: list[tuple[str, int, int]] = field(default_factory=list)  # (band, bin, negatives)
     shares: list[tuple[str, str, int]] = field(default_factory=list)  # (split, difficulty, triplets)
     populations: list[dict[str, Any]] = field(default_factory=list)  # per band: members per anchor, from anchor_bands
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)  # per band: negatives per language pair
     positives: list[tuple[int, int]] = field(default_factory=list)  # (positives, anchors)
     rejects: list[tuple[str, str, int]] = field(default_factory=list)  # (step, rule, rows)
     llm: list[dict[str, Any]] = field(default_factory=list)  # per (task, status)
@@ -100,6 +102,10 @@ def collect(wh: Warehouse) -> Data:
         (b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()
     ]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
+    if data.totals["negatives"]:
+        from etl.steps.mine.pools import landed_pairs
+
+        data.languages = landed_pairs(wh)
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
     cursor = wh.sql_file("report_band_population")
     names = [d[0] for d in cursor.description]
