@@ -266,7 +266,7 @@ def mine(
     slots = None
     with output.Progress("mining", len(which) if target is None else int((target[:, which] > 0).sum())) as progress:
         if target is None:
-            members = search_chunks(ctx, plan, index, which, tally, 0, progress)
+            (members,) = search_chunks([(ctx, 0)], plan, index, which, tally, progress)
             picks = sample.pick(members, quota, plan.negatives)
         else:
             picks, slots = mine_pools(ctx, plan, which, quota, target, tally, progress)

@@ -8,13 +8,14 @@ language pool slot (etl/steps/mine/pools.py), in groups of anchors that share th
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from etl import output
 from etl.steps.mine import ann, pools, sample
 from etl.steps.mine.sample import Members, Picks
-from etl.steps.mine.search import Context, exact_chunk_size, scan
+from etl.steps.mine.search import Context, exact_chunk_size, scan_each
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,31 +46,40 @@ class Tally:
                    np.zeros(0, dtype=np.int8))  # fmt: skip
 
 
-def search_chunks(ctx: Context, plan: Plan, index: Any, which: np.ndarray, tally: Tally, slot: int,
-            progress: output.Progress) -> Members:  # fmt: skip
-    """The band members of the anchors `which`, chunk by chunk; their populations go to `tally`'s slot."""
+def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, which: np.ndarray, tally: Tally,
+                  progress: output.Progress) -> list[Members]:  # fmt: skip
+    """The band members of the anchors `which` under each (context, slot), chunk by chunk.
+
+    The contexts differ only in their pools and bands: the exact scan scores a chunk once for all of
+    them (`scan_each`). Populations go to `tally` under each context's slot."""
     import numpy as np
 
+    ctx = ctxs[0][0]
     chunk = exact_chunk_size(len(ctx.inputs.ids)) if plan.search == "exact" else ANN_CHUNK
-    parts: list[Members] = []
+    parts: list[list[Members]] = [[] for _ in ctxs]
     for start in range(0, len(which), chunk):
         anchors = which[start : start + chunk]
-        found = scan(ctx, anchors) if plan.search == "exact" else ann.search(ctx, index, anchors)
-        parts.append(found.members)
-        tally.population[slot, anchors] = found.population
-        tally.estimated[slot, anchors] = found.estimated
-        tally.escalated += int(found.escalated.sum())
-        tally.by_band += found.escalated_by_band
-        tally.lost += found.lost
-        progress.advance(len(anchors))
-    members = Members.concat(parts)
-    tally.sources = np.concatenate([tally.sources, members.source])
+        if plan.search == "exact":
+            founds = scan_each([c for c, _ in ctxs], anchors)
+        else:  # pools are mined by the exact scan only (make_plan): one context here
+            founds = [ann.search(ctx, index, anchors)]
+        for (_, slot), found, part in zip(ctxs, founds, parts, strict=True):
+            part.append(found.members)
+            tally.population[slot, anchors] = found.population
+            tally.estimated[slot, anchors] = found.estimated
+            tally.escalated += int(found.escalated.sum())
+            tally.by_band += found.escalated_by_band
+            tally.lost += found.lost
+        progress.advance(len(anchors) * len(ctxs))
+    members = [Members.concat(part) for part in parts]
+    tally.sources = np.concatenate([tally.sources, *(m.source for m in members)])
     return members
 
 
 def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, target: np.ndarray, tally: Tally,
                 progress: output.Progress) -> tuple[Picks, pools.Slots]:  # fmt: skip
-    """Each slot's picks (etl/steps/mine/pools.py): its anchors mined in groups sharing pools and bands."""
+    """Each slot's picks (etl/steps/mine/pools.py): anchors mined in groups that share their language and
+    every slot's pools, so the bands and blanked columns are a group's own and `mix` scores a chunk once."""
     import numpy as np
 
     inputs = ctx.inputs
@@ -77,17 +87,19 @@ def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, t
     slot_quota = pools.slot_quotas(plan.seed, inputs.anchor_ids, quota, target, plan.language_mix)
     tally.population = np.zeros((len(target), *quota.shape), dtype=np.int64)
     tally.estimated = np.zeros((len(target), *quota.shape), dtype=bool)
-    picks = []
-    for slot, pool in enumerate(target):
-        parts = []
-        for t, o in ((pools.KO, pools.KO), (pools.KO, pools.EN), (pools.EN, pools.EN), (pools.EN, pools.KO),
-                     (pools.BOTH, 0)):  # fmt: skip
-            group = which[(pool[which] == t) & ((own[which] == o) | (o == 0))]
-            if group.size:
-                bands = plan.bands_of(pools.kind(o, t))
-                sub = dataclasses.replace(ctx, bands=bands, off=(inputs.lang & t) == 0)
-                parts.append(search_chunks(sub, plan, None, group, tally, slot, progress))
-        picks.append(sample.pick(Members.concat(parts), slot_quota[slot], plan.negatives))
+    key = own[which].astype(np.int64)
+    for pool in target:
+        key = key * 4 + pool[which]
+    found: list[list[Members]] = [[] for _ in target]
+    for code in np.unique(key):
+        group = which[key == code]
+        a = group[0]
+        ctxs = [(dataclasses.replace(ctx, bands=plan.bands_of(pools.kind(int(own[a]), int(pool[a]))),
+                                     off=(inputs.lang & pool[a]) == 0), slot)
+                for slot, pool in enumerate(target) if pool[a]]  # fmt: skip
+        for (_, slot), members in zip(ctxs, search_chunks(ctxs, plan, None, group, tally, progress), strict=True):
+            found[slot].append(members)
+    picks = [sample.pick(Members.concat(found[slot]), slot_quota[slot], plan.negatives) for slot in range(len(target))]
     joined = Picks(*(np.concatenate([getattr(p, f) for p in picks]) for f in Picks.__dataclass_fields__))
     return joined, pools.Slots(target, slot_quota, tally.population, tally.estimated)
 

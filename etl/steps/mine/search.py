@@ -19,6 +19,7 @@ BLAS or index scores only rule terms in or out when they are further than a slac
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -144,20 +145,34 @@ class Found:
 
 def scan(ctx: Context, anchors: np.ndarray) -> Found:
     """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
+    return scan_each([ctx], anchors)[0]
+
+
+def scan_each(ctxs: Sequence[Context], anchors: np.ndarray) -> list[Found]:
+    """`scan` under each context (same inputs, other pools or bands), from one matrix product.
+
+    Every context but the last works on a copy of the product: each blanks its own exclusions."""
     import numpy as np
 
+    ctx = ctxs[-1]
     vecs = ctx.inputs.vecs
     m = len(anchors)
-    sims = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    product = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
     # The passes over the product are memory-bound and numpy runs each on one core: split the rows
     # between the cores (every block is mined on its own; the result does not depend on the split).
     cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
-    done = _pool(ctx.workers).map(lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]),
-                                  range(len(blocks)))  # fmt: skip
-    parts, populations = zip(*done)
-    return Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
-                 np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64))  # fmt: skip
+    out = []
+    for k, each in enumerate(ctxs):
+        sims = product if k == len(ctxs) - 1 else product.copy()
+        done = _pool(each.workers).map(
+            lambda i, c=each, s=sims: _scan_rows(c, i, anchors[slice(*blocks[i])], s[slice(*blocks[i])]),
+            range(len(blocks)),
+        )
+        parts, populations = zip(*done)
+        out.append(Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
+                         np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64)))  # fmt: skip
+    return out
 
 
 _pools: dict[int, Any] = {}
