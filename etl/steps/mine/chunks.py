@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.steps.mine import ann, pools, sample
 from etl.steps.mine.sample import Members, Picks
-from etl.steps.mine.search import Context, exact_chunk_size, scan_each
+from etl.steps.mine.search import BLANK, Context, exact_chunk_size, scan_each
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,7 +95,7 @@ def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, t
         group = which[key == code]
         a = group[0]
         ctxs = [(dataclasses.replace(ctx, bands=plan.bands_of(pools.kind(int(own[a]), int(pool[a]))),
-                                     off=(inputs.lang & pool[a]) == 0), slot)
+                                     ceiling=pools.ceiling(inputs.lang, int(pool[a]), BLANK)), slot)
                 for slot, pool in enumerate(target) if pool[a]]  # fmt: skip
         for (_, slot), members in zip(ctxs, search_chunks(ctxs, plan, None, group, tally, progress), strict=True):
             found[slot].append(members)

@@ -75,6 +75,16 @@ def targets(inputs: MineInputs, policy: str) -> np.ndarray | None:
     return np.stack([own, positives & ~own])
 
 
+def ceiling(lang: np.ndarray, target: int, blank: float) -> np.ndarray | None:
+    """float32 per vocabulary row: `blank` outside the pools `target`, +inf inside (None when every row is in)."""
+    import numpy as np
+
+    outside = (lang & target) == 0
+    if not outside.any():
+        return None
+    return np.where(outside, np.float32(blank), np.float32(np.inf)).astype(np.float32)
+
+
 def kind(own: int, target: int) -> str:
     """Which calibration a slot uses: `same` (the anchor's language), `cross` (the other) or `all` (both)."""
     return "all" if target == BOTH else "same" if target == own else "cross"

@@ -88,7 +88,7 @@ class Context:
     perm: Permutation
     cap: np.ndarray | None  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
     top_k: int = 100  # ANN shortlist length before margins
-    off: np.ndarray | None = None  # bool per vocabulary row: outside the language pool mined (blanked like exclusions)
+    ceiling: np.ndarray | None = None  # float32 per vocabulary row: BLANK outside the language pool mined, else inf
     workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
     _masks: dict[int, np.ndarray] = field(init=False, default_factory=dict)
@@ -195,8 +195,8 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     m, n_rows = sims.shape
     which, rows = inputs.exclusions(anchors)
     sims[which, rows] = BLANK
-    if ctx.off is not None:
-        np.copyto(sims, np.float32(BLANK), where=ctx.off)
+    if ctx.ceiling is not None:  # blanks the other pool's terms in one pass (copyto with a mask is ~30x slower)
+        np.minimum(sims, ctx.ceiling, out=sims)
     if ctx.cap is not None:
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
