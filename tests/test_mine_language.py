@@ -223,3 +223,15 @@ def test_any_with_calibration_keeps_the_single_set_of_bands(wh: Warehouse) -> No
     Bilingual(wh, "rare_easy_sparse_hard")
     mine.run(wh, settings(mine_calibrate=True))
     assert "pool_bands" not in wh.last_ok_run("mine")["counts"]["config"]
+
+
+def test_etl_run_takes_the_policy_and_re_mines_when_it_changes(etl: Etl, warehouse_path: Path, tmp_path: Path) -> None:
+    etl("run", "--example", "--out", str(tmp_path / "out"))
+    etl("run", "--example", "--out", str(tmp_path / "out"), "--language", "anchor")
+    with Warehouse.open(warehouse_path) as wh:
+        runs = wh.execute(
+            "SELECT params, counts FROM runs WHERE step = 'mine' AND status = 'ok' ORDER BY run_id"
+        ).fetchall()
+    assert [json.loads(p)["mine_language"] for p, _ in runs] == ["any", "anchor"]
+    shares = json.loads(runs[-1][1])["language_shares"]["all"]
+    assert shares["ko→en"] == shares["en→ko"] == 0.0 and shares["ko→ko"] > 0

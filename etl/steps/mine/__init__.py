@@ -18,16 +18,21 @@ order. `exact` computes this directly (etl/steps/mine/search.py); `ann` uses the
 show that it covers a band and falls back to the exact scan, per anchor, where it cannot
 (etl/steps/mine/ann.py).
 
+With `mine_language` other than `any` (etl/steps/mine/pools.py), "vocabulary term" above reads "term
+of the anchor's language pool": populations, picks and fills are each pool's, and `mix` mines an
+anchor once per pool with that pool's share of the quota. Pools are mined by the exact scan.
+
 `run` is `prepare` (checks, inputs) → `make_plan` → `mine` → `land` (frames, split, one transaction).
 An anchor's picks never depend on the anchors mined beside it, so `mine` also takes any subset of
 them: etl/steps/mine/shards.py (`--shard`, `--merge`) and etl/steps/mine/on_ray.py (`--ray`) mine the
 anchors in shards and land the combined result through `land`, the same rows as one `run`.
 
 The parts, under etl/steps/mine/: data.py loads the inputs (vectors, anchors, positives, what each
-anchor excludes); calibration.py resolves `--calibrate` bands; cost.py chooses the search for
-`auto`; sample.py holds the seeded draws (permutations, quotas, picks); search.py and ann.py find
-the band members; tables.py builds and writes the landed rows; stats.py makes the counts, warnings
-and summary; parts.py keeps shard parts on disk for shards.py and on_ray.py.
+anchor excludes); calibration.py resolves `--calibrate` bands (per language pool too); pools.py
+holds the language pools; cost.py chooses the search for `auto`; sample.py holds the seeded draws
+(permutations, quotas, picks); chunks.py runs the search chunk by chunk and pool by pool;
+search.py and ann.py find the band members; tables.py builds and writes the landed rows; stats.py
+makes the counts, warnings and summary; parts.py keeps shard parts on disk for shards.py and on_ray.py.
 """
 
 from __future__ import annotations

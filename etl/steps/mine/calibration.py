@@ -2,7 +2,8 @@
 
 The sample (`sample_cosines`): up to CALIBRATION_ANCHORS anchors, each against CALIBRATION_DRAWS
 seeded random other terms, scored with the exact cosine, so the same warehouse and seed give the
-same bands. etl/steps/mine/stats.py quotes the same sample in its warnings.
+same bands. etl/steps/mine/stats.py quotes the same sample in its warnings. With a mine_language
+policy other than `any`, `calibrate_pools` places same-language and cross-language edges apart.
 """
 
 from __future__ import annotations

@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.steps.mine import ann, pools, sample
 from etl.steps.mine.sample import Members, Picks
-from etl.steps.mine.search import BLANK, Context, exact_chunk_size, scan_each
+from etl.steps.mine.search import BLANK, Context, exact_chunk_size, scan
 
 if TYPE_CHECKING:
     import numpy as np
 
     from etl.steps.mine import Plan
     from etl.steps.mine.data import MineInputs
+    from etl.steps.mine.search import Found
 
 ANN_CHUNK = 1024  # anchors per index search batch
 
@@ -74,6 +75,27 @@ def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, w
     members = [Members.concat(part) for part in parts]
     tally.sources = np.concatenate([tally.sources, *(m.source for m in members)])
     return members
+
+
+def scan_each(ctxs: Sequence[Context], anchors: np.ndarray) -> list[Found]:
+    """`scan` under each context (same inputs, other pools or bands), from one matrix product.
+
+    Every context but the last works on a copy of the product, since each blanks its own exclusions."""
+    vecs = ctxs[0].inputs.vecs
+    product = vecs[ctxs[0].inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    return [scan(ctx, anchors, product if k == len(ctxs) - 1 else _copy(ctx, product)) for k, ctx in enumerate(ctxs)]
+
+
+def _copy(ctx: Context, product: np.ndarray) -> np.ndarray:
+    """`product` copied into a work array reused from chunk to chunk (a fresh copy's page faults cost ~10x more)."""
+    import numpy as np
+
+    spare = ctx.spare.get("product")
+    if spare is None or spare.size < product.size:
+        spare = ctx.spare["product"] = np.empty(product.size, dtype=product.dtype)
+    out = spare[: product.size].reshape(product.shape)
+    np.copyto(out, product)
+    return out
 
 
 def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, target: np.ndarray, tally: Tally,

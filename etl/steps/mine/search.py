@@ -19,7 +19,6 @@ BLAS or index scores only rule terms in or out when they are further than a slac
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +90,7 @@ class Context:
     ceiling: np.ndarray | None = None  # float32 per vocabulary row: BLANK outside the language pool mined, else inf
     workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
+    spare: dict[str, np.ndarray] = field(default_factory=dict)  # work arrays its copies share (dataclasses.replace)
     _masks: dict[int, np.ndarray] = field(init=False, default_factory=dict)
     levels: dict[int, int | None] = field(init=False, default_factory=dict)  # per block: the level it listed last
 
@@ -143,36 +143,26 @@ class Found:
     lost: int = 0  # anchors escalated because the index did not return the anchor itself
 
 
-def scan(ctx: Context, anchors: np.ndarray) -> Found:
-    """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
-    return scan_each([ctx], anchors)[0]
+def scan(ctx: Context, anchors: np.ndarray, product: np.ndarray | None = None) -> Found:
+    """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary.
 
-
-def scan_each(ctxs: Sequence[Context], anchors: np.ndarray) -> list[Found]:
-    """`scan` under each context (same inputs, other pools or bands), from one matrix product.
-
-    Every context but the last works on a copy of the product: each blanks its own exclusions."""
+    `product`, when given, is that product already computed (and is overwritten: excluded terms are blanked)."""
     import numpy as np
 
-    ctx = ctxs[-1]
     vecs = ctx.inputs.vecs
     m = len(anchors)
-    product = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    if product is None:
+        product = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    sims = product
     # The passes over the product are memory-bound and numpy runs each on one core: split the rows
     # between the cores (every block is mined on its own; the result does not depend on the split).
     cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
-    out = []
-    for k, each in enumerate(ctxs):
-        sims = product if k == len(ctxs) - 1 else product.copy()
-        done = _pool(each.workers).map(
-            lambda i, c=each, s=sims: _scan_rows(c, i, anchors[slice(*blocks[i])], s[slice(*blocks[i])]),
-            range(len(blocks)),
-        )
-        parts, populations = zip(*done)
-        out.append(Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
-                         np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64)))  # fmt: skip
-    return out
+    done = _pool(ctx.workers).map(lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]),
+                                  range(len(blocks)))  # fmt: skip
+    parts, populations = zip(*done)
+    return Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
+                 np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64))  # fmt: skip
 
 
 _pools: dict[int, Any] = {}
