@@ -21,6 +21,7 @@ from etl.warehouse import Warehouse
 from tests import minedata
 from tests.conftest import Etl
 from tests.test_mine_reference import N_NEG, RATIOS, SEED, build, check, reference
+from tests.test_report import plotly  # noqa: F401 - the fixture: skip (fail in CI) without the report extra
 
 
 def settings(**overrides: object) -> config.Settings:
@@ -235,3 +236,23 @@ def test_etl_run_takes_the_policy_and_re_mines_when_it_changes(etl: Etl, warehou
     assert [json.loads(p)["mine_language"] for p, _ in runs] == ["any", "anchor"]
     shares = json.loads(runs[-1][1])["language_shares"]["all"]
     assert shares["ko→en"] == shares["en→ko"] == 0.0 and shares["ko→ko"] > 0
+
+
+@pytest.mark.usefixtures("plotly")
+def test_etl_report_shows_each_bands_language_pairs(wh: Warehouse) -> None:
+    from etl.steps import report
+    from etl.steps.report import figures
+
+    b = Bilingual(wh, "rare_easy_sparse_hard")
+    mine.run(wh, settings(mine_language="positive"))
+    section = figures.bands(report.collect(wh))
+    header, *rows = section.table
+    assert header == ["band", "negatives", "ko→ko", "ko→en", "en→ko", "en→en"]
+    landed = wh.execute("SELECT anchor_id, negative_id, band FROM negatives").fetchall()
+    for row in rows:
+        band = [(a, n) for a, n, name in landed if name == row[0]]
+        assert row[1] == f"{len(band):,}"
+        if band:
+            same = sum(1 for a, n in band if b.lang(a) == b.lang(n) == "ko")
+            assert row[2] == f"{same / len(band):.1%}"
+    assert "mine_language positive" in section.note
