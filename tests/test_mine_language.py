@@ -101,6 +101,7 @@ def test_mix_splits_every_band_between_the_pools_and_fills_within_each(wh: Wareh
         negatives.setdefault(a, []).append((n, band, filled))
     own_taken = asked_own = 0
     two_pools = 0
+    percentiles: list[float] = []
     for i, a in enumerate(own_ref.anchor_ids.tolist()):
         mine_ = negatives.get(a, [])
         own_lang = b.lang(a)
@@ -124,10 +125,14 @@ def test_mix_splits_every_band_between_the_pools_and_fills_within_each(wh: Wareh
                 by_quota = [n for n, band, f in in_pool if band == name and not f]
                 assert len(by_quota) == picked == min(asked[code], len(members[code])), (a, lang, name)
                 assert all(n in members[code] for n, band, _ in in_pool if band == name)
+                if len(members[code]) > asked[code]:  # a uniform sample of the pool's band members
+                    ranked = sorted(members[code].values())
+                    percentiles += [ranked.index(members[code][n]) / (len(ranked) - 1) for n in by_quota]
             if lang == own_lang and has_other:
                 own_taken += len(in_pool)
         assert all(b.lang(n) in {lang for lang, _ in slots} for n, _, _ in mine_)
     assert two_pools > 50
+    assert len(percentiles) > 500 and np.mean(percentiles) == pytest.approx(0.5, abs=0.05)
     # Systematic rounding per anchor: the anchor's language gets `share` of the negatives on average.
     assert asked_own / (two_pools * N_NEG) == pytest.approx(share, abs=0.05)
     assert own_taken > 0
