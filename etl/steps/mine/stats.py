@@ -116,9 +116,10 @@ def _warnings(inputs: MineInputs, plan: Plan, bands: dict[str, Any], m: int) -> 
     out = []
     for name, (low, high) in plan.bands.as_dict().items():
         band = bands[name]
+        edges = "(calibrated per language pool)" if plan.pool_bands else f"[{low:g}, {high:g})"
         if band["quota"] and band["anchors_empty"] > EMPTY_WARNING * m:
             out.append(
-                f"the {name} band [{low:g}, {high:g}) is empty for {band['anchors_empty'] / m:.0%} of anchors "
+                f"the {name} band {edges} is empty for {band['anchors_empty'] / m:.0%} of anchors "
                 f"under model {plan.model!r} ({_cosine_range(inputs, plan)}); its quota is filled from the other "
                 f"bands: try `etl mine --calibrate`, or move the band with --{name}"
             )
@@ -133,6 +134,10 @@ def no_triplets_message(inputs: MineInputs, plan: Plan) -> str:
         f"({shown}) under model {plan.model!r}, whose {_cosine_range(inputs, plan)}; "
         "try `etl mine --calibrate`, or set --easy/--medium/--hard inside that range"
     )
+
+
+def _shown(bands: dict[str, list[float]]) -> str:
+    return "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items())
 
 
 def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
@@ -152,12 +157,13 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             else ""
         )
         summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
-    bands = counts["config"]["bands"]
-    summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
-    for kind, pool_bands in counts["config"].get("pool_bands", {}).items():
-        if kind != "all":
-            shown = "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in pool_bands.items())
-            summary.add(f"  {kind}-language", shown)
+    pool_bands = counts["config"].get("pool_bands", {})
+    if not pool_bands:
+        summary.add("bands", _shown(counts["config"]["bands"]))
+    else:
+        summary.add("bands", "calibrated per language pool")
+        for kind, label in (("same", "same-language"), ("cross", "cross-language"), ("all", "a ko+en pool")):
+            summary.add(f"  {label}", _shown(pool_bands[kind]))
     summary.add("negatives", counts["negatives"])
     for name, band in counts["bands"].items():
         rate = "-" if band["fill_rate"] is None else f"{band['fill_rate']:.0%}"
