@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.steps.mine import ann, pools, sample
 from etl.steps.mine.sample import Members, Picks
-from etl.steps.mine.search import BLANK, Context, exact_chunk_size, scan
+from etl.steps.mine.search import Context, exact_chunk_size, scan
 
 if TYPE_CHECKING:
     import numpy as np
 
     from etl.steps.mine import Plan
     from etl.steps.mine.data import MineInputs
-    from etl.steps.mine.search import Found
 
 ANN_CHUNK = 1024  # anchors per index search batch
 
@@ -51,8 +50,8 @@ def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, w
                   progress: output.Progress) -> list[Members]:  # fmt: skip
     """The band members of the anchors `which` under each (context, slot), chunk by chunk.
 
-    The contexts differ only in their pools and bands: the exact scan scores a chunk once for all of
-    them (`scan_each`). Populations go to `tally` under each context's slot."""
+    The contexts differ only in their pools and bands (each scores its own pool's terms: `mix`'s two
+    pools split the product's columns between them). Populations go to `tally` under each context's slot."""
     import numpy as np
 
     ctx = ctxs[0][0]
@@ -60,10 +59,9 @@ def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, w
     parts: list[list[Members]] = [[] for _ in ctxs]
     for start in range(0, len(which), chunk):
         anchors = which[start : start + chunk]
-        if plan.search == "exact":
-            founds = scan_each([c for c, _ in ctxs], anchors)
-        else:  # pools are mined by the exact scan only (make_plan): one context here
-            founds = [ann.search(ctx, index, anchors)]
+        # Pools are mined by the exact scan only (make_plan): under ann there is one context.
+        exact = plan.search == "exact"
+        founds = [scan(c, anchors) for c, _ in ctxs] if exact else [ann.search(ctx, index, anchors)]
         for (_, slot), found, part in zip(ctxs, founds, parts, strict=True):
             part.append(found.members)
             tally.population[slot, anchors] = found.population
@@ -77,31 +75,10 @@ def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, w
     return members
 
 
-def scan_each(ctxs: Sequence[Context], anchors: np.ndarray) -> list[Found]:
-    """`scan` under each context (same inputs, other pools or bands), from one matrix product.
-
-    Every context but the last works on a copy of the product, since each blanks its own exclusions."""
-    vecs = ctxs[0].inputs.vecs
-    product = vecs[ctxs[0].inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
-    return [scan(ctx, anchors, product if k == len(ctxs) - 1 else _copy(ctx, product)) for k, ctx in enumerate(ctxs)]
-
-
-def _copy(ctx: Context, product: np.ndarray) -> np.ndarray:
-    """`product` copied into a work array reused from chunk to chunk (a fresh copy's page faults cost ~10x more)."""
-    import numpy as np
-
-    spare = ctx.spare.get("product")
-    if spare is None or spare.size < product.size:
-        spare = ctx.spare["product"] = np.empty(product.size, dtype=product.dtype)
-    out = spare[: product.size].reshape(product.shape)
-    np.copyto(out, product)
-    return out
-
-
 def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, target: np.ndarray, tally: Tally,
                 progress: output.Progress) -> tuple[Picks, pools.Slots]:  # fmt: skip
     """Each slot's picks (etl/steps/mine/pools.py): anchors mined in groups that share their language and
-    every slot's pools, so the bands and blanked columns are a group's own and `mix` scores a chunk once."""
+    every slot's pools, so that a group's bands and scored terms are its own."""
     import numpy as np
 
     inputs = ctx.inputs
@@ -113,11 +90,12 @@ def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, t
     for pool in target:
         key = key * 4 + pool[which]
     found: list[list[Members]] = [[] for _ in target]
+    of = {t: pools.Pool.of(inputs, t) for t in (pools.KO, pools.EN, pools.BOTH)}  # each pool's vectors, once
     for code in np.unique(key):
         group = which[key == code]
         a = group[0]
         ctxs = [(dataclasses.replace(ctx, bands=plan.bands_of(pools.kind(int(own[a]), int(pool[a]))),
-                                     ceiling=pools.ceiling(inputs.lang, int(pool[a]), BLANK)), slot)
+                                     pool=of[int(pool[a])]), slot)
                 for slot, pool in enumerate(target) if pool[a]]  # fmt: skip
         for (_, slot), members in zip(ctxs, search_chunks(ctxs, plan, None, group, tally, progress), strict=True):
             found[slot].append(members)

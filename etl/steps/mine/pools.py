@@ -75,14 +75,36 @@ def targets(inputs: MineInputs, policy: str) -> np.ndarray | None:
     return np.stack([own, positives & ~own])
 
 
-def ceiling(lang: np.ndarray, target: int, blank: float) -> np.ndarray | None:
-    """float32 per vocabulary row: `blank` outside the pools `target`, +inf inside (None when every row is in)."""
-    import numpy as np
+@dataclass
+class Pool:
+    """The terms of one language pool, which the exact scan scores alone (the product's columns are its rows)."""
 
-    outside = (lang & target) == 0
-    if not outside.any():
-        return None
-    return np.where(outside, np.float32(blank), np.float32(np.inf)).astype(np.float32)
+    rows: np.ndarray  # int64 vocabulary rows of the pool, ascending
+    column: np.ndarray  # int64 per vocabulary row: its column in the product, -1 outside the pool
+    vecs: np.ndarray  # float32 vectors of `rows`, contiguous
+
+    @classmethod
+    def of(cls, inputs: MineInputs, target: int) -> Pool | None:
+        """The pool of the terms in the languages `target`; None when that is every term."""
+        import numpy as np
+
+        inside = (inputs.lang & target) > 0
+        if inside.all():
+            return None
+        rows = np.flatnonzero(inside).astype(np.int64)
+        column = np.full(len(inside), -1, dtype=np.int64)
+        column[rows] = np.arange(len(rows))
+        return cls(rows, column, np.ascontiguousarray(inputs.vecs[rows]))
+
+    def gather(self, sims: np.ndarray, w: np.ndarray, r: np.ndarray, blank: float) -> np.ndarray:
+        """sims of the (product row w, vocabulary row r) pairs; `blank` for a term outside the pool."""
+        import numpy as np
+
+        column = self.column[r]
+        inside = column >= 0
+        out = np.full(len(r), blank, dtype=np.float32)
+        out[inside] = sims[w[inside], column[inside]]
+        return out
 
 
 def kind(own: int, target: int) -> str:
