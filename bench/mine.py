@@ -4,6 +4,7 @@
     python bench/mine.py --small    # 20,000 terms x 256-d, 3,800 anchors: a quick run
     python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
     python bench/mine.py --ray --size 40000,1024,7560  # `etl mine --ray` with 1, 2, 4 shards vs one process
+    python bench/mine.py --language any,anchor,positive,mix  # the exact scan under each mine_language policy
 
 One run prints, each measured here and now:
 - the BLAS floor: a bare chunked `anchors @ vocab.T` (the exact scan's chunks), nothing else;
@@ -98,8 +99,8 @@ def generate(n_terms: int, dim: int, n_anchors: int, seed: int = 0) -> dict:
     }
 
 
-def land(path: Path, data: dict) -> None:
-    """Write the synthetic world into a fresh warehouse."""
+def land(path: Path, data: dict, bilingual: bool = False) -> None:
+    """Write the synthetic world into a fresh warehouse (every other term in Hangul when `bilingual`)."""
     import polars as pl
     import pyarrow as pa
 
@@ -107,7 +108,7 @@ def land(path: Path, data: dict) -> None:
 
     ids, vecs = data["ids"], data["vecs"]
     with Warehouse.open(path) as wh:
-        texts = [f"term {i}" for i in ids]
+        texts = [f"용어 {i}" if bilingual and i % 2 == 0 else f"term {i}" for i in ids]
         wh.con.register("b_terms", pl.DataFrame({"term_id": ids, "text": texts}))
         wh.execute(
             "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
@@ -157,7 +158,7 @@ def peak_mib() -> float:
     return float("nan")
 
 
-def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
+def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str, bilingual: str = "") -> dict:
     """Generate the synthetic world and land it in a fresh warehouse."""
     path = Path(warehouse)
     if path.exists():
@@ -165,7 +166,7 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str) -> dict:
     started = time.perf_counter()
     data = generate(int(n_terms), int(dim), int(n_anchors))
     generated = time.perf_counter() - started
-    land(path, data)
+    land(path, data, bilingual == "bilingual")
     return {"generate_s": generated, "land_s": time.perf_counter() - started - generated,
             "anchors": len(np.unique(np.concatenate(data["pairs"]))), "pairs": len(data["pairs"][0]),
             "peak_mib": peak_mib()}  # fmt: skip
@@ -221,14 +222,15 @@ def step_floor(warehouse: str) -> dict:
     return {"seconds": time.perf_counter() - started, "chunk": chunk, "peak_mib": peak_mib()}
 
 
-def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -> dict:
+def step_mine(warehouse: str, search: str, index_path: str, threads_note: str, language: str = "any") -> dict:
     """`etl mine` as the CLI runs it (same settings resolution and step function); keeps its rows beside the warehouse."""
     from etl import config
     from etl.steps import mine
     from etl.steps.mine import ann
     from etl.warehouse import Warehouse
 
-    settings = config.load(overrides={"warehouse": warehouse, "mine_search": search}).settings
+    overrides = {"warehouse": warehouse, "mine_search": search, "mine_language": language}
+    settings = config.load(overrides=overrides).settings
     index = None
     if search == "ann" and not ann.ann_available():
         from usearch.index import Index
@@ -246,7 +248,7 @@ def step_mine(warehouse: str, search: str, index_path: str, threads_note: str) -
     return {"seconds": seconds, "search": counts["search"], "triplets": counts["triplets"], "anchors": counts["anchors"],
             "bands": counts["bands"], "positives": counts["positives_per_anchor"], "skipped": counts["skipped_anchors"],
             "escalated": counts.get("escalated"), "why": counts["search_reason"], "phases": counts["seconds"],
-            "threads": threads_note,
+            "threads": threads_note, "languages": counts.get("language_shares", {}).get("all"),
             "peak_mib": peak}  # fmt: skip
 
 
@@ -368,6 +370,11 @@ def main() -> None:
         help="time `etl mine --ray` with 1, 2 and 4 shards against one process (needs the ray extra)",
     )
     parser.add_argument("--size", help="TERMS,DIM,ANCHORS instead of the default world")
+    parser.add_argument(
+        "--language",
+        help="comma-separated mine_language policies (any, anchor, positive, mix): time the exact scan under each "
+        "on a world with every other term in Hangul, against `any`",
+    )
     args = parser.parse_args()
     n_terms, dim, n_anchors = (20_000, 256, 3_800) if args.small else (150_000, 1024, 28_371)
     if args.size:
@@ -380,6 +387,8 @@ def main() -> None:
             crossover([int(x) for x in args.crossover.split(",")], dim, workdir)
         elif args.ray:
             on_ray(workdir, n_terms, dim, n_anchors)
+        elif args.language:
+            languages(workdir, n_terms, dim, n_anchors, args.language.split(","))
         else:
             full(args, workdir, n_terms, dim, n_anchors)
     finally:
@@ -474,6 +483,27 @@ def on_ray(workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
         got = child(["--step-ray", str(warehouse), str(shards)])
         print(f"{shards:>6} {got['seconds']:>8.1f} {got['phases']['search']:>9.1f} {single['seconds'] / got['seconds']:>14.2f}x "
               f"{max(got['shard_seconds']):>16.1f} {got['init_s']:>12.1f} {got['peak_mib']:>9,.0f}", flush=True)  # fmt: skip
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+def languages(workdir: Path, n_terms: int, dim: int, n_anchors: int, policies: list[str]) -> None:
+    """The exact scan under each mine_language policy, on one bilingual world, against `any` (run first)."""
+    warehouse = workdir / "bench.duckdb"
+    landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors), "bilingual"])
+    print(f"data: {n_terms:,} terms x {dim} (half in Hangul), {landed['anchors']:,} anchors")
+    floor = child(["--step-floor", str(warehouse)])
+    print(f"BLAS floor: {floor['seconds']:.1f}s")
+    print(
+        f"{'policy':>8} {'total s':>8} {'search s':>9} {'vs any':>7} {'search vs floor':>16} {'peak MiB':>9}  languages"
+    )
+    base = None
+    for policy in ["any", *(p for p in policies if p != "any")]:
+        got = child(["--step-mine", str(warehouse), "exact", str(workdir / "unused.usearch"), "default", policy])
+        search = got["phases"]["search"]
+        base = base or got["seconds"]
+        shares = "  ".join(f"{k} {v:.0%}" for k, v in (got["languages"] or {}).items())
+        print(f"{policy:>8} {got['seconds']:>8.1f} {search:>9.1f} {got['seconds'] / base:>6.2f}x "
+              f"{search / floor['seconds']:>15.2f}x {got['peak_mib']:>9,.0f}  {shares}", flush=True)  # fmt: skip
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 

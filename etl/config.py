@@ -84,6 +84,8 @@ class Settings:
     mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
     mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
     mine_variants: bool = True  # also exclude other forms (inflections, derivations, gloss alternatives) of the group
+    mine_language: str = "any"  # which language pool negatives come from: any, anchor, positive, mix
+    mine_language_mix: float = 0.5  # with mine_language mix: the share of negatives from the anchor's language
 
     # Split
     split_train_ratio: float = 0.9
@@ -167,6 +169,8 @@ SPECS: dict[str, Spec] = {
     "mine_calibrate": Spec("bool"),
     "mine_percentiles": Spec("float", many=True, count=4, low=0, high=1),
     "mine_variants": Spec("bool"),
+    "mine_language": Spec("str", choices=("any", "anchor", "positive", "mix")),
+    "mine_language_mix": Spec("float", low=0, high=1),
     "split_train_ratio": Spec("float", low=0, high=1, low_open=True, high_open=True),
     "split_by": Spec("str", choices=("group", "triplet")),
     "probe_enabled": Spec("bool"),

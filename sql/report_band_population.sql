@@ -1,5 +1,18 @@
 -- Band sizes over the anchors of the last mine run, for `etl report`; grain: one row per band.
--- population: eligible vocabulary terms whose cosine lies in the band, per anchor (anchor_bands).
+-- population: eligible vocabulary terms whose cosine lies in the band, per anchor (anchor_bands,
+-- summed over the language pools of an anchor that mine_language mix mines from two).
+WITH per_anchor AS (
+    SELECT
+        anchor_id,
+        band,
+        sum(population) AS population,
+        bool_or(estimated) AS estimated,
+        sum(quota) AS quota,
+        sum(picked) AS picked
+    FROM anchor_bands
+    GROUP BY anchor_id, band
+)
+
 SELECT
     band,
     count(*) AS anchors,
@@ -14,6 +27,6 @@ SELECT
     count(*) FILTER (WHERE estimated) AS estimated,
     sum(quota) AS quota,
     sum(picked) AS picked
-FROM anchor_bands
+FROM per_anchor
 GROUP BY band
 ORDER BY CASE band WHEN 'easy' THEN 1 WHEN 'medium' THEN 2 WHEN 'hard' THEN 3 ELSE 4 END

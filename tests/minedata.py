@@ -130,3 +130,16 @@ def insert_vectors(wh: Warehouse, ids: np.ndarray, vecs: np.ndarray, model: str 
     wh.con.register("t_vecs", table)
     wh.execute("INSERT INTO term_embeddings SELECT term_id, ?, ?, vec, 0 FROM t_vecs", [model, dim])
     wh.con.unregister("t_vecs")
+
+
+def korean(wh: Warehouse, world: World, share: float = 0.5, seed: int = 1) -> set[int]:
+    """Rewrite a seeded `share` of the terms as Korean (Hangul text, lang ko; norms unchanged); returns their ids.
+
+    A group's members get their languages independently, so anchors have same-language positives,
+    cross-language ones, or both."""
+    rng = np.random.default_rng(seed)
+    chosen = sorted(int(t) for t in world.ids[rng.random(len(world.ids)) < share])
+    wh.con.register("t_korean", pl.DataFrame({"term_id": chosen}, schema={"term_id": pl.Int64}))
+    wh.execute("UPDATE terms SET text = '용어 ' || text, lang = 'ko' WHERE term_id IN (SELECT term_id FROM t_korean)")
+    wh.con.unregister("t_korean")
+    return set(chosen)

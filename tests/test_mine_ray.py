@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from etl import api
+from tests import minedata
 from tests.conftest import Etl
 from tests.test_mine_shards import dump, make_world, same_but_lineage
 
@@ -119,3 +120,18 @@ def test_ray_with_the_index_equals_a_plain_ann_run(ray_session: Any, tmp_path: P
     etl("mine", "--search", "ann", "--ray", "--ray-shards", "2")
     assert mine_counts(path)["search"] == "ann"
     same_but_lineage(dump(path, tmp_path / "ray"), plain)
+
+
+def test_ray_under_a_language_policy_equals_a_plain_run(ray_session: Any, tmp_path: Path) -> None:
+    """The terms' languages travel to the tasks (here as .npy files) and each anchor's pools come back."""
+    landed = {}
+    for name, extra in (("plain", []), ("ray", ["--ray", "--ray-shards", "2", "--ray-vectors", str(tmp_path / "npy")])):
+        path = tmp_path / name / "etl.duckdb"
+        with api.open(path) as wh:
+            minedata.korean(wh, minedata.build(wh))
+        Etl(path)("mine", "--search", "exact", "--language", "mix", *extra)
+        landed[name] = dump(path, tmp_path / f"{name}-dump")
+    assert landed["plain"].keys() == landed["ray"].keys()
+    for name in landed["plain"]:
+        assert landed["ray"][name] == landed["plain"][name], name
+    assert mine_counts(tmp_path / "ray" / "etl.duckdb")["language"] == "mix"

@@ -15,6 +15,7 @@ shortlist (saturated), and a hard band that is mostly empty (sparse, so fills ha
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,8 +65,11 @@ class Reference:
     members: list[list[dict[int, float]]]  # [anchor][band] -> {term_id: cosine}
 
 
-def reference(world: minedata.World) -> Reference:
-    """Score every term against every anchor (fixed-order float32 dot products) and bin by band."""
+def reference(world: minedata.World, pool: Callable[[int], np.ndarray] | None = None,
+              edges: Sequence[tuple[float, float]] = EDGES) -> Reference:  # fmt: skip
+    """Score every term against every anchor (fixed-order float32 dot products) and bin by band.
+
+    `pool(anchor_id)`, when given, is a bool per term: the terms that anchor may take (a language pool)."""
     partners: dict[int, set[int]] = {}
     for a, b in world.pairs:
         partners.setdefault(a, set()).add(b)
@@ -86,8 +90,10 @@ def reference(world: minedata.World) -> Reference:
         for member in np.flatnonzero(group == world.group_of[int(a)]):
             for key in keys[member]:
                 allowed[rows_of[key]] = False  # another form of a group member
+        if pool is not None:
+            allowed &= pool(int(a))
         bands = []
-        for low, high in EDGES:
+        for low, high in edges:
             inside = np.flatnonzero(allowed & (sims >= np.float32(low)) & (sims < np.float32(high)))
             bands.append(dict(zip(world.ids[inside].tolist(), sims[inside].tolist())))
         out.append(bands)
@@ -131,7 +137,7 @@ def with_variants(wh: Warehouse, world: minedata.World, n: int = 300, seed: int 
     return world
 
 
-def check(wh: Warehouse, ref: Reference) -> dict[str, float]:
+def check(wh: Warehouse, ref: Reference, pool: str | None = None) -> dict[str, float]:
     """Every contract check against the reference; returns the mean in-band percentile per band."""
     counts = wh.last_ok_run("mine")["counts"]
     quota = quotas(SEED, ref.anchor_ids, N_NEG, RATIOS)
@@ -159,6 +165,8 @@ def check(wh: Warehouse, ref: Reference) -> dict[str, float]:
             assert not any(f for _, _, f in mine_), a  # filled only when a band is really short
     # The recorded populations are the reference's, anchor by anchor where they were counted.
     recorded_rows = wh.execute("SELECT anchor_id, band, population, estimated FROM anchor_bands").fetchall()
+    if pool is not None:  # one language pool per anchor: the rows name it
+        assert {r[0] for r in wh.execute("SELECT DISTINCT pool FROM anchor_bands").fetchall()} <= {"ko", "en", "ko+en"}
     position = {int(a): i for i, a in enumerate(ref.anchor_ids)}
     assert len(recorded_rows) == 3 * len(ref.anchor_ids)
     for a, band, population, estimated in recorded_rows:

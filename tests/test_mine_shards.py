@@ -288,3 +288,37 @@ def test_calibrated_bands_are_the_same_in_every_shard(etl: Etl, warehouse_path: 
     assert "other settings" in etl("mine", "--merge", str(tmp_path / "parts"), ok=False).output  # uncalibrated here
     etl("mine", "--merge", str(tmp_path / "parts"), "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999")
     same_but_lineage(dump(warehouse_path, tmp_path / "merged"), plain)
+
+
+@pytest.mark.parametrize("language", ["anchor", "mix"])
+def test_merged_shards_equal_a_plain_run_under_a_language_policy(tmp_path: Path, language: str) -> None:
+    """Each anchor's pools, quotas per pool and populations per pool travel in the parts."""
+    landed = {}
+    for name in ("plain", "sharded"):
+        path = tmp_path / name / "etl.duckdb"
+        with Warehouse.open(path) as wh:
+            minedata.korean(wh, minedata.build(wh))
+        etl = Etl(path)
+        if name == "plain":
+            etl("mine", "--search", "exact", "--language", language)
+        else:
+            for i in range(3):
+                etl(
+                    "mine",
+                    "--search",
+                    "exact",
+                    "--language",
+                    language,
+                    "--shard",
+                    f"{i}/3",
+                    "--out",
+                    str(tmp_path / "parts"),
+                )
+            etl("mine", "--merge", str(tmp_path / "parts"), "--language", language)
+        landed[name] = dump(path, tmp_path / f"{name}-dump")
+        with Warehouse.open(path) as wh:
+            pools = {p for (p,) in wh.execute("SELECT DISTINCT pool FROM anchor_bands").fetchall()}
+        assert pools == {"ko", "en"}, pools
+    assert landed["sharded"].keys() == landed["plain"].keys()
+    for name in landed["plain"]:
+        assert landed["sharded"][name] == landed["plain"][name], name

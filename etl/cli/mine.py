@@ -50,6 +50,16 @@ from etl.cli.app import App
     default=None,
     help="Also exclude other forms of the anchor and its synonyms: Korean endings (수출하다), articles and 'to', plurals, -ed, -ing, -ly, gloss-list alternatives.  [default: on]",
 )
+@click.option(
+    "--language",
+    type=click.Choice(["any", "anchor", "positive", "mix"]),
+    help="Language of the negatives: any term, the anchor's language, its positives' language(s), or a mix of the two (see --language-mix).  [default any]",
+)
+@click.option(
+    "--language-mix",
+    type=float,
+    help="With --language mix: the share of negatives from the anchor's language; the rest from its positives' other language.  [default 0.5]",
+)
 @click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
 @click.option(
     "--split-by",
@@ -93,7 +103,7 @@ from etl.cli.app import App
 @click.pass_obj
 def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
          medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
-         percentiles: str | None, variants: bool | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
+         percentiles: str | None, variants: bool | None, language: str | None, language_mix: float | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
          out: Path | None, merge_dir: Path | None, ray_address: str | None, ray_shards: int | None,
          ray_vectors: Path | None) -> None:  # fmt: skip
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
@@ -118,6 +128,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
       etl mine --calibrate --split-by triplet
       etl mine --ratios 0.2,0.2,0.6     # the notebook's 1 easy / 1 medium / 3 hard per anchor
       etl mine --no-variants
+      etl mine --language anchor --calibrate
       etl mine --search exact --shard 0/4 --out parts && etl mine --merge parts
       etl mine --ray --ray-shards 8
     """
@@ -126,7 +137,7 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     settings = {
         "mine_search": search, "mine_top_k": top_k, "mine_negatives": negatives, "mine_easy": easy, "mine_medium": medium,
         "mine_hard": hard, "mine_ratios": ratios, "mine_max_neg_ratio": max_neg_ratio, "mine_calibrate": calibrate,
-        "mine_percentiles": percentiles, "mine_variants": variants, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
+        "mine_percentiles": percentiles, "mine_variants": variants, "mine_language": language, "mine_language_mix": language_mix, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
     }  # fmt: skip
     ray: str | bool | None = True if ray_address == "local" else ray_address
     api.check_ray(ray)  # before the warehouse is opened: say what to install

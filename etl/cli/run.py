@@ -80,6 +80,11 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     default=None,
     help="Run the downstream probe after the split (skipped when the vocabulary exceeds probe_max_terms).  [probe_enabled; default on]",
 )
+@click.option(
+    "--language",
+    type=click.Choice(["any", "anchor", "positive", "mix"]),
+    help="Language of the mined negatives (see `etl mine --help`).  [mine_language]",
+)
 @synth_options
 @seeds_option
 @click.pass_obj
@@ -97,6 +102,7 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --pairs pairs.jsonl --terms vocabulary.txt --embedder hash
       etl run --concurrency 8 --embedder ollama
       etl run --from mine
+      etl run --example --language anchor
       etl run --example --ray
       etl run --example --no-probe
     """
@@ -110,6 +116,7 @@ def run_cmd(app: App, **options: Any) -> None:
     embedding = ("embedder", "embed_model", "embed_prefix", "embed_input_type")
     settings = {key: options[key] for key in embedding} | llm
     settings["probe_enabled"] = options["probe"]
+    settings["mine_language"] = options["language"]
     start, only = options["start"], options["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
     client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)

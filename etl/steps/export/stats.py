@@ -1,8 +1,8 @@
 """The content of an export's data_preparation_stats.json, counted from the warehouse.
 
 Config (bands, ratios, split, model, search), dataset counts (per split, anchors and groups on each
-side), the difficulty distribution, band fill rates, skipped anchors and positives per anchor: read
-from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`; the newest
+side), the difficulty distribution, band fill rates, the negatives' language pairs, skipped anchors and positives
+per anchor: read from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`; the newest
 downstream probe of these very triplets from `probe_results` (None when none ran on them). Reads only;
 triplets.py writes the file (and adds the `layouts` entry when more than the default is exported).
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from etl.steps.mine.pools import landed_pairs, pair_shares
 from etl.steps.mine.sample import BAND_NAMES
 from etl.warehouse import Warehouse
 
@@ -37,6 +38,7 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "difficulty_distribution": difficulty,
         "difficulty_distribution_by_split": per_split,
         "band_fill": _band_fill(wh, mine_run),
+        "language_pairs": _language_pairs(wh),
         "search": {key: mine_run[key] for key in ("search_reason", "escalated", "found") if key in mine_run},
         "variant_exclusion": mine_run.get("variants"),  # None: mined before variant keys existed
         "warnings": mine_run.get("warnings", []),
@@ -103,7 +105,16 @@ def _config(config: dict[str, Any], split_params: dict[str, Any]) -> dict[str, A
         "calibrated": config["calibrated"],
         "percentiles": config["percentiles"] if config["calibrated"] else None,
         "variants": config.get("variants"),
+        "language": config.get("language", "any"),  # runs from before mine_language mined as `any`
+        "language_mix": config.get("language_mix") if config.get("language") == "mix" else None,
+        "pool_bands": config.get("pool_bands"),
     }
+
+
+def _language_pairs(wh: Warehouse) -> dict[str, Any]:
+    """Negatives per band and language pair (anchor's → negative's), as counts and as shares of the band."""
+    counts = landed_pairs(wh)
+    return {"negatives": counts, "shares": pair_shares(counts)}
 
 
 def _dataset(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table, skipped: int) -> dict[str, Any]:

@@ -19,20 +19,26 @@ order. `exact` computes this directly (etl/steps/mine/search.py); `ann` uses the
 show that it covers a band and falls back to the exact scan, per anchor, where it cannot
 (etl/steps/mine/ann.py).
 
+With `mine_language` other than `any` (etl/steps/mine/pools.py), "vocabulary term" above reads "term
+of the anchor's language pool": populations, picks and fills are each pool's, and `mix` mines an
+anchor once per pool with that pool's share of the quota. Pools are mined by the exact scan.
+
 `run` is `prepare` (checks, inputs) → `make_plan` → `mine` → `land` (frames, split, one transaction).
 An anchor's picks never depend on the anchors mined beside it, so `mine` also takes any subset of
 them: etl/steps/mine/shards.py (`--shard`, `--merge`) and etl/steps/mine/on_ray.py (`--ray`) mine the
 anchors in shards and land the combined result through `land`, the same rows as one `run`.
 
 The parts, under etl/steps/mine/: data.py loads the inputs (vectors, anchors, positives, what each
-anchor excludes); calibration.py resolves `--calibrate` bands; cost.py chooses the search for
-`auto`; sample.py holds the seeded draws (permutations, quotas, picks); search.py and ann.py find
-the band members; tables.py builds and writes the landed rows; stats.py makes the counts, warnings
-and summary; parts.py keeps shard parts on disk for shards.py and on_ray.py.
+anchor excludes); calibration.py resolves `--calibrate` bands (per language pool too); pools.py
+holds the language pools; cost.py chooses the search for `auto`; sample.py holds the seeded draws
+(permutations, quotas, picks); chunks.py runs the search chunk by chunk and pool by pool;
+search.py and ann.py find the band members; tables.py builds and writes the landed rows; stats.py
+makes the counts, warnings and summary; parts.py keeps shard parts on disk for shards.py and on_ray.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,10 +46,11 @@ from etl import output
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.steps import split
-from etl.steps.mine import ann, data, sample, variants
-from etl.steps.mine.calibration import calibrate
-from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Members, Permutation, Picks
-from etl.steps.mine.search import Context, exact_chunk_size, exact_cosine, scan
+from etl.steps.mine import ann, data, pools, sample, variants
+from etl.steps.mine.calibration import calibrate, calibrate_pools
+from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
+from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Permutation, Picks
+from etl.steps.mine.search import Context, exact_cosine
 from etl.steps.mine.stats import no_triplets_message, run_counts, summary
 from etl.steps.mine.tables import anchor_bands, frames, write_tables
 from etl.warehouse import Run, Warehouse
@@ -52,8 +59,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from etl.steps.mine.data import MineInputs
-
-ANN_CHUNK = 1024  # anchors per index search batch
+    from etl.steps.mine.pools import Slots
 
 
 class Clock:
@@ -93,12 +99,21 @@ class Plan:
     percentiles: tuple[float, ...]
     variants: bool = True  # variant keys exclude other forms of the anchor's group
     why: str = field(default="", compare=False)  # how the search mode was chosen
+    language: str = "any"  # mine_language: the pools negatives come from (etl/steps/mine/pools.py)
+    language_mix: float = 0.5  # with `mix`: the anchor language's share
+    pool_bands: dict[str, Bands] = field(default_factory=dict)  # calibrated per pool: same, cross, all
 
     def config(self) -> dict[str, Any]:
         """JSON-ready description (the bands as the cosines actually used)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("bands", "why")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("bands", "why", "pool_bands")}
         out["bands"] = self.bands.as_dict()
+        if self.pool_bands:
+            out["pool_bands"] = {name: bands.as_dict() for name, bands in self.pool_bands.items()}
         return out
+
+    def bands_of(self, kind: str) -> Bands:
+        """The bands a slot of this kind (same, cross, all: see pools.kind) is mined with."""
+        return self.pool_bands.get(kind, self.bands)
 
 
 @dataclass
@@ -113,6 +128,7 @@ class Mined:
     lost: int = 0  # of those, anchors the index search did not find (its own vector missing)
     escalated_by_band: dict[str, int] = field(default_factory=dict)
     found: dict[str, int] = field(default_factory=dict)  # members found, by how
+    slots: Slots | None = None  # per language pool slot (mine_language other than any); the arrays above sum them
 
 
 def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.Summary:
@@ -177,14 +193,18 @@ def land(
 
 _PARAMS = (
     "mine_easy", "mine_medium", "mine_hard", "mine_ratios", "mine_negatives", "mine_search", "mine_top_k",
-    "mine_max_neg_ratio", "mine_calibrate", "mine_percentiles", "mine_variants", "seed", "split_by",
-    "split_train_ratio",
+    "mine_max_neg_ratio", "mine_calibrate", "mine_percentiles", "mine_variants", "mine_language", "mine_language_mix",
+    "seed", "split_by", "split_train_ratio",
 )  # fmt: skip
 
 
 def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, model: str, index: Any = None) -> Plan:
     """Resolve the bands (fixed cosines, or percentiles of this model's scores) and the search mode."""
-    if settings.mine_calibrate:
+    pool_bands: dict[str, Bands] = {}
+    if settings.mine_calibrate and settings.mine_language != "any":
+        pool_bands = calibrate_pools(inputs, settings.mine_percentiles, settings.seed)
+        bands = pool_bands["all"]
+    elif settings.mine_calibrate:
         bands = calibrate(inputs, settings.mine_percentiles, settings.seed)
     else:
         bands = Bands.of(settings.mine_easy, settings.mine_medium, settings.mine_hard)
@@ -201,7 +221,17 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, mode
         percentiles=tuple(settings.mine_percentiles),
         variants=settings.mine_variants,
         why="asked for",
+        language=settings.mine_language,
+        language_mix=settings.mine_language_mix,
+        pool_bands=pool_bands,
     )
+    if plan.language != "any" and plan.search != "exact":
+        if plan.search == "ann":
+            raise EtlError(
+                f"--search ann cannot mine language pools (mine_language {plan.language!r}); "
+                "use --search exact or auto, or --language any"
+            )
+        return dataclasses.replace(plan, search="exact", why="language pools are mined by the exact scan")
     if plan.search != "auto":
         return plan
     from etl.steps.mine import cost
@@ -240,32 +270,26 @@ def mine(
     m = len(inputs.anchors)
     which = np.arange(m, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
     quota = sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
-    chunk = exact_chunk_size(len(inputs.ids)) if plan.search == "exact" else ANN_CHUNK
-    parts: list[Members] = []
-    population = np.zeros((m, 3), dtype=np.int64)
-    estimated = np.zeros((m, 3), dtype=bool)
-    escalated, lost, by_band = 0, 0, np.zeros(3, dtype=np.int64)
-    with output.Progress("mining", len(which)) as progress:
-        for start in range(0, len(which), chunk):
-            anchors = which[start : start + chunk]
-            found = scan(ctx, anchors) if plan.search == "exact" else ann.search(ctx, index, anchors)
-            parts.append(found.members)
-            population[anchors] = found.population
-            estimated[anchors] = found.estimated
-            escalated += int(found.escalated.sum())
-            by_band += found.escalated_by_band
-            lost += found.lost
-            progress.advance(len(anchors))
-    members = Members.concat(parts)
-    picks = sample.pick(members, quota, plan.negatives)
+    target = pools.targets(inputs, plan.language)
+    tally = Tally.of(m)
+    slots = None
+    with output.Progress("mining", len(which) if target is None else int((target[:, which] > 0).sum())) as progress:
+        if target is None:
+            (members,) = search_chunks([(ctx, 0)], plan, index, which, tally, progress)
+            picks = sample.pick(members, quota, plan.negatives)
+        else:
+            picks, slots = mine_pools(ctx, plan, which, quota, target, tally, progress)
     picks = canonical(picks)
     # Stored cosines are the exact ones; the search decided bands on them wherever an edge was close.
     picks.sim = exact_cosine(inputs.vecs, inputs.anchors[picks.anchor], picks.row)
-    if (plan.bands.classify(picks.sim) != picks.band).any():  # pragma: no cover - a broken slack, not bad input
+    if moved_band(inputs, plan, picks, target):  # pragma: no cover - a broken slack, not bad input
         raise EtlError("a mined negative changed band on its exact cosine; this is a bug, please report it")
-    found_by = {name: int((members.source == code).sum()) for code, name in enumerate(SOURCES)}
-    return Mined(picks, quota, population, estimated, escalated, lost,
-                 dict(zip(BAND_NAMES, (int(v) for v in by_band))), found_by)  # fmt: skip
+    found_by = {name: int((tally.sources == code).sum()) for code, name in enumerate(SOURCES)}
+    by_band = dict(zip(BAND_NAMES, (int(v) for v in tally.by_band)))
+    if slots is not None:
+        quota = slots.quota.sum(axis=0)
+    return Mined(picks, quota, tally.population.sum(axis=0), np.any(tally.estimated, axis=0), tally.escalated,
+                 tally.lost, by_band, found_by, slots)  # fmt: skip
 
 
 def canonical(picks: Picks) -> Picks:

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from etl import vectors
 from etl.errors import EtlError, InputError
-from etl.steps.mine.variants import variant_bound, vocabulary_keys
+from etl.steps.mine import pools
+from etl.steps.mine.sample import expand
+from etl.steps.mine.variants import anchor_key_sets, variant_bound, vocabulary_keys
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from etl.steps.mine.variants import VariantKeys
 
 NORM_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
 
@@ -62,6 +63,7 @@ class MineInputs:
     excluded_variants: np.ndarray  # sorted int64 keys anchor * n_variant_keys + key of the anchor and its positives
     group_variants: np.ndarray  # sorted int64 keys group index * n_variant_keys + key of every group member
     n_variant_keys: int
+    lang: np.ndarray  # int8 language pool per row: etl/steps/mine/pools.py's KO or EN
     counts: dict[str, Any] = field(default_factory=dict)
     variants_on: bool = True  # False: --no-variants, the key arrays are empty
 
@@ -106,9 +108,7 @@ class MineInputs:
         import numpy as np
 
         k = self.n_variant_keys
-        which, key = _expand(
-            np.arange(len(rows)), self.variant_ptr[rows], self.variant_ptr[rows + 1], self.variant_keys
-        )
+        which, key = expand(np.arange(len(rows)), self.variant_ptr[rows], self.variant_ptr[rows + 1], self.variant_keys)
         hit = _member(self.excluded_variants, anchor[which] * k + key)
         group = self.group_index[self.anchors[anchor[which]]]
         hit |= (group >= 0) & _member(self.group_variants, group * k + key)
@@ -123,7 +123,7 @@ class MineInputs:
         sw, sr = self._seeds(anchors)
         code = np.unique(sw * self.n_codes + self.norm[sr])
         cw, cc = code // self.n_codes, code % self.n_codes
-        w, r = _expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
+        w, r = expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
         found_w, found_r = [sw, w], [sr, r]
         if self.n_variant_keys:
             w, r, _ = self._variant_rows(sw, sr)
@@ -156,12 +156,12 @@ class MineInputs:
         anchor_rows = self.anchors[anchors]
         local = np.arange(len(anchors), dtype=np.int64)
         seeds_w, seeds_r = [local], [anchor_rows]
-        w, r = _expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
+        w, r = expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
         seeds_w.append(w)
         seeds_r.append(r)
         group = self.group_index[anchor_rows]
         grouped = group >= 0
-        w, r = _expand(local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1],
+        w, r = expand(local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1],
                        self._by_group[0])  # fmt: skip
         seeds_w.append(w)
         seeds_r.append(r)
@@ -172,10 +172,10 @@ class MineInputs:
         import numpy as np
 
         entries = np.arange(len(self.variant_keys), dtype=np.int64)
-        w, seed_entry = _expand(sw, self.variant_ptr[sr], self.variant_ptr[sr + 1], entries)
+        w, seed_entry = expand(sw, self.variant_ptr[sr], self.variant_ptr[sr + 1], entries)
         key = self.variant_keys[seed_entry]
         by_key, key_ptr = self._by_variant
-        w, entry = _expand(w, key_ptr[key], key_ptr[key + 1], by_key)
+        w, entry = expand(w, key_ptr[key], key_ptr[key + 1], by_key)
         bits = self.variant_rules[np.repeat(seed_entry, (key_ptr[key + 1] - key_ptr[key]))] | self.variant_rules[entry]
         return w, self.variant_owner[entry], bits
 
@@ -269,8 +269,8 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
     keys = vocabulary_keys(wh, norm, variants)
     return MineInputs(
         model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
-        keys.ptr, keys.codes, keys.rules, *_variant_sets(keys, anchors, dst, anchor_index, group_index),
-        keys.n_keys, counts, variants,
+        keys.ptr, keys.codes, keys.rules, *anchor_key_sets(keys, anchors, dst, anchor_index, group_index),
+        keys.n_keys, pools.load(wh, ids), counts, variants,
     )  # fmt: skip
 
 
@@ -285,33 +285,6 @@ def _check_unit(ids: np.ndarray, vecs: np.ndarray, model: str) -> None:
             f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
             "re-run `etl embed`, which stores unit vectors"
         )
-
-
-def _variant_sets(
-    keys: VariantKeys, anchors: np.ndarray, dst: np.ndarray, anchor_index: np.ndarray, group_index: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted anchor * n_keys + key of each anchor and its positives, and group index * n_keys + key of each group."""
-    import numpy as np
-
-    k = keys.n_keys
-    owner = np.repeat(np.arange(len(group_index), dtype=np.int64), np.diff(keys.ptr))
-    seeds = np.concatenate([np.arange(len(anchors), dtype=np.int64), anchor_index])
-    seed_rows = np.concatenate([anchors, dst])
-    w, key = _expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
-    in_group = group_index[owner] >= 0
-    return np.unique(w * k + key), np.unique(group_index[owner[in_group]] * k + keys.codes[in_group])
-
-
-def _expand(
-    which: np.ndarray, starts: np.ndarray, stops: np.ndarray, values: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(which[i], values[j]) for every j in starts[i]:stops[i], vectorised."""
-    import numpy as np
-
-    sizes = stops - starts
-    owner = np.repeat(np.arange(len(which)), sizes)
-    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    return which[owner], values[starts[owner] + offset]
 
 
 def _index_by(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:

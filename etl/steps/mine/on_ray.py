@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
 _ARRAYS = ("ids", "vecs", "group", "norm", "anchors", "pos_ptr", "pos_rows", "excluded_norms", "group_norms",
-           "group_index", "variant_ptr", "variant_keys", "variant_rules", "excluded_variants", "group_variants")  # fmt: skip
+           "group_index", "variant_ptr", "variant_keys", "variant_rules", "excluded_variants", "group_variants", "lang")  # fmt: skip
 
 
 def import_ray() -> Any:

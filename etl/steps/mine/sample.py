@@ -23,6 +23,7 @@ STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
 STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
 STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
 STREAM_PROBE = 7  # the downstream probe's draws (its adapter's start, batch order, random negatives, anchor sample)
+STREAM_MIX = 8  # how `mine_language = mix` splits a band's quota between the anchor's two language pools
 
 _GOLDEN = 0x9E3779B97F4A7C15
 
@@ -264,7 +265,8 @@ def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     m = members
     taken = m.rank() < quota[m.anchor, m.band]
 
-    need = n - np.bincount(m.anchor[taken], minlength=quota.shape[0])
+    # An anchor ends with its quota's sum (n, or a language pool's share of n), as far as members allow.
+    need = np.minimum(quota.sum(axis=1), n) - np.bincount(m.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
     order = rest[np.lexsort((m.key[rest], m.anchor[rest]))]
     filled = np.zeros(m.anchor.size, dtype=bool)
@@ -272,3 +274,15 @@ def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
 
     chosen = taken | filled
     return Picks(m.anchor[chosen], m.row[chosen], m.sim[chosen], m.band[chosen], filled[chosen], m.source[chosen])
+
+
+def expand(
+    which: np.ndarray, starts: np.ndarray, stops: np.ndarray, values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(which[i], values[j]) for every j in starts[i]:stops[i], vectorised."""
+    import numpy as np
+
+    sizes = stops - starts
+    owner = np.repeat(np.arange(len(which)), sizes)
+    offset = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return which[owner], values[starts[owner] + offset]

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from etl.steps.mine.data import MineInputs
+    from etl.steps.mine.pools import Pool
 
 # Similarity matrix budget per chunk of anchors in the exact scan.
 EXACT_CHUNK_BYTES = 160 * 2**20
@@ -87,6 +88,7 @@ class Context:
     perm: Permutation
     cap: np.ndarray | None  # float32 per anchor: highest cosine a negative may have (--max-neg-ratio)
     top_k: int = 100  # ANN shortlist length before margins
+    pool: Pool | None = None  # the language pool mined: only its terms are scored (etl/steps/mine/pools.py)
     workers: int = field(default_factory=lambda: _cores())
     slack: float = field(init=False)
     _masks: dict[int, np.ndarray] = field(init=False, default_factory=dict)
@@ -142,12 +144,13 @@ class Found:
 
 
 def scan(ctx: Context, anchors: np.ndarray) -> Found:
-    """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary."""
+    """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary (or pool)."""
     import numpy as np
 
     vecs = ctx.inputs.vecs
     m = len(anchors)
-    sims = vecs[ctx.inputs.anchors[anchors]] @ vecs.T  # threaded BLAS; exact cosines settle the edges
+    terms = vecs if ctx.pool is None else ctx.pool.vecs
+    sims = vecs[ctx.inputs.anchors[anchors]] @ terms.T  # threaded BLAS; exact cosines settle the edges
     # The passes over the product are memory-bound and numpy runs each on one core: split the rows
     # between the cores (every block is mined on its own; the result does not depend on the split).
     cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
@@ -176,8 +179,11 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     import numpy as np
 
     inputs, bands = ctx.inputs, ctx.bands
-    m, n_rows = sims.shape
+    m, n_rows = len(sims), len(inputs.ids)  # n_rows: the vocabulary, which the permutations order
     which, rows = inputs.exclusions(anchors)
+    if ctx.pool is not None:  # the product's columns are the pool's terms
+        rows = ctx.pool.column[rows]
+        which, rows = which[rows >= 0], rows[rows >= 0]
     sims[which, rows] = BLANK
     if ctx.cap is not None:
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
@@ -190,6 +196,7 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     parts = []
     if listed is not None:
         w, r, approx = listed
+        r = r if ctx.pool is None else ctx.pool.rows[r]
         sim = ctx.settle(anchors, w, r, approx)
         code = ctx.eligible(anchors, w, sim)
         # Counted like the levels below: every term at or above the edge, in a band or above them all.
@@ -261,7 +268,7 @@ def _walk_dense(
     Updates `population` where it learns a band's exact size (a row walked to the end, or listed)."""
     import numpy as np
 
-    m, n_rows = sims.shape
+    m, n_rows = len(sims), len(ctx.inputs.ids)
     is_dense = np.zeros(3, dtype=bool)
     is_dense[dense] = True
     hits = np.zeros((m, 3), dtype=np.int64)
@@ -273,7 +280,8 @@ def _walk_dense(
         w = np.repeat(todo, stop - start)
         pos = np.tile(np.arange(start, stop, dtype=np.int64), todo.size)
         r = ctx.perm.forward(keys, w, pos)
-        sim = ctx.settle(anchors, w, r, sims[w, r])
+        approx = sims[w, r] if ctx.pool is None else ctx.pool.gather(sims, w, r, BLANK)
+        sim = ctx.settle(anchors, w, r, approx)
         code = ctx.eligible(anchors, w, sim)
         keep = code >= 0
         keep[keep] = is_dense[code[keep]]
@@ -311,6 +319,7 @@ def _list_band(
     sub = sims[local]
     flat = np.flatnonzero((sub >= low - ctx.slack) & (sub < high + ctx.slack))
     w, r = local[flat // sub.shape[1]], flat % sub.shape[1]
+    r = r if ctx.pool is None else ctx.pool.rows[r]
     sim = ctx.settle(anchors, w, r, sub.ravel()[flat])
     code = ctx.eligible(anchors, w, sim)
     keep = code == band

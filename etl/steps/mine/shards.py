@@ -40,6 +40,7 @@ from etl.steps.mine.parts import (
     write,
 )
 from etl.steps.mine.parts import part_name as part_name
+from etl.steps.mine.pools import Slots
 from etl.steps.mine.sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
 from etl.warehouse import Warehouse
 
@@ -122,7 +123,42 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     by_band = {band: sum(p.stats["escalated_by_band"][band] for p in parts) for band in BAND_NAMES}
     found = {name: sum(p.stats["found"][name] for p in parts) for name in parts[0].stats["found"]}
     return mine.Mined(picks, quota, population, estimated, sum(p.stats["escalated"] for p in parts),
-                      sum(p.stats["lost"] for p in parts), by_band, found)  # fmt: skip
+                      sum(p.stats["lost"] for p in parts), by_band, found, _slots(inputs, parts))  # fmt: skip
+
+
+def _slot_columns(slots: Slots | None, which: np.ndarray) -> dict[str, Any]:
+    """A part's columns for the language pool slots of its anchors (none under mine_language any)."""
+    columns: dict[str, Any] = {}
+    if slots is None:
+        return columns
+    for s in range(len(slots.target)):
+        columns[f"target_{s}"] = slots.target[s][which]
+        for code, band in enumerate(BAND_NAMES):
+            columns[f"quota_{band}_{s}"] = slots.quota[s][which, code]
+            columns[f"population_{band}_{s}"] = slots.population[s][which, code]
+            columns[f"estimated_{band}_{s}"] = slots.estimated[s][which, code]
+    return columns
+
+
+def _slots(inputs: MineInputs, parts: list[Part]) -> Slots | None:
+    """The language pool slots the parts recorded, over every anchor (the parts are known to cover them once)."""
+    import numpy as np
+
+    n_slots = sum(1 for name in parts[0].anchors.columns if name.startswith("target_")) if parts else 0
+    if n_slots == 0:
+        return None
+    m = len(inputs.anchors)
+    slots = Slots(np.zeros((n_slots, m), dtype=np.int8), np.zeros((n_slots, m, 3), dtype=np.int64),
+                  np.zeros((n_slots, m, 3), dtype=np.int64), np.zeros((n_slots, m, 3), dtype=bool))  # fmt: skip
+    for part in parts:
+        at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
+        for s in range(n_slots):
+            slots.target[s, at] = part.anchors[f"target_{s}"].to_numpy()
+            for code, band in enumerate(BAND_NAMES):
+                slots.quota[s, at, code] = part.anchors[f"quota_{band}_{s}"].to_numpy()
+                slots.population[s, at, code] = part.anchors[f"population_{band}_{s}"].to_numpy()
+                slots.estimated[s, at, code] = part.anchors[f"estimated_{band}_{s}"].to_numpy()
+    return slots
 
 
 def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: int) -> list[int]:
@@ -223,6 +259,7 @@ def _part(inputs: MineInputs, mined: mine.Mined, which: np.ndarray, shard: int, 
         columns[f"quota_{band}"] = mined.quota[which, code]
         columns[f"population_{band}"] = mined.population[which, code]
         columns[f"estimated_{band}"] = mined.estimated[which, code]
+    columns |= _slot_columns(mined.slots, which)
     stats = {"escalated": int(mined.escalated), "lost": int(mined.lost),
              "escalated_by_band": {b: int(mined.escalated_by_band.get(b, 0)) for b in BAND_NAMES},
              "found": {k: int(v) for k, v in mined.found.items()}}  # fmt: skip

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.steps import split
 from etl.steps.mine.calibration import sample_cosines
+from etl.steps.mine.pools import describe, pair_counts, pair_shares
 from etl.steps.mine.sample import BAND_NAMES
 from etl.steps.mine.variants import describe as describe_variants
 
@@ -34,27 +35,15 @@ def run_counts(
     triplets: pl.DataFrame,
     skipped: pl.DataFrame,
 ) -> dict[str, Any]:
+    """The mine run's counts (recorded in `runs.counts`): inputs, picks per band and language pair, warnings."""
     import numpy as np
 
     p = mined.picks
     m = len(inputs.anchors)
     per_anchor = np.bincount(p.anchor, minlength=m)
     positives = inputs.positive_counts()
-    bands = {}
-    for code, name in enumerate(BAND_NAMES):
-        quota = mined.quota[:, code]
-        population = mined.population[:, code]
-        by_quota = int(((p.band == code) & ~p.filled).sum())
-        bands[name] = {
-            "quota": int(quota.sum()),
-            "by_quota": by_quota,
-            "by_fill": int(((p.band == code) & p.filled).sum()),
-            "fill_rate": round(by_quota / quota.sum(), 4) if quota.sum() else None,
-            "population": _spread(population),
-            "population_estimated": int(mined.estimated[:, code].sum()),
-            "anchors_empty": int((population == 0).sum()),
-            "anchors_short": int(((population < quota) & (quota > 0)).sum()),
-        }
+    bands = _band_counts(mined)
+    languages = pair_counts(inputs, p)
     counts: dict[str, Any] = {
         **inputs.counts,
         "config": plan.config(),
@@ -72,6 +61,9 @@ def run_counts(
         "difficulty": dict(sorted(triplets["difficulty"].value_counts().iter_rows(), key=lambda r: (-r[1], r[0]))),
         "found": mined.found,
         "bands": bands,
+        "language": plan.language,
+        "languages": languages,
+        "language_shares": pair_shares(languages),
         "positives_per_anchor": {
             "mean": round(float(positives.mean()), 4),
             "min": int(positives.min()),
@@ -84,6 +76,27 @@ def run_counts(
         counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4),
                                "by_band": mined.escalated_by_band, "index_missed_anchor": mined.lost}  # fmt: skip
     return counts
+
+
+def _band_counts(mined: Mined) -> dict[str, dict[str, Any]]:
+    """Per band: quota, picks by quota and by fill, and the spread of its population over the anchors."""
+    p = mined.picks
+    bands = {}
+    for code, name in enumerate(BAND_NAMES):
+        quota = mined.quota[:, code]
+        population = mined.population[:, code]
+        by_quota = int(((p.band == code) & ~p.filled).sum())
+        bands[name] = {
+            "quota": int(quota.sum()),
+            "by_quota": by_quota,
+            "by_fill": int(((p.band == code) & p.filled).sum()),
+            "fill_rate": round(by_quota / quota.sum(), 4) if quota.sum() else None,
+            "population": _spread(population),
+            "population_estimated": int(mined.estimated[:, code].sum()),
+            "anchors_empty": int((population == 0).sum()),
+            "anchors_short": int(((population < quota) & (quota > 0)).sum()),
+        }
+    return bands
 
 
 def _spread(values: np.ndarray) -> dict[str, float]:
@@ -115,9 +128,10 @@ def _warnings(inputs: MineInputs, plan: Plan, bands: dict[str, Any], m: int) -> 
     out = []
     for name, (low, high) in plan.bands.as_dict().items():
         band = bands[name]
+        edges = "(calibrated per language pool)" if plan.pool_bands else f"[{low:g}, {high:g})"
         if band["quota"] and band["anchors_empty"] > EMPTY_WARNING * m:
             out.append(
-                f"the {name} band [{low:g}, {high:g}) is empty for {band['anchors_empty'] / m:.0%} of anchors "
+                f"the {name} band {edges} is empty for {band['anchors_empty'] / m:.0%} of anchors "
                 f"under model {plan.model!r} ({_cosine_range(inputs, plan)}); its quota is filled from the other "
                 f"bands: try `etl mine --calibrate`, or move the band with --{name}"
             )
@@ -132,6 +146,10 @@ def no_triplets_message(inputs: MineInputs, plan: Plan) -> str:
         f"({shown}) under model {plan.model!r}, whose {_cosine_range(inputs, plan)}; "
         "try `etl mine --calibrate`, or set --easy/--medium/--hard inside that range"
     )
+
+
+def _shown(bands: dict[str, list[float]]) -> str:
+    return "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items())
 
 
 def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
@@ -151,8 +169,13 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             else ""
         )
         summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
-    bands = counts["config"]["bands"]
-    summary.add("bands", "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items()))
+    pool_bands = counts["config"].get("pool_bands", {})
+    if not pool_bands:
+        summary.add("bands", _shown(counts["config"]["bands"]))
+    else:
+        summary.add("bands", "calibrated per language pool")
+        for kind, label in (("same", "same-language"), ("cross", "cross-language"), ("all", "a ko+en pool")):
+            summary.add(f"  {label}", _shown(pool_bands[kind]))
     summary.add("negatives", counts["negatives"])
     for name, band in counts["bands"].items():
         rate = "-" if band["fill_rate"] is None else f"{band['fill_rate']:.0%}"
@@ -162,9 +185,13 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
             f"{band['by_quota'] + band['by_fill']:,} (quota {band['quota']:,} met {rate}, fill {band['by_fill']:,}; "
             f"members/anchor median {pop['median']:,.0f}, p5 {pop['p5']:,.0f}; empty for {band['anchors_empty']:,})",
         )
+        if "language_shares" in counts:  # runs from before the language pairs were counted have none
+            summary.add("    languages", describe(counts["language_shares"][name]))
     total = max(counts["triplets"], 1)
     shares = [f"{name} {n:,} ({100 * n / total:.1f}%)" for name, n in counts.get("difficulty", {}).items()]
     summary.add("triplets by difficulty", "  ".join(shares) or "none")
+    if "language_shares" in counts:
+        summary.add("languages", f"{describe(counts['language_shares']['all'])} (policy {counts['language']})")
     pos = counts["positives_per_anchor"]
     summary.add(
         "positives/anchor", f"mean {pos['mean']:.2f}  min {pos['min']}  median {pos['median']:g}  max {pos['max']}"

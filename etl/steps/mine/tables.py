@@ -67,24 +67,41 @@ def frames(inputs: MineInputs, mined: Mined, plan: Plan) -> tuple[pl.DataFrame, 
 
 
 def anchor_bands(inputs: MineInputs, mined: Mined) -> pl.DataFrame:
-    """One row per (anchor, band): its population, whether estimated, its quota and its quota picks."""
+    """One row per (anchor, band, language pool): its population, whether estimated, its quota and its quota picks.
+
+    The pool is `any` unless mine_language restricts it; `mix` gives an anchor a row per pool it mines."""
     import numpy as np
     import polars as pl
 
+    from etl.steps.mine.pools import POOL_NAMES
+
     m = len(inputs.anchors)
     p = mined.picks
-    picked = np.zeros((m, 3), dtype=np.int64)
-    np.add.at(picked, (p.anchor[~p.filled], p.band[~p.filled]), 1)
-    return pl.DataFrame(
-        {
-            "anchor_id": np.repeat(inputs.anchor_ids, 3),
-            "band": np.tile(np.array(BAND_NAMES), m),
-            "population": mined.population.ravel(),
-            "estimated": mined.estimated.ravel(),
-            "quota": mined.quota.ravel().astype(np.int32),
-            "picked": picked.ravel().astype(np.int32),
-        }
-    )
+    by_quota = ~p.filled
+    if mined.slots is None:
+        slots = [(np.full(m, "any"), mined.population, mined.estimated, mined.quota, np.ones(len(p.row), dtype=bool))]
+    else:
+        pool_names = np.array([POOL_NAMES.get(code, "") for code in range(4)])
+        slots = [(pool_names[target], mined.slots.population[s], mined.slots.estimated[s], mined.slots.quota[s],
+                  (inputs.lang[p.row] & target[p.anchor]) > 0)
+                 for s, target in enumerate(mined.slots.target)]  # fmt: skip
+    frames = []
+    for pool, population, estimated, quota, in_slot in slots:
+        picked = np.zeros((m, 3), dtype=np.int64)
+        np.add.at(picked, (p.anchor[by_quota & in_slot], p.band[by_quota & in_slot]), 1)
+        frame = pl.DataFrame(
+            {
+                "anchor_id": np.repeat(inputs.anchor_ids, 3),
+                "band": np.tile(np.array(BAND_NAMES), m),
+                "pool": np.repeat(pool, 3),
+                "population": population.ravel(),
+                "estimated": estimated.ravel(),
+                "quota": quota.ravel().astype(np.int32),
+                "picked": picked.ravel().astype(np.int32),
+            }
+        )
+        frames.append(frame.filter(pl.col("pool") != ""))
+    return pl.concat(frames)
 
 
 def write_tables(wh: Warehouse, run_id: int, frames: dict[str, pl.DataFrame]) -> None:

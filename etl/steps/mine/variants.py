@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from etl.steps.mine.sample import expand
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -235,3 +237,18 @@ def describe(counts: dict[str, Any]) -> str:
     by_rule = ", ".join(f"{name} {n:,}" for name, n in counts["excluded"].items() if n) or "none"
     by_band = ", ".join(f"{name} {n:,}" for name, n in counts["excluded_by_band"].items() if n) or "none"
     return f"{counts['excluded_pairs']:,} in-band (anchor, term) pairs excluded ({by_band}; by rule: {by_rule})"
+
+
+def anchor_key_sets(
+    keys: VariantKeys, anchors: np.ndarray, dst: np.ndarray, anchor_index: np.ndarray, group_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted anchor * n_keys + key of each anchor and its positives, and group index * n_keys + key of each group."""
+    import numpy as np
+
+    k = keys.n_keys
+    owner = np.repeat(np.arange(len(group_index), dtype=np.int64), np.diff(keys.ptr))
+    seeds = np.concatenate([np.arange(len(anchors), dtype=np.int64), anchor_index])
+    seed_rows = np.concatenate([anchors, dst])
+    w, key = expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
+    in_group = group_index[owner] >= 0
+    return np.unique(w * k + key), np.unique(group_index[owner[in_group]] * k + keys.codes[in_group])

@@ -1,10 +1,11 @@
 """`etl report`: one self-contained HTML page with plots of what the warehouse holds.
 
 The page carries plotly.js inline and every figure as JSON, so it opens anywhere without a network:
-the negatives' similarity histogram with the band edges, band shares overall and per split,
-positives per anchor, members per anchor in each band (anchor_bands), the downstream probe of the
-triplets (probe_results), the synthesis per category (seed and expanded terms, translated, sentences),
-rejects by step and rule, LLM calls by status with latency and token percentiles, and the last runs. A section
+the negatives' similarity histogram with the band edges, band shares overall and per split (with
+the negatives' language pairs per band), positives per anchor, members per anchor in each band
+(anchor_bands), the downstream probe of the triplets (probe_results), the synthesis per category
+(seed and expanded terms, translated, sentences), rejects by step and rule, LLM calls by status with
+latency and token percentiles, and the last runs. A section
 with nothing to draw says why. The figures are built from aggregates computed in DuckDB
 (sql/report_*.sql), so the page's size and build time hardly grow with the data.
 
@@ -54,6 +55,7 @@ class Data:
     histogram: list[tuple[str, int, int]] = field(default_factory=list)  # (band, bin, negatives)
     shares: list[tuple[str, str, int]] = field(default_factory=list)  # (split, difficulty, triplets)
     populations: list[dict[str, Any]] = field(default_factory=list)  # per band: members per anchor, from anchor_bands
+    languages: dict[str, dict[str, int]] = field(default_factory=dict)  # per band: negatives per language pair
     positives: list[tuple[int, int]] = field(default_factory=list)  # (positives, anchors)
     categories: list[dict[str, Any]] = field(default_factory=list)  # per synthesis category: seeds, ..., sentences
     probe: list[tuple[str, str, str, float]] = field(default_factory=list)  # (arm, pool, metric, value)
@@ -107,6 +109,10 @@ def collect(wh: Warehouse) -> Data:
         (b, int(i), int(n)) for b, i, n in wh.sql_file("report_negative_histogram", {"width": BIN_WIDTH}).fetchall()
     ]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
+    if data.totals["negatives"]:
+        from etl.steps.mine.pools import landed_pairs
+
+        data.languages = landed_pairs(wh)
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
     cursor = wh.sql_file("report_band_population")
     names = [d[0] for d in cursor.description]

@@ -95,7 +95,25 @@ def bands(data: Data) -> Section:
     _layout(fig, height=260, barmode="stack", xaxis_title="share of triplets (%)", yaxis={"autorange": "reversed"},
             uniformtext={"minsize": 10, "mode": "hide"})  # fmt: skip
     note = ", ".join(f"{s}: {totals[s]:,} triplets" for s in splits) + "; bar labels are triplet counts."
-    return Section("bands", title, note, fig)
+    return Section("bands", title, note + _languages_note(data), fig, _languages_table(data))
+
+
+def _languages_note(data: Data) -> str:
+    policy = data.mine_counts.get("language", "any")
+    return (f" The table: each band's negatives by language pair (anchor's language → negative's; ko when a "
+            f"text holds Hangul, else en), mined with mine_language {policy}.") if data.languages else ""  # fmt: skip
+
+
+def _languages_table(data: Data) -> list[list[Any]]:
+    """Per band, the share of its negatives in each language pair (and the count)."""
+    if not data.languages:
+        return []
+    pairs = list(next(iter(data.languages.values())))
+    table: list[list[Any]] = [["band", "negatives", *pairs]]
+    for band, counts in data.languages.items():
+        total = sum(counts.values())
+        table.append([band, f"{total:,}", *(f"{counts[p] / total:.1%}" if total else "-" for p in pairs)])
+    return table
 
 
 def positives(data: Data) -> Section:
