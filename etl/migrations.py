@@ -343,6 +343,7 @@ def m012_probe_results(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration
 def m013_anchor_bands_pool(con: duckdb.DuckDBPyConnection) -> None:
     """The language pool an anchor_bands row counts (mine_language): one row per anchor, band and pool."""
     # any (every term) | ko | en | ko+en (both pools, the `positive` policy's bilingual anchors)
