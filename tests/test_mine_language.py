@@ -33,7 +33,10 @@ class Bilingual:
 
     def __init__(self, wh: Warehouse, regime: str = "saturated_medium") -> None:
         self.world = build(wh, regime)
-        self.korean = minedata.korean(wh, self.world)
+        minedata.korean(wh, self.world)
+        # A term is Korean when its text holds Hangul: the rewritten half, and the variant forms ending in 하다.
+        texts = wh.execute("SELECT term_id, text FROM terms").fetchall()
+        self.korean = {term for term, text in texts if any("가" <= ch <= "힣" for ch in text)}
         self.is_ko = np.array([int(t) in self.korean for t in self.world.ids])
         self.partners: dict[int, set[int]] = {}
         for a, b in self.world.pairs:
