@@ -104,14 +104,19 @@ def version() -> str:
 
 
 def install_hint(extra: str) -> str:
-    """The pip command that adds an extra to this installation: `-e ".[x]"` in an editable checkout, else by name."""
-    import json
-    from importlib.metadata import PackageNotFoundError, distribution
+    """The pip command that adds an extra to this installation: `-e ".[x]"` in an editable checkout, else by name.
 
-    try:
-        direct = distribution(DISTRIBUTION).read_text("direct_url.json")
-    except PackageNotFoundError:  # a checkout on sys.path that was never installed
+    Every metadata directory of the distribution on sys.path is read, not only the first: running from
+    the checkout puts its own `ko_synonym_etl.egg-info` (which `pip install -e` leaves there, without
+    a direct_url.json) ahead of the installed one."""
+    import json
+    from importlib.metadata import distributions
+
+    found = list(distributions(name=DISTRIBUTION))
+    if not found:  # a checkout on sys.path that was never installed
         return f'pip install -e ".[{extra}]"'
-    if direct and json.loads(direct).get("dir_info", {}).get("editable", False):
-        return f'pip install -e ".[{extra}]"'
+    for dist in found:
+        direct = dist.read_text("direct_url.json")
+        if direct and json.loads(direct).get("dir_info", {}).get("editable", False):
+            return f'pip install -e ".[{extra}]"'
     return f'pip install "{DISTRIBUTION}[{extra}]"'

@@ -194,5 +194,5 @@ def test_missing_extra_hints_fit_the_installation(
         def read_text(self, name: str) -> str | None:
             return direct_url if name == "direct_url.json" else None
 
-    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Installed())
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda name: [Installed()])
     assert etl.install_hint("report") == hint

