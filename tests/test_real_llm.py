@@ -646,3 +646,32 @@ def test_an_unpooled_server_is_one_clear_error_not_retries(tmp_path: Path) -> No
         assert server.settle(lambda: server.served("POST", "/v1/embeddings"), 1) == 1
     finally:
         _stop(server.process)
+
+
+def test_a_trial_lands_every_call_and_leaves_the_plan_alone(llama_server: LlamaServer, tmp_path: Path) -> None:
+    """`etl synth trial` on the real model: its calls are in llm_calls, the plan's tables stay empty, a rerun asks nothing."""
+    space = Workspace(tmp_path / "trial").write()
+    chats = llama_server.chat_requests()
+
+    first = space.synth(llama_server.url, "trial", "신경망")
+
+    assert first.exit_code == 0, first.output
+    assert "expand machine_learning" in first.output and "translate 신경망" in first.output, first.output
+    tasks, attempts = space.rows("SELECT list(DISTINCT task), sum(attempts) FROM llm_calls")[0]
+    assert set(tasks) >= {"expand", "translate"}
+    # Every chat completion the server answered for the trial is an attempt of a stored call.
+    assert llama_server.settle(llama_server.chat_requests, chats + attempts) == chats + attempts
+    planned = "SELECT (SELECT count(*) FROM category_terms), (SELECT count(*) FROM translations), "
+    assert space.rows(planned + "(SELECT count(*) FROM parallel_sentences)") == [(0, 0, 0)]
+
+    unanswered = space.rows("SELECT count(*) FROM llm_calls WHERE status <> 'ok'")[0][0]
+    last_run = space.rows("SELECT max(run_id) FROM runs")[0][0]
+    logged = llama_server.chat_requests()
+    again = space.synth(llama_server.url, "trial", "신경망")
+
+    assert again.exit_code == 0, again.output
+    resent, retried = space.rows(
+        "SELECT count(*), coalesce(sum(attempts), 0) FROM llm_calls WHERE run_id > ?", [last_run]
+    )[0]
+    assert resent == unanswered  # only calls without an answer go again
+    assert llama_server.settle(llama_server.chat_requests, logged + retried, seconds=2.0) == logged + retried
