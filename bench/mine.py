@@ -4,7 +4,7 @@
     python bench/mine.py --small    # 20,000 terms x 256-d, 3,800 anchors: a quick run
     python bench/mine.py --crossover 5000,10000,20000,40000  # exact vs ann (build + search) by size
     python bench/mine.py --ray --size 40000,1024,7560  # `etl mine --ray` with 1, 2, 4 shards vs one process
-    python bench/mine.py --language any,anchor,positive,mix  # the exact scan under each mine_language policy
+    python bench/mine.py --language any,anchor,positive,mix  # each mine_language policy, variants on, vs any without
 
 One run prints, each measured here and now:
 - the BLAS floor: a bare chunked `anchors @ vocab.T` (the exact scan's chunks), nothing else;
@@ -109,6 +109,9 @@ def land(path: Path, data: dict, bilingual: bool = False) -> None:
     ids, vecs = data["ids"], data["vecs"]
     with Warehouse.open(path) as wh:
         texts = [f"용어 {i}" if bilingual and i % 2 == 0 else f"term {i}" for i in ids]
+        if bilingual:  # every 10th term another form of the one before: work for the variant rules
+            for i in range(9, len(texts), 10):
+                texts[i] = f"{texts[i - 1]}하다" if texts[i - 1].startswith("용어") else f"the {texts[i - 1]}"
         wh.con.register("b_terms", pl.DataFrame({"term_id": ids, "text": texts}))
         wh.execute(
             "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
@@ -222,14 +225,21 @@ def step_floor(warehouse: str) -> dict:
     return {"seconds": time.perf_counter() - started, "chunk": chunk, "peak_mib": peak_mib()}
 
 
-def step_mine(warehouse: str, search: str, index_path: str, threads_note: str, language: str = "any") -> dict:
+def step_mine(
+    warehouse: str, search: str, index_path: str, threads_note: str, language: str = "any", variants: str = "on"
+) -> dict:
     """`etl mine` as the CLI runs it (same settings resolution and step function); keeps its rows beside the warehouse."""
     from etl import config
     from etl.steps import mine
     from etl.steps.mine import ann
     from etl.warehouse import Warehouse
 
-    overrides = {"warehouse": warehouse, "mine_search": search, "mine_language": language}
+    overrides = {
+        "warehouse": warehouse,
+        "mine_search": search,
+        "mine_language": language,
+        "mine_variants": variants == "on",
+    }
     settings = config.load(overrides=overrides).settings
     index = None
     if search == "ann" and not ann.ann_available():
@@ -372,8 +382,8 @@ def main() -> None:
     parser.add_argument("--size", help="TERMS,DIM,ANCHORS instead of the default world")
     parser.add_argument(
         "--language",
-        help="comma-separated mine_language policies (any, anchor, positive, mix): time the exact scan under each "
-        "on a world with every other term in Hangul, against `any`",
+        help="comma-separated mine_language policies (any, anchor, positive, mix): time the exact scan under each, "
+        "with variant exclusion, on a world with every other term in Hangul, against `any` without variant exclusion",
     )
     args = parser.parse_args()
     n_terms, dim, n_anchors = (20_000, 256, 3_800) if args.small else (150_000, 1024, 28_371)
@@ -487,23 +497,33 @@ def on_ray(workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
 
 
 def languages(workdir: Path, n_terms: int, dim: int, n_anchors: int, policies: list[str]) -> None:
-    """The exact scan under each mine_language policy, on one bilingual world, against `any` (run first)."""
+    """The exact scan under each mine_language policy with variant exclusion, against `any` without it (run first).
+
+    The baseline is the exact scan as it was before language pools and variant rules: `any`, variants
+    off. Every 10th term of the bilingual world is another form of the term before it, so the
+    variant rules have keys to build and pairs to exclude."""
     warehouse = workdir / "bench.duckdb"
     landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors), "bilingual"])
-    print(f"data: {n_terms:,} terms x {dim} (half in Hangul), {landed['anchors']:,} anchors")
+    print(f"data: {n_terms:,} terms x {dim} (half in Hangul, a tenth other forms), {landed['anchors']:,} anchors")
     floor = child(["--step-floor", str(warehouse)])
     print(f"BLAS floor: {floor['seconds']:.1f}s")
     print(
-        f"{'policy':>8} {'total s':>8} {'search s':>9} {'vs any':>7} {'search vs floor':>16} {'peak MiB':>9}  languages"
+        f"{'policy':>8} {'variants':>8} {'total s':>8} {'search s':>9} {'vs base':>8} {'search vs floor':>16} "
+        f"{'peak MiB':>9}  languages"
     )
     base = None
-    for policy in ["any", *(p for p in policies if p != "any")]:
-        got = child(["--step-mine", str(warehouse), "exact", str(workdir / "unused.usearch"), "default", policy])
+    runs = [("any", "off"), *((policy, "on") for policy in ["any", *(p for p in policies if p != "any")])]
+    for policy, variants in runs:
+        unused = str(workdir / "unused.usearch")
+        got = child(["--step-mine", str(warehouse), "exact", unused, "default", policy, variants])
         search = got["phases"]["search"]
         base = base or got["seconds"]
         shares = "  ".join(f"{k} {v:.0%}" for k, v in (got["languages"] or {}).items())
-        print(f"{policy:>8} {got['seconds']:>8.1f} {search:>9.1f} {got['seconds'] / base:>6.2f}x "
-              f"{search / floor['seconds']:>15.2f}x {got['peak_mib']:>9,.0f}  {shares}", flush=True)  # fmt: skip
+        print(
+            f"{policy:>8} {variants:>8} {got['seconds']:>8.1f} {search:>9.1f} {got['seconds'] / base:>7.2f}x "
+            f"{search / floor['seconds']:>15.2f}x {got['peak_mib']:>9,.0f}  {shares}",
+            flush=True,
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
