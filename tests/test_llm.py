@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from etl import config
 from etl.errors import ConfigError, ServiceError
 from etl.llm import ChatRequest, Client, base_url, extract_json, json_form
 from tests.fakeserver import FakeLLMServer, Reply
+from tests.processes import free_port
 
 SCHEMA = {"type": "object", "properties": {"primary": {"type": "string"}}, "required": ["primary"]}
 PATH = {"ollama": "/api/chat", "openai": "/v1/chat/completions"}
@@ -26,12 +26,6 @@ def client(server: FakeLLMServer, api: str = "ollama", **kw: Any) -> Client:
 
 def request(text: str = "translate 사과", schema: dict[str, Any] | None = SCHEMA) -> ChatRequest:
     return ChatRequest("translate", [{"role": "user", "content": text}], schema, temperature=0.3)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- wire formats ---------------------------------------------------------------------------------

@@ -34,7 +34,6 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -54,6 +53,7 @@ from etl.llm import Client, forget_json_forms, json_form
 from etl.steps.synth.tasks import EXPAND_SCHEMA, SENTENCES_SCHEMA, TRANSLATE_SCHEMA
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer
+from tests.processes import free_port, stop
 
 pytestmark = pytest.mark.real_llm
 
@@ -120,12 +120,6 @@ def _gguf() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class LlamaServer:
     """A running `python -m llama_cpp.server`; its uvicorn access log counts the requests it served."""
@@ -186,7 +180,7 @@ def _crash_hint(process: subprocess.Popen[bytes]) -> str:
 
 
 def _start(log: Path, pooled: bool = True) -> LlamaServer:
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -228,7 +222,7 @@ def _start(log: Path, pooled: bool = True) -> LlamaServer:
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
-    _stop(process)
+    stop(process)
     raise AssertionError(f"llama_cpp.server did not answer within {STARTUP_TIMEOUT:g}s:\n{server.log_tail()}")
 
 
@@ -244,22 +238,13 @@ def _first_prompt(server: LlamaServer) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             server.process.wait(timeout=5)
         server.assert_alive()
-        _stop(server.process)
+        stop(server.process)
         raise AssertionError(f"llama_cpp.server dropped its first chat completion:\n{server.log_tail()}") from None
     if reply.status_code != 200:
-        _stop(server.process)
+        stop(server.process)
         raise AssertionError(
             f"llama_cpp.server answered its first chat completion with HTTP {reply.status_code}: {reply.text[:300]}"
         )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=15)
 
 
 def _require_packages() -> None:
@@ -279,7 +264,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
     try:
         yield server
     finally:
-        _stop(server.process)
+        stop(server.process)
 
 
 # -- running the CLI ------------------------------------------------------------------------------
@@ -645,7 +630,7 @@ def test_an_unpooled_server_is_one_clear_error_not_retries(tmp_path: Path) -> No
         assert "--embedding true --kv_overrides llama.pooling_type=int:1" in str(info.value)
         assert server.settle(lambda: server.served("POST", "/v1/embeddings"), 1) == 1
     finally:
-        _stop(server.process)
+        stop(server.process)
 
 
 def test_a_trial_lands_every_call_and_leaves_the_plan_alone(llama_server: LlamaServer, tmp_path: Path) -> None:
