@@ -6,22 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer
 from tests.llm_answers import answer, english
+from tests.test_synth import _fast  # noqa: F401 - the autouse fixture: test-sized synthesis settings
 
 CHAT = "/api/chat"
 PLAN = ("category_terms", "translations", "parallel_sentences", "rejects")
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ETL_LLM_BACKOFF", "0.01")
-    monkeypatch.setenv("ETL_SYNTH_SENTENCES_SAMPLE", "1.0")
-    monkeypatch.setenv("ETL_SYNTH_EXPAND_ASK", "5")
-    monkeypatch.setenv("ETL_SYNTH_EXPAND_KEEP", "2")
 
 
 def rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
