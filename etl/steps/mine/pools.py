@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 KO, EN, BOTH = 1, 2, 3
 LANGS = {KO: "ko", EN: "en"}
 POOL_NAMES = {KO: "ko", EN: "en", BOTH: "ko+en"}
-POLICIES = ("any", "anchor", "positive", "mix")
 
 
 @dataclass
