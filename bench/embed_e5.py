@@ -75,8 +75,12 @@ def served(terms: list[str], batch: int, concurrency: int) -> tuple[float, objec
                     break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        overrides = {"embedder": "openai", "embed_url": url, "embed_model": "multilingual-e5-small-q4",
-                     "llm_concurrency": concurrency}  # fmt: skip
+        overrides = {
+            "embedder": "openai",
+            "embed_url": url,
+            "embed_model": "multilingual-e5-small-q4",
+            "llm_concurrency": concurrency,
+        }
         client = Client.for_embeddings(config.load(None, env={}, overrides=overrides).settings)
         client.check()
         started = time.perf_counter()
@@ -102,8 +106,10 @@ def main() -> None:
     agree = float(np.einsum("ij,ij->i", np.asarray(local), np.asarray(remote)).min())
     print(f"terms: {len(terms):,} (mean {np.mean([len(t) for t in terms]):.1f} characters)")
     print(f"in-process: {len(terms) / local_s:,.0f} terms/s ({local_s:.2f} s, model load {load_s:.2f} s)")
-    print(f"server:     {len(terms) / server_s:,.0f} terms/s ({server_s:.2f} s; batch {args.batch}, "
-          f"{args.concurrency} in flight)")  # fmt: skip
+    print(
+        f"server:     {len(terms) / server_s:,.0f} terms/s ({server_s:.2f} s; batch {args.batch}, "
+        f"{args.concurrency} in flight)"
+    )
     print(f"server / in-process time: {server_s / local_s:.2f}x; lowest cosine between them: {agree:.6f}")
 
 

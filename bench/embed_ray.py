@@ -53,8 +53,15 @@ def thread_pool(urls: list[str], texts: list[str], batch: int, concurrency: int)
     from etl.output import Progress
     from etl.steps.embed import remote as embed_http
 
-    settings = config.load(overrides={"embedder": "ollama", "embed_model": "bge-m3", "embed_url": ",".join(urls),
-                                      "llm_concurrency": concurrency, "embed_batch": batch}).settings  # fmt: skip
+    settings = config.load(
+        overrides={
+            "embedder": "ollama",
+            "embed_model": "bge-m3",
+            "embed_url": ",".join(urls),
+            "llm_concurrency": concurrency,
+            "embed_batch": batch,
+        }
+    ).settings
     client = embed_http.connect(settings)
     started = time.perf_counter()
     with open(os.devnull, "w") as quiet:
@@ -106,8 +113,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight in all")
     args = parser.parse_args()
-    procs = [subprocess.Popen([sys.executable, __file__, "--serve", str(args.latency), str(args.dim)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(args.servers)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(args.latency), str(args.dim)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(args.servers)
+    ]
     try:
         urls = [p.stdout.readline().strip() for p in procs]  # type: ignore[union-attr]
         texts = [f"term {i}" for i in range(args.texts)]

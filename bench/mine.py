@@ -57,8 +57,12 @@ def generate(n_terms: int, dim: int, n_anchors: int, seed: int = 0) -> dict:
     weights = {"common": 1.36, "topic": 0.68, "subtopic": 0.68, "leaf": 0.82}
     leaf = rng.integers(0, max(n_terms // 30, 1), n_terms)
     n_leaves = max(n_terms // 30, 1)
-    parents = {"common": leaf * 0, "topic": leaf * max(n_terms // 3000, 1) // n_leaves,
-               "subtopic": leaf * max(n_terms // 300, 1) // n_leaves, "leaf": leaf}  # fmt: skip
+    parents = {
+        "common": leaf * 0,
+        "topic": leaf * max(n_terms // 3000, 1) // n_leaves,
+        "subtopic": leaf * max(n_terms // 300, 1) // n_leaves,
+        "leaf": leaf,
+    }
     vecs = rng.standard_normal((n_terms, dim), dtype=np.float32) * np.float32(1 / np.sqrt(dim))
     for level, weight in weights.items():
         centres = rng.standard_normal((int(parents[level].max()) + 1, dim), dtype=np.float32)
@@ -170,9 +174,13 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str, bilingual:
     data = generate(int(n_terms), int(dim), int(n_anchors))
     generated = time.perf_counter() - started
     land(path, data, bilingual == "bilingual")
-    return {"generate_s": generated, "land_s": time.perf_counter() - started - generated,
-            "anchors": len(np.unique(np.concatenate(data["pairs"]))), "pairs": len(data["pairs"][0]),
-            "peak_mib": peak_mib()}  # fmt: skip
+    return {
+        "generate_s": generated,
+        "land_s": time.perf_counter() - started - generated,
+        "anchors": len(np.unique(np.concatenate(data["pairs"]))),
+        "pairs": len(data["pairs"][0]),
+        "peak_mib": peak_mib(),
+    }
 
 
 def step_index(warehouse: str, index_path: str) -> dict:
@@ -188,17 +196,26 @@ def step_index(warehouse: str, index_path: str) -> dict:
             from etl.steps import index as index_step
 
             opened = index_step.ensure(wh, settings, MODEL)
-            return {"seconds": time.perf_counter() - started, "via": "etl.steps.index", "size": len(opened.index),
-                    "dtype": opened.fingerprint.get("built_dtype"), "why": opened.fingerprint.get("dtype_reason"),
-                    "peak_mib": peak_mib()}  # fmt: skip
+            return {
+                "seconds": time.perf_counter() - started,
+                "via": "etl.steps.index",
+                "size": len(opened.index),
+                "dtype": opened.fingerprint.get("built_dtype"),
+                "why": opened.fingerprint.get("dtype_reason"),
+                "peak_mib": peak_mib(),
+            }
         from usearch.index import Index
 
         ids, vecs = vectors.load(wh, MODEL)
     loaded = time.perf_counter()
     index = Index(
-        ndim=vecs.shape[1], metric="cos", dtype=settings.index_dtype, connectivity=settings.index_connectivity,
-        expansion_add=settings.index_expansion_add, expansion_search=settings.index_expansion_search,
-    )  # fmt: skip
+        ndim=vecs.shape[1],
+        metric="cos",
+        dtype=settings.index_dtype,
+        connectivity=settings.index_connectivity,
+        expansion_add=settings.index_expansion_add,
+        expansion_search=settings.index_expansion_search,
+    )
     index.add(ids.astype(np.uint64), vecs, threads=0)
     index.save(index_path)
     return {
@@ -255,11 +272,21 @@ def step_mine(
         for table in ("negatives", "anchor_bands"):
             wh.execute(f"COPY {table} TO '{warehouse}.{search}.{table}.parquet' (FORMAT parquet)")
     print(summary.render(), file=sys.stderr)
-    return {"seconds": seconds, "search": counts["search"], "triplets": counts["triplets"], "anchors": counts["anchors"],
-            "bands": counts["bands"], "positives": counts["positives_per_anchor"], "skipped": counts["skipped_anchors"],
-            "escalated": counts.get("escalated"), "why": counts["search_reason"], "phases": counts["seconds"],
-            "threads": threads_note, "languages": counts.get("language_shares", {}).get("all"),
-            "peak_mib": peak}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "search": counts["search"],
+        "triplets": counts["triplets"],
+        "anchors": counts["anchors"],
+        "bands": counts["bands"],
+        "positives": counts["positives_per_anchor"],
+        "skipped": counts["skipped_anchors"],
+        "escalated": counts.get("escalated"),
+        "why": counts["search_reason"],
+        "phases": counts["seconds"],
+        "threads": threads_note,
+        "languages": counts.get("language_shares", {}).get("all"),
+        "peak_mib": peak,
+    }
 
 
 def step_ray(warehouse: str, shards: str) -> dict:
@@ -281,8 +308,14 @@ def step_ray(warehouse: str, shards: str) -> dict:
         seconds = time.perf_counter() - started
         counts = wh.last_ok_run("mine")["counts"]  # type: ignore[index]
     ray.shutdown()
-    return {"seconds": seconds, "init_s": init_s, "phases": counts["seconds"], "triplets": counts["triplets"],
-            "shard_seconds": counts["shards"]["seconds"], "peak_mib": peak_mib()}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "init_s": init_s,
+        "phases": counts["seconds"],
+        "triplets": counts["triplets"],
+        "shard_seconds": counts["shards"]["seconds"],
+        "peak_mib": peak_mib(),
+    }
 
 
 def step_compare(warehouse: str, sample: str) -> dict:
@@ -363,8 +396,13 @@ def step_notebook(warehouse: str, sample: int) -> dict:
         quota = {"easy": 1, "medium": 1, "hard": 3}
         picked = [x for name, n in quota.items() for x in rng.sample(found[name], min(n, len(found[name])))]
         made += len(picked) * len(positives)
-    return {"seconds": time.perf_counter() - started, "anchors": sample, "triplets": made,
-            "all_anchors": len(anchor_to_positives), "peak_mib": peak_mib()}  # fmt: skip
+    return {
+        "seconds": time.perf_counter() - started,
+        "anchors": sample,
+        "triplets": made,
+        "all_anchors": len(anchor_to_positives),
+        "peak_mib": peak_mib(),
+    }
 
 
 def main() -> None:
@@ -411,18 +449,24 @@ def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anch
     warehouse = workdir / "bench.duckdb"
     index_path = workdir / "bench.usearch"
     landed = child(["--step-land", str(warehouse), str(n_terms), str(dim), str(n_anchors)])
-    print(f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors, {landed['pairs']:,} pairs; "
-          f"generated in {landed['generate_s']:.1f}s, landed in {landed['land_s']:.1f}s")  # fmt: skip
+    print(
+        f"data: {n_terms:,} terms x {dim}, {landed['anchors']:,} anchors, {landed['pairs']:,} pairs; "
+        f"generated in {landed['generate_s']:.1f}s, landed in {landed['land_s']:.1f}s"
+    )
 
     floor = child(["--step-floor", str(warehouse)])
-    print(f"BLAS floor (chunked anchors @ vocab.T, {floor['chunk']} anchors a chunk): {floor['seconds']:.1f}s, "
-          f"peak {floor['peak_mib']:,.0f} MiB")  # fmt: skip
+    print(
+        f"BLAS floor (chunked anchors @ vocab.T, {floor['chunk']} anchors a chunk): {floor['seconds']:.1f}s, "
+        f"peak {floor['peak_mib']:,.0f} MiB"
+    )
     results = {}
     for search in ("exact", "ann"):
         if search == "ann":
             built = child(["--step-index", str(warehouse), str(index_path)])
-            print(f"index build ({built['via']}): {built['seconds']:.1f}s, dtype {built.get('dtype', '?')} "
-                  f"({built.get('why', '')}), peak {built['peak_mib']:,.0f} MiB")  # fmt: skip
+            print(
+                f"index build ({built['via']}): {built['seconds']:.1f}s, dtype {built.get('dtype', '?')} "
+                f"({built.get('why', '')}), peak {built['peak_mib']:,.0f} MiB"
+            )
         mined = child(
             ["--step-mine", str(warehouse), search, str(index_path), os.environ.get("OMP_NUM_THREADS", "default")]
         )
@@ -468,8 +512,10 @@ def full(args: argparse.Namespace, workdir: Path, n_terms: int, dim: int, n_anch
     notebook = child(["--step-notebook", str(warehouse), str(args.sample)])
     per_anchor = notebook["seconds"] / notebook["anchors"]
     projected = per_anchor * notebook["all_anchors"]
-    print(f"notebook algorithm: {notebook['seconds']:.1f}s for {notebook['anchors']} anchors "
-          f"({per_anchor * 1000:.0f} ms/anchor), projected {projected:,.0f}s for {notebook['all_anchors']:,}")  # fmt: skip
+    print(
+        f"notebook algorithm: {notebook['seconds']:.1f}s for {notebook['anchors']} anchors "
+        f"({per_anchor * 1000:.0f} ms/anchor), projected {projected:,.0f}s for {notebook['all_anchors']:,}"
+    )
     for search, mined in results.items():
         print(f"speed-up of etl mine --search {search} over the notebook: {projected / mined['seconds']:.0f}x")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
@@ -484,15 +530,20 @@ def on_ray(workdir: Path, n_terms: int, dim: int, n_anchors: int) -> None:
     single = child(["--step-mine", str(warehouse), "exact", str(workdir / "unused.usearch"), "default"])
     macs = landed["anchors"] * n_terms * dim
     print(f"BLAS floor: {floor['seconds']:.1f}s ({macs / floor['seconds'] / 1e9:.1f} G multiply-adds/s)")
-    print(f"one process (etl mine --search exact): {single['seconds']:.1f}s, scan {single['phases']['search']:.1f}s "
-          f"({macs / single['phases']['search'] / 1e9:.1f} G multiply-adds/s), peak {single['peak_mib']:,.0f} MiB")  # fmt: skip
+    print(
+        f"one process (etl mine --search exact): {single['seconds']:.1f}s, scan {single['phases']['search']:.1f}s "
+        f"({macs / single['phases']['search'] / 1e9:.1f} G multiply-adds/s), peak {single['peak_mib']:,.0f} MiB"
+    )
     print(
         f"{'shards':>6} {'total s':>8} {'search s':>9} {'vs one process':>15} {'slowest shard s':>16} {'ray start s':>12} {'peak MiB':>9}"
     )
     for shards in (1, 2, 4):
         got = child(["--step-ray", str(warehouse), str(shards)])
-        print(f"{shards:>6} {got['seconds']:>8.1f} {got['phases']['search']:>9.1f} {single['seconds'] / got['seconds']:>14.2f}x "
-              f"{max(got['shard_seconds']):>16.1f} {got['init_s']:>12.1f} {got['peak_mib']:>9,.0f}", flush=True)  # fmt: skip
+        print(
+            f"{shards:>6} {got['seconds']:>8.1f} {got['phases']['search']:>9.1f} {single['seconds'] / got['seconds']:>14.2f}x "
+            f"{max(got['shard_seconds']):>16.1f} {got['init_s']:>12.1f} {got['peak_mib']:>9,.0f}",
+            flush=True,
+        )
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
@@ -537,8 +588,11 @@ def crossover(sizes: list[int], dim: int, workdir: Path) -> None:
         exact = child(["--step-mine", str(warehouse), "exact", str(index_path), "default"])
         built = child(["--step-index", str(warehouse), str(index_path)])
         ann = child(["--step-mine", str(warehouse), "ann", str(index_path), "default"])
-        print(f"{n:>8,} {exact['anchors']:>8,} {exact['seconds']:>8.1f} {built['seconds']:>8.1f} {ann['seconds']:>8.1f} "
-              f"{built['seconds'] + ann['seconds']:>11.1f}", flush=True)  # fmt: skip
+        print(
+            f"{n:>8,} {exact['anchors']:>8,} {exact['seconds']:>8.1f} {built['seconds']:>8.1f} {ann['seconds']:>8.1f} "
+            f"{built['seconds'] + ann['seconds']:>11.1f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@ def main() -> None:
     val_pairs = np.unique(np.stack([data["a"][~train], data["p"][~train]], axis=1), axis=0)
     anchors = np.unique(val_pairs[:, 0])[: args.anchors]
     val_pairs = val_pairs[np.isin(val_pairs[:, 0], anchors)]
-    print(f"{n_terms:,} terms x {dim}, {len(rows[0]):,} train triplets, {len(anchors):,} anchors scored, "
-          f"rank {min(args.rank, dim)}, {args.epochs} epochs, batch {probe_adapter.BATCH}")  # fmt: skip
+    print(
+        f"{n_terms:,} terms x {dim}, {len(rows[0]):,} train triplets, {len(anchors):,} anchors scored, "
+        f"rank {min(args.rank, dim)}, {args.epochs} epochs, batch {probe_adapter.BATCH}"
+    )
     epoch_floor, score_floor = floors(data, anchors, dim, args.triplets)
     print(f"floors: one epoch of batch @ W {epoch_floor:.2f}s, anchors @ vocab.T {score_floor:.2f}s")
     started = time.perf_counter()
@@ -99,8 +101,16 @@ def main() -> None:
             model = probe_adapter.Adapter.identity(dim, 42)
         else:
             negatives = rows[2] if arm == "mined" else random_negatives(vocab, rows[0], keys, 42)
-            model, _ = probe_adapter.train(vocab.vectors, hidden, (rows[0], rows[1], negatives), vocab.groups, loss="mnrl",
-                                           epochs=args.epochs, seed=42, keys=keys)  # fmt: skip
+            model, _ = probe_adapter.train(
+                vocab.vectors,
+                hidden,
+                (rows[0], rows[1], negatives),
+                vocab.groups,
+                loss="mnrl",
+                epochs=args.epochs,
+                seed=42,
+                keys=keys,
+            )
         trained = time.perf_counter() - started
         evaluate(vocab, model, hidden, anchors, (val_pairs[:, 0], val_pairs[:, 1]))
         scored = time.perf_counter() - started - trained

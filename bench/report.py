@@ -30,8 +30,9 @@ ETL = [sys.executable, "-m", "etl"]
 
 def etl(warehouse: Path, *args: str) -> str:
     """Run one etl command on `warehouse`; returns its stdout."""
-    result = subprocess.run([*ETL, "--warehouse", str(warehouse), *args], cwd=warehouse.parent, capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [*ETL, "--warehouse", str(warehouse), *args], cwd=warehouse.parent, capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise SystemExit(f"etl {' '.join(args)} failed:\n{result.stderr}")
     return result.stdout
@@ -89,15 +90,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         workdir = Path(tmp)
         runs = {"example": example(workdir), "large": large(workdir, args.terms, args.anchors)}
-        print(f"{'warehouse':<10} {'triplets':>9} {'negatives':>9} {'page MB':>8} {'best s':>7} {'worst s':>8} "
-              f"{'worst / budget':>15}")  # fmt: skip
+        print(
+            f"{'warehouse':<10} {'triplets':>9} {'negatives':>9} {'page MB':>8} {'best s':>7} {'worst s':>8} "
+            f"{'worst / budget':>15}"
+        )
         for name, warehouse in runs.items():
-            counts = json.loads(etl(warehouse, "sql", "--json",
-                                    "SELECT (SELECT count(*) FROM triplets) AS t, (SELECT count(*) FROM negatives) AS n"))[0]  # fmt: skip
+            counts = json.loads(
+                etl(
+                    warehouse,
+                    "sql",
+                    "--json",
+                    "SELECT (SELECT count(*) FROM triplets) AS t, (SELECT count(*) FROM negatives) AS n",
+                )
+            )[0]
             times = time_report(warehouse)
             size = (warehouse.parent / "report.html").stat().st_size / 1e6
-            print(f"{name:<10} {counts['t']:>9,} {counts['n']:>9,} {size:>8.1f} {min(times):>7.2f} {max(times):>8.2f} "
-                  f"{max(times) / BUDGET_S:>14.0%}")  # fmt: skip
+            print(
+                f"{name:<10} {counts['t']:>9,} {counts['n']:>9,} {size:>8.1f} {min(times):>7.2f} {max(times):>8.2f} "
+                f"{max(times) / BUDGET_S:>14.0%}"
+            )
 
 
 if __name__ == "__main__":

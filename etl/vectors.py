@@ -1,10 +1,10 @@
-"""Term vectors between DuckDB and numpy: one L2-normalised float32 matrix per embedding model."""
+"""Term vectors between DuckDB and numpy (one L2-normalised float32 matrix per model), and their exact cosines."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from etl.errors import WarehouseError
+from etl.errors import InputError, WarehouseError
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 # whole result was materialised as one Arrow table).
 LOAD_MEMORY_LIMIT = "256MB"
 LOAD_BATCH_ROWS = 16_384
+UNIT_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
+PAIR_BLOCK = 16_384  # pairs scored per einsum call by exact_cosine (bounds the gathered rows to ~2 x 64 MiB at 1024-d)
 _ALL = "SELECT {} FROM term_embeddings WHERE model = ?"
 _IN_TERMS = "SELECT {} FROM term_embeddings SEMI JOIN terms USING (term_id) WHERE model = ?"
 
@@ -65,3 +67,40 @@ def models(wh: Warehouse) -> list[tuple[str, int, int]]:
     return wh.execute(
         "SELECT model, any_value(dim), count(*) FROM term_embeddings GROUP BY model ORDER BY model"
     ).fetchall()
+
+
+def exact_cosine(vecs: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+    """float32 dot product of each (rows_a[i], rows_b[i]) pair, reproducible bit for bit.
+
+    einsum's pairwise reduction runs single-threaded in a fixed order, so a pair's value does not
+    depend on thread count, chunking or which other pairs are scored with it.
+    """
+    import numpy as np
+
+    out = np.empty(len(rows_a), dtype=np.float32)
+    for start in range(0, len(rows_a), PAIR_BLOCK):
+        stop = start + PAIR_BLOCK
+        out[start:stop] = np.einsum("ij,ij->i", vecs[rows_a[start:stop]], vecs[rows_b[start:stop]])
+    return out
+
+
+def exact_slack(dim: int) -> float:
+    """How far a BLAS float32 dot product of unit vectors may be from `exact_cosine`.
+
+    Any summation order of d products is within d * 2**-24 of the true value (Higham's bound), so
+    two orders are within twice that; the slack doubles it again.
+    """
+    return max(4.0 * dim * 2.0**-24, 1e-6)
+
+
+def check_unit(ids: np.ndarray, vecs: np.ndarray, model: str) -> None:
+    """Refuse vectors that are not L2-normalised (the cosines are plain dot products)."""
+    import numpy as np
+
+    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
+    bad = np.abs(lengths - 1.0) > UNIT_TOLERANCE
+    if bad.any():
+        raise InputError(
+            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
+            "re-run `etl embed`, which stores unit vectors"
+        )

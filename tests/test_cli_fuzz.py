@@ -77,9 +77,14 @@ def setting_names(option: click.Option) -> list[str]:
     """The names an error about this option may use: its own, and the setting its help or name points at."""
     name = option.name or ""
     stems = {name, name.removesuffix("s")}
-    return [name, *(key for key in config.SPECS if key in (option.help or "") or any(
-        key == stem or key.endswith("_" + stem) for stem in stems
-    ))]  # fmt: skip
+    return [
+        name,
+        *(
+            key
+            for key in config.SPECS
+            if key in (option.help or "") or any(key == stem or key.endswith("_" + stem) for stem in stems)
+        ),
+    ]
 
 
 def may_be_empty(key: str) -> bool:

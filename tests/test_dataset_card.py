@@ -38,8 +38,16 @@ def test_metadata_matches_the_files_and_the_warehouse(layout: str, out: Path, wa
     loaded = datasets.load_from_disk(str(out / DIRS[layout]))
     assert meta["license"] == "unknown"
     assert "sentence-similarity" in meta["task_categories"]
-    assert meta["configs"] == [{"config_name": layout, "default": True, "data_files": [
-        {"split": "train", "path": "train/data-*.arrow"}, {"split": "validation", "path": "validation/data-*.arrow"}]}]  # fmt: skip
+    assert meta["configs"] == [
+        {
+            "config_name": layout,
+            "default": True,
+            "data_files": [
+                {"split": "train", "path": "train/data-*.arrow"},
+                {"split": "validation", "path": "validation/data-*.arrow"},
+            ],
+        }
+    ]
     info = meta["dataset_info"]
     assert info["config_name"] == layout
     assert [f["name"] for f in info["features"]] == loaded["train"].column_names

@@ -12,8 +12,14 @@ from etl.steps.export import triplets as export_triplets
 from etl.warehouse import Warehouse
 from tests import minedata
 
-TYPES = {"anchor": "string", "positive": "string", "negative": "string", "negative_similarity": "float",
-         "difficulty": "string", "group_id": "int64"}  # fmt: skip
+TYPES = {
+    "anchor": "string",
+    "positive": "string",
+    "negative": "string",
+    "negative_similarity": "float",
+    "difficulty": "string",
+    "group_id": "int64",
+}
 
 
 @pytest.fixture
@@ -27,8 +33,15 @@ def exported(etl, warehouse_path: Path, tmp_path: Path) -> Path:
         minedata.build(wh, vecs=vecs, n_groups=100)
         far = np.zeros((2, 32), dtype=np.float32)
         far[:, 31] = 1.0
-        minedata.insert(wh, np.array([990_001, 990_002]), ["far a", "far b"], ["far a", "far b"], far,
-                        [(990_001, 990_002)], {990_001: 990_001, 990_002: 990_001})  # fmt: skip
+        minedata.insert(
+            wh,
+            np.array([990_001, 990_002]),
+            ["far a", "far b"],
+            ["far a", "far b"],
+            far,
+            [(990_001, 990_002)],
+            {990_001: 990_001, 990_002: 990_001},
+        )
     etl("mine", "--search", "exact")
     etl("export", "triplets", "--out", str(tmp_path / "out"))
     return tmp_path / "out"
@@ -124,9 +137,12 @@ def test_stats_match_the_tables(exported: Path, warehouse_path: Path) -> None:
         assert stats["dataset"]["skipped_anchors"] == len(rejected)
         assert stats["dataset"]["unique_anchors"] == stats["dataset"]["anchors_with_triplets"] + len(rejected)
         # Positives per anchor: both directions of every pair whose terms have vectors.
-        per_anchor = [r[0] for r in wh.execute(
-            "SELECT count(*) FROM (SELECT term_a AS a FROM synonym_pairs UNION ALL SELECT term_b FROM synonym_pairs) GROUP BY a"
-        ).fetchall()]  # fmt: skip
+        per_anchor = [
+            r[0]
+            for r in wh.execute(
+                "SELECT count(*) FROM (SELECT term_a AS a FROM synonym_pairs UNION ALL SELECT term_b FROM synonym_pairs) GROUP BY a"
+            ).fetchall()
+        ]
     pos = stats["positives_per_anchor"]
     assert (pos["mean"], pos["min"], pos["median"], pos["max"]) == (
         pytest.approx(float(np.mean(per_anchor)), abs=1e-4),

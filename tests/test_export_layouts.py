@@ -17,8 +17,14 @@ from tests import minedata
 
 LAYOUTS = ("triplet", "n-tuple", "labeled-pair", "labeled-list")
 WIDTH = 5  # mine_negatives' default: the n-tuple's negatives per row
-TRIPLET = [("anchor", "string"), ("positive", "string"), ("negative", "string"), ("negative_similarity", "float"),
-           ("difficulty", "string"), ("group_id", "int64")]  # fmt: skip
+TRIPLET = [
+    ("anchor", "string"),
+    ("positive", "string"),
+    ("negative", "string"),
+    ("negative_similarity", "float"),
+    ("difficulty", "string"),
+    ("group_id", "int64"),
+]
 NEGATIVES = [(f"negative_{i}", "string") for i in range(1, WIDTH + 1)]
 SCHEMAS = {
     (False, "triplet"): TRIPLET,
@@ -31,12 +37,20 @@ SCHEMAS = {
     (True, "labeled-list"): [("anchor", "string"), ("texts", "list<string>"), ("scores", "list<float>")],
 }
 FILES = {
-    "triplet": ({"train": "train.parquet", "validation": "validation.parquet"},
-                {"train": "train_triplets.jsonl", "validation": "val_triplets.jsonl"}, "triplet_dataset"),
-    **{name: ({"train": f"{name}/train.parquet", "validation": f"{name}/validation.parquet"},
-              {"train": f"{name}/train.jsonl", "validation": f"{name}/validation.jsonl"}, f"{name}/dataset")
-       for name in LAYOUTS[1:]},
-}  # fmt: skip
+    "triplet": (
+        {"train": "train.parquet", "validation": "validation.parquet"},
+        {"train": "train_triplets.jsonl", "validation": "val_triplets.jsonl"},
+        "triplet_dataset",
+    ),
+    **{
+        name: (
+            {"train": f"{name}/train.parquet", "validation": f"{name}/validation.parquet"},
+            {"train": f"{name}/train.jsonl", "validation": f"{name}/validation.jsonl"},
+            f"{name}/dataset",
+        )
+        for name in LAYOUTS[1:]
+    },
+}
 
 
 def mine_world(etl, warehouse_path: Path, split_by: str = "group") -> None:
@@ -44,8 +58,19 @@ def mine_world(etl, warehouse_path: Path, split_by: str = "group") -> None:
     with Warehouse.open(warehouse_path) as wh:
         minedata.build(wh, n_terms=500, dim=24, n_groups=70, seed=3)
     # Narrow bands hold few terms: some anchors have fewer than WIDTH members in all, so fills cannot help.
-    etl("mine", "--search", "exact", "--easy", "0.4,0.41", "--medium", "0.55,0.56", "--hard", "0.7,0.72",
-        "--split-by", split_by)  # fmt: skip
+    etl(
+        "mine",
+        "--search",
+        "exact",
+        "--easy",
+        "0.4,0.41",
+        "--medium",
+        "0.55,0.56",
+        "--hard",
+        "0.7,0.72",
+        "--split-by",
+        split_by,
+    )
 
 
 def export(etl, out: Path, *extra: str) -> Path:
@@ -88,8 +113,11 @@ def expected_rows(warehouse_path: Path, layout: str, split: str, scores: bool) -
             ).fetchall()
             out = [r[:6] + (([cos[r[6], r[7]], r[3]],) if scores else ()) for r in rows]
         elif layout == "n-tuple":
-            out = [(a, p, *negs) + (([cos[ai, pi], *sims],) if scores else ())
-                   for ai, pi, a, p, negs, sims in per_positive if len(negs) == WIDTH]  # fmt: skip
+            out = [
+                (a, p, *negs) + (([cos[ai, pi], *sims],) if scores else ())
+                for ai, pi, a, p, negs, sims in per_positive
+                if len(negs) == WIDTH
+            ]
         elif layout == "labeled-list":
             out = [
                 (a, [p, *negs], [cos[ai, pi], *sims] if scores else [1] + [0] * len(negs))
@@ -132,8 +160,10 @@ def _close(a: object, b: object) -> bool:
 def positive_cosines(wh: Warehouse) -> dict[tuple[int, int], float]:
     """Every (anchor, positive) cosine, recomputed here in float64 from the stored vectors."""
     model = wh.scalar("SELECT DISTINCT model FROM term_embeddings")
-    vec = {tid: np.asarray(v, dtype=np.float64) for tid, v in wh.execute(
-        "SELECT term_id, vec FROM term_embeddings WHERE model = ?", [model]).fetchall()}  # fmt: skip
+    vec = {
+        tid: np.asarray(v, dtype=np.float64)
+        for tid, v in wh.execute("SELECT term_id, vec FROM term_embeddings WHERE model = ?", [model]).fetchall()
+    }
     pairs = wh.execute("SELECT DISTINCT anchor_id, positive_id FROM triplets").fetchall()
     return {(a, p): float(vec[a] @ vec[p]) for a, p in pairs}
 
@@ -201,18 +231,22 @@ def test_n_tuple_drops_short_rows_and_counts_them(layouts: Path, mined: Path) ->
     stats = json.loads((layouts / "data_preparation_stats.json").read_text(encoding="utf-8"))
     info = stats["layouts"]["n-tuple"]
     with Warehouse.open(mined) as wh:
-        short = dict(wh.execute(
-            "SELECT split, count(*) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) < ?) GROUP BY split",
-            [WIDTH],
-        ).fetchall())  # fmt: skip
+        short = dict(
+            wh.execute(
+                "SELECT split, count(*) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) < ?) GROUP BY split",
+                [WIDTH],
+            ).fetchall()
+        )
         short_anchors = wh.scalar(
             "SELECT count(DISTINCT anchor_id) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) < ?)",
             [WIDTH],
         )
-        full = dict(wh.execute(
-            "SELECT split, count(*) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) = ?) GROUP BY split",
-            [WIDTH],
-        ).fetchall())  # fmt: skip
+        full = dict(
+            wh.execute(
+                "SELECT split, count(*) FROM (SELECT split, anchor_id, positive_id FROM triplets GROUP BY ALL HAVING count(*) = ?) GROUP BY split",
+                [WIDTH],
+            ).fetchall()
+        )
     assert sum(short.values()) > 0 and sum(full.values()) > 0  # the world exercises both
     assert info["dropped_rows"] == {s: short.get(s, 0) for s in ("train", "validation")}
     assert info["dropped_anchors"] == short_anchors
@@ -226,7 +260,7 @@ def test_scores_are_the_mining_models_exact_cosines(scored: Path, mined: Path) -
     import pyarrow.parquet as pq
 
     from etl import vectors
-    from etl.steps.mine.search import exact_cosine
+    from etl.vectors import exact_cosine
 
     rows = pq.read_table(scored / "train.parquet").to_pylist()
     with Warehouse.open(mined) as wh:

@@ -101,9 +101,14 @@ def parse(text: str) -> list[Line]:
 
 def test_the_parser_follows_the_specification() -> None:
     assert parse("# comment\n\nipod, i-pod, i pod\ni-pod, i pod => ipod\r\n") == [
-        (["ipod", "i-pod", "i pod"], None), (["i-pod", "i pod"], ["ipod"])]  # fmt: skip
+        (["ipod", "i-pod", "i pod"], None),
+        (["i-pod", "i pod"], ["ipod"]),
+    ]
     assert parse("a\\=>a => b\\=>b\na\\,a => b\\,b\n\\#x, y\\\\") == [
-        (["a=>a"], ["b=>b"]), (["a,a"], ["b,b"]), (["#x", "y\\"], None)]  # fmt: skip
+        (["a=>a"], ["b=>b"]),
+        (["a,a"], ["b,b"]),
+        (["#x", "y\\"], None),
+    ]
     with pytest.raises(ValueError):
         parse("a => b => c")
 
@@ -116,12 +121,18 @@ def land(wh: Warehouse, groups: list[list[str]], pairs: list[tuple[str, str]] | 
             ids[text] = len(ids) + 1
     chains = [(a, b) for members in groups for a, b in itertools.pairwise(members)]
     for text, term_id in ids.items():
-        wh.execute("INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
-                   "VALUES (?, ?, ?, ?, ['test'], 0, 0)", [term_id, text, text.casefold(), lang(text)])  # fmt: skip
+        wh.execute(
+            "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
+            "VALUES (?, ?, ?, ?, ['test'], 0, 0)",
+            [term_id, text, text.casefold(), lang(text)],
+        )
     for a, b in pairs if pairs is not None else chains:
         lo, hi = sorted((ids[a], ids[b]))
-        wh.execute("INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id) "
-                   "VALUES (?, ?, 1.0, ['test'], [0], 0)", [lo, hi])  # fmt: skip
+        wh.execute(
+            "INSERT INTO synonym_pairs (term_a, term_b, similarity, origins, run_ids, run_id) "
+            "VALUES (?, ?, 1.0, ['test'], [0], 0)",
+            [lo, hi],
+        )
     for members in groups:
         for text in members:
             wh.execute("INSERT INTO synonym_groups VALUES (?, ?, 0)", [ids[text], ids[members[0]]])
@@ -162,8 +173,17 @@ NASTY = [
     ["혼자", "single\nline"],  # one writable term left: no line at all
 ]
 # What the format cannot hold: line breaks of every kind, other controls, outer whitespace.
-UNWRITABLE = {"line\nbreak", "carriage\rreturn", "separator\u2028line", "next\x85line", "tab\there", " leading",
-              "trailing ", "form\x0cfeed", "single\nline"}  # fmt: skip
+UNWRITABLE = {
+    "line\nbreak",
+    "carriage\rreturn",
+    "separator\u2028line",
+    "next\x85line",
+    "tab\there",
+    " leading",
+    "trailing ",
+    "form\x0cfeed",
+    "single\nline",
+}
 
 
 def test_every_writable_term_round_trips_and_nothing_breaks_a_line(etl, warehouse_path: Path, tmp_path: Path) -> None:
@@ -186,8 +206,13 @@ def test_every_writable_term_round_trips_and_nothing_breaks_a_line(etl, warehous
 
 
 def test_explicit_maps_korean_and_mixed_terms_to_the_english_ones(etl, warehouse_path: Path, tmp_path: Path) -> None:
-    groups = [["머신러닝", "기계 학습", "machine learning", "ML"], ["AI 모델", "AI model"],
-              ["배치 정규화", "배치정규화"], ["GPU", "graphics processing unit"], ["쉼표, 용어", "a, b"]]  # fmt: skip
+    groups = [
+        ["머신러닝", "기계 학습", "machine learning", "ML"],
+        ["AI 모델", "AI model"],
+        ["배치 정규화", "배치정규화"],
+        ["GPU", "graphics processing unit"],
+        ["쉼표, 용어", "a, b"],
+    ]
     with Warehouse.open(warehouse_path) as wh:
         land(wh, groups)
     etl("export", "synonyms", "--explicit", "--out", str(tmp_path / "syn.txt"))
@@ -270,11 +295,17 @@ def test_etl_run_writes_the_synonym_file_of_every_group(etl, warehouse_path: Pat
 def test_imported_pairs_with_format_characters_survive_clean_and_export(
     etl, warehouse_path: Path, tmp_path: Path
 ) -> None:
-    pairs = [("C#", "씨샵"), ("쉼표, 용어", "comma, term"), ("a=>b", "에이 투 비"), ("back\\slash", "역슬래시"),
-             ("#hashtag", "해시태그")]  # fmt: skip
+    pairs = [
+        ("C#", "씨샵"),
+        ("쉼표, 용어", "comma, term"),
+        ("a=>b", "에이 투 비"),
+        ("back\\slash", "역슬래시"),
+        ("#hashtag", "해시태그"),
+    ]
     source = tmp_path / "pairs.jsonl"
-    source.write_text("".join(json.dumps({"source": a, "target": b}, ensure_ascii=False) + "\n" for a, b in pairs),
-                      encoding="utf-8")  # fmt: skip
+    source.write_text(
+        "".join(json.dumps({"source": a, "target": b}, ensure_ascii=False) + "\n" for a, b in pairs), encoding="utf-8"
+    )
     etl("import", "pairs", str(source))
     etl("clean")
     etl("export", "synonyms", "--out", str(tmp_path / "syn.txt"))

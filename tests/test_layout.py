@@ -103,3 +103,17 @@ def test_long_functions_say_why(path: Path) -> None:
             assert length <= FUNCTION_LINES or explained, (
                 f"{_name(path)}.{node.name} is {length} lines with no reason in its docstring"
             )
+
+
+def test_the_formatter_is_never_switched_off() -> None:
+    """`ruff format` shapes every line: no `fmt: skip` or `fmt: off` in the package, the tests or the benches."""
+    root = ETL.parent
+    marker = re.compile(r"#\s*fmt:\s*(skip|off)\b")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("etl", "tests", "bench")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if marker.search(line)
+    ]
+    assert not found, f"the formatter is switched off at {', '.join(found)}"

@@ -58,9 +58,13 @@ def test_pick_fills_a_short_band_and_labels_by_real_similarity() -> None:
     sims = np.array([0.55, 0.71, 0.72, 0.75, 0.8, 0.85, 0.88, 0.95], dtype=np.float32)
     rows = np.arange(len(sims), dtype=np.int64)
     members = mine_sample.Members(
-        np.zeros(len(sims), dtype=np.int64), rows, sims, bands.classify(sims), rows[::-1].copy(),
+        np.zeros(len(sims), dtype=np.int64),
+        rows,
+        sims,
+        bands.classify(sims),
+        rows[::-1].copy(),
         np.zeros(len(sims), dtype=np.int8),
-    ).take(bands.classify(sims) >= 0)  # fmt: skip
+    ).take(bands.classify(sims) >= 0)
     picks = mine_sample.pick(members, np.array([[2, 2, 1]]), 5)
     assert len(picks.row) == 5
     assert 7 not in picks.row.tolist()  # 0.95 is outside every band, even for the fill
@@ -325,7 +329,7 @@ def test_two_runs_and_any_chunking_give_identical_rows(
     mine.run(wh, settings())
     assert snapshot(wh) == first
     monkeypatch.setattr("etl.steps.mine.search.EXACT_CHUNK_BYTES", 1)  # 16 anchors per chunk
-    monkeypatch.setattr("etl.steps.mine.search.PAIR_BLOCK", 7)
+    monkeypatch.setattr("etl.vectors.PAIR_BLOCK", 7)
     mine.run(wh, settings())
     assert snapshot(wh) == first
     assert wh.execute("SELECT * EXCLUDE (run_id) FROM triplets ORDER BY ALL").fetchall() == triplets
@@ -348,8 +352,12 @@ def test_one_and_two_threads_export_identical_bytes(tmp_path: Path) -> None:
         env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
         out = tmp_path / f"out-{threads}"
         for args in (["mine", "--search", "exact"], ["export", "triplets", "--out", str(out)]):
-            subprocess.run([sys.executable, "-m", "etl", "--warehouse", str(warehouse), *args], env=env, check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "etl", "--warehouse", str(warehouse), *args],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
         outputs.append(out)
     for name in ("train.parquet", "validation.parquet", "train_triplets.jsonl", "val_triplets.jsonl"):
         one, two = ((o / name).read_bytes() for o in outputs)

@@ -26,8 +26,16 @@ def notebook_files(tmp_path: Path, vecs: np.ndarray, pairs: list[tuple[int, int]
     (tmp_path / "pairs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (tmp_path / "term_list.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
     np.save(tmp_path / "term_embeddings.npy", vecs)
-    return ["--pairs", str(tmp_path / "pairs.jsonl"), "--terms", str(tmp_path / "term_list.json"),
-            "--vectors", str(tmp_path / "term_embeddings.npy"), "--embed-model", "narrow"]  # fmt: skip
+    return [
+        "--pairs",
+        str(tmp_path / "pairs.jsonl"),
+        "--terms",
+        str(tmp_path / "term_list.json"),
+        "--vectors",
+        str(tmp_path / "term_embeddings.npy"),
+        "--embed-model",
+        "narrow",
+    ]
 
 
 def test_mine_with_no_triplets_exits_with_one_line_naming_the_cosines_and_calibrate(etl, wh: Warehouse) -> None:

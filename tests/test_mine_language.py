@@ -160,8 +160,9 @@ def test_any_is_not_restricted_and_reports_the_language_pairs(wh: Warehouse) -> 
     assert wh.execute("SELECT DISTINCT pool FROM anchor_bands").fetchall() == [("any",)]
 
 
-def test_the_language_pairs_reach_the_summary_the_stats_file_and_the_card(etl: Etl, warehouse_path: Path,
-                                                                         tmp_path: Path) -> None:  # fmt: skip
+def test_the_language_pairs_reach_the_summary_the_stats_file_and_the_card(
+    etl: Etl, warehouse_path: Path, tmp_path: Path
+) -> None:
     with Warehouse.open(warehouse_path) as wh:
         b = Bilingual(wh, "rare_easy_sparse_hard")
     out = etl("mine", "--search", "exact", "--language", "anchor").output

@@ -55,8 +55,9 @@ def mine_counts(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("shards,shared", [(1, "store"), (3, "store"), (4, "files")])
-def test_ray_equals_a_plain_run_byte_for_byte(ray_session: Any, plain: dict[str, bytes], tmp_path: Path,
-                                              shards: int, shared: str) -> None:  # fmt: skip
+def test_ray_equals_a_plain_run_byte_for_byte(
+    ray_session: Any, plain: dict[str, bytes], tmp_path: Path, shards: int, shared: str
+) -> None:
     path = tmp_path / "w" / "etl.duckdb"
     make_world(path)
     options = ["--ray-vectors", str(tmp_path / "shared")] if shared == "files" else []
@@ -73,8 +74,9 @@ def test_ray_equals_a_plain_run_byte_for_byte(ray_session: Any, plain: dict[str,
         assert wh.scalar("SELECT count(*) FROM runs WHERE step = 'mine_shard' AND status = 'ok'") == shards
 
 
-def test_a_worker_that_dies_is_retried_and_the_result_is_the_same(ray_session: Any, plain: dict[str, bytes],
-                                                                  tmp_path: Path) -> None:  # fmt: skip
+def test_a_worker_that_dies_is_retried_and_the_result_is_the_same(
+    ray_session: Any, plain: dict[str, bytes], tmp_path: Path
+) -> None:
     from etl.steps.mine import on_ray as mine_ray
 
     path = tmp_path / "w" / "etl.duckdb"

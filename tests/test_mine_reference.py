@@ -34,8 +34,9 @@ RATIOS = (0.33, 0.33, 0.34)
 SEED = 42
 
 
-def vectors(n: int, dim: int, common: float, cluster: float, clusters: int, leaf: float, leaf_size: int,
-            seed: int) -> np.ndarray:  # fmt: skip
+def vectors(
+    n: int, dim: int, common: float, cluster: float, clusters: int, leaf: float, leaf_size: int, seed: int
+) -> np.ndarray:
     """Unit vectors: a shared direction, a cluster centre, a small leaf centre and noise, with these weights."""
     rng = np.random.default_rng(seed)
     noise = 1.0 - common - cluster - leaf
@@ -44,8 +45,12 @@ def vectors(n: int, dim: int, common: float, cluster: float, clusters: int, leaf
     leaves = rng.standard_normal((n // leaf_size, dim))
     z = rng.standard_normal((n, dim))
     unit = [x / np.linalg.norm(x, axis=-1, keepdims=True) for x in (shared, centres, leaves, z)]
-    v = (np.sqrt(common) * unit[0] + np.sqrt(cluster) * unit[1][rng.integers(0, clusters, n)]
-         + np.sqrt(leaf) * unit[2][rng.integers(0, len(leaves), n)] + np.sqrt(noise) * unit[3])  # fmt: skip
+    v = (
+        np.sqrt(common) * unit[0]
+        + np.sqrt(cluster) * unit[1][rng.integers(0, clusters, n)]
+        + np.sqrt(leaf) * unit[2][rng.integers(0, len(leaves), n)]
+        + np.sqrt(noise) * unit[3]
+    )
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -65,8 +70,9 @@ class Reference:
     members: list[list[dict[int, float]]]  # [anchor][band] -> {term_id: cosine}
 
 
-def reference(world: minedata.World, pool: Callable[[int], np.ndarray] | None = None,
-              edges: Sequence[tuple[float, float]] = EDGES) -> Reference:  # fmt: skip
+def reference(
+    world: minedata.World, pool: Callable[[int], np.ndarray] | None = None, edges: Sequence[tuple[float, float]] = EDGES
+) -> Reference:
     """Score every term against every anchor (fixed-order float32 dot products) and bin by band.
 
     `pool(anchor_id)`, when given, is a bool per term: the terms that anchor may take (a language pool)."""

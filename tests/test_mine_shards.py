@@ -14,8 +14,11 @@ from etl.warehouse import Warehouse
 from tests import minedata
 from tests.conftest import Etl
 
-TABLES = {"negatives": "anchor_id, negative_id", "triplets": "anchor_id, positive_id, negative_id",
-          "anchor_bands": "anchor_id, band"}  # fmt: skip
+TABLES = {
+    "negatives": "anchor_id, negative_id",
+    "triplets": "anchor_id, positive_id, negative_id",
+    "anchor_bands": "anchor_id, band",
+}
 # The dataset card names the mine run's id, which differs when the shards' runs were recorded first.
 CARD_FILES = {"README.md", "dataset_card.json"}
 
@@ -263,10 +266,17 @@ def test_shards_run_side_by_side_on_one_warehouse(etl: Etl, warehouse_path: Path
 
     make_world(warehouse_path)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-         "print('ready', flush=True); sys.stdin.read()", str(warehouse_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('ready', flush=True); sys.stdin.read()",
+            str(warehouse_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         etl("mine", "--search", "exact", "--shard", "0/2", "--out", str(tmp_path / "parts"))
@@ -283,8 +293,18 @@ def test_calibrated_bands_are_the_same_in_every_shard(etl: Etl, warehouse_path: 
     etl("mine", "--search", "exact", "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999")
     plain = dump(warehouse_path, tmp_path / "plain")
     for i in range(3):
-        etl("mine", "--search", "exact", "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999", "--shard", f"{i}/3",
-            "--out", str(tmp_path / "parts"))  # fmt: skip
+        etl(
+            "mine",
+            "--search",
+            "exact",
+            "--calibrate",
+            "--percentiles",
+            "0.5,0.9,0.97,0.999",
+            "--shard",
+            f"{i}/3",
+            "--out",
+            str(tmp_path / "parts"),
+        )
     assert "other settings" in etl("mine", "--merge", str(tmp_path / "parts"), ok=False).output  # uncalibrated here
     etl("mine", "--merge", str(tmp_path / "parts"), "--calibrate", "--percentiles", "0.5,0.9,0.97,0.999")
     same_but_lineage(dump(warehouse_path, tmp_path / "merged"), plain)

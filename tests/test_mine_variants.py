@@ -33,10 +33,22 @@ def linked(a: str, b: str) -> bool:
 
 @pytest.mark.parametrize(
     ("form", "base"),
-    [("수출하다", "수출"), ("이해되다", "이해"), ("확인되다", "확인"), ("결과적", "결과"), ("민주화", "민주"),
-     ("부지런하다", "부지런히"), ("발전시키다", "발전"), ("경제적인", "경제"), ("자연스럽다", "자연"), ("가능성", "가능"),
-     ("자유롭다", "자유"), ("조용하게", "조용히"), ("간단한", "간단")],
-)  # fmt: skip
+    [
+        ("수출하다", "수출"),
+        ("이해되다", "이해"),
+        ("확인되다", "확인"),
+        ("결과적", "결과"),
+        ("민주화", "민주"),
+        ("부지런하다", "부지런히"),
+        ("발전시키다", "발전"),
+        ("경제적인", "경제"),
+        ("자연스럽다", "자연"),
+        ("가능성", "가능"),
+        ("자유롭다", "자유"),
+        ("조용하게", "조용히"),
+        ("간단한", "간단"),
+    ],
+)
 def test_korean_endings_key_the_stem(form: str, base: str) -> None:
     assert linked(form, base)
     shared = set(keys_of(form)) & set(keys_of(base))
@@ -50,9 +62,9 @@ def test_an_ending_never_leaves_a_stem_under_two_syllables(a: str, b: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("form", "base"), [("to help", "help"), ("the future", "future"), ("a year", "year"), ("to sleep", "sleep"),
-                       ("an answer", "answer")],
-)  # fmt: skip
+    ("form", "base"),
+    [("to help", "help"), ("the future", "future"), ("a year", "year"), ("to sleep", "sleep"), ("an answer", "answer")],
+)
 def test_a_leading_article_or_infinitive_to_is_dropped(form: str, base: str) -> None:
     assert keys_of(form) == {form: 0, base: LEADING_WORD}
     assert keys_of("the") == {"the": 0} and keys_of("a") == {"a": 0}  # a lone function word stays itself
@@ -60,10 +72,23 @@ def test_a_leading_article_or_infinitive_to_is_dropped(form: str, base: str) -> 
 
 @pytest.mark.parametrize(
     ("form", "base"),
-    [("cats", "cat"), ("boxes", "box"), ("horses", "horse"), ("watches", "watch"), ("studies", "study"),
-     ("helped", "help"), ("purchased", "purchase"), ("studied", "study"), ("buying", "buy"), ("running", "run"),
-     ("making", "make"), ("quickly", "quick"), ("happily", "happy"), ("telephone numbers", "telephone number")],
-)  # fmt: skip
+    [
+        ("cats", "cat"),
+        ("boxes", "box"),
+        ("horses", "horse"),
+        ("watches", "watch"),
+        ("studies", "study"),
+        ("helped", "help"),
+        ("purchased", "purchase"),
+        ("studied", "study"),
+        ("buying", "buy"),
+        ("running", "run"),
+        ("making", "make"),
+        ("quickly", "quick"),
+        ("happily", "happy"),
+        ("telephone numbers", "telephone number"),
+    ],
+)
 def test_english_inflections_key_their_base(form: str, base: str) -> None:
     shared = set(keys_of(form)) & set(keys_of(base))
     assert shared and all(keys_of(form)[key] & INFLECTION for key in shared)
@@ -86,9 +111,16 @@ def test_gloss_lists_share_their_alternatives() -> None:
 
 
 @pytest.mark.parametrize(
-    ("a", "b"), [("telephone", "telephone number"), ("전화", "전화번호"), ("learning", "machine learning"),
-                 ("model", "language model"), ("help", "helpful"), ("future", "futures market")],
-)  # fmt: skip
+    ("a", "b"),
+    [
+        ("telephone", "telephone number"),
+        ("전화", "전화번호"),
+        ("learning", "machine learning"),
+        ("model", "language model"),
+        ("help", "helpful"),
+        ("future", "futures market"),
+    ],
+)
 def test_compounds_are_not_variants(a: str, b: str) -> None:
     assert not linked(a, b)
 
@@ -105,11 +137,24 @@ GROUPS = [
     (["민주화", "Democratization", "The democracy"], ["민주", "Democracies"], []),
     (["전화", "Telephone"], [], ["전화번호", "Telephone number"]),
 ]
-RULE_OF = {"수출하다": KOREAN_ENDING, "Exports": INFLECTION, "To export": LEADING_WORD, "Exporting": INFLECTION,
-           "이해되다": KOREAN_ENDING, "Understand": INFLECTION, "An answer": LEADING_WORD | GLOSS_LIST,
-           "Replies": INFLECTION | GLOSS_LIST, "Reply": GLOSS_LIST, "buy,purchase": GLOSS_LIST,
-           "Purchased": INFLECTION | GLOSS_LIST, "구매하다": KOREAN_ENDING, "부지런히": KOREAN_ENDING,
-           "Diligently": INFLECTION, "민주": KOREAN_ENDING, "Democracies": INFLECTION}  # fmt: skip
+RULE_OF = {
+    "수출하다": KOREAN_ENDING,
+    "Exports": INFLECTION,
+    "To export": LEADING_WORD,
+    "Exporting": INFLECTION,
+    "이해되다": KOREAN_ENDING,
+    "Understand": INFLECTION,
+    "An answer": LEADING_WORD | GLOSS_LIST,
+    "Replies": INFLECTION | GLOSS_LIST,
+    "Reply": GLOSS_LIST,
+    "buy,purchase": GLOSS_LIST,
+    "Purchased": INFLECTION | GLOSS_LIST,
+    "구매하다": KOREAN_ENDING,
+    "부지런히": KOREAN_ENDING,
+    "Diligently": INFLECTION,
+    "민주": KOREAN_ENDING,
+    "Democracies": INFLECTION,
+}
 DIM = 64
 
 
@@ -141,9 +186,11 @@ def settings(**overrides: object) -> config.Settings:
 
 
 def negatives_by_text(wh: Warehouse) -> set[tuple[str, str]]:
-    return set(wh.execute(
-        "SELECT a.text, n.text FROM negatives JOIN terms a ON a.term_id = anchor_id JOIN terms n ON n.term_id = negative_id"
-    ).fetchall())  # fmt: skip
+    return set(
+        wh.execute(
+            "SELECT a.text, n.text FROM negatives JOIN terms a ON a.term_id = anchor_id JOIN terms n ON n.term_id = negative_id"
+        ).fetchall()
+    )
 
 
 def test_variants_never_land_and_compounds_do(wh: Warehouse) -> None:

@@ -111,11 +111,24 @@ def browser(chromium: str, tmp_path: Path, page: Path, *args: str) -> subprocess
     """Run headless Chromium on a file:// page until its scripts are done (virtual time)."""
     profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
     command = [
-        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=15000",
-        "--enable-logging=stderr", "--v=0", *args, page.resolve().as_uri(),
-    ]  # fmt: skip
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=15000",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+        page.resolve().as_uri(),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result
@@ -132,9 +145,15 @@ def test_report_on_the_example_is_one_self_contained_file(etl, full: Path, tmp_p
     assert set(figures) == {f"plot-{s}" for s in SECTIONS}
     with Warehouse.open(full, read_only=True) as wh:
         negatives = wh.scalar("SELECT count(*) FROM negatives")
-        edges = sorted({e for pair in json.loads(wh.scalar(
-            "SELECT counts FROM runs WHERE run_id = (SELECT max(run_id) FROM triplets)"))["config"]["bands"].values()
-            for e in pair})  # fmt: skip
+        edges = sorted(
+            {
+                e
+                for pair in json.loads(
+                    wh.scalar("SELECT counts FROM runs WHERE run_id = (SELECT max(run_id) FROM triplets)")
+                )["config"]["bands"].values()
+                for e in pair
+            }
+        )
         calls = wh.scalar("SELECT count(*) FROM llm_calls")
     histogram = figures["plot-negatives"]
     assert sum(sum(trace["y"]) for trace in histogram["data"]) == negatives

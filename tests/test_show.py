@@ -53,9 +53,12 @@ def test_a_seeded_sample_of_triplets(etl, example: Path) -> None:
     assert len(sample) == 10 and sample == shown(etl, "triplets", "-n", "10")  # the same seed, the same rows
     assert sample != shown(etl, "triplets", "-n", "10", "--seed", "7")
     for row in sample:
-        found = rows(example, "SELECT count(*) FROM triplets WHERE anchor = ? AND positive = ? AND negative = ? "
-                     "AND difficulty = ? AND split = ?",
-                     [row["anchor"], row["positive"], row["negative"], row["difficulty"], row["split"]])  # fmt: skip
+        found = rows(
+            example,
+            "SELECT count(*) FROM triplets WHERE anchor = ? AND positive = ? AND negative = ? "
+            "AND difficulty = ? AND split = ?",
+            [row["anchor"], row["positive"], row["negative"], row["difficulty"], row["split"]],
+        )
         assert found == [(1,)]
     before = example.read_bytes()
     etl("show", "negatives")

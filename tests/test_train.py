@@ -37,8 +37,13 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(f"{message} (CI must run them, so this is a failure, not a skip)", pytrace=False)
         pytest.skip(message)
-    for name, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                        "WANDB_DISABLED": "true", "TOKENIZERS_PARALLELISM": "false"}.items():  # fmt: skip
+    for name, value in {
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "WANDB_DISABLED": "true",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
         monkeypatch.setenv(name, value)
     import huggingface_hub.constants
 
@@ -64,9 +69,17 @@ def train(model: Any, trainer_cls: Any, args_cls: Any, dataset: Any, loss: Any, 
 
     before = [p.detach().clone() for p in model.parameters()]
     args = args_cls(
-        output_dir=str(out), max_steps=STEPS, per_device_train_batch_size=BATCH, learning_rate=1e-4, logging_steps=1,
-        save_strategy="no", report_to="none", use_cpu=True, seed=0, disable_tqdm=True,
-    )  # fmt: skip
+        output_dir=str(out),
+        max_steps=STEPS,
+        per_device_train_batch_size=BATCH,
+        learning_rate=1e-4,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+    )
     trainer = trainer_cls(model=model, args=args, train_dataset=dataset, loss=loss)
     result = trainer.train()
     assert result.global_step == STEPS
@@ -108,8 +121,9 @@ def test_triplet_with_scores_trains_margin_mse(exported: dict[bool, Path], tmp_p
     import datasets
     from sentence_transformers.sentence_transformer import losses
 
-    dataset = datasets.load_dataset("parquet", data_files=str(exported[True] / "train.parquet"), split="train",
-                                    cache_dir=str(tmp_path / "hf-cache"))  # fmt: skip
+    dataset = datasets.load_dataset(
+        "parquet", data_files=str(exported[True] / "train.parquet"), split="train", cache_dir=str(tmp_path / "hf-cache")
+    )
     dataset = dataset.select_columns(["anchor", "positive", "negative", "scores"])
     bi_encoder(dataset, losses.MarginMSELoss, tmp_path / "run")
 

@@ -199,8 +199,15 @@ def export_synonyms(
     params = ("out", "explicit", "max_group_size", "oversize", "categories")
     for category in categories:
         not_blank(category=category)
-    return step.run(wh, step_settings(wh, "export_synonyms", settings, (), params), as_path(out), explicit=explicit,
-                    max_group_size=max_group_size, oversize=oversize, categories=tuple(categories))  # fmt: skip
+    return step.run(
+        wh,
+        step_settings(wh, "export_synonyms", settings, (), params),
+        as_path(out),
+        explicit=explicit,
+        max_group_size=max_group_size,
+        oversize=oversize,
+        categories=tuple(categories),
+    )
 
 
 def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:

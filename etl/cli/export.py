@@ -69,8 +69,9 @@ def export_triplets_cmd(
     from etl import api
 
     with app.warehouse() as wh:
-        summary = api.export_triplets(wh, out_dir, export_formats=formats, export_scores=scores,
-                                      export_license=license_id)  # fmt: skip
+        summary = api.export_triplets(
+            wh, out_dir, export_formats=formats, export_scores=scores, export_license=license_id
+        )
         click.echo(summary.render())
 
 
@@ -106,8 +107,9 @@ def export_triplets_cmd(
     help="Only groups with a term synthesised under this category (repeatable); imported-only groups have none.",
 )
 @click.pass_obj
-def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_size: int, oversize: str,
-                        categories: tuple[str, ...]) -> None:  # fmt: skip
+def export_synonyms_cmd(
+    app: App, out: Path | None, explicit: bool, max_group_size: int, oversize: str, categories: tuple[str, ...]
+) -> None:
     """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch.
 
     One line per group of equivalent terms (머신러닝, machine learning, ML), for the `synonym` and
@@ -122,8 +124,9 @@ def export_synonyms_cmd(app: App, out: Path | None, explicit: bool, max_group_si
     from etl import api
 
     with app.warehouse() as wh:
-        summary = api.export_synonyms(wh, out, explicit=explicit, max_group_size=max_group_size, oversize=oversize,
-                                      categories=categories)  # fmt: skip
+        summary = api.export_synonyms(
+            wh, out, explicit=explicit, max_group_size=max_group_size, oversize=oversize, categories=categories
+        )
     click.echo(summary.render())
 
 

@@ -118,8 +118,17 @@ def sql(app: App, query: str | None, query_file: Any, as_csv: bool, as_json: boo
 @click.option("--vertical", is_flag=True, help="One block of label/value lines per row, nothing cut short.")
 @click.option("--json", "as_json", is_flag=True, help="Output a JSON array of row objects.")
 @click.pass_obj
-def show(app: App, what: str, n: int, first: bool, seed: int | None, category: str | None, band: str | None,
-         vertical: bool, as_json: bool) -> None:  # fmt: skip
+def show(
+    app: App,
+    what: str,
+    n: int,
+    first: bool,
+    seed: int | None,
+    category: str | None,
+    band: str | None,
+    vertical: bool,
+    as_json: bool,
+) -> None:
     """Show rows of a table: a seeded random sample (or --first), aligned with Korean two columns wide.
 
     WHAT is one of terms (the synthesis plan with translations), translations, sentences,

@@ -101,11 +101,32 @@ from etl.cli.app import App
     help="With --ray: share the inputs as .npy files in this directory (storage every node mounts) instead of the object store.",
 )
 @click.pass_obj
-def mine(app: App, model: str | None, search: str | None, top_k: int | None, negatives: int | None, easy: str | None,
-         medium: str | None, hard: str | None, ratios: str | None, max_neg_ratio: float | None, calibrate: bool | None,
-         percentiles: str | None, variants: bool | None, language: str | None, language_mix: float | None, seed: int | None, split_by: str | None, train_ratio: float | None, shard: str | None,
-         out: Path | None, merge_dir: Path | None, ray_address: str | None, ray_shards: int | None,
-         ray_vectors: Path | None) -> None:  # fmt: skip
+def mine(
+    app: App,
+    model: str | None,
+    search: str | None,
+    top_k: int | None,
+    negatives: int | None,
+    easy: str | None,
+    medium: str | None,
+    hard: str | None,
+    ratios: str | None,
+    max_neg_ratio: float | None,
+    calibrate: bool | None,
+    percentiles: str | None,
+    variants: bool | None,
+    language: str | None,
+    language_mix: float | None,
+    seed: int | None,
+    split_by: str | None,
+    train_ratio: float | None,
+    shard: str | None,
+    out: Path | None,
+    merge_dir: Path | None,
+    ray_address: str | None,
+    ray_shards: int | None,
+    ray_vectors: Path | None,
+) -> None:
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
 
     Anchors are both sides of every synonym pair with vectors; negatives never come from the
@@ -135,16 +156,40 @@ def mine(app: App, model: str | None, search: str | None, top_k: int | None, neg
     from etl import api
 
     settings = {
-        "mine_search": search, "mine_top_k": top_k, "mine_negatives": negatives, "mine_easy": easy, "mine_medium": medium,
-        "mine_hard": hard, "mine_ratios": ratios, "mine_max_neg_ratio": max_neg_ratio, "mine_calibrate": calibrate,
-        "mine_percentiles": percentiles, "mine_variants": variants, "mine_language": language, "mine_language_mix": language_mix, "seed": seed, "split_by": split_by, "split_train_ratio": train_ratio,
-    }  # fmt: skip
+        "mine_search": search,
+        "mine_top_k": top_k,
+        "mine_negatives": negatives,
+        "mine_easy": easy,
+        "mine_medium": medium,
+        "mine_hard": hard,
+        "mine_ratios": ratios,
+        "mine_max_neg_ratio": max_neg_ratio,
+        "mine_calibrate": calibrate,
+        "mine_percentiles": percentiles,
+        "mine_variants": variants,
+        "mine_language": language,
+        "mine_language_mix": language_mix,
+        "seed": seed,
+        "split_by": split_by,
+        "split_train_ratio": train_ratio,
+    }
     ray: str | bool | None = True if ray_address == "local" else ray_address
     api.check_ray(ray)  # before the warehouse is opened: say what to install
     # A shard only reads the warehouse, so shards of one warehouse can run side by side.
     with app.warehouse(read_only=shard is not None) as wh:
-        click.echo(api.mine(wh, model=model, shard=shard, out=out, merge=merge_dir, ray=ray, ray_shards=ray_shards,
-                            ray_vectors=ray_vectors, **settings).render())  # fmt: skip
+        click.echo(
+            api.mine(
+                wh,
+                model=model,
+                shard=shard,
+                out=out,
+                merge=merge_dir,
+                ray=ray,
+                ray_shards=ray_shards,
+                ray_vectors=ray_vectors,
+                **settings,
+            ).render()
+        )
 
 
 @click.command("split")

@@ -169,6 +169,13 @@ def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_j
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
     client = api.synth_client(app.settings(**llm))
     with app.warehouse() as wh:
-        trial = api.synth_trial(wh, term, category=category, seeds=given.get("seeds"),
-                                refresh=bool(given.get("refresh")), client=client, **llm)  # fmt: skip
+        trial = api.synth_trial(
+            wh,
+            term,
+            category=category,
+            seeds=given.get("seeds"),
+            refresh=bool(given.get("refresh")),
+            client=client,
+            **llm,
+        )
     click.echo(json.dumps(trial.as_dict(), ensure_ascii=False, indent=2) if as_json else trial.render())

@@ -107,8 +107,13 @@ def build_rate(settings: Settings, vecs: np.ndarray, dtype: str) -> float:
         sample = np.ascontiguousarray(
             vecs[np.linspace(0, len(vecs) - 1, min(PROBE_VECTORS, len(vecs))).astype(np.int64)]
         )
-        probe = Index(ndim=dim, metric=METRIC, dtype=dtype, connectivity=settings.index_connectivity,
-                      expansion_add=settings.index_expansion_add)  # fmt: skip
+        probe = Index(
+            ndim=dim,
+            metric=METRIC,
+            dtype=dtype,
+            connectivity=settings.index_connectivity,
+            expansion_add=settings.index_expansion_add,
+        )
         started = time.perf_counter()
         probe.add(np.arange(len(sample), dtype=np.uint64), sample, threads=0)
         _probed[(dim, dtype)] = len(sample) / max(time.perf_counter() - started, 1e-9)

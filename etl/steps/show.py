@@ -27,23 +27,30 @@ class View:
 
 
 VIEWS = {
-    "terms": View("show_terms", "the synthesis plan: each category's terms and their translation", "category_terms",
-                  ("category",)),
-    "translations": View("show_translations", "synthesised terms with alternatives and abbreviation", "translations",
-                         ("category",)),
+    "terms": View(
+        "show_terms", "the synthesis plan: each category's terms and their translation", "category_terms", ("category",)
+    ),
+    "translations": View(
+        "show_translations", "synthesised terms with alternatives and abbreviation", "translations", ("category",)
+    ),
     "sentences": View("show_sentences", "parallel sentences with their term", "parallel_sentences", ("category",)),
-    "training-pairs": View("show_training_pairs", "a Korean term and all its English forms", "translations",
-                           ("category",)),
-    "imported-pairs": View("show_imported_pairs", "synonym pairs as imported, with their similarity",
-                           "imported_pairs"),
+    "training-pairs": View(
+        "show_training_pairs", "a Korean term and all its English forms", "translations", ("category",)
+    ),
+    "imported-pairs": View("show_imported_pairs", "synonym pairs as imported, with their similarity", "imported_pairs"),
     "synonym-pairs": View("show_synonym_pairs", "the clean synonym pairs", "synonym_pairs"),
     "negatives": View("show_negatives", "mined negatives with their band", "negatives", ("band",)),
     "triplets": View("show_triplets", "triplets with the negative's similarity and band", "triplets", ("band",)),
     "rejects": View("show_rejects", "refused input with the rule it broke and why", "rejects"),
-}  # fmt: skip
+}
 # The tables' own names work too.
-ALIASES = {"category_terms": "terms", "parallel_sentences": "sentences", "imported_pairs": "imported-pairs",
-           "synonym_pairs": "synonym-pairs", "training_pairs": "training-pairs"}  # fmt: skip
+ALIASES = {
+    "category_terms": "terms",
+    "parallel_sentences": "sentences",
+    "imported_pairs": "imported-pairs",
+    "synonym_pairs": "synonym-pairs",
+    "training_pairs": "training-pairs",
+}
 BANDS = ("easy", "medium", "hard", "other")
 
 

@@ -82,8 +82,10 @@ def one_sided(counts: dict[str, Any]) -> str:
     """What an empty side means and what to do about it."""
     empty = "validation" if counts["validation"] == 0 else "train"
     if counts["by"] == "group":
-        return (f"the {empty} side is empty: the triplets come from too few synonym groups to split by group; "
-                "add pairs, or change --train-ratio")  # fmt: skip
+        return (
+            f"the {empty} side is empty: the triplets come from too few synonym groups to split by group; "
+            "add pairs, or change --train-ratio"
+        )
     return f"the {empty} side is empty: change --train-ratio"
 
 

@@ -207,8 +207,11 @@ def store(wh: Warehouse, ids: np.ndarray, matrix: np.ndarray, model: str, run_id
 
 def _refused_rows(refused: Any, terms_file: str) -> list[tuple[str, str, str, Any]]:
     """Rejects for term-list texts `etl clean` would refuse: the text, its rule and line (payload capped)."""
-    reasons = {"empty": "empty after normalisation", "null_like": "a placeholder, not a term",
-               "too_long": "longer than clean_max_length"}  # fmt: skip
+    reasons = {
+        "empty": "empty after normalisation",
+        "null_like": "a placeholder, not a term",
+        "too_long": "longer than clean_max_length",
+    }
     return [
         (raw[:1000], rule, f"{reasons[rule]} ({terms_file}:{line})", None)
         for raw, rule, line in refused.select("raw", "rule", "line").iter_rows()
@@ -265,8 +268,9 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
             landed = store(wh, ids, data.matrix[keep], model, run.run_id)
             _reject(wh, _refused_rows(refused, str(data.terms_file)), model, run.run_id)
             _check(wh)
-        run.counts.update(rows=len(ids), new_terms=added, embedded=landed, kept=len(ids) - landed,
-                          refused=refused.height)  # fmt: skip
+        run.counts.update(
+            rows=len(ids), new_terms=added, embedded=landed, kept=len(ids) - landed, refused=refused.height
+        )
         summary = (
             Summary(f"embed: import -> {model}")
             .add("file", data.vectors_file)

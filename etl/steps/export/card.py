@@ -67,18 +67,28 @@ COLUMN_MEANINGS = {
 
 
 def write(
-    directory: Path, layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str],
-    license_id: str, dropped: dict[str, Any] | None = None,
-) -> None:  # fmt: skip
+    directory: Path,
+    layout: str,
+    parts: dict[str, pa.Table],
+    stats: dict[str, Any],
+    sources: list[str],
+    license_id: str,
+    dropped: dict[str, Any] | None = None,
+) -> None:
     """Write the card of the DatasetDict saved in `directory` (layout `layout`, rows `parts`)."""
     text = render(directory, layout, parts, stats, sources, license_id, dropped)
     (directory / CARD_FILE).write_text(text, encoding="utf-8")
 
 
 def render(
-    directory: Path, layout: str, parts: dict[str, pa.Table], stats: dict[str, Any], sources: list[str],
-    license_id: str, dropped: dict[str, Any] | None = None,
-) -> str:  # fmt: skip
+    directory: Path,
+    layout: str,
+    parts: dict[str, pa.Table],
+    stats: dict[str, Any],
+    sources: list[str],
+    license_id: str,
+    dropped: dict[str, Any] | None = None,
+) -> str:
     """The card's text: YAML front matter, then the summary in Markdown."""
     import yaml
 
@@ -133,9 +143,12 @@ def sources(wh: Warehouse, mined_by: int) -> list[str]:
     ]
     translated = wh.scalar("SELECT count(*) FROM translations WHERE run_id < ?", [mined_by])
     if translated:
-        models = [r[0] for r in wh.execute(
-            "SELECT DISTINCT model FROM llm_calls WHERE task = 'translate' AND status = 'ok' ORDER BY model"
-        ).fetchall()]  # fmt: skip
+        models = [
+            r[0]
+            for r in wh.execute(
+                "SELECT DISTINCT model FROM llm_calls WHERE task = 'translate' AND status = 'ok' ORDER BY model"
+            ).fetchall()
+        ]
         found.append(f"{translated:,} Korean terms translated by {', '.join(f'`{m}`' for m in models) or 'an LLM'}")
     later = export_stats.changed_since(wh, mined_by)
     if later:
@@ -207,8 +220,11 @@ def _rows_section(parts: dict[str, pa.Table], data: dict[str, Any], dropped: dic
     lines += [f"| {split} | {part.num_rows:,} | {triplets[split]:,} |" for split, part in parts.items()]
     if dropped is not None:
         per_split = ", ".join(f"{split} {n:,}" for split, n in dropped["rows"].items())
-        lines += ["", f"Dropped: {sum(dropped['rows'].values()):,} (anchor, positive) rows ({per_split}) of "
-                  f"{dropped['anchors']:,} anchors with fewer than {dropped['width']} negatives; an n-tuple row needs all of them."]  # fmt: skip
+        lines += [
+            "",
+            f"Dropped: {sum(dropped['rows'].values()):,} (anchor, positive) rows ({per_split}) of "
+            f"{dropped['anchors']:,} anchors with fewer than {dropped['width']} negatives; an n-tuple row needs all of them.",
+        ]
     return lines
 
 

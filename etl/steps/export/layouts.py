@@ -22,8 +22,9 @@ labeled layouts (as `mine_hard_negatives(output_scores=True)` writes them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from etl.config import Settings
 from etl.errors import EtlError
 from etl.warehouse import Warehouse
 
@@ -68,7 +69,7 @@ def positive_scores(wh: Warehouse, model: str, anchor_ids: pa.Array, positive_id
     import pyarrow as pa
 
     from etl import vectors
-    from etl.steps.mine.search import exact_cosine
+    from etl.vectors import exact_cosine
 
     ids, vecs = vectors.load(wh, model)
     anchors = np.asarray(anchor_ids.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -207,3 +208,47 @@ def _plain(table: pa.Table) -> pa.Table:
             kind = pa.list_(inner)
         fields.append(pa.field(f.name, kind, nullable=True))
     return table.cast(pa.schema(fields))
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to write besides the rows: which layouts, whether with teacher scores, the card's license."""
+
+    formats: tuple[str, ...] = ("triplet",)
+    scores: bool = False
+    license: str = "unknown"
+
+    @classmethod
+    def of(cls, settings: Settings) -> Options:
+        """The export settings in force."""
+        formats = tuple(dict.fromkeys(settings.export_formats))  # a layout named twice is written once
+        return cls(formats, settings.export_scores, settings.export_license)
+
+    @property
+    def default(self) -> bool:
+        """Today's export: the triplet layout alone, no scores (its files are byte for byte what they were)."""
+        return self.formats == ("triplet",) and not self.scores
+
+
+def stats(options: Options, layouts: dict[str, Layout], stats: dict[str, Any]) -> dict[str, Any]:
+    """Per exported layout: where it is, its rows per split and what its rule dropped."""
+    out: dict[str, Any] = {}
+    for name in options.formats:
+        if name == "triplet":
+            out[name] = {
+                "dir": ".",
+                "rows": {"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"]},
+            }
+        else:
+            layout = layouts[name]
+            out[name] = {"dir": name, "rows": layout.rows()}
+            if name == "n-tuple":
+                out[name].update(
+                    {
+                        "negatives_per_row": stats["config"]["negatives_per_anchor"],
+                        "dropped_rows": layout.dropped_rows,
+                        "dropped_anchors": layout.dropped_anchors,
+                    }
+                )
+        out[name]["scores"] = options.scores
+    return out

@@ -37,8 +37,11 @@ def bands_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str]:
     variants = stats.get("variant_exclusion")
     if variants and variants.get("on"):
         rules = ", ".join(f"{name} {n:,}" for name, n in variants["excluded"].items() if n) or "none"
-        lines += ["", f"Other forms of the anchor and its synonyms (inflections, derivations, gloss-list alternatives) "
-                      f"were kept out of the negatives: {variants['excluded_pairs']:,} in-band pairs (by rule: {rules})."]  # fmt: skip
+        lines += [
+            "",
+            f"Other forms of the anchor and its synonyms (inflections, derivations, gloss-list alternatives) "
+            f"were kept out of the negatives: {variants['excluded_pairs']:,} in-band pairs (by rule: {rules}).",
+        ]
     elif variants is not None:
         lines += ["", "Mined with variant exclusion off: a negative may be another form of its anchor or a positive."]
     for kind, bands in (config.get("pool_bands") or {}).items():
@@ -62,8 +65,11 @@ def languages_section(config: dict[str, Any], stats: dict[str, Any]) -> list[str
         lines.append(f"| {band} | " + " | ".join(f"{shares[band][pair]:.1%}" for pair in pairs) + " |")
     policy = config["language"]
     mix = f", {config['language_mix']:g} of them from the anchor's language" if policy == "mix" else ""
-    lines += ["", f"A term's language is ko when its text holds Hangul, else en. Negatives mined with "
-              f"`mine_language = {policy}`{mix} ({LANGUAGE_POLICIES[policy]})."]  # fmt: skip
+    lines += [
+        "",
+        f"A term's language is ko when its text holds Hangul, else en. Negatives mined with "
+        f"`mine_language = {policy}`{mix} ({LANGUAGE_POLICIES[policy]}).",
+    ]
     return lines
 
 

@@ -29,9 +29,12 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "SELECT split, difficulty, count(*) FROM triplets GROUP BY ALL ORDER BY ALL"
     ).fetchall():
         per_split.setdefault(split, {})[diff] = n
-    skipped = [r[0] for r in wh.execute(
-        "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
-    ).fetchall()]  # fmt: skip
+    skipped = [
+        r[0]
+        for r in wh.execute(
+            "SELECT source FROM rejects WHERE run_id = ? AND rule = 'no_negative' ORDER BY source", [mine_run["run_id"]]
+        ).fetchall()
+    ]
     return {
         "config": _config(mine_run["config"], split_params),
         "dataset": _dataset(wh, mine_run, table, len(skipped)),
@@ -120,9 +123,12 @@ def _language_pairs(wh: Warehouse) -> dict[str, Any]:
 def _dataset(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table, skipped: int) -> dict[str, Any]:
     """Rows, anchors and synonym groups per split, and how many of them are on both sides."""
     by_split = dict(wh.execute("SELECT split, count(*) FROM triplets GROUP BY split").fetchall())
-    sides = {r[0]: r[1:] for r in wh.execute(
-        "SELECT split, count(DISTINCT anchor_id), count(DISTINCT group_id) FROM triplets GROUP BY split"
-    ).fetchall()}  # fmt: skip
+    sides = {
+        r[0]: r[1:]
+        for r in wh.execute(
+            "SELECT split, count(DISTINCT anchor_id), count(DISTINCT group_id) FROM triplets GROUP BY split"
+        ).fetchall()
+    }
     anchors_both, groups_both = wh.sql_file("export_both_sides").fetchall()[0]
     total = table.num_rows
     train = by_split.get("train", 0)
@@ -155,8 +161,12 @@ def _band_fill(wh: Warehouse, mine_run: dict[str, Any]) -> dict[str, dict[str, A
             [band],
         ).fetchall()[0]
         quota = asked["quota"]
-        fills[band] = {"quota": quota, "by_quota": by_quota, "by_fill": by_fill,
-                       "fill_rate": round(by_quota / quota, 4) if quota else None}  # fmt: skip
+        fills[band] = {
+            "quota": quota,
+            "by_quota": by_quota,
+            "by_fill": by_fill,
+            "fill_rate": round(by_quota / quota, 4) if quota else None,
+        }
         # What the band held, as the mine run counted it (absent from runs that did not record it).
         for key in ("population", "population_estimated", "anchors_empty", "anchors_short"):
             if key in asked:

@@ -100,14 +100,21 @@ def run(
     path = Path(out) if out is not None else default_path(settings)
     if path.is_dir():
         raise EtlError(f"{path} is a directory; give --out a file name such as {path / 'synonyms.txt'}")
-    params = {"out": str(path), "explicit": explicit, "max_group_size": max_group_size, "oversize": oversize,
-              "categories": list(categories)}  # fmt: skip
+    params = {
+        "out": str(path),
+        "explicit": explicit,
+        "max_group_size": max_group_size,
+        "oversize": oversize,
+        "categories": list(categories),
+    }
     with wh.run("export.synonyms", params) as run:
         if not wh.scalar("SELECT count(*) FROM synonym_pairs"):
             raise EtlError("there are no synonym pairs to export; run `etl clean` first")
         rows = wh.execute(read_sql("export_synonym_terms")).fetchall()
-        groups = {gid: [(tid, text, lang) for _, tid, text, lang in members]
-                  for gid, members in itertools.groupby(rows, key=lambda r: r[0])}  # fmt: skip
+        groups = {
+            gid: [(tid, text, lang) for _, tid, text, lang in members]
+            for gid, members in itertools.groupby(rows, key=lambda r: r[0])
+        }
         tally = Tally()
         if categories:
             kept = _in_categories(wh, groups, categories)
@@ -223,8 +230,10 @@ def _write(path: Path, text_lines: list[str]) -> None:
 def _summary(path: Path, tally: Tally, explicit: bool, max_group_size: int) -> Summary:
     summary = Summary(f"export synonyms: {tally.lines:,} {'explicit' if explicit else 'equivalent'} lines to {path}")
     summary.add("groups", f"{tally.groups:,} written whole")
-    summary.add(f"over {max_group_size} terms", f"{tally.split_groups:,} split into {tally.split_lines:,} pair lines, "
-                f"{tally.oversize_skipped:,} skipped")  # fmt: skip
+    summary.add(
+        f"over {max_group_size} terms",
+        f"{tally.split_groups:,} split into {tally.split_lines:,} pair lines, {tally.oversize_skipped:,} skipped",
+    )
     if explicit:
         summary.add("one-sided", f"{tally.one_sided:,} left out (no English term, or only English terms)")
     summary.add(

@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from etl.errors import EtlError
 from etl.steps.export import card as export_card
 from etl.steps.export import layouts as export_layouts
 from etl.steps.export import stats as export_stats
+from etl.steps.export.layouts import Options
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
 from etl.warehouse import Warehouse
@@ -48,26 +48,6 @@ SPLIT_FILES = {
 EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
 LAYOUT_DATASET_DIR = "dataset"
 LAYOUT_FILES = {"train": ("train.parquet", "train.jsonl"), "validation": ("validation.parquet", "validation.jsonl")}
-
-
-@dataclass(frozen=True)
-class Options:
-    """What to write besides the rows: which layouts, whether with teacher scores, the card's license."""
-
-    formats: tuple[str, ...] = ("triplet",)
-    scores: bool = False
-    license: str = "unknown"
-
-    @classmethod
-    def of(cls, settings: Settings) -> Options:
-        """The export settings in force."""
-        formats = tuple(dict.fromkeys(settings.export_formats))  # a layout named twice is written once
-        return cls(formats, settings.export_scores, settings.export_license)
-
-    @property
-    def default(self) -> bool:
-        """Today's export: the triplet layout alone, no scores (its files are byte for byte what they were)."""
-        return self.formats == ("triplet",) and not self.scores
 
 
 def schema() -> pa.Schema:
@@ -112,10 +92,11 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
             table = table.append_column("positive_score", scores)
         layouts = {
             name: export_layouts.build(name, table, int(mine_run["config"]["negatives"]), options.scores)
-            for name in options.formats if name != "triplet"
-        }  # fmt: skip
+            for name in options.formats
+            if name != "triplet"
+        }
         if not options.default:
-            stats["layouts"] = _layout_stats(options, layouts, stats)
+            stats["layouts"] = export_layouts.stats(options, layouts, stats)
         sources = export_card.sources(wh, int(mine_run["run_id"]))
         stale = export_stats.changed_since(wh, int(mine_run["run_id"]))
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -127,22 +108,35 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        run.counts.update({"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"],
-                           "mine_run_id": mine_run["run_id"]})  # fmt: skip
+        run.counts.update(
+            {
+                "train": stats["dataset"]["train_triplets"],
+                "validation": stats["dataset"]["val_triplets"],
+                "mine_run_id": mine_run["run_id"],
+            }
+        )
         if layouts:
             run.counts["layouts"] = {name: layout.rows() for name, layout in layouts.items()}
         if stale:
             run.counts["inputs_changed_after_mining"] = stale
     summary = _summary(out, table, stats, options, layouts, run.seconds)
     if stale:
-        summary.add("warning", f"these triplets are from mine run {mine_run['run_id']}; {', '.join(stale)} changed "
-                               "its inputs since: run `etl mine` to mine them, then export again")  # fmt: skip
+        summary.add(
+            "warning",
+            f"these triplets are from mine run {mine_run['run_id']}; {', '.join(stale)} changed "
+            "its inputs since: run `etl mine` to mine them, then export again",
+        )
     return summary
 
 
 def _summary(
-    out: Path, table: pa.Table, stats: dict[str, Any], options: Options, layouts: dict[str, export_layouts.Layout], seconds: float
-) -> output.Summary:  # fmt: skip
+    out: Path,
+    table: pa.Table,
+    stats: dict[str, Any],
+    options: Options,
+    layouts: dict[str, export_layouts.Layout],
+    seconds: float,
+) -> output.Summary:
     summary = output.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
     if "triplet" in options.formats:
         summary.add(
@@ -162,38 +156,25 @@ def _summary(
             f"train {rows['train']:,} / validation {rows['validation']:,}  ({name}/: parquet, jsonl, {LAYOUT_DATASET_DIR}/)",
         )
         if layout.dropped_rows:
-            summary.add("  dropped", f"{sum(layout.dropped_rows.values()):,} rows of {layout.dropped_anchors:,} anchors "
-                        f"with fewer than {stats['config']['negatives_per_anchor']} negatives")  # fmt: skip
+            summary.add(
+                "  dropped",
+                f"{sum(layout.dropped_rows.values()):,} rows of {layout.dropped_anchors:,} anchors "
+                f"with fewer than {stats['config']['negatives_per_anchor']} negatives",
+            )
     if options.scores:
         summary.add("scores", f"exact cosines under {stats['config']['model']} (column scores / score)")
     summary.add("stats", STATS_FILE)
     return summary
 
 
-def _layout_stats(options: Options, layouts: dict[str, export_layouts.Layout], stats: dict[str, Any]) -> dict[str, Any]:
-    """Per exported layout: where it is, its rows per split and what its rule dropped."""
-    out: dict[str, Any] = {}
-    for name in options.formats:
-        if name == "triplet":
-            out[name] = {
-                "dir": ".",
-                "rows": {"train": stats["dataset"]["train_triplets"], "validation": stats["dataset"]["val_triplets"]},
-            }
-        else:
-            layout = layouts[name]
-            out[name] = {"dir": name, "rows": layout.rows()}
-            if name == "n-tuple":
-                out[name].update({"negatives_per_row": stats["config"]["negatives_per_anchor"],
-                                  "dropped_rows": layout.dropped_rows, "dropped_anchors": layout.dropped_anchors})  # fmt: skip
-        out[name]["scores"] = options.scores
-    return out
-
-
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise EtlError(f"{out} is a file; give --out a directory")
-    manifest.check_target(out, legacy={STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair),
-                                       *export_layouts.LAYOUTS}, marker=STATS_FILE)  # fmt: skip
+    manifest.check_target(
+        out,
+        legacy={STATS_FILE, DATASET_DIR, *(n for pair in SPLIT_FILES.values() for n in pair), *export_layouts.LAYOUTS},
+        marker=STATS_FILE,
+    )
 
 
 def _mine_run(wh: Warehouse) -> dict[str, Any]:
@@ -221,10 +202,15 @@ def _read(wh: Warehouse, seed: int) -> pa.Table:
 
 
 def _write_all(
-    staging: Path, table: pa.Table, stats: dict[str, Any], options: Options = Options(),
-    layouts: dict[str, export_layouts.Layout] | None = None, sources: list[str] | None = None,
-) -> None:  # fmt: skip
+    staging: Path,
+    table: pa.Table,
+    stats: dict[str, Any],
+    options: Options | None = None,
+    layouts: dict[str, export_layouts.Layout] | None = None,
+    sources: list[str] | None = None,
+) -> None:
     """Every file of the export, into `staging`."""
+    options = options or Options()
     import datasets
 
     datasets.disable_progress_bars()

@@ -50,9 +50,10 @@ from etl.steps.mine import ann, data, pools, sample, variants
 from etl.steps.mine.calibration import calibrate, calibrate_pools
 from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
 from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Permutation, Picks
-from etl.steps.mine.search import Context, exact_cosine
+from etl.steps.mine.search import Context
 from etl.steps.mine.stats import no_triplets_message, run_counts, summary
 from etl.steps.mine.tables import anchor_bands, frames, write_tables
+from etl.vectors import exact_cosine
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
@@ -181,8 +182,9 @@ def land(
     is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
     triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
     with wh.transaction():
-        write_tables(wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped,
-                                "anchor_bands": bands})  # fmt: skip
+        write_tables(
+            wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped, "anchor_bands": bands}
+        )
         split.check(wh, settings.split_by)
     clock.lap("write")
     run.counts.update(run_counts(inputs, mined, plan, negatives, triplets, skipped))
@@ -192,10 +194,23 @@ def land(
 
 
 _PARAMS = (
-    "mine_easy", "mine_medium", "mine_hard", "mine_ratios", "mine_negatives", "mine_search", "mine_top_k",
-    "mine_max_neg_ratio", "mine_calibrate", "mine_percentiles", "mine_variants", "mine_language", "mine_language_mix",
-    "seed", "split_by", "split_train_ratio",
-)  # fmt: skip
+    "mine_easy",
+    "mine_medium",
+    "mine_hard",
+    "mine_ratios",
+    "mine_negatives",
+    "mine_search",
+    "mine_top_k",
+    "mine_max_neg_ratio",
+    "mine_calibrate",
+    "mine_percentiles",
+    "mine_variants",
+    "mine_language",
+    "mine_language_mix",
+    "seed",
+    "split_by",
+    "split_train_ratio",
+)
 
 
 def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, model: str, index: Any = None) -> Plan:
@@ -288,8 +303,17 @@ def mine(
     by_band = dict(zip(BAND_NAMES, (int(v) for v in tally.by_band)))
     if slots is not None:
         quota = slots.quota.sum(axis=0)
-    return Mined(picks, quota, tally.population.sum(axis=0), np.any(tally.estimated, axis=0), tally.escalated,
-                 tally.lost, by_band, found_by, slots)  # fmt: skip
+    return Mined(
+        picks,
+        quota,
+        tally.population.sum(axis=0),
+        np.any(tally.estimated, axis=0),
+        tally.escalated,
+        tally.lost,
+        by_band,
+        found_by,
+        slots,
+    )
 
 
 def canonical(picks: Picks) -> Picks:

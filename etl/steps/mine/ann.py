@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from etl.errors import EtlError
 from etl.steps.mine.sample import Members
-from etl.steps.mine.search import SAMPLE, SEARCH, Context, Found, exact_chunk_size, exact_cosine, scan
+from etl.steps.mine.search import SAMPLE, SEARCH, Context, Found, exact_chunk_size, scan
+from etl.vectors import exact_cosine
 
 if TYPE_CHECKING:
     import numpy as np

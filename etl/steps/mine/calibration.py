@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from etl.steps.mine import sample
 from etl.steps.mine.sample import Bands, Permutation
-from etl.steps.mine.search import exact_cosine
+from etl.vectors import exact_cosine
 
 if TYPE_CHECKING:
     import numpy as np

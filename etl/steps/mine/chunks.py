@@ -42,12 +42,22 @@ class Tally:
         """Nothing learnt yet about m anchors (one slot)."""
         import numpy as np
 
-        return cls(np.zeros((1, m, 3), dtype=np.int64), np.zeros((1, m, 3), dtype=bool), np.zeros(3, dtype=np.int64),
-                   np.zeros(0, dtype=np.int8))  # fmt: skip
+        return cls(
+            np.zeros((1, m, 3), dtype=np.int64),
+            np.zeros((1, m, 3), dtype=bool),
+            np.zeros(3, dtype=np.int64),
+            np.zeros(0, dtype=np.int8),
+        )
 
 
-def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, which: np.ndarray, tally: Tally,
-                  progress: output.Progress) -> list[Members]:  # fmt: skip
+def search_chunks(
+    ctxs: Sequence[tuple[Context, int]],
+    plan: Plan,
+    index: Any,
+    which: np.ndarray,
+    tally: Tally,
+    progress: output.Progress,
+) -> list[Members]:
     """The band members of the anchors `which` under each (context, slot), chunk by chunk.
 
     The contexts differ only in their pools and bands (each scores its own pool's terms: `mix`'s two
@@ -75,8 +85,15 @@ def search_chunks(ctxs: Sequence[tuple[Context, int]], plan: Plan, index: Any, w
     return members
 
 
-def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, target: np.ndarray, tally: Tally,
-                progress: output.Progress) -> tuple[Picks, pools.Slots]:  # fmt: skip
+def mine_pools(
+    ctx: Context,
+    plan: Plan,
+    which: np.ndarray,
+    quota: np.ndarray,
+    target: np.ndarray,
+    tally: Tally,
+    progress: output.Progress,
+) -> tuple[Picks, pools.Slots]:
     """Each slot's picks (etl/steps/mine/pools.py): anchors mined in groups that share their language and
     every slot's pools, so that a group's bands and scored terms are its own."""
     import numpy as np
@@ -94,9 +111,16 @@ def mine_pools(ctx: Context, plan: Plan, which: np.ndarray, quota: np.ndarray, t
     for code in np.unique(key):
         group = which[key == code]
         a = group[0]
-        ctxs = [(dataclasses.replace(ctx, bands=plan.bands_of(pools.kind(int(own[a]), int(pool[a]))),
-                                     pool=of[int(pool[a])]), slot)
-                for slot, pool in enumerate(target) if pool[a]]  # fmt: skip
+        ctxs = [
+            (
+                dataclasses.replace(
+                    ctx, bands=plan.bands_of(pools.kind(int(own[a]), int(pool[a]))), pool=of[int(pool[a])]
+                ),
+                slot,
+            )
+            for slot, pool in enumerate(target)
+            if pool[a]
+        ]
         for (_, slot), members in zip(ctxs, search_chunks(ctxs, plan, None, group, tally, progress), strict=True):
             found[slot].append(members)
     picks = [sample.pick(Members.concat(found[slot]), slot_quota[slot], plan.negatives) for slot in range(len(target))]

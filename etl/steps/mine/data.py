@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from etl import vectors
-from etl.errors import EtlError, InputError
+from etl.errors import EtlError
 from etl.steps.mine import pools
 from etl.steps.mine.sample import expand
 from etl.steps.mine.variants import anchor_key_sets, variant_bound, vocabulary_keys
@@ -15,9 +15,6 @@ from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
-
-
-NORM_TOLERANCE = 1e-3  # |‖v‖ - 1| allowed before vectors count as not L2-normalised
 
 
 def choose_model(wh: Warehouse, requested: str | None) -> str:
@@ -161,8 +158,9 @@ class MineInputs:
         seeds_r.append(r)
         group = self.group_index[anchor_rows]
         grouped = group >= 0
-        w, r = expand(local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1],
-                       self._by_group[0])  # fmt: skip
+        w, r = expand(
+            local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1], self._by_group[0]
+        )
         seeds_w.append(w)
         seeds_r.append(r)
         return np.concatenate(seeds_w), np.concatenate(seeds_r)
@@ -232,27 +230,12 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
         ids, vecs = ids[in_terms], vecs[in_terms]
     if len(ids) == 0:
         raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
-    _check_unit(ids, vecs, model)
+    vectors.check_unit(ids, vecs, model)
     norm = norm_codes[np.searchsorted(term_ids, ids)]
 
-    group = np.full(len(ids), -1, dtype=np.int64)
-    g_ids, g_groups = _columns(wh, "SELECT term_id, group_id FROM synonym_groups")
-    rows, ok = _rows(ids, g_ids)
-    group[rows[ok]] = g_groups[ok]
+    group = _groups(wh, ids)
 
-    term_a, term_b = _columns(wh, "SELECT term_a, term_b FROM synonym_pairs")
-    rows_a, ok_a = _rows(ids, term_a)
-    rows_b, ok_b = _rows(ids, term_b)
-    usable = ok_a & ok_b & (rows_a != rows_b)
-    counts["pairs"] = len(term_a)
-    counts["pairs_without_vectors"] = int((~(ok_a & ok_b)).sum())
-    # Both directions, as the notebook: each side is an anchor with the other as positive.
-    src = np.concatenate([rows_a[usable], rows_b[usable]])
-    dst = np.concatenate([rows_b[usable], rows_a[usable]])
-    edge = np.unique(src * len(ids) + dst)
-    src, dst = edge // len(ids), edge % len(ids)
-    anchors = np.unique(src)
-    pos_ptr = np.searchsorted(src, np.append(anchors, len(ids))).astype(np.int64)
+    anchors, pos_ptr, dst = _positives(wh, ids, counts)
 
     n_codes = int(norm.max()) + 1
     anchor_index = np.repeat(np.arange(len(anchors), dtype=np.int64), np.diff(pos_ptr))
@@ -267,24 +250,63 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
     counts["anchors"] = len(anchors)
     counts["anchor_positive_pairs"] = len(dst)
     keys = vocabulary_keys(wh, norm, variants)
+    excluded_variants, group_variants = anchor_key_sets(keys, anchors, dst, anchor_index, group_index)
     return MineInputs(
-        model, ids, vecs, group, norm, anchors, pos_ptr, dst, excluded_norms, group_norms, group_index, n_codes,
-        keys.ptr, keys.codes, keys.rules, *anchor_key_sets(keys, anchors, dst, anchor_index, group_index),
-        keys.n_keys, pools.load(wh, ids), counts, variants,
-    )  # fmt: skip
+        model=model,
+        ids=ids,
+        vecs=vecs,
+        group=group,
+        norm=norm,
+        anchors=anchors,
+        pos_ptr=pos_ptr,
+        pos_rows=dst,
+        excluded_norms=excluded_norms,
+        group_norms=group_norms,
+        group_index=group_index,
+        n_codes=n_codes,
+        variant_ptr=keys.ptr,
+        variant_keys=keys.codes,
+        variant_rules=keys.rules,
+        excluded_variants=excluded_variants,
+        group_variants=group_variants,
+        n_variant_keys=keys.n_keys,
+        lang=pools.load(wh, ids),
+        counts=counts,
+        variants_on=variants,
+    )
 
 
-def _check_unit(ids: np.ndarray, vecs: np.ndarray, model: str) -> None:
-    """Refuse vectors that are not L2-normalised (the cosines are plain dot products)."""
+def _groups(wh: Warehouse, ids: np.ndarray) -> np.ndarray:
+    """The group_id of every vocabulary row, -1 for a term in no synonym group."""
     import numpy as np
 
-    lengths = np.sqrt(np.einsum("ij,ij->i", vecs, vecs))
-    bad = np.abs(lengths - 1.0) > NORM_TOLERANCE
-    if bad.any():
-        raise InputError(
-            f"{int(bad.sum()):,} vectors of model {model!r} are not L2-normalised (e.g. term_id {int(ids[bad][0])}); "
-            "re-run `etl embed`, which stores unit vectors"
-        )
+    group = np.full(len(ids), -1, dtype=np.int64)
+    g_ids, g_groups = _columns(wh, "SELECT term_id, group_id FROM synonym_groups")
+    rows, ok = _rows(ids, g_ids)
+    group[rows[ok]] = g_groups[ok]
+    return group
+
+
+def _positives(wh: Warehouse, ids: np.ndarray, counts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchors (vocabulary rows, ascending), pointers into their positives, and the positives' rows.
+
+    Both sides of every synonym pair with two vectors are anchors, with the other side as positive."""
+    import numpy as np
+
+    term_a, term_b = _columns(wh, "SELECT term_a, term_b FROM synonym_pairs")
+    rows_a, ok_a = _rows(ids, term_a)
+    rows_b, ok_b = _rows(ids, term_b)
+    usable = ok_a & ok_b & (rows_a != rows_b)
+    counts["pairs"] = len(term_a)
+    counts["pairs_without_vectors"] = int((~(ok_a & ok_b)).sum())
+    # Both directions, as the notebook: each side is an anchor with the other as positive.
+    src = np.concatenate([rows_a[usable], rows_b[usable]])
+    dst = np.concatenate([rows_b[usable], rows_a[usable]])
+    edge = np.unique(src * len(ids) + dst)
+    src, dst = edge // len(ids), edge % len(ids)
+    anchors = np.unique(src)
+    pos_ptr = np.searchsorted(src, np.append(anchors, len(ids))).astype(np.int64)
+    return anchors, pos_ptr, dst
 
 
 def _index_by(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:

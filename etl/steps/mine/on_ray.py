@@ -30,8 +30,24 @@ if TYPE_CHECKING:
     from etl.steps.mine.data import MineInputs
 
 MAX_RETRIES = 3  # attempts Ray makes again for a task whose worker process died
-_ARRAYS = ("ids", "vecs", "group", "norm", "anchors", "pos_ptr", "pos_rows", "excluded_norms", "group_norms",
-           "group_index", "variant_ptr", "variant_keys", "variant_rules", "excluded_variants", "group_variants", "lang")  # fmt: skip
+_ARRAYS = (
+    "ids",
+    "vecs",
+    "group",
+    "norm",
+    "anchors",
+    "pos_ptr",
+    "pos_rows",
+    "excluded_norms",
+    "group_norms",
+    "group_index",
+    "variant_ptr",
+    "variant_keys",
+    "variant_rules",
+    "excluded_variants",
+    "group_variants",
+    "lang",
+)
 
 
 def import_ray() -> Any:
@@ -75,15 +91,28 @@ def run(
             clock.lap("plan")
             source = save_inputs(inputs, vectors_dir) if vectors_dir is not None else ray.put(inputs)
             task = ray.remote(max_retries=MAX_RETRIES, num_cpus=1)(_mine_shard)
-            refs = [task.remote(source, plan, i, shards, index_path, settings.index_expansion_search,
-                                str(crash_once) if crash_once else None) for i in range(shards)]  # fmt: skip
+            refs = [
+                task.remote(
+                    source,
+                    plan,
+                    i,
+                    shards,
+                    index_path,
+                    settings.index_expansion_search,
+                    str(crash_once) if crash_once else None,
+                )
+                for i in range(shards)
+            ]
             parts = _gather(ray, refs)
             clock.lap("search")
             mined = mine_shards.combine(inputs, parts)
             mine.land(wh, run, settings, inputs, plan, mined, clock)
             run.counts["shards"] = mine_shards.shard_counts(parts, mine_shards.record(wh, parts, params, run.run_id))
-            run.counts["ray"] = {"address": address or "local", "started_cluster": started,
-                                 "shared_by": "files" if vectors_dir is not None else "object store"}  # fmt: skip
+            run.counts["ray"] = {
+                "address": address or "local",
+                "started_cluster": started,
+                "shared_by": "files" if vectors_dir is not None else "object store",
+            }
     finally:
         if started:
             ray.shutdown()
@@ -103,8 +132,10 @@ def _gather(ray: Any, refs: list[Any]) -> list[mine_shards.Part]:
         raise EtlError(f"a mining task failed on Ray ({first}); this is a bug, please report it") from exc
     except ray.exceptions.RayError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EtlError(f"a mining task was lost on Ray after {MAX_RETRIES} retries ({first}); check the nodes' "
-                       "memory and logs, then run again") from exc  # fmt: skip
+        raise EtlError(
+            f"a mining task was lost on Ray after {MAX_RETRIES} retries ({first}); check the nodes' "
+            "memory and logs, then run again"
+        ) from exc
 
 
 def _connect(ray: Any, address: str | None) -> bool:
@@ -113,11 +144,14 @@ def _connect(ray: Any, address: str | None) -> bool:
         return False
     local = address in (None, "", "local")
     try:
-        ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+        ray.init(
+            address=None if local else address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     except ConnectionError as exc:
-        raise EtlError(f"cannot reach the Ray cluster at {address} ({exc}); start it with `ray start --head` "
-                       "or give its address, e.g. --ray ray://head:10001") from exc  # fmt: skip
+        raise EtlError(
+            f"cannot reach the Ray cluster at {address} ({exc}); start it with `ray start --head` "
+            "or give its address, e.g. --ray ray://head:10001"
+        ) from exc
     return True
 
 
@@ -128,8 +162,15 @@ def _index(wh: Warehouse, settings: Settings, model: str) -> str:
     return str(Path(index_step.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
 
 
-def _mine_shard(source: Any, plan: mine.Plan, shard: int, shards: int, index_path: str | None,
-                expansion_search: int, crash_once: str | None) -> mine_shards.Part:  # fmt: skip
+def _mine_shard(
+    source: Any,
+    plan: mine.Plan,
+    shard: int,
+    shards: int,
+    index_path: str | None,
+    expansion_search: int,
+    crash_once: str | None,
+) -> mine_shards.Part:
     """One Ray task: mine one shard from the shared inputs; returns its part."""
     import os
 
@@ -159,8 +200,13 @@ def save_inputs(inputs: MineInputs, directory: Path) -> str:
     directory.mkdir(parents=True, exist_ok=True)
     for name in _ARRAYS:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(inputs, name)))
-    meta = {"model": inputs.model, "n_codes": inputs.n_codes, "n_variant_keys": inputs.n_variant_keys,
-            "variants_on": inputs.variants_on, "counts": inputs.counts}  # fmt: skip
+    meta = {
+        "model": inputs.model,
+        "n_codes": inputs.n_codes,
+        "n_variant_keys": inputs.n_variant_keys,
+        "variants_on": inputs.variants_on,
+        "counts": inputs.counts,
+    }
     (directory / "inputs.json").write_text(json.dumps(meta, sort_keys=True), encoding="utf-8")
     return str(directory)
 
@@ -173,5 +219,11 @@ def load_inputs(directory: Path) -> MineInputs:
 
     meta = json.loads((directory / "inputs.json").read_text(encoding="utf-8"))
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    return MineInputs(model=meta["model"], n_codes=meta["n_codes"], n_variant_keys=meta["n_variant_keys"],
-                      variants_on=meta["variants_on"], counts=meta["counts"], **arrays)  # fmt: skip
+    return MineInputs(
+        model=meta["model"],
+        n_codes=meta["n_codes"],
+        n_variant_keys=meta["n_variant_keys"],
+        variants_on=meta["variants_on"],
+        counts=meta["counts"],
+        **arrays,
+    )

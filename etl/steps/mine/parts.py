@@ -71,10 +71,15 @@ def write(part: Part, out: Path, meta: dict[str, Any]) -> Path:
     part.negatives.write_parquet(where / FILES[0])
     part.anchors.write_parquet(where / FILES[1])
     manifest = {
-        "format": FORMAT, "shard": part.shard, "shards": part.shards, **meta,
+        "format": FORMAT,
+        "shard": part.shard,
+        "shards": part.shards,
+        **meta,
         "counts": {"anchors": part.anchors.height, "negatives": part.negatives.height},
-        "stats": part.stats, "run": part.run, "files": {name: _sha256(where / name) for name in FILES},
-    }  # fmt: skip
+        "stats": part.stats,
+        "run": part.run,
+        "files": {name: _sha256(where / name) for name in FILES},
+    }
     tmp = where / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str), encoding="utf-8")
     tmp.replace(where / MANIFEST)
@@ -107,8 +112,10 @@ def read_manifests(directory: Path) -> list[dict[str, Any]]:
     missing = [i for i in range(shards) if i not in have]
     if missing:
         listed = ", ".join(f"{i}/{shards}" for i in missing)
-        raise ShardError(f"{directory} lacks shard {listed} of {shards}; run `etl mine --shard {missing[0]}/{shards} "
-                         f"--out {directory}` (and any other missing one) before merging")  # fmt: skip
+        raise ShardError(
+            f"{directory} lacks shard {listed} of {shards}; run `etl mine --shard {missing[0]}/{shards} "
+            f"--out {directory}` (and any other missing one) before merging"
+        )
     return sorted(manifests, key=lambda m: m["shard"])
 
 
@@ -119,9 +126,11 @@ def check_state(manifest: dict[str, Any], current: dict[str, int], directory: Pa
         key.removesuffix("_digest") for key in current if key.endswith("_digest") and theirs.get(key) != current[key]
     ]
     if differs:
-        raise ShardError(f"{_label(manifest, directory)} was mined from another state of the warehouse (its "
-                         f"{' and '.join(differs)} differ from this warehouse's); mine it again here, or merge it "
-                         "where it was mined")  # fmt: skip
+        raise ShardError(
+            f"{_label(manifest, directory)} was mined from another state of the warehouse (its "
+            f"{' and '.join(differs)} differ from this warehouse's); mine it again here, or merge it "
+            "where it was mined"
+        )
 
 
 def check_plan(manifest: dict[str, Any], plan: dict[str, Any], directory: Path) -> None:
@@ -130,8 +139,10 @@ def check_plan(manifest: dict[str, Any], plan: dict[str, Any], directory: Path) 
     other = {k: (manifest["plan"].get(k), v) for k, v in plan.items() if manifest["plan"].get(k) != v}
     if other:
         shown = ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in sorted(other.items()))
-        raise ShardError(f"{_label(manifest, directory)} was mined with other settings ({shown}); merge with the "
-                         "settings the shards used, or mine them again")  # fmt: skip
+        raise ShardError(
+            f"{_label(manifest, directory)} was mined with other settings ({shown}); merge with the "
+            "settings the shards used, or mine them again"
+        )
 
 
 def _label(manifest: dict[str, Any], directory: Path) -> str:
@@ -146,10 +157,18 @@ def load_part(directory: Path, manifest: dict[str, Any]) -> Part:
     for name in FILES:
         path = where / name
         if not path.exists() or _sha256(path) != manifest["files"].get(name):
-            raise ShardError(f"{path} is missing or not the file its manifest describes; mine shard "
-                             f"{manifest['shard']}/{manifest['shards']} again")  # fmt: skip
-    return Part(manifest["shard"], manifest["shards"], pl.read_parquet(where / FILES[0]),
-                pl.read_parquet(where / FILES[1]), manifest["stats"], manifest["run"])  # fmt: skip
+            raise ShardError(
+                f"{path} is missing or not the file its manifest describes; mine shard "
+                f"{manifest['shard']}/{manifest['shards']} again"
+            )
+    return Part(
+        manifest["shard"],
+        manifest["shards"],
+        pl.read_parquet(where / FILES[0]),
+        pl.read_parquet(where / FILES[1]),
+        manifest["stats"],
+        manifest["run"],
+    )
 
 
 def _sha256(path: Path) -> str:

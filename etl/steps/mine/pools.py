@@ -110,8 +110,7 @@ def kind(own: int, target: int) -> str:
     return "all" if target == BOTH else "same" if target == own else "cross"
 
 
-def slot_quotas(seed: int, anchor_ids: np.ndarray, quota: np.ndarray, target: np.ndarray,
-                share: float) -> np.ndarray:  # fmt: skip
+def slot_quotas(seed: int, anchor_ids: np.ndarray, quota: np.ndarray, target: np.ndarray, share: float) -> np.ndarray:
     """int64[slots, m, 3]: each slot's quota per band; `mix` splits every band by `share` (systematic rounding)."""
     import numpy as np
 

@@ -12,7 +12,7 @@ and ranked by their permutation position; a band too full to list is walked in p
 listed for its row alone. The ANN search (etl/steps/mine/ann.py) shares this module's `Context`
 and `Found`, and hands the anchors its index cannot answer to `scan`.
 
-Band membership is always decided on the exact cosine (`exact_cosine`, a fixed-order dot product):
+Band membership is always decided on the exact cosine (`etl.vectors.exact_cosine`, a fixed-order dot product):
 BLAS or index scores only rule terms in or out when they are further than a slack from every edge.
 """
 
@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from etl.steps.mine.sample import SOURCES, Bands, Members, Permutation
+from etl.vectors import exact_cosine, exact_slack
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,33 +38,8 @@ EXACT_CHUNK_BYTES = 160 * 2**20
 LIST_PER_ANCHOR = 2048
 DRAWS = 64  # permutation positions first walked per anchor in a band too full to list
 MAX_DRAWS = 4096  # positions walked at most before the band is listed for that anchor's row
-PAIR_BLOCK = 16_384  # pairs rescored per einsum call (bounds the gathered rows to ~2 x 64 MiB at 1024-d)
 BLANK = -2.0  # written over excluded terms in a similarity chunk: below every band
 SCAN, SEARCH, SAMPLE = (SOURCES.index(s) for s in ("scan", "search", "sample"))
-
-
-def exact_cosine(vecs: np.ndarray, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
-    """float32 dot product of each (rows_a[i], rows_b[i]) pair, reproducible bit for bit.
-
-    einsum's pairwise reduction runs single-threaded in a fixed order, so a pair's value does not
-    depend on thread count, chunking or which other pairs are scored with it.
-    """
-    import numpy as np
-
-    out = np.empty(len(rows_a), dtype=np.float32)
-    for start in range(0, len(rows_a), PAIR_BLOCK):
-        stop = start + PAIR_BLOCK
-        out[start:stop] = np.einsum("ij,ij->i", vecs[rows_a[start:stop]], vecs[rows_b[start:stop]])
-    return out
-
-
-def exact_slack(dim: int) -> float:
-    """How far a BLAS float32 dot product of unit vectors may be from `exact_cosine`.
-
-    Any summation order of d products is within d * 2**-24 of the true value (Higham's bound), so
-    two orders are within twice that; the slack doubles it again.
-    """
-    return max(4.0 * dim * 2.0**-24, 1e-6)
 
 
 def _cores() -> int:
@@ -155,11 +131,17 @@ def scan(ctx: Context, anchors: np.ndarray) -> Found:
     # between the cores (every block is mined on its own; the result does not depend on the split).
     cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
-    done = _pool(ctx.workers).map(lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]),
-                                  range(len(blocks)))  # fmt: skip
+    done = _pool(ctx.workers).map(
+        lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]), range(len(blocks))
+    )
     parts, populations = zip(*done)
-    return Found(Members.concat([p for part in parts for p in part]), np.concatenate(populations),
-                 np.zeros((m, 3), dtype=bool), np.zeros(m, dtype=bool), np.zeros(3, dtype=np.int64))  # fmt: skip
+    return Found(
+        Members.concat([p for part in parts for p in part]),
+        np.concatenate(populations),
+        np.zeros((m, 3), dtype=bool),
+        np.zeros(m, dtype=bool),
+        np.zeros(3, dtype=np.int64),
+    )
 
 
 _pools: dict[int, Any] = {}
@@ -260,9 +242,14 @@ def _level(
 
 
 def _walk_dense(
-    ctx: Context, anchors: np.ndarray, keys: np.ndarray, sims: np.ndarray, dense: np.ndarray,
-    population: np.ndarray, empty: np.ndarray,
-) -> list[Members]:  # fmt: skip
+    ctx: Context,
+    anchors: np.ndarray,
+    keys: np.ndarray,
+    sims: np.ndarray,
+    dense: np.ndarray,
+    population: np.ndarray,
+    empty: np.ndarray,
+) -> list[Members]:
     """Members of bands too full to list: walk each anchor's permutation, and list the rows that come up short.
 
     Updates `population` where it learns a band's exact size (a row walked to the end, or listed)."""

@@ -75,8 +75,9 @@ def subset(inputs: MineInputs, shard: int, shards: int) -> np.ndarray:
     return np.flatnonzero(assignment(inputs.anchor_ids, shards) == shard).astype(np.int64)
 
 
-def compute(inputs: MineInputs, plan: mine.Plan, shard: int, shards: int, index: Any = None,
-            workers: int | None = None) -> Part:  # fmt: skip
+def compute(
+    inputs: MineInputs, plan: mine.Plan, shard: int, shards: int, index: Any = None, workers: int | None = None
+) -> Part:
     """Mine shard `shard` of `shards` (plan.search must be resolved: exact or ann)."""
     import time
 
@@ -86,8 +87,13 @@ def compute(inputs: MineInputs, plan: mine.Plan, shard: int, shards: int, index:
     which = subset(inputs, shard, shards)
     mined = mine.mine(inputs, plan, index, which, workers)
     part = _part(inputs, mined, which, shard, shards)
-    part.run = {"started_at": started, "finished_at": _now(), "seconds": round(time.perf_counter() - clock, 3),
-                "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
+    part.run = {
+        "started_at": started,
+        "finished_at": _now(),
+        "seconds": round(time.perf_counter() - clock, 3),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
     return part
 
 
@@ -116,14 +122,29 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     frame = pl.concat([p.negatives for p in parts]) if parts else pl.DataFrame()
     anchor = _locate(inputs.anchor_ids, frame["anchor_id"].to_numpy(), None, "anchor")
     row = _locate(inputs.ids, frame["negative_id"].to_numpy(), None, "negative")
-    picks = mine.canonical(Picks(
-        anchor, row, frame["similarity"].to_numpy().astype(np.float32), frame["band"].to_numpy().astype(np.int8),
-        frame["filled"].to_numpy().astype(bool), frame["source"].to_numpy().astype(np.int8),
-    ))  # fmt: skip
+    picks = mine.canonical(
+        Picks(
+            anchor,
+            row,
+            frame["similarity"].to_numpy().astype(np.float32),
+            frame["band"].to_numpy().astype(np.int8),
+            frame["filled"].to_numpy().astype(bool),
+            frame["source"].to_numpy().astype(np.int8),
+        )
+    )
     by_band = {band: sum(p.stats["escalated_by_band"][band] for p in parts) for band in BAND_NAMES}
     found = {name: sum(p.stats["found"][name] for p in parts) for name in parts[0].stats["found"]}
-    return mine.Mined(picks, quota, population, estimated, sum(p.stats["escalated"] for p in parts),
-                      sum(p.stats["lost"] for p in parts), by_band, found, _slots(inputs, parts))  # fmt: skip
+    return mine.Mined(
+        picks,
+        quota,
+        population,
+        estimated,
+        sum(p.stats["escalated"] for p in parts),
+        sum(p.stats["lost"] for p in parts),
+        by_band,
+        found,
+        _slots(inputs, parts),
+    )
 
 
 def _slot_columns(slots: Slots | None, which: np.ndarray) -> dict[str, Any]:
@@ -148,8 +169,12 @@ def _slots(inputs: MineInputs, parts: list[Part]) -> Slots | None:
     if n_slots == 0:
         return None
     m = len(inputs.anchors)
-    slots = Slots(np.zeros((n_slots, m), dtype=np.int8), np.zeros((n_slots, m, 3), dtype=np.int64),
-                  np.zeros((n_slots, m, 3), dtype=np.int64), np.zeros((n_slots, m, 3), dtype=bool))  # fmt: skip
+    slots = Slots(
+        np.zeros((n_slots, m), dtype=np.int8),
+        np.zeros((n_slots, m, 3), dtype=np.int64),
+        np.zeros((n_slots, m, 3), dtype=np.int64),
+        np.zeros((n_slots, m, 3), dtype=bool),
+    )
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
         for s in range(n_slots):
@@ -166,14 +191,25 @@ def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: 
     ids = []
     for part in parts:
         run_id = int(wh.scalar("SELECT nextval('run_id_seq')"))
-        counts = {"anchors": part.anchors.height, "negatives": part.negatives.height, **part.stats,
-                  "seconds": part.run.get("seconds"), "host": part.run.get("host"), "merged_by": merged_by}  # fmt: skip
+        counts = {
+            "anchors": part.anchors.height,
+            "negatives": part.negatives.height,
+            **part.stats,
+            "seconds": part.run.get("seconds"),
+            "host": part.run.get("host"),
+            "merged_by": merged_by,
+        }
         wh.execute(
             "INSERT INTO runs (run_id, step, params, started_at, finished_at, status, counts) "
             "VALUES (?, 'mine_shard', ?, ?::TIMESTAMP, ?::TIMESTAMP, 'ok', ?)",
-            [run_id, json.dumps({**params, "shard": part.shard, "shards": part.shards}, sort_keys=True, default=str),
-             part.run["started_at"], part.run["finished_at"], json.dumps(counts, sort_keys=True)],
-        )  # fmt: skip
+            [
+                run_id,
+                json.dumps({**params, "shard": part.shard, "shards": part.shards}, sort_keys=True, default=str),
+                part.run["started_at"],
+                part.run["finished_at"],
+                json.dumps(counts, sort_keys=True),
+            ],
+        )
         ids.append(run_id)
     return ids
 
@@ -197,15 +233,25 @@ def shard(
     if plan.search == "ann" and index is None:
         index = ann.open_index(wh, settings, model)
     part = compute(inputs, plan, shard_no, shards, index)
-    where = write(part, Path(out), {"fingerprint": fingerprint(wh, model), "plan": plan.config(),
-                                    "params": mine.params(settings, model), "warehouse": str(wh.path)})  # fmt: skip
+    where = write(
+        part,
+        Path(out),
+        {
+            "fingerprint": fingerprint(wh, model),
+            "plan": plan.config(),
+            "params": mine.params(settings, model),
+            "warehouse": str(wh.path),
+        },
+    )
     return (
-        output.Summary(f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
-                       f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s")
+        output.Summary(
+            f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
+            f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s"
+        )
         .add("part", str(where))
         .add("search", plan.search)
         .add("merge", f"etl mine --merge {out} (after all {shards} shards)")
-    )  # fmt: skip
+    )
 
 
 def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> output.Summary:
@@ -239,8 +285,13 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
 def shard_counts(parts: list[Part], run_ids: list[int]) -> dict[str, Any]:
     """What the merged run records about its shards."""
     seconds = [float(p.run.get("seconds") or 0.0) for p in parts]
-    return {"count": len(parts), "run_ids": run_ids, "anchors": [p.anchors.height for p in parts],
-            "seconds": seconds, "hosts": sorted({str(p.run.get("host")) for p in parts})}  # fmt: skip
+    return {
+        "count": len(parts),
+        "run_ids": run_ids,
+        "anchors": [p.anchors.height for p in parts],
+        "seconds": seconds,
+        "hosts": sorted({str(p.run.get("host")) for p in parts}),
+    }
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -250,19 +301,28 @@ def _part(inputs: MineInputs, mined: mine.Mined, which: np.ndarray, shard: int, 
     import polars as pl
 
     p = mined.picks
-    negatives = pl.DataFrame({
-        "anchor_id": inputs.anchor_ids[p.anchor], "negative_id": inputs.ids[p.row], "similarity": p.sim,
-        "band": p.band, "filled": p.filled, "source": p.source,
-    })  # fmt: skip
+    negatives = pl.DataFrame(
+        {
+            "anchor_id": inputs.anchor_ids[p.anchor],
+            "negative_id": inputs.ids[p.row],
+            "similarity": p.sim,
+            "band": p.band,
+            "filled": p.filled,
+            "source": p.source,
+        }
+    )
     columns: dict[str, Any] = {"anchor_id": inputs.anchor_ids[which]}
     for code, band in enumerate(BAND_NAMES):
         columns[f"quota_{band}"] = mined.quota[which, code]
         columns[f"population_{band}"] = mined.population[which, code]
         columns[f"estimated_{band}"] = mined.estimated[which, code]
     columns |= _slot_columns(mined.slots, which)
-    stats = {"escalated": int(mined.escalated), "lost": int(mined.lost),
-             "escalated_by_band": {b: int(mined.escalated_by_band.get(b, 0)) for b in BAND_NAMES},
-             "found": {k: int(v) for k, v in mined.found.items()}}  # fmt: skip
+    stats = {
+        "escalated": int(mined.escalated),
+        "lost": int(mined.lost),
+        "escalated_by_band": {b: int(mined.escalated_by_band.get(b, 0)) for b in BAND_NAMES},
+        "found": {k: int(v) for k, v in mined.found.items()},
+    }
     return Part(shard, shards, negatives, pl.DataFrame(columns), stats)
 
 

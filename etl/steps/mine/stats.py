@@ -73,8 +73,12 @@ def run_counts(
         "warnings": _warnings(inputs, plan, bands, m),
     }
     if plan.search == "ann":
-        counts["escalated"] = {"anchors": mined.escalated, "share": round(mined.escalated / m, 4),
-                               "by_band": mined.escalated_by_band, "index_missed_anchor": mined.lost}  # fmt: skip
+        counts["escalated"] = {
+            "anchors": mined.escalated,
+            "share": round(mined.escalated / m, 4),
+            "by_band": mined.escalated_by_band,
+            "index_missed_anchor": mined.lost,
+        }
     return counts
 
 

@@ -82,9 +82,16 @@ def anchor_bands(inputs: MineInputs, mined: Mined) -> pl.DataFrame:
         slots = [(np.full(m, "any"), mined.population, mined.estimated, mined.quota, np.ones(len(p.row), dtype=bool))]
     else:
         pool_names = np.array([POOL_NAMES.get(code, "") for code in range(4)])
-        slots = [(pool_names[target], mined.slots.population[s], mined.slots.estimated[s], mined.slots.quota[s],
-                  (inputs.lang[p.row] & target[p.anchor]) > 0)
-                 for s, target in enumerate(mined.slots.target)]  # fmt: skip
+        slots = [
+            (
+                pool_names[target],
+                mined.slots.population[s],
+                mined.slots.estimated[s],
+                mined.slots.quota[s],
+                (inputs.lang[p.row] & target[p.anchor]) > 0,
+            )
+            for s, target in enumerate(mined.slots.target)
+        ]
     frames = []
     for pool, population, estimated, quota, in_slot in slots:
         picked = np.zeros((m, 3), dtype=np.int64)

@@ -38,12 +38,39 @@ RULES = ("korean_ending", "leading_word", "inflection", "gloss_list")
 KOREAN_ENDING, LEADING_WORD, INFLECTION, GLOSS_LIST = (1 << i for i in range(len(RULES)))
 
 # Predicate and derivation endings, stripped longest first (one per alternative).
-KOREAN_ENDINGS = tuple(sorted((
-    "하다", "되다", "시키다", "받다", "당하다", "화하다", "화되다", "화시키다",  # verbs
-    "적", "적인", "적으로", "화", "성",  # -ic, -ize, -ness
-    "히", "하게", "스럽다", "스러운", "스럽게", "롭다", "로운", "롭게",  # adverbs and adjectives
-    "하는", "한", "함", "됨",  # modifier and nominal forms
-), key=len, reverse=True))  # fmt: skip
+KOREAN_ENDINGS = tuple(
+    sorted(
+        (
+            "하다",
+            "되다",
+            "시키다",
+            "받다",
+            "당하다",
+            "화하다",
+            "화되다",
+            "화시키다",  # verbs
+            "적",
+            "적인",
+            "적으로",
+            "화",
+            "성",  # -ic, -ize, -ness
+            "히",
+            "하게",
+            "스럽다",
+            "스러운",
+            "스럽게",
+            "롭다",
+            "로운",
+            "롭게",  # adverbs and adjectives
+            "하는",
+            "한",
+            "함",
+            "됨",  # modifier and nominal forms
+        ),
+        key=len,
+        reverse=True,
+    )
+)
 KOREAN_STEM = 2  # characters an ending must leave
 LEADING_WORDS = frozenset({"a", "an", "the", "to"})
 _LIST = re.compile(r"\s*(?:[,;]|\bor\b)\s*")
@@ -213,7 +240,7 @@ def report(inputs: MineInputs, bands: Bands) -> dict[str, Any]:
     import numpy as np
 
     from etl.steps.mine.sample import BAND_NAMES
-    from etl.steps.mine.search import exact_cosine
+    from etl.vectors import exact_cosine
 
     if not inputs.variants_on:
         return {"on": False}

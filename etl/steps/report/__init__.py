@@ -125,8 +125,12 @@ def collect(wh: Warehouse) -> Data:
         data.probe = [(arm, pool, metric, float(value)) for *_, arm, pool, metric, value in rows]
         if rows:
             data.probe_run = {"run_id": rows[0][0], **json.loads(rows[0][1] or "{}"), **json.loads(rows[0][2] or "{}")}
-    data.rejects = [(s, r, int(n)) for s, r, n in
-                    wh.execute("SELECT step, rule, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC, 1, 2").fetchall()]  # fmt: skip
+    data.rejects = [
+        (s, r, int(n))
+        for s, r, n in wh.execute(
+            "SELECT step, rule, count(*) FROM rejects GROUP BY ALL ORDER BY 3 DESC, 1, 2"
+        ).fetchall()
+    ]
     cursor = wh.sql_file("report_llm_calls")
     names = [d[0] for d in cursor.description]
     data.llm = [dict(zip(names, row)) for row in cursor.fetchall()]

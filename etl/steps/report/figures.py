@@ -37,14 +37,29 @@ class Section:
 
 def sections(data: Data) -> list[Section]:
     """Every section of the page, in order."""
-    return [negatives(data), bands(data), positives(data), population(data), probe(data), categories(data), rejects(data),
-            llm_calls(data), last_runs(data)]  # fmt: skip
+    from etl.steps.report.activity import categories, last_runs, llm_calls, rejects
+
+    return [
+        negatives(data),
+        bands(data),
+        positives(data),
+        population(data),
+        probe(data),
+        categories(data),
+        rejects(data),
+        llm_calls(data),
+        last_runs(data),
+    ]
 
 
-def _layout(fig: go.Figure, height: int = 360, **extra: Any) -> go.Figure:
-    fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white",
-                      legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
-                      **extra)  # fmt: skip
+def layout(fig: go.Figure, height: int = 360, **extra: Any) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        template="plotly_white",
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "traceorder": "normal"},
+        **extra,
+    )
     return fig
 
 
@@ -59,15 +74,25 @@ def negatives(data: Data) -> Section:
     for band in [*BAND_COLOURS, *sorted({b for b, _, _ in data.histogram} - set(BAND_COLOURS))]:
         rows = [(bin_, n) for b, bin_, n in data.histogram if b == band]
         if rows:
-            fig.add_bar(x=[(bin_ + 0.5) * data.width for bin_, _ in rows], y=[n for _, n in rows], name=band,
-                        width=data.width, marker_color=BAND_COLOURS.get(band))  # fmt: skip
+            fig.add_bar(
+                x=[(bin_ + 0.5) * data.width for bin_, _ in rows],
+                y=[n for _, n in rows],
+                name=band,
+                width=data.width,
+                marker_color=BAND_COLOURS.get(band),
+            )
     edges = data.band_edges()
     for edge in sorted(edges):
-        fig.add_vline(x=edge, line_dash="dash", line_color="#333", annotation_text=f"{edge:g}",
-                      annotation_position="top")  # fmt: skip
-    note = (f"{sum(n for _, _, n in data.histogram):,} negatives, bins of {data.width:g}; dashed lines: the band "
-            f"edges of mine run {data.mine_run_id}." if edges else "The mine run's band edges were not recorded.")  # fmt: skip
-    _layout(fig, barmode="stack", bargap=0, xaxis_title="cosine similarity to the anchor", yaxis_title="negatives")
+        fig.add_vline(
+            x=edge, line_dash="dash", line_color="#333", annotation_text=f"{edge:g}", annotation_position="top"
+        )
+    note = (
+        f"{sum(n for _, _, n in data.histogram):,} negatives, bins of {data.width:g}; dashed lines: the band "
+        f"edges of mine run {data.mine_run_id}."
+        if edges
+        else "The mine run's band edges were not recorded."
+    )
+    layout(fig, barmode="stack", bargap=0, xaxis_title="cosine similarity to the anchor", yaxis_title="negatives")
     return Section("negatives", title, note, fig)
 
 
@@ -89,19 +114,38 @@ def bands(data: Data) -> Section:
     for difficulty in difficulties:
         counts = {split: n for split, d, n in data.shares if d == difficulty}
         shares = [100 * counts.get(s, 0) / totals[s] for s in splits]
-        fig.add_bar(y=splits, x=shares, name=difficulty, orientation="h", marker_color=BAND_COLOURS.get(difficulty),
-                    text=[f"{counts.get(s, 0):,}" for s in splits], textposition="inside")  # fmt: skip
+        fig.add_bar(
+            y=splits,
+            x=shares,
+            name=difficulty,
+            orientation="h",
+            marker_color=BAND_COLOURS.get(difficulty),
+            text=[f"{counts.get(s, 0):,}" for s in splits],
+            textposition="inside",
+        )
     # A label that does not fit its segment is hidden rather than shrunk to a smudge; hovering shows it.
-    _layout(fig, height=260, barmode="stack", xaxis_title="share of triplets (%)", yaxis={"autorange": "reversed"},
-            uniformtext={"minsize": 10, "mode": "hide"})  # fmt: skip
+    layout(
+        fig,
+        height=260,
+        barmode="stack",
+        xaxis_title="share of triplets (%)",
+        yaxis={"autorange": "reversed"},
+        uniformtext={"minsize": 10, "mode": "hide"},
+    )
     note = ", ".join(f"{s}: {totals[s]:,} triplets" for s in splits) + "; bar labels are triplet counts."
     return Section("bands", title, note + _languages_note(data), fig, _languages_table(data))
 
 
 def _languages_note(data: Data) -> str:
     policy = data.mine_counts.get("language", "any")
-    return (f" The table: each band's negatives by language pair (anchor's language → negative's; ko when a "
-            f"text holds Hangul, else en), mined with mine_language {policy}.") if data.languages else ""  # fmt: skip
+    return (
+        (
+            f" The table: each band's negatives by language pair (anchor's language → negative's; ko when a "
+            f"text holds Hangul, else en), mined with mine_language {policy}."
+        )
+        if data.languages
+        else ""
+    )
 
 
 def _languages_table(data: Data) -> list[list[Any]]:
@@ -124,16 +168,30 @@ def positives(data: Data) -> Section:
     if not data.positives:
         return Section("positives", title, "No triplets yet: run `etl mine`.")
     counts = [a for _, a in data.positives]
-    fig = go.Figure(go.Bar(x=[p for p, _ in data.positives], y=counts, marker_color="#4a6fa5",
-                           text=[f"{a:,}" for a in counts], textposition="outside"))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=[p for p, _ in data.positives],
+            y=counts,
+            marker_color="#4a6fa5",
+            text=[f"{a:,}" for a in counts],
+            textposition="outside",
+        )
+    )
     # Log scale: most anchors have one or two positives, and linear bars for 3-7 would be a pixel high.
-    _layout(fig, height=300, xaxis_title="distinct positives", yaxis={"type": "log", "title": "anchors (log)"},
-            xaxis={"dtick": 1})  # fmt: skip
+    layout(
+        fig,
+        height=300,
+        xaxis_title="distinct positives",
+        yaxis={"type": "log", "title": "anchors (log)"},
+        xaxis={"dtick": 1},
+    )
     recorded = data.mine_counts.get("positives_per_anchor")
     note = "Anchors with at least one triplet."
     if recorded:
-        note += (f" Over every anchor of mine run {data.mine_run_id}: mean {recorded['mean']}, min {recorded['min']}, "
-                 f"median {recorded['median']}, max {recorded['max']}.")  # fmt: skip
+        note += (
+            f" Over every anchor of mine run {data.mine_run_id}: mean {recorded['mean']}, min {recorded['min']}, "
+            f"median {recorded['median']}, max {recorded['max']}."
+        )
     return Section("positives", title, note, fig)
 
 
@@ -145,45 +203,52 @@ def population(data: Data) -> Section:
     if data.mine_run_id is None:
         return Section("population", title, "No mine run yet: run `etl mine`.")
     if not data.populations:
-        return Section("population", title, f"Band sizes were not recorded by mine run {data.mine_run_id}; "
-                       "run `etl mine` again to record them.")  # fmt: skip
+        return Section(
+            "population",
+            title,
+            f"Band sizes were not recorded by mine run {data.mine_run_id}; run `etl mine` again to record them.",
+        )
     fig = go.Figure()
     for row in data.populations:
         # A log axis cannot show 0: empty bands sit at 0.5 and are counted in the table below.
         q = [max(float(row[k]), 0.5) for k in ("p5", "p25", "p50", "p75", "p95")]
-        fig.add_trace(go.Box(name=row["band"], x=[row["band"]], lowerfence=[q[0]], q1=[q[1]], median=[q[2]], q3=[q[3]],
-                             upperfence=[q[4]], mean=[max(float(row["mean"]), 0.5)],
-                             marker_color=BAND_COLOURS.get(row["band"]), boxpoints=False))  # fmt: skip
-    _layout(fig, height=340, yaxis={"type": "log", "dtick": 1, "title": "members per anchor (log)"}, showlegend=False)
-    table: list[list[Any]] = [["band", "anchors", "median", "empty", "short of quota", "estimated", "quota",
-                               "picked for the quota"]]  # fmt: skip
+        fig.add_trace(
+            go.Box(
+                name=row["band"],
+                x=[row["band"]],
+                lowerfence=[q[0]],
+                q1=[q[1]],
+                median=[q[2]],
+                q3=[q[3]],
+                upperfence=[q[4]],
+                mean=[max(float(row["mean"]), 0.5)],
+                marker_color=BAND_COLOURS.get(row["band"]),
+                boxpoints=False,
+            )
+        )
+    layout(fig, height=340, yaxis={"type": "log", "dtick": 1, "title": "members per anchor (log)"}, showlegend=False)
+    table: list[list[Any]] = [
+        ["band", "anchors", "median", "empty", "short of quota", "estimated", "quota", "picked for the quota"]
+    ]
     for row in data.populations:
-        table.append([row["band"], f"{row['anchors']:,}", f"{row['p50']:,.0f}", f"{row['empty']:,}",
-                      f"{row['short']:,}", f"{row['estimated']:,}", f"{row['quota']:,}", f"{row['picked']:,}"])  # fmt: skip
-    note = (f"From anchor_bands of mine run {data.mine_run_id}: whiskers at the 5th and 95th percentile. A band short "
-            "of its quota is filled from the others; 'estimated' counts anchors whose band size the ANN path "
-            "estimated from random draws.")  # fmt: skip
+        table.append(
+            [
+                row["band"],
+                f"{row['anchors']:,}",
+                f"{row['p50']:,.0f}",
+                f"{row['empty']:,}",
+                f"{row['short']:,}",
+                f"{row['estimated']:,}",
+                f"{row['quota']:,}",
+                f"{row['picked']:,}",
+            ]
+        )
+    note = (
+        f"From anchor_bands of mine run {data.mine_run_id}: whiskers at the 5th and 95th percentile. A band short "
+        "of its quota is filled from the others; 'estimated' counts anchors whose band size the ANN path "
+        "estimated from random draws."
+    )
     return Section("population", title, note, fig, table)
-
-
-def categories(data: Data) -> Section:
-    """Per synthesis category: seed and expanded terms, terms translated, parallel sentences."""
-    import plotly.graph_objects as go
-
-    title = "Synthesis per category"
-    if not data.categories:
-        return Section("categories", title, "No synthesis plan yet: run `etl synth`.")
-    names = [row["category"] for row in data.categories]
-    fig = go.Figure()
-    for column, colour in (("seeds", "#4a6fa5"), ("expanded", "#8fb0d8"), ("translated", "#4c9f70"),
-                           ("sentences", "#e0a030")):  # fmt: skip
-        values = [row[column] for row in data.categories]
-        fig.add_bar(x=names, y=values, name=column, marker_color=colour, text=[f"{v:,}" for v in values])
-    _layout(fig, barmode="group", yaxis_title="terms (sentences: pairs)")
-    columns = ["category", "seeds", "expanded", "translated", "sentences"]
-    table = [columns, *([row[c] if c == "category" else f"{row[c]:,}" for c in columns] for row in data.categories)]
-    note = "Terms of each category as planned, how many have a translation, and their parallel sentences; a term "
-    return Section("categories", title, note + "listed in two categories counts in both.", fig, table)
 
 
 def probe(data: Data) -> Section:
@@ -204,7 +269,7 @@ def probe(data: Data) -> Section:
             marker_color=ARM_COLOURS[arm],
             text=[f"{value[arm, pool, 'mrr@10']:.3f}" for pool in POOLS],
         )
-    _layout(fig, height=300, barmode="group", yaxis_title="MRR@10 of the validation anchors' positives")
+    layout(fig, height=300, barmode="group", yaxis_title="MRR@10 of the validation anchors' positives")
     table = [["arm", *(f"{pool} {metric}" for pool in POOLS for metric in PROBE_METRICS)]] + [
         [arm, *(f"{value[arm, pool, metric]:.3f}" for pool in POOLS for metric in PROBE_METRICS)] for arm in arms
     ]
@@ -218,92 +283,9 @@ def probe(data: Data) -> Section:
     return Section("probe", title, note, fig, table)
 
 
-def rejects(data: Data) -> Section:
-    """Refused input by step and rule."""
-    import plotly.graph_objects as go
-
-    title = "Rejects by step and rule"
-    if not data.rejects:
-        return Section("rejects", title, "No rejects: every step accepted all of its input.")
-    labels = [f"{step} · {rule}" for step, rule, _ in data.rejects]
-    fig = go.Figure(go.Bar(y=labels, x=[n for _, _, n in data.rejects], orientation="h", marker_color="#c8553d",
-                           text=[f"{n:,}" for _, _, n in data.rejects], textposition="auto"))  # fmt: skip
-    _layout(
-        fig,
-        height=max(220, 40 + 28 * len(labels)),
-        xaxis_title="rows refused",
-        yaxis={"autorange": "reversed", "automargin": True},
-    )
-    total = sum(n for _, _, n in data.rejects)
-    return Section("rejects", title, f"{total:,} rows in `rejects`; see them with `etl sql`.", fig)
-
-
-def llm_calls(data: Data) -> Section:
-    """LLM calls per task by status, and their latency and token percentiles."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    title = "LLM calls"
-    if not data.llm:
-        return Section("llm", title, "No LLM calls: this warehouse was built without synthesis (imported pairs).")
-    tasks = list(dict.fromkeys(row["task"] for row in data.llm))
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("calls by status", "latency (s)", "tokens (ok calls)"))
-    for status in sorted({row["status"] for row in data.llm}):
-        calls = {row["task"]: row["calls"] for row in data.llm if row["status"] == status}
-        fig.add_trace(go.Bar(x=tasks, y=[calls.get(t, 0) for t in tasks], name=status,
-                             marker_color=STATUS_COLOURS.get(status), legendgroup="status"), 1, 1)  # fmt: skip
-    ok = {row["task"]: row for row in data.llm if row["status"] == "ok"}
-    shades = {"p50": "#4a6fa5", "p90": "#7b9acc", "p99": "#b4c7e7"}
-    for i, name in enumerate(PERCENTILES):
-        fig.add_trace(go.Bar(x=tasks, y=[_at(ok.get(t, {}).get("latency_s"), i) for t in tasks], name=name,
-                             marker_color=shades[name], legendgroup="percentile"), 1, 2)  # fmt: skip
-        fig.add_trace(go.Bar(x=[f"{t} {kind}" for t in tasks for kind in ("prompt", "completion")],
-                             y=[_at(ok.get(t, {}).get(f"{kind}_tokens"), i) for t in tasks
-                                for kind in ("prompt", "completion")],
-                             name=name, showlegend=False, marker_color=shades[name]), 1, 3)  # fmt: skip
-    _layout(fig, height=420, barmode="group")
-    # The legend goes under the plots: above them it covered the subplot titles.
-    fig.update_layout(margin={"t": 50, "b": 110}, legend={"orientation": "h", "y": -0.3, "yanchor": "top"})
-    header = ["task", "status", "calls", "attempts", *(f"latency {p}" for p in PERCENTILES),
-              *(f"prompt {p}" for p in PERCENTILES), *(f"completion {p}" for p in PERCENTILES)]  # fmt: skip
-    table = [header] + [
-        [row["task"], row["status"], row["calls"], row["attempts"],
-         *(_fmt(_at(row["latency_s"], i), 2) for i in range(3)),
-         *(_fmt(_at(row["prompt_tokens"], i), 0) for i in range(3)),
-         *(_fmt(_at(row["completion_tokens"], i), 0) for i in range(3))]
-        for row in data.llm
-    ]  # fmt: skip
-    total = sum(row["calls"] for row in data.llm)
-    failed = sum(row["calls"] for row in data.llm if row["status"] != "ok")
-    return Section("llm", title, f"{total:,} calls in `llm_calls`, {failed:,} not ok; percentiles over the ok calls.",
-                   fig, table)  # fmt: skip
-
-
-def last_runs(data: Data) -> Section:
-    """The most recent runs: how long each took, and how it ended."""
-    import plotly.graph_objects as go
-
-    title = "Last runs"
-    if not data.runs:
-        return Section("runs", title, "No runs yet: nothing has been done with this warehouse.")
-    fig = go.Figure()
-    for status in sorted({row["status"] for row in data.runs}):
-        rows = [row for row in data.runs if row["status"] == status]
-        fig.add_bar(y=[f"#{row['run_id']} {row['step']}" for row in rows], x=[row["seconds"] or 0 for row in rows],
-                    name=status, orientation="h", marker_color=STATUS_COLOURS.get(status))  # fmt: skip
-    order = [f"#{row['run_id']} {row['step']}" for row in data.runs]
-    _layout(fig, height=max(220, 40 + 24 * len(order)), xaxis_title="seconds",
-            yaxis={"categoryorder": "array", "categoryarray": order, "autorange": "reversed", "automargin": True})  # fmt: skip
-    table = [["run", "step", "status", "started (UTC)", "seconds", "error"]] + [
-        [row["run_id"], row["step"], row["status"], row["started"], _fmt(row["seconds"], 2), row["error"] or ""]
-        for row in data.runs
-    ]
-    return Section("runs", title, f"The {len(data.runs)} most recent runs, newest first.", fig, table)
-
-
-def _at(values: list[float] | None, i: int) -> float | None:
+def at(values: list[float] | None, i: int) -> float | None:
     return None if values is None else values[i]
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def fmt(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
