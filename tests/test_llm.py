@@ -150,7 +150,11 @@ def test_a_fixed_form_is_sent_as_is_and_a_refusal_says_what_to_set(
 def test_requests_in_flight_when_the_refusal_comes_back_fall_back_too(llm_server: FakeLLMServer) -> None:
     llm_server.refuse_json_schema = True
     llm_server.latency = 0.05
-    results = list(client(llm_server, "openai", concurrency=4).chat_many([request(f"t {i}") for i in range(12)]))
+    results = [
+        r
+        for ready in client(llm_server, "openai", concurrency=4).chat_ready([request(f"t {i}") for i in range(12)])
+        for r in ready
+    ]
     assert all(r.ok for r in results) and len(results) == 12
     sent = forms(llm_server)
     assert sum(r.attempts for r in results) == len(sent)
@@ -263,12 +267,12 @@ def test_retries_move_to_the_next_server() -> None:
 # -- concurrency ----------------------------------------------------------------------------------
 
 
-def test_chat_many_runs_in_parallel_over_several_servers() -> None:
+def test_chat_ready_runs_in_parallel_over_several_servers() -> None:
     with FakeLLMServer() as a, FakeLLMServer() as b:
         a.latency = b.latency = 0.2
         c = Client([a.url, b.url], concurrency=4, backoff=0.01)
         started = time.monotonic()
-        results = list(c.chat_many([request(f"term {i}") for i in range(8)]))
+        results = [r for ready in c.chat_ready([request(f"term {i}") for i in range(8)]) for r in ready]
         elapsed = time.monotonic() - started
     assert len(results) == 8 and all(r.ok for r in results)
     assert sorted(r.request.messages[0]["content"] for r in results) == sorted(f"term {i}" for i in range(8))
@@ -276,7 +280,7 @@ def test_chat_many_runs_in_parallel_over_several_servers() -> None:
     assert elapsed < 0.2 * 8 / 2  # sequential would take 1.6 s; four at a time takes ~0.4 s
 
 
-def test_chat_many_reraises_a_worker_bug(llm_server: FakeLLMServer) -> None:
+def test_chat_ready_reraises_a_worker_bug(llm_server: FakeLLMServer) -> None:
     c = client(llm_server)
     with pytest.raises(ZeroDivisionError):
         list(c._pooled(lambda n: 1 // n, [1, 0, 2]))

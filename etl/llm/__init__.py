@@ -1,7 +1,7 @@
 """HTTP clients for LLM chat and embeddings over the Ollama native and OpenAI-compatible APIs.
 
 The public surface, importable from `etl.llm`: `Client` (one model on one or more servers:
-`for_chat`/`for_embeddings` from the settings, `check`, `chat`, `chat_many`, `chat_ready`,
+`for_chat`/`for_embeddings` from the settings, `check`, `chat`, `chat_ready`,
 `embed`, `embed_batches`, `embed_batch`, `call_hash`, `json_fallbacks`), the `ChatRequest` it is
 given and the `ChatResult` it returns, `extract_json` for reading the JSON out of an answer,
 `json_form`/`forget_json_forms` for the structured-output form remembered per server, `base_url`,

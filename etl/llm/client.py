@@ -180,15 +180,11 @@ class Client(Transport):
         started = time.monotonic()
         call = _Call(request, self.call_hash(request), started)
         num_predict = self.num_predict
-        first = self._pick_url()
-        attempt = 0  # attempts used: a request sent again in another structured-output form is not one
-        while attempt < self.max_attempts:
-            attempt += 1
-            server = self.urls[(first + attempt - 1) % len(self.urls)]
+        attempts = self._attempts()
+        for server in attempts:
             call.url = server + CHAT_PATH[self.api]
             form = json_form_for(self.api, self.json_format, server) if request.schema is not None else None
             call.body = chat_body(self.api, self.model, self.think, request, num_predict, form)
-            retry_after: float | None = None
             call.requests_sent += 1
             try:
                 reply = self._post(call.url, call.body)
@@ -197,7 +193,7 @@ class Client(Transport):
                 if fall_back(self.json_format, server, form):
                     # Not a failed attempt: the same request goes again at once, in the form this server takes.
                     call.errors.append(str(exc))
-                    attempt -= 1
+                    attempts.not_counted()
                     continue
                 call.errors.append(f"{exc}; {form_advice(self.json_format, form)}")
                 break
@@ -206,7 +202,7 @@ class Client(Transport):
                 break
             except Transient as exc:
                 call.errors.append(str(exc))
-                retry_after = exc.retry_after
+                attempts.failed(exc.retry_after)
             else:
                 call.add_tokens(prompt, completion)
                 call.answer = (content, thinking, done_reason)
@@ -219,18 +215,10 @@ class Client(Transport):
                 # When every attempt is cut off, the call fails and the last fragment is kept for reading.
                 call.errors.append(f"answer cut off at num_predict={num_predict}")
                 num_predict *= 2
-                continue
-            if attempt < self.max_attempts:
-                time.sleep(self._delay(attempt, retry_after))
         return call.result("failed", f"{call.requests_sent} attempt(s) failed; last: {call.errors[-1]}")
 
-    def chat_many(self, requests_: Sequence[ChatRequest]) -> Iterator[ChatResult]:
-        """Send requests `concurrency` at a time; yield each result as soon as it is finished."""
-        for ready in self._pooled(self.chat, requests_):
-            yield from ready
-
     def chat_ready(self, requests_: Sequence[ChatRequest]) -> Iterator[list[ChatResult]]:
-        """Like chat_many, but yield every result finished by the time the consumer asks, as one list.
+        """Send requests `concurrency` at a time; yield every result finished by the time the consumer asks, as one list.
 
         A consumer that stores results can then commit all that are ready in one transaction.
         """
@@ -263,22 +251,20 @@ class Client(Transport):
         if not texts:
             return []
         body = embed_body(self.model, texts, dimensions, self.input_type)
-        first = self._pick_url()
         errors: list[str] = []
-        for attempt in range(1, self.max_attempts + 1):
-            url = self.urls[(first + attempt - 1) % len(self.urls)] + EMBED_PATH[self.api]
-            retry_after: float | None = None
+        attempts = self._attempts()
+        for server in attempts:
+            url = server + EMBED_PATH[self.api]
             try:
                 vectors = read_vectors(self.api, self.model, self._post(url, body), url)
             except Permanent as exc:
                 raise ServiceError(f"embedding request failed: {exc}") from exc
             except Transient as exc:
                 errors.append(str(exc))
-                retry_after = exc.retry_after
+                attempts.failed(exc.retry_after)
             else:
                 if len(vectors) == len(texts):
                     return vectors
                 errors.append(f"{url} returned {len(vectors)} vectors for {len(texts)} inputs")
-            if attempt < self.max_attempts:
-                time.sleep(self._delay(attempt, retry_after))
+                attempts.failed()
         raise ServiceError(f"embedding a batch of {len(texts)} failed after {len(errors)} attempts; last: {errors[-1]}")

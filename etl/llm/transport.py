@@ -155,6 +155,10 @@ class Transport:
             raise Transient(f"{url} sent JSON that is not an object")
         return data
 
+    def _attempts(self) -> Attempts:
+        """The attempts of one request: servers in turn from the next in rotation, backoff before retries."""
+        return Attempts(self, self._pick_url())
+
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, or the server's Retry-After when it is sooner than the cap."""
         if retry_after is not None and 0 <= retry_after <= BACKOFF_CAP:
@@ -220,3 +224,36 @@ def _retry_after(response: requests.Response) -> float | None:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+class Attempts:
+    """The attempts of one request, shared by chat and embeddings: which server each goes to, and the wait.
+
+    Iterating yields the server URL of each attempt, at most `max_attempts` of them, rotating
+    through the servers from `first`. After `failed()`, the next attempt first sleeps the backoff
+    (or the server's Retry-After); an attempt that is simply sent again (a larger token budget)
+    waits for nothing, and one marked `not_counted()` (the same request in another form) is free.
+    """
+
+    def __init__(self, transport: Transport, first: int) -> None:
+        self.transport = transport
+        self.first = first
+        self.used = 0
+        self._wait: tuple[float | None] | None = None  # (retry_after,) once an attempt failed
+
+    def __iter__(self) -> Iterator[str]:
+        urls = self.transport.urls
+        while self.used < self.transport.max_attempts:
+            if self._wait is not None:
+                time.sleep(self.transport._delay(self.used, self._wait[0]))
+                self._wait = None
+            self.used += 1
+            yield urls[(self.first + self.used - 1) % len(urls)]
+
+    def failed(self, retry_after: float | None = None) -> None:
+        """This attempt failed: wait before the next one."""
+        self._wait = (retry_after,)
+
+    def not_counted(self) -> None:
+        """This attempt does not count against `max_attempts`: the next goes to the same server at once."""
+        self.used -= 1
