@@ -1,8 +1,7 @@
 """Numbered, append-only schema changes, applied on every connect.
 
-Each migration runs in one transaction together with the row that records it in
-`schema_migrations`, so a warehouse is never left half-migrated. Never edit a migration that has
-shipped: add the next number instead.
+Each migration runs in one transaction with the row recording it in `schema_migrations`, so a warehouse is
+never left half-migrated. Never edit a shipped migration: add the next number (m008 was never used).
 """
 
 from __future__ import annotations
