@@ -1,4 +1,4 @@
-"""Plain-text output: aligned tables, step summaries and a progress line on stderr."""
+"""What steps return and how it prints: step results, aligned tables and a progress line on stderr."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Protocol, TextIO
 
 
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], max_width: int = 60) -> str:
@@ -47,29 +48,65 @@ def _cell(value: Any, max_width: int) -> str:
     return "".join(cut) + "…"
 
 
+class Recorded(Protocol):
+    """A step's run as the warehouse records it (etl.warehouse.Run)."""
+
+    run_id: int
+    step: str
+    counts: dict[str, Any]
+
+
 @dataclass
-class Summary:
-    """What a step did, as label/value lines; steps return one and the CLI prints it."""
+class StepResult:
+    """What one step did: its figures as data, and the lines `etl` prints for people.
+
+    `step` and `run_id` name the run in the `runs` table; `counts` are the figures that run recorded
+    (`runs.counts`: numbers as numbers, grouped by topic where a step has many); `warnings` say what
+    a user should act on; `outputs` are the files the step wrote. Code reads these fields. `title`
+    and `lines` (label, value pairs added with `add`) are the display only: `render` aligns them,
+    and nothing decides anything by a label.
+    """
 
     title: str
-    items: list[tuple[str, Any]] = field(default_factory=list)
+    step: str = ""
+    run_id: int | None = None
+    counts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    lines: list[tuple[str, Any]] = field(default_factory=list)
 
-    def add(self, label: str, value: Any) -> Summary:
-        """Append one line and return self."""
-        self.items.append((label, value))
+    @classmethod
+    def of(cls, run: Recorded, title: str, outputs: Sequence[Path] = ()) -> StepResult:
+        """The result of a recorded run: its step, run_id and counts (the dict the run records, shared)."""
+        return cls(title, step=run.step, run_id=run.run_id, counts=run.counts, outputs=list(outputs))
+
+    def add(self, label: str, value: Any) -> StepResult:
+        """Append one display line and return self."""
+        self.lines.append((label, value))
         return self
 
+    def warn(self, message: str) -> StepResult:
+        """Record a warning, shown as a `warning` line, and return self."""
+        self.warnings.append(message)
+        return self.add("warning", message)
+
     def as_dict(self) -> dict[str, Any]:
-        """The summary's lines as label → value (the title under "title"), for scripts and notebooks."""
-        return {"title": self.title, **dict(self.items)}
+        """The fields as plain JSON values (for scripts and notebooks): step, run_id, counts, warnings, outputs."""
+        return {
+            "step": self.step,
+            "run_id": self.run_id,
+            "counts": plain(self.counts),
+            "warnings": list(self.warnings),
+            "outputs": [str(path) for path in self.outputs],
+        }
 
     def __str__(self) -> str:
         return self.render()
 
     def render(self) -> str:
-        """The summary as an indented block under its title."""
-        span = max((display_width(label) for label, _ in self.items), default=0)
-        body = [f"  {_pad(label, span)}  {_fmt(value)}" for label, value in self.items]
+        """The title and the display lines as an indented, aligned block."""
+        span = max((display_width(label) for label, _ in self.lines), default=0)
+        body = [f"  {_pad(label, span)}  {_fmt(value)}" for label, value in self.lines]
         return "\n".join([self.title, *body])
 
 
@@ -78,6 +115,21 @@ def _fmt(value: Any) -> str:
         return f"{value:,.2f}" if abs(value) >= 1 or value == 0 else f"{value:.4f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    return str(value)
+
+
+def plain(value: Any) -> Any:
+    """`value` as plain JSON values: tuples and sets as lists, paths as text, numpy scalars as numbers."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
     return str(value)
 
 

@@ -17,6 +17,7 @@ import duckdb
 
 from etl import migrations
 from etl.errors import EtlError, WarehouseBusy, WarehouseError
+from etl.output import plain
 
 if TYPE_CHECKING:
     import polars as pl
@@ -159,7 +160,7 @@ class Warehouse:
             raise WarehouseError(
                 f"{step} writes to the warehouse, which was opened read-only; open it with etl.open({str(self.path)!r})"
             )
-        clean = _jsonable(dict(params or {}))
+        clean = plain(dict(params or {}))
         run_id = int(self.scalar("SELECT nextval('run_id_seq')"))
         self.execute(
             "INSERT INTO runs (run_id, step, params, started_at, status) VALUES (?, ?, ?, utc_now(), 'running')",
@@ -179,7 +180,7 @@ class Warehouse:
     def _finish(self, run: Run, status: str, error: str | None) -> None:
         self.execute(
             "UPDATE runs SET finished_at = utc_now(), status = ?, counts = ?, error = ? WHERE run_id = ?",
-            [status, json.dumps(_jsonable(run.counts), ensure_ascii=False, sort_keys=True), error, run.run_id],
+            [status, json.dumps(plain(run.counts), ensure_ascii=False, sort_keys=True), error, run.run_id],
         )
 
     def _close_abandoned_runs(self) -> None:
@@ -278,17 +279,3 @@ def check_names(prefix: str = "") -> list[str]:
         for item in checks.iterdir()
         if item.name.startswith(prefix) and item.name.endswith(".sql")
     )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return str(value)

@@ -81,7 +81,7 @@ def test_steps_one_by_one_match_the_commands(etl_cli, tmp_path: Path) -> None:
         etl.export_triplets(wh, out=tmp_path / "api-out")
         ours = {name: content(wh, name) for name in COMPARED}
         models = wh.sql("SELECT DISTINCT model FROM term_embeddings")["model"].to_list()
-    assert landed.as_dict()["rows landed"] == len(pairs.read_text(encoding="utf-8").splitlines())
+    assert landed.counts["rows"] == len(pairs.read_text(encoding="utf-8").splitlines())
     assert embedded.title == "embed: hash -> hash-128" and models == ["hash-128"]
     assert ours == cli_tables(etl_cli.warehouse_path)
     for name in ("train.parquet", "validation.parquet"):

@@ -311,7 +311,7 @@ def test_a_cached_rerun_needs_no_server_at_all(etl, server, seeds, warehouse_pat
     settings = config.load(env={**os.environ, "ETL_LLM_URL": server.url}).settings
     with Warehouse.open(warehouse_path) as wh:
         again = synth.run(wh, settings, stages=("translate", "sentences"))
-    assert dict(again.items)["served from cache"] == 16
+    assert again.counts["cached"] == 16
 
 
 def test_a_stage_with_calls_to_make_checks_the_server_before_writing(etl, server, seeds, warehouse_path) -> None:
@@ -548,9 +548,9 @@ def test_python_entry_point(server, seeds, warehouse_path) -> None:
     with Warehouse.open(warehouse_path) as wh:
         summary = synth.run(wh, settings, seeds_path=seeds)
         again = synth.run(wh, settings, stages=("translate",))
-    items = dict(summary.items)
-    assert items["calls made"] > 0 and items["served from cache"] == 0 and items["failed"] == 0
-    assert (dict(again.items)["served from cache"], dict(again.items)["calls made"]) == (8, 0)
+    counts = summary.counts
+    assert counts["calls"] > 0 and counts["cached"] == 0 and counts["failed"] == 0
+    assert (again.counts["cached"], again.counts["calls"]) == (8, 0)
     assert again.title == "synth translate"
 
 

@@ -10,8 +10,9 @@
 
 Every step takes its settings as keyword arguments, named as in `etl config`; the step's own prefix
 may be left out (`etl.mine(wh, search="exact")` sets `mine_search`). They apply on top of the
-defaults, etl.toml and ETL_* variables, as command options do, and each step returns the summary
-the command prints. Failures raise the `EtlError` family with the messages the command shows.
+defaults, etl.toml and ETL_* variables, as command options do, and each step returns a StepResult
+(step, run_id, counts, warnings, outputs; print() shows what the command prints). Failures raise
+the `EtlError` family with the messages the command shows.
 
 The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
 here. status(), query() and show() are what `etl status`, `etl sql` and `etl show` print;

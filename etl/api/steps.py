@@ -10,7 +10,7 @@ from etl import warehouse as store
 from etl.api.resolve import PathLike, as_path, not_blank, step_settings
 from etl.config import Settings
 from etl.errors import ConfigError
-from etl.output import Summary
+from etl.output import StepResult
 
 if TYPE_CHECKING:
     from etl.llm import Client
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def import_pairs(
     wh: store.Warehouse, file: PathLike, *, format: str | None = None, skip_bad_lines: bool = False, **settings: Any
-) -> Summary:
+) -> StepResult:
     """Land a synonym-pairs file (JSONL, CSV, TSV or Parquet: source, target, optional similarity)."""
     from etl.steps import imports
 
@@ -35,7 +35,7 @@ def import_terms(
     column: str | None = None,
     skip_bad_lines: bool = False,
     **settings: Any,
-) -> Summary:
+) -> StepResult:
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
     from etl.steps import imports
 
@@ -52,14 +52,14 @@ def import_sources(wh: store.Warehouse) -> list[tuple[str, str, int, int]]:
     return imports.sources(wh)
 
 
-def drop_import(wh: store.Warehouse, file: PathLike) -> Summary:
+def drop_import(wh: store.Warehouse, file: PathLike) -> StepResult:
     """Remove what one landed file brought (by path, or by name when unique); `etl clean` rebuilds without it."""
     from etl.steps import imports
 
     return imports.drop(wh, file)
 
 
-def clean(wh: store.Warehouse, **settings: Any) -> Summary:
+def clean(wh: store.Warehouse, **settings: Any) -> StepResult:
     """Rebuild terms, synonym_pairs and synonym_groups from everything landed (max_length, ignore_spaces)."""
     from etl.steps import clean as step
 
@@ -74,7 +74,7 @@ def embed(
     term_column: str = "term",
     vector_column: str | None = None,
     **settings: Any,
-) -> Summary:
+) -> StepResult:
     """Give every term a vector for one model (embedder, model, dim, url, batch); `vectors` for the import embedder."""
     from etl.steps import embed as step
     from etl.steps.embed.files import ImportSource
@@ -89,7 +89,7 @@ def embed(
     return step.run(wh, resolved, source)
 
 
-def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False, **settings: Any) -> Summary:
+def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False, **settings: Any) -> StepResult:
     """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
     from etl.steps import index as step
 
@@ -108,7 +108,7 @@ def mine(
     ray_shards: int | None = None,
     ray_vectors: PathLike | None = None,
     **settings: Any,
-) -> Summary:
+) -> StepResult:
     """Mine negatives by cosine band, build triplets and split them (search, top_k, negatives, easy, ...).
 
     `shard="I/N"` with `out` mines shard I of N and writes its part under `out` (the warehouse is
@@ -154,28 +154,28 @@ def check_ray(ray: str | bool | None) -> None:
         mine_ray.import_ray()
 
 
-def split(wh: store.Warehouse, **settings: Any) -> Summary:
+def split(wh: store.Warehouse, **settings: Any) -> StepResult:
     """Re-split the triplets into train and validation (by, train_ratio, seed)."""
     from etl.steps import split as step
 
     return step.run(wh, step_settings(wh, "split", settings, ("split_",)))
 
 
-def probe(wh: store.Warehouse, **settings: Any) -> Summary:
+def probe(wh: store.Warehouse, **settings: Any) -> StepResult:
     """Train an adapter on the triplets, score it on the validation anchors (loss, epochs, triplets, anchors, ...)."""
     from etl.steps import probe as step
 
     return step.run(wh, step_settings(wh, "probe", settings, ("probe_",)))
 
 
-def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps.export import triplets as step
 
     return step.run(wh, step_settings(wh, "export_triplets", settings, ("export_",), ("out",)), as_path(out))
 
 
-def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
     """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out` (default exports/synonyms)."""
     from etl.steps.synth import export as synth_export
 
@@ -192,7 +192,7 @@ def export_synonyms(
     oversize: str = "split",
     categories: Sequence[str] = (),
     **settings: Any,
-) -> Summary:
+) -> StepResult:
     """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch."""
     from etl.steps.export import synonyms as step
 
@@ -210,7 +210,7 @@ def export_synonyms(
     )
 
 
-def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> Summary:
+def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
     from etl.steps import report as report_step
 
@@ -225,7 +225,7 @@ def synth(
     refresh: bool = False,
     client: Client | None = None,
     **settings: Any,
-) -> Summary:
+) -> StepResult:
     """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
 
     `client` is an LLM client whose servers were already checked (the command checks them before

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from etl import vectors
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.output import Progress, Summary
+from etl.output import Progress, StepResult
 from etl.steps.embed import model_name
 from etl.steps.inspect import human_bytes
 from etl.warehouse import Warehouse
@@ -172,7 +172,7 @@ def ensure(wh: Warehouse, settings: Settings, model: str | None = None, force: b
     return OpenIndex(built, path, built_print, rebuilt=True)
 
 
-def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool = False) -> Summary:
+def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool = False) -> StepResult:
     """Build (or confirm) the index for one model and summarise it."""
     model = resolve_model(wh, settings, model)
     params = {
@@ -191,7 +191,11 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
             opened.fingerprint.get("dtype_reason", ""),
         )
         run.counts.update(vectors=count, rebuilt=opened.rebuilt, bytes=size, dtype=dtype, dtype_reason=why)
-        summary = Summary(f"index: {model}").add("vectors", count).add("dim", opened.fingerprint["dim"])
+        summary = (
+            StepResult.of(run, f"index: {model}", outputs=[opened.path])
+            .add("vectors", count)
+            .add("dim", opened.fingerprint["dim"])
+        )
         summary.add("dtype", f"{dtype} ({why})" if why else dtype).add("connectivity", settings.index_connectivity)
         summary.add("status", "rebuilt" if opened.rebuilt else "up to date, reused")
         if opened.rebuilt:

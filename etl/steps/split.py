@@ -101,7 +101,7 @@ def check(wh: Warehouse, by: str) -> None:
         )
 
 
-def run(wh: Warehouse, settings: Settings) -> output.Summary:
+def run(wh: Warehouse, settings: Settings) -> output.StepResult:
     """Re-split the existing triplets with the current split settings."""
     import numpy as np
     import polars as pl
@@ -121,14 +121,13 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
                 wh.con.unregister("new_split")
             check(wh, settings.split_by)
         run.counts.update(describe(triplets, settings.split_by, settings.split_train_ratio))
-    return summary(
-        run.counts, f"split: {run.counts['train'] + run.counts['validation']:,} triplets in {run.seconds:.1f}s"
-    )
+    return summary(run, f"split: {run.counts['train'] + run.counts['validation']:,} triplets in {run.seconds:.1f}s")
 
 
-def summary(counts: dict[str, Any], title: str) -> output.Summary:
-    """The split's one-screen report."""
-    out = output.Summary(title)
+def summary(run: output.Recorded, title: str) -> output.StepResult:
+    """The split's result: its run's counts, and their one-screen report."""
+    counts = run.counts
+    out = output.StepResult.of(run, title)
     out.add("by", counts["by"])
     out.add("train", counts["train"])
     out.add("validation", counts["validation"])

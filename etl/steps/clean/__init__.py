@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import CheckFailed
-from etl.output import Progress, Summary
+from etl.output import Progress, StepResult
 from etl.steps.clean import dedupe, rules
-from etl.warehouse import Warehouse, read_sql
+from etl.warehouse import Run, Warehouse, read_sql
 
 if TYPE_CHECKING:
     import polars as pl
@@ -29,7 +29,7 @@ STEP = "clean"
 PAYLOAD_CAP = 1_000  # characters of a refused row that `rejects.payload` keeps (as the import step keeps)
 
 
-def run(wh: Warehouse, settings: Settings) -> Summary:
+def run(wh: Warehouse, settings: Settings) -> StepResult:
     """Rebuild the vocabulary, the synonym pairs and their groups; returns the per-rule summary."""
     import polars as pl
 
@@ -82,7 +82,7 @@ def run(wh: Warehouse, settings: Settings) -> Summary:
             progress.advance()
         counts.update(written)
         run.counts.update(counts)
-    return _summary(run.run_id, counts, run.seconds)
+    return _summary(run)
 
 
 def _vocabulary_reject_values(vocabulary: pl.DataFrame) -> pl.DataFrame:
@@ -238,9 +238,10 @@ def _insert(wh: Warehouse, frame: pl.DataFrame, statement: str, params: list[Any
         wh.con.unregister("staged")
 
 
-def _summary(run_id: int, counts: dict[str, Any], seconds: float) -> Summary:
+def _summary(run: Run) -> StepResult:
+    counts = run.counts
     sources = counts["sources"]
-    summary = Summary(f"clean: run {run_id}").add(
+    summary = StepResult.of(run, f"clean: run {run.run_id}").add(
         "sources",
         f"{sources['imported_pairs']:,} imported pairs, {sources['translation_forms']:,} translation forms, "
         f"{sources['vocabulary_lines']:,} vocabulary lines",
@@ -254,5 +255,5 @@ def _summary(run_id: int, counts: dict[str, Any], seconds: float) -> Summary:
         .add("synonym pairs", f"{counts['pairs']:,} ({counts['pairs_changed']:,} new or changed)")
         .add("synonym groups (2+ terms)", f"{counts['groups']:,} (largest {counts['largest_group']:,} terms)")
         .add("rejects (step clean)", counts["rejects"])
-        .add("seconds", round(seconds, 2))
+        .add("seconds", round(run.seconds, 2))
     )

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from etl import vocab
 from etl.config import Settings
 from etl.errors import CheckFailed, InputError
-from etl.output import Progress, Summary
+from etl.output import Progress, StepResult
 from etl.steps.embed import e5, hashing
 from etl.steps.embed.files import ImportSource, problems, read
 from etl.warehouse import Warehouse
@@ -71,7 +71,7 @@ def stored_dim(wh: Warehouse, model: str) -> int | None:
     return wh.scalar("SELECT min(dim) FROM term_embeddings WHERE model = ?", [model])
 
 
-def run(wh: Warehouse, settings: Settings, source: ImportSource | None = None) -> Summary:
+def run(wh: Warehouse, settings: Settings, source: ImportSource | None = None) -> StepResult:
     """Embed the terms that lack a vector for the chosen model, or import vectors from `source`."""
     model = model_name(settings)
     if settings.embedder == "import":
@@ -81,7 +81,7 @@ def run(wh: Warehouse, settings: Settings, source: ImportSource | None = None) -
     return _compute(wh, settings, model)
 
 
-def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
+def _compute(wh: Warehouse, settings: Settings, model: str) -> StepResult:
     import numpy as np
 
     params: dict[str, Any] = {"embedder": settings.embedder, "model": model}
@@ -93,7 +93,7 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> Summary:
         missing = wh.sql_file("embed_missing", {"model": model}).fetchall()
         ids = np.array([row[0] for row in missing], dtype=np.int64)
         texts = [row[1] for row in missing]
-        summary = Summary(f"embed: {settings.embedder} -> {model}").add("terms without a vector", len(texts))
+        summary = StepResult.of(run, f"embed: {settings.embedder} -> {model}").add("terms without a vector", len(texts))
         if not texts:
             run.counts.update(embedded=0, rejected=0)
             return summary.add("embedded", 0).add("nothing to do", "every term has a vector")
@@ -236,7 +236,7 @@ def _check(wh: Warehouse) -> None:
         raise CheckFailed(f"term_embeddings breaks {listed}; see sql/checks/ (this batch of vectors was not written)")
 
 
-def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource) -> Summary:
+def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource) -> StepResult:
     import numpy as np
     import polars as pl
 
@@ -272,7 +272,7 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
             rows=len(ids), new_terms=added, embedded=landed, kept=len(ids) - landed, refused=refused.height
         )
         summary = (
-            Summary(f"embed: import -> {model}")
+            StepResult.of(run, f"embed: import -> {model}")
             .add("file", data.vectors_file)
             .add("rows", len(ids))
             .add("dim", int(data.matrix.shape[1]))

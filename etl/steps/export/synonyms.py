@@ -33,8 +33,8 @@ from pathlib import Path
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
-from etl.output import Summary
-from etl.warehouse import Warehouse, read_sql
+from etl.output import StepResult
+from etl.warehouse import Run, Warehouse, read_sql
 
 OVERSIZE = ("split", "skip")
 DEFAULT_MAX_GROUP_SIZE = 20
@@ -91,7 +91,7 @@ def run(
     max_group_size: int = DEFAULT_MAX_GROUP_SIZE,
     oversize: str = "split",
     categories: Sequence[str] = (),
-) -> Summary:
+) -> StepResult:
     """Write the synonym file to `out` and return what was written and left out."""
     if max_group_size < 2:
         raise ConfigError(f"--max-group-size must be at least 2 (a line needs two terms), not {max_group_size}")
@@ -132,7 +132,7 @@ def run(
         ]
         _write(path, [*header, *body])
         run.counts.update(asdict(tally))
-    return _summary(path, tally, explicit, max_group_size)
+    return _summary(run, path, tally, explicit, max_group_size)
 
 
 def lines(
@@ -227,8 +227,9 @@ def _write(path: Path, text_lines: list[str]) -> None:
     os.replace(partial, path)
 
 
-def _summary(path: Path, tally: Tally, explicit: bool, max_group_size: int) -> Summary:
-    summary = Summary(f"export synonyms: {tally.lines:,} {'explicit' if explicit else 'equivalent'} lines to {path}")
+def _summary(run: Run, path: Path, tally: Tally, explicit: bool, max_group_size: int) -> StepResult:
+    title = f"export synonyms: {tally.lines:,} {'explicit' if explicit else 'equivalent'} lines to {path}"
+    summary = StepResult.of(run, title, outputs=[path])
     summary.add("groups", f"{tally.groups:,} written whole")
     summary.add(
         f"over {max_group_size} terms",

@@ -34,7 +34,7 @@ from etl.steps.export import stats as export_stats
 from etl.steps.export.layouts import Options
 from etl.steps.export.stats import build_stats
 from etl.steps.mine.sample import STREAM_SPLIT, keyed
-from etl.warehouse import Warehouse
+from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,7 +71,7 @@ def default_dir(settings: Settings) -> Path:
     return Path(settings.warehouse).parent / "exports" / "triplets"
 
 
-def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> output.Summary:
+def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> output.StepResult:
     """Export the triplets (split as in the `triplets` table) to `out_dir`."""
     out = Path(out_dir) if out_dir is not None else default_dir(settings)
     _check_target(out)
@@ -119,10 +119,9 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
             run.counts["layouts"] = {name: layout.rows() for name, layout in layouts.items()}
         if stale:
             run.counts["inputs_changed_after_mining"] = stale
-    summary = _summary(out, table, stats, options, layouts, run.seconds)
+    summary = _summary(run, out, table, stats, options, layouts)
     if stale:
-        summary.add(
-            "warning",
+        summary.warn(
             f"these triplets are from mine run {mine_run['run_id']}; {', '.join(stale)} changed "
             "its inputs since: run `etl mine` to mine them, then export again",
         )
@@ -130,14 +129,15 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
 
 
 def _summary(
+    run: Run,
     out: Path,
     table: pa.Table,
     stats: dict[str, Any],
     options: Options,
     layouts: dict[str, export_layouts.Layout],
-    seconds: float,
-) -> output.Summary:
-    summary = output.Summary(f"export triplets: {table.num_rows:,} rows to {out} in {seconds:.1f}s")
+) -> output.StepResult:
+    title = f"export triplets: {table.num_rows:,} rows to {out} in {run.seconds:.1f}s"
+    summary = output.StepResult.of(run, title, outputs=[out])
     if "triplet" in options.formats:
         summary.add(
             "train", f"{stats['dataset']['train_triplets']:,}  ({SPLIT_FILES['train'][0]}, {SPLIT_FILES['train'][1]})"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etl.config import Settings
-from etl.output import Summary
+from etl.output import StepResult
 from etl.steps.imports import readers
 from etl.warehouse import Warehouse
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 def pairs(
     wh: Warehouse, settings: Settings, path: Path | str, skip_bad_lines: bool = False, fmt: str | None = None
-) -> Summary:
+) -> StepResult:
     """Land a synonym-pairs file (source, target, optional similarity; other columns kept in `extra`)."""
     path = Path(path)
     read = readers.read_pairs(path, fmt, skip_bad_lines)
@@ -37,7 +37,7 @@ def terms(
     skip_bad_lines: bool = False,
     fmt: str | None = None,
     column: str | None = None,
-) -> Summary:
+) -> StepResult:
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet column."""
     path = Path(path)
     read = readers.read_terms(path, fmt, column, skip_bad_lines)
@@ -64,7 +64,7 @@ _SQL = {
 
 def _land(
     wh: Warehouse, step: str, table: str, path: Path, read: readers.Read, params: Mapping[str, object]
-) -> Summary:
+) -> StepResult:
     """Replace this file's rows and import rejects in one transaction."""
     file = str(path.resolve())
     with wh.run(step, {"file": file, **params}) as run:
@@ -88,7 +88,7 @@ def _land(
                 finally:
                     wh.con.unregister("bad_lines")
         run.counts.update({"rows": read.rows.height, "bad_lines": len(read.bad), "replaced": replaced})
-    summary = Summary(f"{step}: run {run.run_id}").add("file", file).add("rows landed", read.rows.height)
+    summary = StepResult.of(run, f"{step}: run {run.run_id}").add("file", file).add("rows landed", read.rows.height)
     if read.bad:
         rules = sorted({b.rule for b in read.bad})
         summary.add("bad lines (in rejects)", f"{len(read.bad):,} ({', '.join(rules)})")
@@ -106,7 +106,7 @@ def sources(wh: Warehouse) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def drop(wh: Warehouse, path: Path | str) -> Summary:
+def drop(wh: Warehouse, path: Path | str) -> StepResult:
     """Remove what one file landed (its rows and its import rejects); `etl clean` then rebuilds without it."""
     from etl.errors import EtlError
 
@@ -124,7 +124,7 @@ def drop(wh: Warehouse, path: Path | str) -> Summary:
         wh.execute("DELETE FROM rejects WHERE step = ? AND source = ?", [step, file])
         run.counts.update({"rows": rows, "kind": kind})
     return (
-        Summary(f"import.drop: run {run.run_id}")
+        StepResult.of(run, f"import.drop: run {run.run_id}")
         .add("file", file)
         .add(f"{kind} removed", rows)
         .add("next", "etl clean")

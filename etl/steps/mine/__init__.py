@@ -132,7 +132,7 @@ class Mined:
     slots: Slots | None = None  # per language pool slot (mine_language other than any); the arrays above sum them
 
 
-def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.Summary:
+def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.StepResult:
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
     model = data.choose_model(wh, model)
     with wh.run("mine", params(settings, model)) as run:
@@ -146,7 +146,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         mined = mine(inputs, plan, index)
         clock.lap("search")
         land(wh, run, settings, inputs, plan, mined, clock)
-    return summary(run.counts, run.seconds)
+    return summary(run.counts, run.seconds, run.run_id)
 
 
 def params(settings: Settings, model: str) -> dict[str, Any]:

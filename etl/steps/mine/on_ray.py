@@ -67,7 +67,7 @@ def run(
     shards: int | None = None,
     vectors_dir: Path | None = None,
     crash_once: Path | None = None,
-) -> output.Summary:
+) -> output.StepResult:
     """Mine on a Ray cluster (`address`, or a local one when None/"local") and land the result as one mine run.
 
     `shards` defaults to the cluster's CPUs; `vectors_dir` shares the inputs as .npy files there
@@ -117,7 +117,7 @@ def run(
         if started:
             ray.shutdown()
     where = "a local Ray" if started else f"Ray at {address or 'the running cluster'}"
-    return mine.summary(run.counts, run.seconds).add("ray", f"{shards} shards on {where}")
+    return mine.summary(run.counts, run.seconds, run.run_id).add("ray", f"{shards} shards on {where}")
 
 
 def _gather(ray: Any, refs: list[Any]) -> list[mine_shards.Part]:

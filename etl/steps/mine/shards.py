@@ -219,7 +219,7 @@ def record(wh: Warehouse, parts: list[Part], params: dict[str, Any], merged_by: 
 
 def shard(
     wh: Warehouse, settings: Settings, spec: str, out: Path, model: str | None = None, index: Any = None
-) -> output.Summary:
+) -> output.StepResult:
     """Mine one shard of the anchors and write its part under `out` (the warehouse is only read)."""
     shard_no, shards = parse(spec)
     if settings.mine_search == "auto":
@@ -244,9 +244,12 @@ def shard(
         },
     )
     return (
-        output.Summary(
+        output.StepResult(
             f"mine shard {shard_no}/{shards}: {part.negatives.height:,} negatives for "
-            f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s"
+            f"{part.anchors.height:,} of {len(inputs.anchors):,} anchors in {part.run['seconds']:.1f}s",
+            step="mine_shard",  # a shard only reads the warehouse: no run of its own until --merge lands it
+            counts={"anchors": part.anchors.height, "negatives": part.negatives.height, **part.stats},
+            outputs=[Path(where)],
         )
         .add("part", str(where))
         .add("search", plan.search)
@@ -254,7 +257,7 @@ def shard(
     )
 
 
-def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> output.Summary:
+def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None = None) -> output.StepResult:
     """Check the parts under `directory` and land them as one mine run (replacing the mined tables)."""
     directory = Path(directory)
     manifests = read_manifests(directory)
@@ -279,7 +282,7 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
         clock.lap("combine")
         mine.land(wh, run, settings, inputs, plan, mined, clock)
         run.counts["shards"] = shard_counts(parts, record(wh, parts, mine.params(settings, model), run.run_id))
-    return mine.summary(run.counts, run.seconds).add("shards", f"{shards} parts merged from {directory}")
+    return mine.summary(run.counts, run.seconds, run.run_id).add("shards", f"{shards} parts merged from {directory}")
 
 
 def shard_counts(parts: list[Part], run_ids: list[int]) -> dict[str, Any]:

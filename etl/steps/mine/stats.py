@@ -156,11 +156,14 @@ def _shown(bands: dict[str, list[float]]) -> str:
     return "  ".join(f"{name} [{lo:g}, {hi:g})" for name, (lo, hi) in bands.items())
 
 
-def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
-    """The one-screen summary of a mine run from its counts."""
+def summary(counts: dict[str, Any], seconds: float, run_id: int | None = None) -> output.StepResult:
+    """A mine run's result from its counts (as `runs.counts` holds them), with their one-screen summary."""
     split_info = counts["split"]
-    summary = output.Summary(
-        f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s"
+    summary = output.StepResult(
+        f"mine: {counts['triplets']:,} triplets from {counts['anchors']:,} anchors in {seconds:.1f}s",
+        step="mine",
+        run_id=run_id,
+        counts=counts,
     )
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
     summary.add("search", f"{counts['search']} ({counts['search_reason']})")
@@ -206,5 +209,5 @@ def summary(counts: dict[str, Any], seconds: float) -> output.Summary:
         summary.add("variants", describe_variants(counts["variants"]))
     summary.add("split", split.describe_line(split_info))
     for line in counts["warnings"]:
-        summary.add("warning", line)
+        summary.warn(line)
     return summary

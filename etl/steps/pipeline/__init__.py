@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError, ServiceError
-from etl.output import Summary, format_table
+from etl.output import StepResult, format_table
 from etl.steps.pipeline.stages import SYNONYMS_FILE, Inputs, Stage, plan, synthesises
 from etl.steps.pipeline.state import fingerprint, record, recorded, recorded_run, row_count
 from etl.warehouse import Run, Warehouse
@@ -65,6 +65,7 @@ class Outcome:
     rows_in: int | None = None
     rows_out: int | None = None
     note: str = ""
+    result: StepResult | None = None  # what the stage's step returned, when it ran
 
 
 @dataclass
@@ -77,7 +78,11 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         """Each stage's outcome (status, seconds, rows in and out, note) by stage name, for scripts."""
-        return {o.stage: {k: v for k, v in o.__dict__.items() if k != "stage"} for o in self.outcomes}
+        return {o.stage: {k: v for k, v in o.__dict__.items() if k not in ("stage", "result")} for o in self.outcomes}
+
+    def results(self) -> dict[str, StepResult]:
+        """What each stage that ran returned, by stage name (e.g. results()["mine"].counts["triplets"])."""
+        return {o.stage: o.result for o in self.outcomes if o.result is not None}
 
     def __str__(self) -> str:
         return self.render()
@@ -189,21 +194,22 @@ def _run_stage(
     rows_in = row_count(wh, stage.tables)
     started = time.monotonic()
     try:
-        summary = stage.action()
+        step_result = stage.action()
     except EtlError:
         result.outcomes.append(Outcome(stage.name, "failed", time.monotonic() - started, rows_in))
         run.counts = _counts(result)
         raise
-    notify(summary.render())
+    notify(step_result.render())
     outcome = Outcome(
         stage.name,
         "ran",
         time.monotonic() - started,
         rows_in,
         row_count(wh, stage.writes),
-        _headline(stage.name, summary),
+        _headline(stage.name, step_result),
+        step_result,
     )
-    if stage.finished(summary):
+    if stage.finished(step_result):
         record(wh, stage.name, fingerprint(wh, settings, stage), run.run_id)
     else:
         outcome.note += "; unfinished: runs again next time"
@@ -220,15 +226,15 @@ def check_llm(settings: Settings) -> Client:
         raise ServiceError(f"{exc}; or run offline on the bundled example: {OFFLINE_HINT}") from exc
 
 
-def _headline(stage: str, summary: Summary) -> str:
+def _headline(stage: str, step_result: StepResult) -> str:
     """The few figures of a step worth a line: LLM calls for synthesis, else the step's own title."""
     if stage == "synth":
-        items = dict(summary.items)
+        counts = step_result.counts
         return (
-            f"calls {items.get('calls made', 0)}, cached {items.get('served from cache', 0)}, "
-            f"failed {items.get('failed', 0)}, rejected {items.get('rejected', 0)}"
+            f"calls {counts.get('calls', 0)}, cached {counts.get('cached', 0)}, "
+            f"failed {counts.get('failed', 0)}, rejected {counts.get('rejected', 0)}"
         )
-    return summary.title
+    return step_result.title
 
 
 def _number(value: int | None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.config import Settings
-from etl.output import Summary
+from etl.output import StepResult
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -44,13 +44,13 @@ class Stage:
     """One step of the pipeline: what it reads (for the fingerprint) and how to run it."""
 
     name: str
-    action: Callable[[], Summary]
+    action: Callable[[], StepResult]
     tables: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
     files: tuple[Path, ...] = ()
     writes: tuple[str, ...] = ()  # tables whose row counts the summary shows as rows out
     outputs: tuple[Path, ...] = ()  # files the stage writes: a missing one forces a rerun
-    finished: Callable[[Summary], bool] = lambda summary: True
+    finished: Callable[[StepResult], bool] = lambda result: True
 
 
 def synthesises(inputs: Inputs) -> bool:
@@ -75,7 +75,7 @@ def _synth_stage(wh: Warehouse, settings: Settings, inputs: Inputs, client: Clie
         writes=("category_terms", "translations", "parallel_sentences"),
         files=tuple(p for p in (inputs.seeds,) if p is not None),
         # Failed calls are retried by the next run, so a run with failures is not final.
-        finished=lambda summary: not dict(summary.items).get("failed"),
+        finished=lambda result: not result.counts.get("failed"),
     )
 
 
@@ -83,7 +83,7 @@ def _import_stage(wh: Warehouse, settings: Settings, inputs: Inputs) -> Stage:
     """The pairs and vocabulary from files, landed as one stage."""
     from etl.steps import imports
 
-    def land() -> Summary:
+    def land() -> StepResult:
         parts = []
         if inputs.pairs is not None:
             parts.append(imports.pairs(wh, settings, inputs.pairs, skip_bad_lines=inputs.skip_bad_lines))
@@ -175,7 +175,7 @@ def _export_outputs(settings: Settings, out: Path) -> tuple[Path, ...]:
     return (*layouts, out / "data_preparation_stats.json")
 
 
-def _index(wh: Warehouse, settings: Settings) -> Summary:
+def _index(wh: Warehouse, settings: Settings) -> StepResult:
     """Build the index when mining will search it; with `auto`, mining builds it only if it chooses the index."""
     from etl.steps import index
 
@@ -186,10 +186,10 @@ def _index(wh: Warehouse, settings: Settings) -> Summary:
         if settings.mine_search == "exact"
         else "mine_search is auto: mine weighs the build against the exact scan and builds it if it chooses ann"
     )
-    return Summary("index: not built").add("why", reason)
+    return StepResult("index: not built", step="index", counts={"skipped": reason}).add("why", reason)
 
 
-def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
+def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> StepResult:
     """Mine in this process, or as shards on Ray (`etl run --ray`): the same rows either way."""
     from etl.steps import mine
     from etl.steps.mine import on_ray as mine_ray
@@ -200,16 +200,17 @@ def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> Summary:
     return mine_ray.run(wh, settings, address, shards=inputs.ray_shards)
 
 
-def _probe(wh: Warehouse, settings: Settings) -> Summary:
+def _probe(wh: Warehouse, settings: Settings) -> StepResult:
     """The downstream probe, unless probe_enabled is off; so the export carries its figures."""
     from etl.steps import probe
 
     if not settings.probe_enabled:
-        return Summary("probe: off").add("why", "probe_enabled is false (etl run --probe turns it on)")
+        reason = "probe_enabled is false (etl run --probe turns it on)"
+        return StepResult("probe: off", step="probe", counts={"skipped": reason}).add("why", reason)
     return probe.run(wh, settings)
 
 
-def _export(wh: Warehouse, settings: Settings, out: Path) -> Summary:
+def _export(wh: Warehouse, settings: Settings, out: Path) -> StepResult:
     from etl.steps.export import synonyms as export_synonyms
     from etl.steps.export import triplets as export_triplets
     from etl.steps.synth import export as synth_export
@@ -237,9 +238,12 @@ def _prefixed(prefix: str) -> tuple[str, ...]:
     return tuple(key for key in keys() if key.startswith(prefix))
 
 
-def _merge(title: str, parts: list[Summary]) -> Summary:
-    """One summary for a stage made of several steps: their titles joined, their lines in turn."""
-    merged = Summary("; ".join(part.title for part in parts) or title)
+def _merge(stage: str, parts: list[StepResult]) -> StepResult:
+    """One result for a stage made of several steps: each part's counts under its step, titles joined, lines in turn."""
+    merged = StepResult("; ".join(part.title for part in parts) or stage, step=stage)
     for part in parts:
-        merged.items.extend(part.items)
+        merged.counts[part.step] = {"run_id": part.run_id, **part.counts}
+        merged.warnings.extend(part.warnings)
+        merged.outputs.extend(part.outputs)
+        merged.lines.extend(part.lines)
     return merged

@@ -28,7 +28,7 @@ from etl.errors import EtlError
 from etl.steps.mine.sample import STREAM_PROBE, keyed
 from etl.steps.probe.adapter import DRAW_RANDOM, DRAW_SAMPLE, DRAW_TRAIN, Adapter, train
 from etl.steps.probe.rank import METRICS, POOLS, Vocabulary, evaluate
-from etl.warehouse import Warehouse
+from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,7 +66,7 @@ def lineage(wh: Warehouse) -> Lineage:
     )
 
 
-def run(wh: Warehouse, settings: Settings) -> output.Summary:
+def run(wh: Warehouse, settings: Settings) -> output.StepResult:
     """Train and score the three arms on the triplets, and append their figures to `probe_results`."""
     params: dict[str, Any] = {key: getattr(settings, key) for key in _PARAMS}
     with wh.run("probe", params) as run:
@@ -77,11 +77,11 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
         reason = _skip_reason(wh, settings, source)
         if reason is not None:
             run.counts["skipped"] = reason
-            return output.Summary(f"probe: skipped in {run.seconds:.1f}s").add("why", reason)
+            return output.StepResult.of(run, f"probe: skipped in {run.seconds:.1f}s").add("why", reason)
         data = _load(wh, settings, source)
         if len(data.train[0]) == 0 or len(data.anchors) == 0:
             run.counts["skipped"] = "the triplets' terms lost their vectors or terms; run `etl mine` again"
-            return output.Summary(f"probe: skipped in {run.seconds:.1f}s").add("why", run.counts["skipped"])
+            return output.StepResult.of(run, f"probe: skipped in {run.seconds:.1f}s").add("why", run.counts["skipped"])
         figures: dict[str, dict[str, dict[str, float]]] = {}
         losses: dict[str, list[float]] = {}
         hidden = data.vocab.vectors @ Adapter.identity(data.vocab.vectors.shape[1], settings.seed).u
@@ -103,7 +103,7 @@ def run(wh: Warehouse, settings: Settings) -> output.Summary:
                 "losses": losses,
             }
         )
-    return summary(figures, run.counts, settings, run.seconds)
+    return summary(figures, run, settings, run.seconds)
 
 
 @dataclass
@@ -263,11 +263,16 @@ def _write(wh: Warehouse, run_id: int, source: Lineage, figures: dict[str, dict[
 
 
 def summary(
-    figures: dict[str, dict[str, dict[str, float]]], counts: dict[str, Any], settings: Settings, seconds: float
-) -> output.Summary:
-    """The arms × pools table with the lift of the mined negatives over no training and over random ones."""
-    out = output.Summary(
-        f"probe: {len(ARMS)} arms on {counts['anchors_scored']:,} validation anchors in {seconds:.1f}s"
+    figures: dict[str, dict[str, dict[str, float]]], run: Run, settings: Settings, seconds: float
+) -> output.StepResult:
+    """The run's counts and the figures (arm → pool → metric), shown as the arms × pools table with the lift
+    of the mined negatives over no training and over random ones."""
+    counts = run.counts
+    out = output.StepResult(
+        f"probe: {len(ARMS)} arms on {counts['anchors_scored']:,} validation anchors in {seconds:.1f}s",
+        step=run.step,
+        run_id=run.run_id,
+        counts={**counts, "figures": figures},
     )
     out.add(
         "model", f"{counts['model']} ({counts['terms']:,} terms x {counts['dim']}), mine run {counts['mine_run_id']}"

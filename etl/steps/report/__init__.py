@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from etl import install_hint
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.output import Summary
+from etl.output import StepResult
 from etl.warehouse import Warehouse
 
 _NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
@@ -75,7 +75,7 @@ def default_path(settings: Settings) -> Path:
     return Path(settings.warehouse).parent / "exports" / "report.html"
 
 
-def run(wh: Warehouse, settings: Settings, out: Path | None = None) -> Summary:
+def run(wh: Warehouse, settings: Settings, out: Path | None = None) -> StepResult:
     """Build the page from the warehouse and write it to `out`."""
     started = time.monotonic()
     plotly_js = _plotly_js()
@@ -93,7 +93,13 @@ def run(wh: Warehouse, settings: Settings, out: Path | None = None) -> Summary:
     os.replace(partial, path)
     drawn = [s.title for s in parts if s.figure is not None]
     empty = [s.title for s in parts if s.figure is None]
-    summary = Summary(f"report: {path} ({len(page.encode()) / 1e6:.1f} MB) in {time.monotonic() - started:.1f}s")
+    size = len(page.encode())
+    summary = StepResult(
+        f"report: {path} ({size / 1e6:.1f} MB) in {time.monotonic() - started:.1f}s",
+        step="report",  # the page is a view of the warehouse, which it only reads: no run is recorded
+        counts={"plots": len(drawn), "empty_sections": len(empty), "bytes": size},
+        outputs=[path],
+    )
     summary.add("plots", f"{len(drawn)}: {', '.join(drawn) or 'none'}")
     if empty:
         summary.add("nothing to draw", ", ".join(empty))

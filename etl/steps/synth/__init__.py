@@ -25,7 +25,7 @@ from typing import Any
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.llm import ChatRequest, Client
-from etl.output import Summary
+from etl.output import StepResult
 from etl.steps.synth.store import Answers, Tally, check, check_if_due, execute, per_category, replace_rejects
 from etl.steps.synth.tasks import (
     expansion_request,
@@ -37,7 +37,7 @@ from etl.steps.synth.tasks import (
     sentences_request,
     translation_request,
 )
-from etl.warehouse import Warehouse
+from etl.warehouse import Run, Warehouse
 
 STAGES = ("expand", "translate", "sentences")
 Lines = list[tuple[str, Any]]
@@ -57,7 +57,7 @@ def run(
     seeds_path: Path | None = None,
     refresh: bool = False,
     client: Client | None = None,
-) -> Summary:
+) -> StepResult:
     """Run the given stages in order, with `client` (default: one built from the settings).
 
     The servers are checked lazily, before the first stage that has a request to send and before
@@ -70,20 +70,23 @@ def run(
     seeds = load_seeds(seeds_path) if "expand" in stages else {}
     client = client or Client.for_chat(settings)
     started = time.monotonic()
-    total, lines = Tally(), []
+    total, lines, runs = Tally(), [], []
     for stage in STAGES:
         if stage not in stages:
             continue
         if stage == "expand":
-            tally, more = _expand(wh, settings, client, seeds, seeds_path, refresh)
+            tally, run, more = _expand(wh, settings, client, seeds, seeds_path, refresh)
         elif stage == "translate":
-            tally, more = _translate(wh, settings, client, refresh)
+            tally, run, more = _translate(wh, settings, client, refresh)
         else:
-            tally, more = _sentences(wh, settings, client, refresh, after_translate="translate" in stages)
+            tally, run, more = _sentences(wh, settings, client, refresh, after_translate="translate" in stages)
         total.add(tally)
+        runs.append(run)
         lines.extend(more)
     title = "synth" if len(stages) == len(STAGES) else "synth " + " + ".join(s for s in STAGES if s in stages)
-    summary = Summary(title)
+    # The stages' own runs hold their figures; the result adds them up (run_id: the last stage's run).
+    counts = {**total.counts(), "stages": {run.step: {"run_id": run.run_id, **run.counts} for run in runs}}
+    summary = StepResult(title, step="synth", run_id=runs[-1].run_id, counts=counts)
     categories = per_category(wh)
     if categories:
         lines += [("per category", "(a term listed in two categories counts in both)"), *categories]
@@ -96,6 +99,7 @@ def run(
     if client.json_fallbacks():
         summary.add("structured output", "json_object + schema (the server refused OpenAI's json_schema form)")
     if total.failed:
+        summary.warnings.append(f"{total.failed:,} calls failed; the next run retries them (finished ones are kept)")
         summary.add("next", "run the same command again to retry the failed calls (finished ones are kept)")
     return summary
 
@@ -120,7 +124,7 @@ def _expand(
     seeds: dict[str, list[str]],
     seeds_path: Path | None,
     refresh: bool,
-) -> tuple[Tally, Lines]:
+) -> tuple[Tally, Run, Lines]:
     ask, keep = settings.synth_expand_ask, settings.synth_expand_keep
     params = _params(
         settings,
@@ -161,7 +165,7 @@ def _expand(
         n_seeds = sum(len(terms) for terms in seeds.values())
         n_new = len(plan["terms"]) - n_seeds
         run.counts = {**tally.counts(), "categories": len(seeds), "seed_terms": n_seeds, "expanded_terms": n_new}
-    return tally, [("categories", len(seeds)), ("seed terms", n_seeds), ("expanded terms", n_new)]
+    return tally, run, [("categories", len(seeds)), ("seed terms", n_seeds), ("expanded terms", n_new)]
 
 
 def _plan(seeds: dict[str, list[str]], expanded: dict[str, tuple[str, list[str]]]) -> dict[str, list[Any]]:
@@ -179,7 +183,7 @@ def _plan(seeds: dict[str, list[str]], expanded: dict[str, tuple[str, list[str]]
     return plan
 
 
-def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool) -> tuple[Tally, Lines]:
+def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool) -> tuple[Tally, Run, Lines]:
     temperature = settings.synth_translate_temperature
     planned = wh.sql_file("synth_terms_to_translate").fetchall()
     if not planned:
@@ -227,12 +231,12 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
             check(wh)
         translated = int(wh.scalar("SELECT count(*) FROM translations"))
         run.counts = {**tally.counts(), "terms": len(planned), "translated": translated}
-    return tally, [("terms translated", f"{translated:,} of {len(planned):,}")]
+    return tally, run, [("terms translated", f"{translated:,} of {len(planned):,}")]
 
 
 def _sentences(
     wh: Warehouse, settings: Settings, client: Client, refresh: bool, after_translate: bool = False
-) -> tuple[Tally, Lines]:
+) -> tuple[Tally, Run, Lines]:
     rate, per_term = settings.synth_sentences_sample, settings.synth_sentences_per_term
     temperature = settings.synth_sentences_temperature
     params = _params(settings, client, refresh, sample=rate, per_term=per_term, temperature=temperature)
@@ -276,4 +280,4 @@ def _sentences(
             check(wh)
         written = int(wh.scalar("SELECT count(*) FROM parallel_sentences"))
         run.counts = {**tally.counts(), "terms": len(rows), "sampled": len(sample), "sentences": written}
-    return tally, [("parallel sentences", f"{written:,} for {len(sample):,} sampled terms")]
+    return tally, run, [("parallel sentences", f"{written:,} for {len(sample):,} sampled terms")]

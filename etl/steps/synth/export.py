@@ -21,7 +21,7 @@ from typing import Any
 from etl import manifest
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.output import Summary
+from etl.output import StepResult
 from etl.warehouse import Warehouse
 
 FILES = ("ko_en_terms.jsonl", "ko_en_parallel.jsonl", "cross_lingual_pairs.jsonl", "metadata.json")
@@ -32,7 +32,7 @@ def default_dir(settings: Settings) -> Path:
     return Path(settings.warehouse).parent / "exports" / "synonyms"  # where `etl run` puts them too
 
 
-def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
+def run(wh: Warehouse, settings: Settings, out: Path) -> StepResult:
     """Write the four files into `out` (created if missing) and return what was written."""
     with wh.run("export.synth", {"out": str(out)}) as run:
         terms = [
@@ -65,7 +65,7 @@ def run(wh: Warehouse, settings: Settings, out: Path) -> Summary:
         manifest.write(out, manifest.SYNTH, FILES)
         run.counts = {"terms": len(terms), "sentences": len(sentences), "pairs": len(pairs)}
     return (
-        Summary(f"export synth → {out}")
+        StepResult.of(run, f"export synth → {out}", outputs=[out / name for name in FILES])
         .add(FILES[0], f"{len(terms):,} terms")
         .add(FILES[1], f"{len(sentences):,} sentence pairs")
         .add(FILES[2], f"{len(pairs):,} training pairs")
