@@ -4,7 +4,7 @@ Reads one model's `term_embeddings`, `terms`, `synonym_groups` and `synonym_pair
 `negatives`, `triplets`, `anchor_bands` and `rejects` rows.
 
 Write mode: replace. `negatives`, `triplets` and `anchor_bands` are rebuilt in one transaction,
-with the train/validation split already applied (see etl/steps/split.py), so a failed run leaves
+with the train/validation split already applied (see etl/splits.py), so a failed run leaves
 the previous result untouched and two runs over the same warehouse and settings land identical
 rows. Anchors that end with no negative get a `rejects` row (rule `no_negative`) instead of
 vanishing.
@@ -42,14 +42,14 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl import output
+from etl import output, splits
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
-from etl.steps import split
+from etl.negatives import BAND_NAMES
 from etl.steps.mine import ann, data, pools, sample, variants
 from etl.steps.mine.calibration import calibrate, calibrate_pools
 from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
-from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Permutation, Picks
+from etl.steps.mine.sample import SOURCES, Bands, Permutation, Picks
 from etl.steps.mine.search import Context
 from etl.steps.mine.stats import no_triplets_message, run_counts, summary
 from etl.steps.mine.tables import anchor_bands, frames, write_tables
@@ -179,17 +179,17 @@ def land(
     bands = anchor_bands(inputs, mined)
     if triplets.height == 0:
         raise NoTriplets(no_triplets_message(inputs, plan))
-    is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
+    is_train = splits.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
     triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
     with wh.transaction():
         write_tables(
             wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped, "anchor_bands": bands}
         )
-        split.check(wh, settings.split_by)
+        splits.check(wh, settings.split_by)
     clock.lap("write")
     run.counts.update(run_counts(inputs, mined, plan, negatives, triplets, skipped))
     run.counts["variants"] = variants.report(inputs, plan.bands)
-    run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
+    run.counts["split"] = splits.describe(triplets, settings.split_by, settings.split_train_ratio)
     run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
 
 

@@ -7,7 +7,7 @@ above the shortlist's last score, less a slack for the index's rounding), walks 
 the others, and hands the anchors where both fall short to `scan`. Members are kept on their exact
 cosine (`exact_cosine`), never on the index's score.
 
-The index itself is the index step's (etl/steps/index.py), opened through `open_index`.
+The index itself is etl/term_index.py's (the one `etl index` builds), opened through `open_index`.
 """
 
 from __future__ import annotations
@@ -140,20 +140,20 @@ def _drawn(
 
 
 def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
-    """The model's usearch index from the index step (built or refreshed there when stale)."""
+    """The model's usearch index (built or refreshed when stale)."""
     import importlib
     import importlib.util
 
-    if importlib.util.find_spec("etl.steps.index") is None:
+    if importlib.util.find_spec("etl.term_index") is None:
         raise EtlError(
-            "the ANN search needs the index step (etl.steps.index), which this installation lacks; use --search exact"
+            "the ANN search needs the usearch index (etl.term_index), which this installation lacks; use --search exact"
         )
-    index_step = importlib.import_module("etl.steps.index")
-    return index_step.ensure(wh, settings, model).index
+    term_index = importlib.import_module("etl.term_index")
+    return term_index.ensure(wh, settings, model).index
 
 
 def ann_available() -> bool:
-    """Whether the index step is installed (it ships with the embed step)."""
+    """Whether the usearch index module is installed."""
     import importlib.util
 
-    return importlib.util.find_spec("etl.steps.index") is not None
+    return importlib.util.find_spec("etl.term_index") is not None

@@ -157,9 +157,9 @@ def _connect(ray: Any, address: str | None) -> bool:
 
 def _index(wh: Warehouse, settings: Settings, model: str) -> str:
     """The up-to-date index file the tasks open (built here when stale); it must be on storage they share."""
-    from etl.steps import index as index_step
+    from etl import term_index
 
-    return str(Path(index_step.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
+    return str(Path(term_index.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
 
 
 def _mine_shard(
@@ -182,7 +182,7 @@ def _mine_shard(
     if index_path is not None:
         from usearch.index import Index
 
-        from etl.steps.index import set_search_depth
+        from etl.term_index import set_search_depth
 
         index = Index.restore(index_path, view=True)
         if index is None:

@@ -1,7 +1,8 @@
-"""The pure numpy half of mining: seeded hashing, cosine bands, per-anchor quotas, and the pick.
+"""The pure numpy half of mining: seeded permutations, cosine bands, per-anchor quotas, and the pick.
 
-Randomness is a counter-based hash of (seed, stream, anchor term_id, ...), never a stateful
-generator, so an anchor gets the same draws whichever chunk it lands in and however many threads run.
+Randomness is a counter-based hash of (seed, stream, anchor term_id, ...) from etl/streams.py, never
+a stateful generator, so an anchor gets the same draws whichever chunk it lands in and however many
+threads run.
 """
 
 from __future__ import annotations
@@ -10,52 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from etl.negatives import BAND_NAMES
+from etl.streams import STREAM_PERMUTE, STREAM_QUOTA, keyed, mix, uniform
+
 if TYPE_CHECKING:
     import numpy as np
-
-BAND_NAMES = ("easy", "medium", "hard")
-OTHER = "other"  # a negative outside every band (the schema allows it; the pick never takes one)
-
-# Independent random streams drawn from the same seed.
-STREAM_PERMUTE = 2  # each anchor's permutation of the vocabulary: the order in which it takes band members
-STREAM_QUOTA = 3  # how an anchor's share of negatives is rounded to whole numbers
-STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
-STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
-STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
-STREAM_PROBE = 7  # the downstream probe's draws (its adapter's start, batch order, random negatives, anchor sample)
-STREAM_MIX = 8  # how `mine_language = mix` splits a band's quota between the anchor's two language pools
-
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic); returns a new array."""
-    import numpy as np
-
-    x = x + np.uint64(_GOLDEN)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
-def keyed(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
-    """A uint64 hash of (seed, stream, parts...), broadcast over the parts' shapes."""
-    import numpy as np
-
-    h = _mix(np.asarray([(seed * 1_000_003 + stream) % 2**64], dtype=np.uint64))
-    for part in parts:
-        h = _mix(h ^ np.asarray(part).astype(np.int64).astype(np.uint64))
-    return h
-
-
-def uniform(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
-    """Floats in [0, 1) from `keyed` (53 random bits each)."""
-    import numpy as np
-
-    return (keyed(seed, stream, *parts) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 class Permutation:
@@ -105,7 +65,7 @@ class Permutation:
         sizes = [self.high, self.low]  # bits of (left, right); an unbalanced network swaps them each round
         left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in range(self.ROUNDS):
-            mixed = _mix(right ^ keys[which, r]) & np.uint64((1 << sizes[0]) - 1)
+            mixed = mix(right ^ keys[which, r]) & np.uint64((1 << sizes[0]) - 1)
             left, right = right, left ^ mixed
             sizes.reverse()
         return (left << np.uint64(self.low)) | right
@@ -116,7 +76,7 @@ class Permutation:
         sizes = [self.high, self.low]
         left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in reversed(range(self.ROUNDS)):
-            mixed = _mix(left ^ keys[which, r]) & np.uint64((1 << sizes[1]) - 1)
+            mixed = mix(left ^ keys[which, r]) & np.uint64((1 << sizes[1]) - 1)
             left, right = right ^ mixed, left
             sizes.reverse()
         return (left << np.uint64(self.low)) | right

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
+from etl.negatives import BAND_NAMES
 from etl.steps import mine
 from etl.steps.mine import ann, data
 from etl.steps.mine.parts import MANIFEST as MANIFEST  # re-exported with part_name: a part's layout
@@ -41,7 +42,8 @@ from etl.steps.mine.parts import (
 )
 from etl.steps.mine.parts import part_name as part_name
 from etl.steps.mine.pools import Slots
-from etl.steps.mine.sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
+from etl.steps.mine.sample import Picks
+from etl.streams import STREAM_SHARD, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:

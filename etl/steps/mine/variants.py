@@ -239,7 +239,7 @@ def report(inputs: MineInputs, bands: Bands) -> dict[str, Any]:
     """
     import numpy as np
 
-    from etl.steps.mine.sample import BAND_NAMES
+    from etl.negatives import BAND_NAMES
     from etl.vectors import exact_cosine
 
     if not inputs.variants_on:
