@@ -386,7 +386,7 @@ def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     forbidden = inputs.excluded(every_a, every_r)
     assert listed == set(zip(every_a[forbidden].tolist(), every_r[forbidden].tolist()))
     assert any(
-        inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
+        inputs.spelling[r] == inputs.spelling[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
     )  # look-alikes
 
 

@@ -282,11 +282,11 @@ def mine(
     ctx = context(inputs, plan)
     if workers is not None:
         ctx.workers = workers
-    m = len(inputs.anchors)
-    which = np.arange(m, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
+    n_anchors = len(inputs.anchors)
+    which = np.arange(n_anchors, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
     quota = sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
     target = pools.targets(inputs, plan.language)
-    tally = Tally.of(m)
+    tally = Tally.of(n_anchors)
     slots = None
     with output.Progress("mining", len(which) if target is None else int((target[:, which] > 0).sum())) as progress:
         if target is None:

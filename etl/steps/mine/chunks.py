@@ -38,13 +38,13 @@ class Tally:
     lost: int = 0
 
     @classmethod
-    def of(cls, m: int) -> Tally:
+    def of(cls, n_anchors: int) -> Tally:
         """Nothing learnt yet about m anchors (one slot)."""
         import numpy as np
 
         return cls(
-            np.zeros((1, m, 3), dtype=np.int64),
-            np.zeros((1, m, 3), dtype=bool),
+            np.zeros((1, n_anchors, 3), dtype=np.int64),
+            np.zeros((1, n_anchors, 3), dtype=bool),
             np.zeros(3, dtype=np.int64),
             np.zeros(0, dtype=np.int8),
         )
@@ -81,7 +81,7 @@ def search_chunks(
             tally.lost += found.lost
         progress.advance(len(anchors) * len(ctxs))
     members = [Members.concat(part) for part in parts]
-    tally.sources = np.concatenate([tally.sources, *(m.source for m in members)])
+    tally.sources = np.concatenate([tally.sources, *(part.source for part in members)])
     return members
 
 

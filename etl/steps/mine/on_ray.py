@@ -34,12 +34,12 @@ _ARRAYS = (
     "ids",
     "vecs",
     "group",
-    "norm",
+    "spelling",
     "anchors",
     "pos_ptr",
     "pos_rows",
-    "excluded_norms",
-    "group_norms",
+    "excluded_spellings",
+    "group_spellings",
     "group_index",
     "variant_ptr",
     "variant_keys",
@@ -202,7 +202,7 @@ def save_inputs(inputs: MineInputs, directory: Path) -> str:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(inputs, name)))
     meta = {
         "model": inputs.model,
-        "n_codes": inputs.n_codes,
+        "n_spellings": inputs.n_spellings,
         "n_variant_keys": inputs.n_variant_keys,
         "variants_on": inputs.variants_on,
         "counts": inputs.counts,
@@ -221,7 +221,7 @@ def load_inputs(directory: Path) -> MineInputs:
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
     return MineInputs(
         model=meta["model"],
-        n_codes=meta["n_codes"],
+        n_spellings=meta["n_spellings"],
         n_variant_keys=meta["n_variant_keys"],
         variants_on=meta["variants_on"],
         counts=meta["counts"],

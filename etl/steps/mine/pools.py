@@ -91,14 +91,14 @@ class Pool:
         column[rows] = np.arange(len(rows))
         return cls(rows, column, np.ascontiguousarray(inputs.vecs[rows]))
 
-    def gather(self, sims: np.ndarray, w: np.ndarray, r: np.ndarray, blank: float) -> np.ndarray:
-        """sims of the (product row w, vocabulary row r) pairs; `blank` for a term outside the pool."""
+    def gather(self, sims: np.ndarray, which: np.ndarray, rows: np.ndarray, blank: float) -> np.ndarray:
+        """sims of the (product row `which_anchor`, vocabulary row `rows`) pairs; `blank` for a term outside the pool."""
         import numpy as np
 
-        column = self.column[r]
+        column = self.column[rows]
         inside = column >= 0
-        out = np.full(len(r), blank, dtype=np.float32)
-        out[inside] = sims[w[inside], column[inside]]
+        out = np.full(len(rows), blank, dtype=np.float32)
+        out[inside] = sims[which[inside], column[inside]]
         return out
 
 

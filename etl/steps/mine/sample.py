@@ -172,7 +172,14 @@ class Members:
         """No members."""
         import numpy as np
 
-        return cls(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.int8, np.int64, np.int8)))
+        return cls(
+            anchor=np.zeros(0, dtype=np.int64),
+            row=np.zeros(0, dtype=np.int64),
+            sim=np.zeros(0, dtype=np.float32),
+            band=np.zeros(0, dtype=np.int8),
+            key=np.zeros(0, dtype=np.int64),
+            source=np.zeros(0, dtype=np.int8),
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[Members]) -> Members:
@@ -180,11 +187,11 @@ class Members:
         import numpy as np
 
         parts = [cls.empty(), *parts]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
+        return cls(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS})
 
     def take(self, which: np.ndarray) -> Members:
         """The entries at `which` (indices or a mask)."""
-        return Members(*(getattr(self, f)[which] for f in self.FIELDS))
+        return Members(**{f: getattr(self, f)[which] for f in self.FIELDS})
 
     def rank(self) -> np.ndarray:
         """Each entry's place among its (anchor, band)'s entries, by key: 0 for the first."""
@@ -212,6 +219,18 @@ class Picks:
     source: np.ndarray  # int8 index into SOURCES
 
 
+@dataclass
+class Found:
+    """What a search learnt about a chunk of anchors."""
+
+    members: Members
+    population: np.ndarray  # int64[m, 3] band members per anchor (an estimate where `estimated`)
+    estimated: np.ndarray  # bool[m, 3] population estimated from permutation draws, not counted
+    escalated: np.ndarray  # bool[m] anchors the ANN path handed to the exact scan
+    escalated_by_band: np.ndarray  # int64[3] anchors escalated because of each band
+    lost: int = 0  # anchors escalated because the index did not return the anchor itself
+
+
 def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     """Each anchor's quota per band from the band's first members, then its shortfall from any band.
 
@@ -222,18 +241,24 @@ def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     """
     import numpy as np
 
-    m = members
-    taken = m.rank() < quota[m.anchor, m.band]
+    taken = members.rank() < quota[members.anchor, members.band]
 
     # An anchor ends with its quota's sum (n, or a language pool's share of n), as far as members allow.
-    need = np.minimum(quota.sum(axis=1), n) - np.bincount(m.anchor[taken], minlength=quota.shape[0])
+    need = np.minimum(quota.sum(axis=1), n) - np.bincount(members.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
-    order = rest[np.lexsort((m.key[rest], m.anchor[rest]))]
-    filled = np.zeros(m.anchor.size, dtype=bool)
-    filled[order] = rank_within(m.anchor[order]) < need[m.anchor[order]]
+    order = rest[np.lexsort((members.key[rest], members.anchor[rest]))]
+    filled = np.zeros(members.anchor.size, dtype=bool)
+    filled[order] = rank_within(members.anchor[order]) < need[members.anchor[order]]
 
     chosen = taken | filled
-    return Picks(m.anchor[chosen], m.row[chosen], m.sim[chosen], m.band[chosen], filled[chosen], m.source[chosen])
+    return Picks(
+        anchor=members.anchor[chosen],
+        row=members.row[chosen],
+        sim=members.sim[chosen],
+        band=members.band[chosen],
+        filled=filled[chosen],
+        source=members.source[chosen],
+    )
 
 
 def expand(

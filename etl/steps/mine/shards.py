@@ -104,11 +104,11 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     import numpy as np
     import polars as pl
 
-    m = len(inputs.anchors)
-    quota = np.zeros((m, 3), dtype=np.int64)
-    population = np.zeros((m, 3), dtype=np.int64)
-    estimated = np.zeros((m, 3), dtype=bool)
-    covered = np.zeros(m, dtype=np.int64)
+    n_anchors = len(inputs.anchors)
+    quota = np.zeros((n_anchors, 3), dtype=np.int64)
+    population = np.zeros((n_anchors, 3), dtype=np.int64)
+    estimated = np.zeros((n_anchors, 3), dtype=bool)
+    covered = np.zeros(n_anchors, dtype=np.int64)
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
         np.add.at(covered, at, 1)
@@ -118,7 +118,7 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
             estimated[at, code] = part.anchors[f"estimated_{band}"].to_numpy()
     if (covered != 1).any():
         raise ShardError(
-            f"the parts cover {int((covered == 1).sum()):,} of the {m:,} anchors once and "
+            f"the parts cover {int((covered == 1).sum()):,} of the {n_anchors:,} anchors once and "
             f"{int((covered > 1).sum()):,} twice; mine every shard again with one --shard count"
         )
     frame = pl.concat([p.negatives for p in parts]) if parts else pl.DataFrame()
@@ -170,12 +170,12 @@ def _slots(inputs: MineInputs, parts: list[Part]) -> Slots | None:
     n_slots = sum(1 for name in parts[0].anchors.columns if name.startswith("target_")) if parts else 0
     if n_slots == 0:
         return None
-    m = len(inputs.anchors)
+    n_anchors = len(inputs.anchors)
     slots = Slots(
-        np.zeros((n_slots, m), dtype=np.int8),
-        np.zeros((n_slots, m, 3), dtype=np.int64),
-        np.zeros((n_slots, m, 3), dtype=np.int64),
-        np.zeros((n_slots, m, 3), dtype=bool),
+        np.zeros((n_slots, n_anchors), dtype=np.int8),
+        np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        np.zeros((n_slots, n_anchors, 3), dtype=bool),
     )
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
