@@ -265,7 +265,7 @@ def context(inputs: MineInputs, plan: Plan) -> Context:
         # Per anchor, against its least similar positive: then every triplet it makes obeys the cap.
         cap = np.float32(plan.max_neg_ratio) * np.minimum.reduceat(pos_sim, inputs.pos_ptr[:-1])
     perm = Permutation(plan.seed, len(inputs.ids))
-    return Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
+    return Context(inputs=inputs, bands=plan.bands, n=plan.negatives, perm=perm, cap=cap, top_k=plan.top_k)
 
 
 def mine(
@@ -304,15 +304,15 @@ def mine(
     if slots is not None:
         quota = slots.quota.sum(axis=0)
     return Mined(
-        picks,
-        quota,
-        tally.population.sum(axis=0),
-        np.any(tally.estimated, axis=0),
-        tally.escalated,
-        tally.lost,
-        by_band,
-        found_by,
-        slots,
+        picks=picks,
+        quota=quota,
+        population=tally.population.sum(axis=0),
+        estimated=np.any(tally.estimated, axis=0),
+        escalated=tally.escalated,
+        lost=tally.lost,
+        escalated_by_band=by_band,
+        found=found_by,
+        slots=slots,
     )
 
 
@@ -321,4 +321,4 @@ def canonical(picks: Picks) -> Picks:
     import numpy as np
 
     order = np.lexsort((picks.row, picks.anchor))
-    return Picks(*(getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")))
+    return Picks(**{f: getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")})

@@ -126,26 +126,26 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     row = _locate(inputs.ids, frame["negative_id"].to_numpy(), None, "negative")
     picks = mine.canonical(
         Picks(
-            anchor,
-            row,
-            frame["similarity"].to_numpy().astype(np.float32),
-            frame["band"].to_numpy().astype(np.int8),
-            frame["filled"].to_numpy().astype(bool),
-            frame["source"].to_numpy().astype(np.int8),
+            anchor=anchor,
+            row=row,
+            sim=frame["similarity"].to_numpy().astype(np.float32),
+            band=frame["band"].to_numpy().astype(np.int8),
+            filled=frame["filled"].to_numpy().astype(bool),
+            source=frame["source"].to_numpy().astype(np.int8),
         )
     )
     by_band = {band: sum(p.stats["escalated_by_band"][band] for p in parts) for band in BAND_NAMES}
     found = {name: sum(p.stats["found"][name] for p in parts) for name in parts[0].stats["found"]}
     return mine.Mined(
-        picks,
-        quota,
-        population,
-        estimated,
-        sum(p.stats["escalated"] for p in parts),
-        sum(p.stats["lost"] for p in parts),
-        by_band,
-        found,
-        _slots(inputs, parts),
+        picks=picks,
+        quota=quota,
+        population=population,
+        estimated=estimated,
+        escalated=sum(p.stats["escalated"] for p in parts),
+        lost=sum(p.stats["lost"] for p in parts),
+        escalated_by_band=by_band,
+        found=found,
+        slots=_slots(inputs, parts),
     )
 
 
@@ -172,10 +172,10 @@ def _slots(inputs: MineInputs, parts: list[Part]) -> Slots | None:
         return None
     n_anchors = len(inputs.anchors)
     slots = Slots(
-        np.zeros((n_slots, n_anchors), dtype=np.int8),
-        np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
-        np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
-        np.zeros((n_slots, n_anchors, 3), dtype=bool),
+        target=np.zeros((n_slots, n_anchors), dtype=np.int8),
+        quota=np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        population=np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        estimated=np.zeros((n_slots, n_anchors, 3), dtype=bool),
     )
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")

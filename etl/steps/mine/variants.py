@@ -151,7 +151,9 @@ def no_keys(n_rows: int) -> VariantKeys:
     """No row has a key (variant exclusion off)."""
     import numpy as np
 
-    return VariantKeys(np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8), 0)
+    return VariantKeys(
+        ptr=np.zeros(n_rows + 1, dtype=np.int64), codes=np.zeros(0, np.int64), rules=np.zeros(0, np.uint8), n_keys=0
+    )
 
 
 def vocabulary_keys(wh: Warehouse, spelling: np.ndarray, on: bool = True) -> VariantKeys:
@@ -192,7 +194,9 @@ def row_keys(spelling: np.ndarray, texts: dict[int, str]) -> VariantKeys:
     sizes = stop - start
     ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     entry = np.repeat(start - ptr[:-1], sizes) + np.arange(int(ptr[-1]))
-    return VariantKeys(ptr, kept_key[entry].astype(np.int64), kept_rules[entry], int(kept_key.max()) + 1)
+    return VariantKeys(
+        ptr=ptr, codes=kept_key[entry].astype(np.int64), rules=kept_rules[entry], n_keys=int(kept_key.max()) + 1
+    )
 
 
 def variant_bound(inputs: MineInputs) -> np.ndarray:
