@@ -184,7 +184,7 @@ def step_land(warehouse: str, n_terms: str, dim: str, n_anchors: str, bilingual:
 
 
 def step_index(warehouse: str, index_path: str) -> dict:
-    """Build the ANN index: the index step's when installed, else a usearch index with the same settings."""
+    """Build the ANN index: etl.term_index's when installed, else a usearch index with the same settings."""
     from etl import config, vectors
     from etl.steps.mine import ann
     from etl.warehouse import Warehouse
@@ -193,12 +193,12 @@ def step_index(warehouse: str, index_path: str) -> dict:
     started = time.perf_counter()
     with Warehouse.open(warehouse) as wh:
         if ann.ann_available():
-            from etl.steps import index as index_step
+            from etl import term_index
 
-            opened = index_step.ensure(wh, settings, MODEL)
+            opened = term_index.ensure(wh, settings, MODEL)
             return {
                 "seconds": time.perf_counter() - started,
-                "via": "etl.steps.index",
+                "via": "etl.term_index",
                 "size": len(opened.index),
                 "dtype": opened.fingerprint.get("built_dtype"),
                 "why": opened.fingerprint.get("dtype_reason"),

@@ -30,6 +30,16 @@ def display_width(text: str) -> int:
     return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def human_bytes(n: int) -> str:
+    """A byte count in B, KiB, MiB or GiB: 1024 is "1.0 KiB"."""
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
 def _pad(text: str, columns: int) -> str:
     return text + " " * (columns - display_width(text))
 

@@ -158,22 +158,16 @@ def ensure_terms(wh: Warehouse, texts: Iterable[str], origin: str, run_id: int) 
     )
     if not frame.height:
         return {}
-    wh.con.register("wanted_terms", frame)
-    try:
+    with wh.staged("wanted_terms", frame):
         wh.sql_file("register_term_ids").fetchall()
         missing = wh.frame(read_sql("missing_terms"))
         if missing.height:
             rows = missing.join(describe(missing["text"]), on="text", how="left")
-            wh.con.register("new_terms", rows)
-            try:
+            with wh.staged("new_terms", rows):
                 wh.execute(
                     "INSERT INTO terms (term_id, text, norm, lang, origins, first_run_id, last_run_id) "
                     "SELECT term_id, text, norm, lang, [?], ?, ? FROM new_terms",
                     [origin, run_id, run_id],
                 ).fetchall()
-            finally:
-                wh.con.unregister("new_terms")
         ids = wh.execute("SELECT t.text, t.term_id FROM term_ids t JOIN wanted_terms w USING (text)").fetchall()
-    finally:
-        wh.con.unregister("wanted_terms")
     return dict(ids)

@@ -137,6 +137,15 @@ class Warehouse:
             raise
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def staged(self, name: str, frame: Any) -> Iterator[None]:
+        """A polars or arrow frame that SQL reads as the view `name` inside the block, unregistered whatever happens."""
+        self.con.register(name, frame)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def run_checks(self, prefix: str) -> dict[str, int]:
         """Run every `sql/checks/<prefix>*.sql`; each returns the rows that break one rule."""
         broken: dict[str, int] = {}

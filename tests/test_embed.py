@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl import vectors, vocab
+from etl.model_names import hash_model_name
 from etl.steps.embed import hashing as embed_hash
 from etl.warehouse import Warehouse
 from tests.fakeserver import FakeLLMServer, Reply
@@ -58,7 +59,7 @@ def test_hash_vectors_are_unit_length_and_sized_by_dim() -> None:
     matrix = embed_hash.embed(["a", "머신러닝", "x" * 300, "  "], 64)
     assert matrix.shape == (4, 64) and matrix.dtype == np.float32
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-6)
-    assert embed_hash.model_name(64) == "hash-64"
+    assert hash_model_name(64) == "hash-64"
 
 
 def test_hash_is_deterministic_across_processes() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl import config, vectors, vocab
+from etl import config, term_index, vectors, vocab
 from etl.errors import EtlError
 from etl.steps import index
 from etl.warehouse import Warehouse
@@ -159,7 +159,7 @@ def test_no_vectors_is_a_clear_error(etl, warehouse_path: Path, embedded: dict) 
 
 def test_index_path_is_safe_for_any_model_name(warehouse_path: Path) -> None:
     with Warehouse.open(warehouse_path) as wh:
-        path = index.index_path(wh, "org/model:latest")
+        path = term_index.index_path(wh, "org/model:latest")
     assert path == warehouse_path.parent / "index" / "org_model_latest.usearch"
 
 

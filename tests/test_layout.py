@@ -17,7 +17,16 @@ LAYERS = [
     ["etl.cli", "etl.__main__"],
     ["etl.api"],
     ["etl.steps"],
-    ["etl.llm", "etl.vectors", "etl.vocab"],
+    [
+        "etl.llm",
+        "etl.vectors",
+        "etl.vocab",
+        "etl.streams",
+        "etl.negatives",
+        "etl.splits",
+        "etl.model_names",
+        "etl.term_index",
+    ],
     ["etl.config", "etl.warehouse"],
     ["etl.output", "etl.errors", "etl.migrations"],
 ]
@@ -64,6 +73,25 @@ def test_imports_run_down_the_layers(path: Path) -> None:
         return
     upward = sorted(name for name in _imports(path) if (_layer(name) is not None and _layer(name) < here))
     assert not upward, f"{_name(path)} (layer {here}) imports from a layer above it: {upward}"
+
+
+def _step(module: str) -> str | None:
+    """The step a module belongs to: the direct child of etl.steps it is, or is inside of."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["etl", "steps"] else None
+
+
+@pytest.mark.parametrize("path", _modules(), ids=_name)
+def test_steps_never_import_each_other(path: Path) -> None:
+    """A step reaches another step's code only through the core below both; the pipeline orchestrates them all."""
+    here = _step(_name(path))
+    if here is None or here == "pipeline":
+        return
+    others = sorted({step for step in map(_step, _imports(path)) if step not in (None, here)})
+    assert not others, (
+        f"{_name(path)} (step {here}) imports the step(s) {others}; move what they share to a core module "
+        f"in the layer below the steps ({', '.join(LAYERS[3])}, ...) and import it from both"
+    )
 
 
 def test_the_cli_only_calls_the_api() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from etl import config
+from etl import config, splits
 from etl.errors import CheckFailed, EtlError
-from etl.steps import mine, split
+from etl.steps import mine
 from etl.steps.mine import sample as mine_sample
 from etl.steps.mine.sample import Bands, quotas
 from etl.warehouse import Warehouse
@@ -252,7 +252,7 @@ def test_a_failure_while_writing_keeps_the_previous_result(
     def broken(_wh: Warehouse, _by: str) -> None:
         raise CheckFailed("simulated")
 
-    monkeypatch.setattr(split, "check", broken)
+    monkeypatch.setattr(splits, "check", broken)
     with pytest.raises(CheckFailed):
         mine.run(wh, settings(seed=7))
     assert wh.execute("SELECT * FROM negatives ORDER BY ALL").fetchall() == before
@@ -386,7 +386,7 @@ def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     forbidden = inputs.excluded(every_a, every_r)
     assert listed == set(zip(every_a[forbidden].tolist(), every_r[forbidden].tolist()))
     assert any(
-        inputs.norm[r] == inputs.norm[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
+        inputs.spelling[r] == inputs.spelling[inputs.anchors[a]] and r != inputs.anchors[a] for a, r in listed
     )  # look-alikes
 
 

@@ -14,9 +14,10 @@ import pytest
 
 from etl import config
 from etl.errors import EtlError
+from etl.negatives import BAND_NAMES
 from etl.steps import mine
 from etl.steps.mine import calibration, pools
-from etl.steps.mine.sample import BAND_NAMES, quotas
+from etl.steps.mine.sample import quotas
 from etl.warehouse import Warehouse
 from tests import minedata
 from tests.conftest import Etl

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 
 from etl import config
+from etl.negatives import BAND_NAMES
 from etl.steps import mine
-from etl.steps.mine.sample import BAND_NAMES, quotas
+from etl.steps.mine.sample import quotas
 from etl.steps.mine.variants import keys_of
 from etl.warehouse import Warehouse
 from tests import minedata

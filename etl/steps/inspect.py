@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from etl.errors import EtlError, ReadOnlyViolation
-from etl.output import format_table
+from etl.output import format_table, human_bytes
 from etl.warehouse import Warehouse
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
@@ -109,12 +109,3 @@ def to_csv(result: Result) -> str:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
-
-
-def human_bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return f"{n} B"

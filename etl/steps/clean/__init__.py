@@ -129,12 +129,9 @@ def _register(wh: Warehouse, rows: pl.DataFrame, ignore_spaces: bool) -> pl.Data
         )
         .sort("text")
     )
-    wh.con.register("wanted_terms", grouped.select("text"))
-    try:
+    with wh.staged("wanted_terms", grouped.select("text")):
         wh.sql_file("register_term_ids").fetchall()
         ids = wh.frame("SELECT i.text, i.term_id FROM term_ids i SEMI JOIN wanted_terms w USING (text)")
-    finally:
-        wh.con.unregister("wanted_terms")
     return (
         grouped.join(ids, on="text", how="left")
         .join(vocab.describe(grouped["text"], ignore_spaces), on="text", how="left")
@@ -223,19 +220,13 @@ def _write(
 
 
 def _lineage(wh: Warehouse, name: str, frame: pl.DataFrame, sql: str, run_id: int) -> pl.DataFrame:
-    wh.con.register(name, frame)
-    try:
+    with wh.staged(name, frame):
         return wh.frame(read_sql(sql), {"run_id": run_id})
-    finally:
-        wh.con.unregister(name)
 
 
 def _insert(wh: Warehouse, frame: pl.DataFrame, statement: str, params: list[Any] | None = None) -> None:
-    wh.con.register("staged", frame)
-    try:
+    with wh.staged("staged", frame):
         wh.execute(statement, params)
-    finally:
-        wh.con.unregister("staged")
 
 
 def _summary(run: Run) -> StepResult:

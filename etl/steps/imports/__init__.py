@@ -72,21 +72,15 @@ def _land(
             replaced = wh.scalar(_SQL[table]["count"], [file])
             wh.execute(_SQL[table]["delete"], [file])
             wh.execute("DELETE FROM rejects WHERE step = ? AND source = ?", [step, file])
-            wh.con.register("landing", read.rows)
-            try:
+            with wh.staged("landing", read.rows):
                 wh.execute(_SQL[table]["insert"], [file, run.run_id])
-            finally:
-                wh.con.unregister("landing")
             if read.bad:
-                wh.con.register("bad_lines", _bad_frame(read.bad))
-                try:
+                with wh.staged("bad_lines", _bad_frame(read.bad)):
                     wh.execute(
                         "INSERT INTO rejects (run_id, step, rule, reason, source, line, payload) "
                         "SELECT ?, ?, rule, reason, ?, line, payload FROM bad_lines",
                         [run.run_id, step, file],
                     )
-                finally:
-                    wh.con.unregister("bad_lines")
         run.counts.update({"rows": read.rows.height, "bad_lines": len(read.bad), "replaced": replaced})
     summary = StepResult.of(run, f"{step}: run {run.run_id}").add("file", file).add("rows landed", read.rows.height)
     if read.bad:

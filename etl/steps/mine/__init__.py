@@ -4,7 +4,7 @@ Reads one model's `term_embeddings`, `terms`, `synonym_groups` and `synonym_pair
 `negatives`, `triplets`, `anchor_bands` and `rejects` rows.
 
 Write mode: replace. `negatives`, `triplets` and `anchor_bands` are rebuilt in one transaction,
-with the train/validation split already applied (see etl/steps/split.py), so a failed run leaves
+with the train/validation split already applied (see etl/splits.py), so a failed run leaves
 the previous result untouched and two runs over the same warehouse and settings land identical
 rows. Anchors that end with no negative get a `rejects` row (rule `no_negative`) instead of
 vanishing.
@@ -42,14 +42,14 @@ import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl import output
+from etl import output, splits
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
-from etl.steps import split
+from etl.negatives import BAND_NAMES
 from etl.steps.mine import ann, data, pools, sample, variants
 from etl.steps.mine.calibration import calibrate, calibrate_pools
 from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
-from etl.steps.mine.sample import BAND_NAMES, SOURCES, Bands, Permutation, Picks
+from etl.steps.mine.sample import SOURCES, Bands, Permutation, Picks
 from etl.steps.mine.search import Context
 from etl.steps.mine.stats import no_triplets_message, run_counts, summary
 from etl.steps.mine.tables import anchor_bands, frames, write_tables
@@ -179,17 +179,17 @@ def land(
     bands = anchor_bands(inputs, mined)
     if triplets.height == 0:
         raise NoTriplets(no_triplets_message(inputs, plan))
-    is_train = split.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
+    is_train = splits.assign(triplets, settings.split_by, settings.split_train_ratio, plan.seed)
     triplets = triplets.with_columns(pl.Series("split", np.where(is_train, "train", "validation")))
     with wh.transaction():
         write_tables(
             wh, run.run_id, {"negatives": negatives, "triplets": triplets, "skipped": skipped, "anchor_bands": bands}
         )
-        split.check(wh, settings.split_by)
+        splits.check(wh, settings.split_by)
     clock.lap("write")
     run.counts.update(run_counts(inputs, mined, plan, negatives, triplets, skipped))
     run.counts["variants"] = variants.report(inputs, plan.bands)
-    run.counts["split"] = split.describe(triplets, settings.split_by, settings.split_train_ratio)
+    run.counts["split"] = splits.describe(triplets, settings.split_by, settings.split_train_ratio)
     run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
 
 
@@ -265,7 +265,7 @@ def context(inputs: MineInputs, plan: Plan) -> Context:
         # Per anchor, against its least similar positive: then every triplet it makes obeys the cap.
         cap = np.float32(plan.max_neg_ratio) * np.minimum.reduceat(pos_sim, inputs.pos_ptr[:-1])
     perm = Permutation(plan.seed, len(inputs.ids))
-    return Context(inputs, plan.bands, plan.negatives, perm, cap, plan.top_k)
+    return Context(inputs=inputs, bands=plan.bands, n=plan.negatives, perm=perm, cap=cap, top_k=plan.top_k)
 
 
 def mine(
@@ -282,11 +282,11 @@ def mine(
     ctx = context(inputs, plan)
     if workers is not None:
         ctx.workers = workers
-    m = len(inputs.anchors)
-    which = np.arange(m, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
+    n_anchors = len(inputs.anchors)
+    which = np.arange(n_anchors, dtype=np.int64) if subset is None else np.asarray(subset, dtype=np.int64)
     quota = sample.quotas(plan.seed, inputs.anchor_ids, plan.negatives, plan.ratios)
     target = pools.targets(inputs, plan.language)
-    tally = Tally.of(m)
+    tally = Tally.of(n_anchors)
     slots = None
     with output.Progress("mining", len(which) if target is None else int((target[:, which] > 0).sum())) as progress:
         if target is None:
@@ -304,15 +304,15 @@ def mine(
     if slots is not None:
         quota = slots.quota.sum(axis=0)
     return Mined(
-        picks,
-        quota,
-        tally.population.sum(axis=0),
-        np.any(tally.estimated, axis=0),
-        tally.escalated,
-        tally.lost,
-        by_band,
-        found_by,
-        slots,
+        picks=picks,
+        quota=quota,
+        population=tally.population.sum(axis=0),
+        estimated=np.any(tally.estimated, axis=0),
+        escalated=tally.escalated,
+        lost=tally.lost,
+        escalated_by_band=by_band,
+        found=found_by,
+        slots=slots,
     )
 
 
@@ -321,4 +321,4 @@ def canonical(picks: Picks) -> Picks:
     import numpy as np
 
     order = np.lexsort((picks.row, picks.anchor))
-    return Picks(*(getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")))
+    return Picks(**{f: getattr(picks, f)[order] for f in ("anchor", "row", "sim", "band", "filled", "source")})

@@ -7,7 +7,7 @@ above the shortlist's last score, less a slack for the index's rounding), walks 
 the others, and hands the anchors where both fall short to `scan`. Members are kept on their exact
 cosine (`exact_cosine`), never on the index's score.
 
-The index itself is the index step's (etl/steps/index.py), opened through `open_index`.
+The index itself is etl/term_index.py's (the one `etl index` builds), opened through `open_index`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from etl.errors import EtlError
-from etl.steps.mine.sample import Members
-from etl.steps.mine.search import SAMPLE, SEARCH, Context, Found, exact_chunk_size, scan
+from etl.steps.mine.sample import Found, Members
+from etl.steps.mine.search import SAMPLE, SEARCH, Context, exact_chunk_size, scan
 from etl.vectors import exact_cosine
 
 if TYPE_CHECKING:
@@ -49,7 +49,14 @@ def search(ctx: Context, index: Any, anchors: np.ndarray) -> Found:
     short = estimated & (hits < ctx.n) & ~lost[:, None]
     escalate = short.any(axis=1) | lost
     members = Members.concat([listed, *drawn])
-    found = Found(members, population, estimated, escalate, short.sum(axis=0).astype(np.int64), int(lost.sum()))
+    found = Found(
+        members=members,
+        population=population,
+        estimated=estimated,
+        escalated=escalate,
+        escalated_by_band=short.sum(axis=0).astype(np.int64),
+        lost=int(lost.sum()),
+    )
     if escalate.any():
         todo = anchors[escalate]
         step = exact_chunk_size(n_rows)  # the scan's own chunks: its similarity matrix stays as small
@@ -69,18 +76,18 @@ def _shortlisted(
 
     inputs, bands = ctx.inputs, ctx.bands
     vecs, ids = inputs.vecs, inputs.ids
-    m, n_rows = len(anchors), len(ids)
+    n_anchors, n_rows = len(anchors), len(ids)
     count = min(shortlist_size(ctx, anchors), n_rows)
     query = inputs.anchors[anchors]
     result = index.search(vecs[query], count, threads=0)
-    found_keys = np.asarray(result.keys).reshape(m, -1).astype(np.int64)
+    found_keys = np.asarray(result.keys).reshape(n_anchors, -1).astype(np.int64)
     approx = 1.0 - np.asarray(result.distances, dtype=np.float64).reshape(found_keys.shape)
     returned = np.asarray(result.counts).reshape(-1)
     lows = bands.edges[:, 0].astype(np.float64)
     # The shortlist holds every term above its last score (up to the index's recall): a band whose
     # low edge lies above that is covered. Only an index holding no more terms than were asked has
     # returned everything; HNSW may return fewer than asked, and then its last score still bounds it.
-    last = np.where(returned > 0, approx[np.arange(m), np.maximum(returned - 1, 0)], np.inf)
+    last = np.where(returned > 0, approx[np.arange(n_anchors), np.maximum(returned - 1, 0)], np.inf)
     if len(index) <= count:
         last[:] = -np.inf
     covered = lows[None, :] >= last[:, None] + ANN_SLACK
@@ -89,20 +96,27 @@ def _shortlisted(
     # An anchor is in the index, so its own vector comes back first; when it does not, the graph
     # search got lost in another neighbourhood and every band it claims to cover is suspect.
     lost = ~((found_keys == inputs.anchor_ids[anchors][:, None]) & valid_slot).any(axis=1)
-    w, slot = np.nonzero(valid_slot)
-    r = np.minimum(np.searchsorted(ids, found_keys[w, slot]), n_rows - 1)
-    keep = ids[r] == found_keys[w, slot]  # the index may hold terms that left the vocabulary
-    w, r = w[keep], r[keep]
-    keep = ~inputs.excluded(anchors[w], r)
-    w, r = w[keep], r[keep]
-    sim = exact_cosine(vecs, query[w], r)
-    code = ctx.eligible(anchors, w, sim)
+    which, slot = np.nonzero(valid_slot)
+    rows = np.minimum(np.searchsorted(ids, found_keys[which, slot]), n_rows - 1)
+    keep = ids[rows] == found_keys[which, slot]  # the index may hold terms that left the vocabulary
+    which, rows = which[keep], rows[keep]
+    keep = ~inputs.excluded(anchors[which], rows)
+    which, rows = which[keep], rows[keep]
+    sim = exact_cosine(vecs, query[which], rows)
+    code = ctx.eligible(anchors, which, sim)
     keep = code >= 0
-    keep[keep] = covered[w[keep], code[keep]]
-    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
-    population = np.zeros((m, 3), dtype=np.int64)
-    np.add.at(population, (w, code), 1)
-    listed = Members(anchors[w], r, sim, code, ctx.perm.inverse(keys, w, r), np.full(len(w), SEARCH, np.int8))
+    keep[keep] = covered[which[keep], code[keep]]
+    which, rows, sim, code = which[keep], rows[keep], sim[keep], code[keep]
+    population = np.zeros((n_anchors, 3), dtype=np.int64)
+    np.add.at(population, (which, code), 1)
+    listed = Members(
+        anchor=anchors[which],
+        row=rows,
+        sim=sim,
+        band=code,
+        key=ctx.perm.inverse(keys, which, rows),
+        source=np.full(len(which), SEARCH, np.int8),
+    )
     return listed.first(ctx.n), population, covered, lost
 
 
@@ -116,44 +130,52 @@ def _drawn(
 
     inputs = ctx.inputs
     vecs = inputs.vecs
-    m, n_rows = len(anchors), len(inputs.ids)
+    n_anchors, n_rows = len(anchors), len(inputs.ids)
     query = inputs.anchors[anchors]
     parts: list[Members] = []
     draws = min(ANN_DRAWS, n_rows)
     todo = np.flatnonzero(estimated.any(axis=1))
-    hits = np.zeros((m, 3), dtype=np.int64)
+    hits = np.zeros((n_anchors, 3), dtype=np.int64)
     if todo.size:
-        w = np.repeat(todo, draws)
-        pos = np.tile(np.arange(draws, dtype=np.int64), todo.size)
-        r = ctx.perm.forward(keys, w, pos)
-        keep = ~inputs.excluded(anchors[w], r)
-        w, r, pos = w[keep], r[keep], pos[keep]
-        sim = exact_cosine(vecs, query[w], r)
-        code = ctx.eligible(anchors, w, sim)
+        which = np.repeat(todo, draws)
+        position = np.tile(np.arange(draws, dtype=np.int64), todo.size)
+        rows = ctx.perm.forward(keys, which, position)
+        keep = ~inputs.excluded(anchors[which], rows)
+        which, rows, position = which[keep], rows[keep], position[keep]
+        sim = exact_cosine(vecs, query[which], rows)
+        code = ctx.eligible(anchors, which, sim)
         keep = code >= 0
-        keep[keep] = estimated[w[keep], code[keep]]
-        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
-        np.add.at(hits, (w, code), 1)
-        parts.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)).first(ctx.n))
+        keep[keep] = estimated[which[keep], code[keep]]
+        which, rows, sim, code, position = which[keep], rows[keep], sim[keep], code[keep], position[keep]
+        np.add.at(hits, (which, code), 1)
+        drawn = Members(
+            anchor=anchors[which],
+            row=rows,
+            sim=sim,
+            band=code,
+            key=position,
+            source=np.full(len(which), SAMPLE, np.int8),
+        )
+        parts.append(drawn.first(ctx.n))
         population[estimated] = np.rint(hits[estimated] * (n_rows / draws)).astype(np.int64)
     return parts, hits
 
 
 def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
-    """The model's usearch index from the index step (built or refreshed there when stale)."""
+    """The model's usearch index (built or refreshed when stale)."""
     import importlib
     import importlib.util
 
-    if importlib.util.find_spec("etl.steps.index") is None:
+    if importlib.util.find_spec("etl.term_index") is None:
         raise EtlError(
-            "the ANN search needs the index step (etl.steps.index), which this installation lacks; use --search exact"
+            "the ANN search needs the usearch index (etl.term_index), which this installation lacks; use --search exact"
         )
-    index_step = importlib.import_module("etl.steps.index")
-    return index_step.ensure(wh, settings, model).index
+    term_index = importlib.import_module("etl.term_index")
+    return term_index.ensure(wh, settings, model).index
 
 
 def ann_available() -> bool:
-    """Whether the index step is installed (it ships with the embed step)."""
+    """Whether the usearch index module is installed."""
     import importlib.util
 
-    return importlib.util.find_spec("etl.steps.index") is not None
+    return importlib.util.find_spec("etl.term_index") is not None

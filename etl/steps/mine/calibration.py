@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from etl.steps.mine import sample
 from etl.steps.mine.sample import Bands, Permutation
+from etl.streams import STREAM_CALIBRATE, keyed
 from etl.vectors import exact_cosine
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def sample_pairs(inputs: MineInputs, seed: int) -> tuple[np.ndarray, np.ndarray,
     """The calibration sample as (anchor row, term row, exact cosine) arrays."""
     import numpy as np
 
-    order = np.argsort(sample.keyed(seed, sample.STREAM_CALIBRATE, inputs.anchor_ids), kind="stable")
+    order = np.argsort(keyed(seed, STREAM_CALIBRATE, inputs.anchor_ids), kind="stable")
     chosen = order[:CALIBRATION_ANCHORS]
     perm = Permutation(seed + 1, len(inputs.ids))
     draws = min(CALIBRATION_DRAWS, len(inputs.ids))

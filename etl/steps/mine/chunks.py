@@ -38,15 +38,15 @@ class Tally:
     lost: int = 0
 
     @classmethod
-    def of(cls, m: int) -> Tally:
-        """Nothing learnt yet about m anchors (one slot)."""
+    def of(cls, n_anchors: int) -> Tally:
+        """Nothing learnt yet about `n_anchors` anchors (one slot)."""
         import numpy as np
 
         return cls(
-            np.zeros((1, m, 3), dtype=np.int64),
-            np.zeros((1, m, 3), dtype=bool),
-            np.zeros(3, dtype=np.int64),
-            np.zeros(0, dtype=np.int8),
+            population=np.zeros((1, n_anchors, 3), dtype=np.int64),
+            estimated=np.zeros((1, n_anchors, 3), dtype=bool),
+            by_band=np.zeros(3, dtype=np.int64),
+            sources=np.zeros(0, dtype=np.int8),
         )
 
 
@@ -81,7 +81,7 @@ def search_chunks(
             tally.lost += found.lost
         progress.advance(len(anchors) * len(ctxs))
     members = [Members.concat(part) for part in parts]
-    tally.sources = np.concatenate([tally.sources, *(m.source for m in members)])
+    tally.sources = np.concatenate([tally.sources, *(part.source for part in members)])
     return members
 
 
@@ -124,8 +124,9 @@ def mine_pools(
         for (_, slot), members in zip(ctxs, search_chunks(ctxs, plan, None, group, tally, progress), strict=True):
             found[slot].append(members)
     picks = [sample.pick(Members.concat(found[slot]), slot_quota[slot], plan.negatives) for slot in range(len(target))]
-    joined = Picks(*(np.concatenate([getattr(p, f) for p in picks]) for f in Picks.__dataclass_fields__))
-    return joined, pools.Slots(target, slot_quota, tally.population, tally.estimated)
+    joined = Picks(**{f: np.concatenate([getattr(p, f) for p in picks]) for f in Picks.__dataclass_fields__})
+    slots = pools.Slots(target=target, quota=slot_quota, population=tally.population, estimated=tally.estimated)
+    return joined, slots
 
 
 def moved_band(inputs: MineInputs, plan: Plan, picks: Picks, target: np.ndarray | None) -> bool:

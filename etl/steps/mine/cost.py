@@ -41,9 +41,9 @@ def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = 
     if exact <= EXACT_WITHOUT_ASKING or not ann_available():
         return "exact", f"auto: exact scan ~{exact:.0f}s"
     share = escalation_share(ctx, probe, sims)
-    from etl.steps import index as index_step
+    from etl import term_index
 
-    if index is None and wh is not None and index_step.is_current(wh, settings, inputs.model):
+    if index is None and wh is not None and term_index.is_current(wh, settings, inputs.model):
         index = open_index(wh, settings, inputs.model)  # memory-mapped: cheap to open and time
     build, index_note = _build_seconds(settings, ctx, index)
     search = _search_seconds(ctx, index, probe, build)
@@ -92,15 +92,15 @@ def _poisson_below(k: int, lam: float) -> float:
 
 def _build_seconds(settings: Settings, ctx: Context, index: Any) -> tuple[float, str]:
     """Seconds to build the index first (0 when one is at hand), and a note saying which."""
-    from etl.steps import index as index_step
+    from etl import term_index
 
     if index is not None:
         return 0.0, "index current"
     vecs = ctx.inputs.vecs
-    dtype, _ = index_step.choose_dtype(settings, vecs)
-    rate = index_step.build_rate(settings, vecs, dtype)
+    dtype, _ = term_index.choose_dtype(settings, vecs)
+    rate = term_index.build_rate(settings, vecs, dtype)
     # HNSW insertion slows with the graph's depth, about log(n); the rate was measured on a small sample.
-    scale = math.log(max(len(vecs), 2)) / math.log(index_step.PROBE_VECTORS)
+    scale = math.log(max(len(vecs), 2)) / math.log(term_index.PROBE_VECTORS)
     seconds = len(vecs) / rate * scale
     return seconds, f"index build ~{seconds:.0f}s ({dtype})"
 

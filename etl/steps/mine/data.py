@@ -1,4 +1,4 @@
-"""Mining inputs as numpy arrays: the vocabulary with vectors, groups and norms, anchors and positives."""
+"""Mining inputs as numpy arrays: the vocabulary with vectors, groups and spellings, anchors and positives."""
 
 from __future__ import annotations
 
@@ -45,14 +45,14 @@ class MineInputs:
     ids: np.ndarray  # int64 term_id per vocabulary row, ascending
     vecs: np.ndarray  # float32[n, dim], L2-normalised
     group: np.ndarray  # int64 group_id per row, -1 when the term has none
-    norm: np.ndarray  # int64 code of terms.norm per row (equal codes = equal norms)
+    spelling: np.ndarray  # int64 code per row of the term's normalised spelling (terms.norm): equal codes, equal norms
     anchors: np.ndarray  # int64 vocabulary rows of the anchors, ascending
     pos_ptr: np.ndarray  # int64[m + 1]: positives of anchor i are pos_rows[pos_ptr[i]:pos_ptr[i+1]]
     pos_rows: np.ndarray  # int64 vocabulary rows of positives, ascending within an anchor
-    excluded_norms: np.ndarray  # sorted int64 keys anchor * n_codes + norm code of the anchor and its positives
-    group_norms: np.ndarray  # sorted int64 keys group index * n_codes + norm code of every group member
+    excluded_spellings: np.ndarray  # sorted int64 keys anchor * n_spellings + spelling of the anchor and its positives
+    group_spellings: np.ndarray  # sorted int64 keys group index * n_spellings + spelling of every group member
     group_index: np.ndarray  # int64 dense index of each row's group, -1 when none
-    n_codes: int
+    n_spellings: int  # distinct spellings: spelling codes are 0 .. n_spellings - 1
     # Variant keys (etl/steps/mine/variants.py): row i's are variant_keys[variant_ptr[i]:variant_ptr[i+1]].
     variant_ptr: np.ndarray  # int64[n + 1]
     variant_keys: np.ndarray  # int64 dense key codes
@@ -94,21 +94,21 @@ class MineInputs:
         out = rows == anchor_rows
         anchor_group = self.group[anchor_rows]
         out |= (anchor_group >= 0) & (self.group[rows] == anchor_group)
-        out |= _member(self.excluded_norms, anchor * self.n_codes + self.norm[rows])
+        out |= _member(self.excluded_spellings, anchor * self.n_spellings + self.spelling[rows])
         # Spelled like any member of the anchor's group (not only its direct pair partners).
         group = self.group_index[anchor_rows]
-        out |= (group >= 0) & _member(self.group_norms, group * self.n_codes + self.norm[rows])
+        out |= (group >= 0) & _member(self.group_spellings, group * self.n_spellings + self.spelling[rows])
         return out
 
     def _excluded_as_variant(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """True where `rows[i]` shares a variant key with anchor index `anchor[i]`, a positive or a group member."""
         import numpy as np
 
-        k = self.n_variant_keys
+        n_keys = self.n_variant_keys
         which, key = expand(np.arange(len(rows)), self.variant_ptr[rows], self.variant_ptr[rows + 1], self.variant_keys)
-        hit = _member(self.excluded_variants, anchor[which] * k + key)
+        hit = _member(self.excluded_variants, anchor[which] * n_keys + key)
         group = self.group_index[self.anchors[anchor[which]]]
-        hit |= (group >= 0) & _member(self.group_variants, group * k + key)
+        hit |= (group >= 0) & _member(self.group_variants, group * n_keys + key)
         return np.bincount(which[hit], minlength=len(rows)) > 0
 
     def exclusions(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -117,16 +117,18 @@ class MineInputs:
 
         # The anchor, its positives and its group's members; then every row spelled like one of them
         # and every row sharing a variant key with one of them.
-        sw, sr = self._seeds(anchors)
-        code = np.unique(sw * self.n_codes + self.norm[sr])
-        cw, cc = code // self.n_codes, code % self.n_codes
-        w, r = expand(cw, self._by_norm[1][cc], self._by_norm[1][cc + 1], self._by_norm[0])
-        found_w, found_r = [sw, w], [sr, r]
+        seed_which, seed_rows = self._seeds(anchors)
+        code = np.unique(seed_which * self.n_spellings + self.spelling[seed_rows])
+        spelled_which, spelled = code // self.n_spellings, code % self.n_spellings
+        which, rows = expand(
+            spelled_which, self._by_spelling[1][spelled], self._by_spelling[1][spelled + 1], self._by_spelling[0]
+        )
+        found_which, found_rows = [seed_which, which], [seed_rows, rows]
         if self.n_variant_keys:
-            w, r, _ = self._variant_rows(sw, sr)
-            found_w.append(w)
-            found_r.append(r)
-        pair = np.unique(np.concatenate(found_w) * len(self.ids) + np.concatenate(found_r))
+            which, rows, _ = self._variant_rows(seed_which, seed_rows)
+            found_which.append(which)
+            found_rows.append(rows)
+        pair = np.unique(np.concatenate(found_which) * len(self.ids) + np.concatenate(found_rows))
         return pair // len(self.ids), pair % len(self.ids)
 
     def variant_pairs(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,15 +138,15 @@ class MineInputs:
         if not self.n_variant_keys:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0, dtype=np.uint8)
-        w, r, bits = self._variant_rows(*self._seeds(anchors))
-        pair = w * len(self.ids) + r
+        which, rows, bits = self._variant_rows(*self._seeds(anchors))
+        pair = which * len(self.ids) + rows
         order = np.argsort(pair, kind="stable")
         pair, bits = pair[order], bits[order]
         first = np.flatnonzero(np.diff(pair, prepend=-1))
         pair, bits = pair[first], np.bitwise_or.reduceat(bits, first) if len(first) else bits[:0]
-        w, r = pair // len(self.ids), pair % len(self.ids)
-        only = ~self._excluded_by_spelling(anchors[w], r)
-        return w[only], r[only], bits[only]
+        which, rows = pair // len(self.ids), pair % len(self.ids)
+        only = ~self._excluded_by_spelling(anchors[which], rows)
+        return which[only], rows[only], bits[only]
 
     def _seeds(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(i, row) of anchor index anchors[i] itself, its positives and its group's members."""
@@ -153,29 +155,29 @@ class MineInputs:
         anchor_rows = self.anchors[anchors]
         local = np.arange(len(anchors), dtype=np.int64)
         seeds_w, seeds_r = [local], [anchor_rows]
-        w, r = expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
-        seeds_w.append(w)
-        seeds_r.append(r)
+        which, rows = expand(local, self.pos_ptr[anchors], self.pos_ptr[anchors + 1], self.pos_rows)
+        seeds_w.append(which)
+        seeds_r.append(rows)
         group = self.group_index[anchor_rows]
         grouped = group >= 0
-        w, r = expand(
+        which, rows = expand(
             local[grouped], self._by_group[1][group[grouped]], self._by_group[1][group[grouped] + 1], self._by_group[0]
         )
-        seeds_w.append(w)
-        seeds_r.append(r)
+        seeds_w.append(which)
+        seeds_r.append(rows)
         return np.concatenate(seeds_w), np.concatenate(seeds_r)
 
-    def _variant_rows(self, sw: np.ndarray, sr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(w, row, rules) for every row sharing a variant key with seed (sw, sr); rules: both entries' bits."""
+    def _variant_rows(self, seed_which: np.ndarray, seed_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(which, row, rules) for every row sharing a variant key with a seed (seed_which, seed_rows); rules: both bits."""
         import numpy as np
 
         entries = np.arange(len(self.variant_keys), dtype=np.int64)
-        w, seed_entry = expand(sw, self.variant_ptr[sr], self.variant_ptr[sr + 1], entries)
+        which, seed_entry = expand(seed_which, self.variant_ptr[seed_rows], self.variant_ptr[seed_rows + 1], entries)
         key = self.variant_keys[seed_entry]
         by_key, key_ptr = self._by_variant
-        w, entry = expand(w, key_ptr[key], key_ptr[key + 1], by_key)
+        which, entry = expand(which, key_ptr[key], key_ptr[key + 1], by_key)
         bits = self.variant_rules[np.repeat(seed_entry, (key_ptr[key + 1] - key_ptr[key]))] | self.variant_rules[entry]
-        return w, self.variant_owner[entry], bits
+        return which, self.variant_owner[entry], bits
 
     @cached_property
     def _by_group(self) -> tuple[np.ndarray, np.ndarray]:
@@ -183,9 +185,9 @@ class MineInputs:
         return _index_by(self.group_index, int(self.group_index.max()) + 1 if len(self.group_index) else 0)
 
     @cached_property
-    def _by_norm(self) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ordered by norm code, and each code's start in them."""
-        return _index_by(self.norm, self.n_codes)
+    def _by_spelling(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ordered by spelling code, and each code's start in them."""
+        return _index_by(self.spelling, self.n_spellings)
 
     @cached_property
     def _by_variant(self) -> tuple[np.ndarray, np.ndarray]:
@@ -208,10 +210,10 @@ class MineInputs:
         anchor_group = self.group[self.anchors]
         grouped = anchor_group >= 0
         size[grouped] = group_size[np.searchsorted(groups, anchor_group[grouped])]
-        per_norm = np.bincount(self.norm, minlength=self.n_codes)
-        same_norm = per_norm[self.norm[self.anchors]]
-        np.add.at(same_norm, self.pair_anchor(), per_norm[self.norm[self.pos_rows]])
-        return size + same_norm + variant_bound(self)
+        per_spelling = np.bincount(self.spelling, minlength=self.n_spellings)
+        same_spelling = per_spelling[self.spelling[self.anchors]]
+        np.add.at(same_spelling, self.pair_anchor(), per_spelling[self.spelling[self.pos_rows]])
+        return size + same_spelling + variant_bound(self)
 
 
 def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
@@ -219,7 +221,7 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
     import numpy as np
 
     ids, vecs = vectors.load(wh, model)
-    term_ids, norm_codes = _columns(
+    term_ids, spelling_codes = _columns(
         wh, "SELECT term_id, dense_rank() OVER (ORDER BY norm) AS code FROM terms ORDER BY term_id"
     )
     counts: dict[str, Any] = {"vectors": len(ids)}
@@ -231,39 +233,37 @@ def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
     if len(ids) == 0:
         raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
     vectors.check_unit(ids, vecs, model)
-    norm = norm_codes[np.searchsorted(term_ids, ids)]
+    spelling = spelling_codes[np.searchsorted(term_ids, ids)]
 
     group = _groups(wh, ids)
 
     anchors, pos_ptr, dst = _positives(wh, ids, counts)
-
-    n_codes = int(norm.max()) + 1
+    n_spellings = int(spelling.max()) + 1
     anchor_index = np.repeat(np.arange(len(anchors), dtype=np.int64), np.diff(pos_ptr))
-    excluded_norms = np.unique(
-        np.concatenate([np.arange(len(anchors)) * n_codes + norm[anchors], anchor_index * n_codes + norm[dst]])
-    )
+    own = np.arange(len(anchors)) * n_spellings + spelling[anchors]
+    excluded_spellings = np.unique(np.concatenate([own, anchor_index * n_spellings + spelling[dst]]))
     grouped = group >= 0
     _, dense = np.unique(group[grouped], return_inverse=True)
     group_index = np.full(len(ids), -1, dtype=np.int64)
     group_index[grouped] = dense.reshape(-1)
-    group_norms = np.unique(group_index[grouped] * n_codes + norm[grouped])
+    group_spellings = np.unique(group_index[grouped] * n_spellings + spelling[grouped])
     counts["anchors"] = len(anchors)
     counts["anchor_positive_pairs"] = len(dst)
-    keys = vocabulary_keys(wh, norm, variants)
+    keys = vocabulary_keys(wh, spelling, variants)
     excluded_variants, group_variants = anchor_key_sets(keys, anchors, dst, anchor_index, group_index)
     return MineInputs(
         model=model,
         ids=ids,
         vecs=vecs,
         group=group,
-        norm=norm,
+        spelling=spelling,
         anchors=anchors,
         pos_ptr=pos_ptr,
         pos_rows=dst,
-        excluded_norms=excluded_norms,
-        group_norms=group_norms,
+        excluded_spellings=excluded_spellings,
+        group_spellings=group_spellings,
         group_index=group_index,
-        n_codes=n_codes,
+        n_spellings=n_spellings,
         variant_ptr=keys.ptr,
         variant_keys=keys.codes,
         variant_rules=keys.rules,
@@ -309,13 +309,13 @@ def _positives(wh: Warehouse, ids: np.ndarray, counts: dict[str, Any]) -> tuple[
     return anchors, pos_ptr, dst
 
 
-def _index_by(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+def _index_by(codes: np.ndarray, n_spellings: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows sorted by a non-negative code (negative codes left out), and each code's start."""
     import numpy as np
 
     rows = np.flatnonzero(codes >= 0)
     rows = rows[np.argsort(codes[rows], kind="stable")]
-    ptr = np.searchsorted(codes[rows], np.arange(n_codes + 1))
+    ptr = np.searchsorted(codes[rows], np.arange(n_spellings + 1))
     return rows.astype(np.int64), ptr.astype(np.int64)
 
 

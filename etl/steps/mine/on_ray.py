@@ -34,12 +34,12 @@ _ARRAYS = (
     "ids",
     "vecs",
     "group",
-    "norm",
+    "spelling",
     "anchors",
     "pos_ptr",
     "pos_rows",
-    "excluded_norms",
-    "group_norms",
+    "excluded_spellings",
+    "group_spellings",
     "group_index",
     "variant_ptr",
     "variant_keys",
@@ -157,9 +157,9 @@ def _connect(ray: Any, address: str | None) -> bool:
 
 def _index(wh: Warehouse, settings: Settings, model: str) -> str:
     """The up-to-date index file the tasks open (built here when stale); it must be on storage they share."""
-    from etl.steps import index as index_step
+    from etl import term_index
 
-    return str(Path(index_step.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
+    return str(Path(term_index.ensure(wh, settings, model).path).resolve())  # workers may start elsewhere
 
 
 def _mine_shard(
@@ -182,7 +182,7 @@ def _mine_shard(
     if index_path is not None:
         from usearch.index import Index
 
-        from etl.steps.index import set_search_depth
+        from etl.term_index import set_search_depth
 
         index = Index.restore(index_path, view=True)
         if index is None:
@@ -202,7 +202,7 @@ def save_inputs(inputs: MineInputs, directory: Path) -> str:
         np.save(directory / f"{name}.npy", np.ascontiguousarray(getattr(inputs, name)))
     meta = {
         "model": inputs.model,
-        "n_codes": inputs.n_codes,
+        "n_spellings": inputs.n_spellings,
         "n_variant_keys": inputs.n_variant_keys,
         "variants_on": inputs.variants_on,
         "counts": inputs.counts,
@@ -221,7 +221,7 @@ def load_inputs(directory: Path) -> MineInputs:
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
     return MineInputs(
         model=meta["model"],
-        n_codes=meta["n_codes"],
+        n_spellings=meta["n_spellings"],
         n_variant_keys=meta["n_variant_keys"],
         variants_on=meta["variants_on"],
         counts=meta["counts"],

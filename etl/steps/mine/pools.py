@@ -18,9 +18,10 @@ the picks are the first of them in the anchor's permutation, and fills come from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from etl.steps.mine.sample import BAND_NAMES, STREAM_MIX, uniform
+from etl.negatives import BAND_NAMES, BOTH, EN, KO, LANGUAGE_PAIRS
+from etl.streams import STREAM_MIX, uniform
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,10 +29,6 @@ if TYPE_CHECKING:
     from etl.steps.mine.data import MineInputs
     from etl.steps.mine.sample import Picks
     from etl.warehouse import Warehouse
-
-KO, EN, BOTH = 1, 2, 3
-LANGS = {KO: "ko", EN: "en"}
-POOL_NAMES = {KO: "ko", EN: "en", BOTH: "ko+en"}
 
 
 @dataclass
@@ -94,14 +91,14 @@ class Pool:
         column[rows] = np.arange(len(rows))
         return cls(rows, column, np.ascontiguousarray(inputs.vecs[rows]))
 
-    def gather(self, sims: np.ndarray, w: np.ndarray, r: np.ndarray, blank: float) -> np.ndarray:
-        """sims of the (product row w, vocabulary row r) pairs; `blank` for a term outside the pool."""
+    def gather(self, sims: np.ndarray, which: np.ndarray, rows: np.ndarray, blank: float) -> np.ndarray:
+        """sims of the (product row `which_anchor`, vocabulary row `rows`) pairs; `blank` for a term outside the pool."""
         import numpy as np
 
-        column = self.column[r]
+        column = self.column[rows]
         inside = column >= 0
-        out = np.full(len(r), blank, dtype=np.float32)
-        out[inside] = sims[w[inside], column[inside]]
+        out = np.full(len(rows), blank, dtype=np.float32)
+        out[inside] = sims[which[inside], column[inside]]
         return out
 
 
@@ -130,36 +127,11 @@ def pair_counts(inputs: MineInputs, picks: Picks) -> dict[str, dict[str, int]]:
 
     own = inputs.lang[inputs.anchors[picks.anchor]]
     neg = inputs.lang[picks.row]
-    names = [f"{LANGS[a]}→{LANGS[b]}" for a in (KO, EN) for b in (KO, EN)]
     code = (own.astype(np.int64) - 1) * 2 + (neg.astype(np.int64) - 1)
     out = {}
     for band, name in enumerate(BAND_NAMES):
         counts = np.bincount(code[picks.band == band], minlength=4)
-        out[name] = {pair: int(c) for pair, c in zip(names, counts, strict=True)}
-    return out
-
-
-def landed_pairs(wh: Warehouse) -> dict[str, dict[str, int]]:
-    """`pair_counts` of the negatives in the warehouse, counted in SQL from their terms' texts."""
-    from etl.vocab import HANGUL_CLASS
-
-    out = {band: {f"{LANGS[a]}→{LANGS[b]}": 0 for a in (KO, EN) for b in (KO, EN)} for band in BAND_NAMES}
-    for band, pair, n in wh.sql_file("negative_language_pairs", {"hangul": HANGUL_CLASS}).fetchall():
-        if band in out:
-            out[band][pair] = int(n)
-    return out
-
-
-def pair_shares(pairs: dict[str, dict[str, int]]) -> dict[str, dict[str, float]]:
-    """The counts of `pair_counts` as shares of each band's negatives, and of all of them (key `all`)."""
-    total: dict[str, int] = {}
-    for counts in pairs.values():
-        for pair, n in counts.items():
-            total[pair] = total.get(pair, 0) + n
-    out: dict[str, Any] = {}
-    for name, counts in {**pairs, "all": total}.items():
-        size = sum(counts.values())
-        out[name] = {pair: round(n / size, 4) if size else 0.0 for pair, n in counts.items()}
+        out[name] = {pair: int(c) for pair, c in zip(LANGUAGE_PAIRS, counts, strict=True)}
     return out
 
 

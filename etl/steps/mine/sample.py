@@ -1,7 +1,8 @@
-"""The pure numpy half of mining: seeded hashing, cosine bands, per-anchor quotas, and the pick.
+"""The pure numpy half of mining: seeded permutations, cosine bands, per-anchor quotas, and the pick.
 
-Randomness is a counter-based hash of (seed, stream, anchor term_id, ...), never a stateful
-generator, so an anchor gets the same draws whichever chunk it lands in and however many threads run.
+Randomness is a counter-based hash of (seed, stream, anchor term_id, ...) from etl/streams.py, never
+a stateful generator, so an anchor gets the same draws whichever chunk it lands in and however many
+threads run.
 """
 
 from __future__ import annotations
@@ -10,52 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from etl.negatives import BAND_NAMES
+from etl.streams import STREAM_PERMUTE, STREAM_QUOTA, keyed, mix, uniform
+
 if TYPE_CHECKING:
     import numpy as np
-
-BAND_NAMES = ("easy", "medium", "hard")
-OTHER = "other"  # a negative outside every band (the schema allows it; the pick never takes one)
-
-# Independent random streams drawn from the same seed.
-STREAM_PERMUTE = 2  # each anchor's permutation of the vocabulary: the order in which it takes band members
-STREAM_QUOTA = 3  # how an anchor's share of negatives is rounded to whole numbers
-STREAM_CALIBRATE = 4  # the anchors and terms that calibration scores
-STREAM_SPLIT = 5  # the order of groups (or triplets) in the train/validation split
-STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
-STREAM_PROBE = 7  # the downstream probe's draws (its adapter's start, batch order, random negatives, anchor sample)
-STREAM_MIX = 8  # how `mine_language = mix` splits a band's quota between the anchor's two language pools
-
-_GOLDEN = 0x9E3779B97F4A7C15
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic); returns a new array."""
-    import numpy as np
-
-    x = x + np.uint64(_GOLDEN)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
-
-
-def keyed(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
-    """A uint64 hash of (seed, stream, parts...), broadcast over the parts' shapes."""
-    import numpy as np
-
-    h = _mix(np.asarray([(seed * 1_000_003 + stream) % 2**64], dtype=np.uint64))
-    for part in parts:
-        h = _mix(h ^ np.asarray(part).astype(np.int64).astype(np.uint64))
-    return h
-
-
-def uniform(seed: int, stream: int, *parts: np.ndarray | int) -> np.ndarray:
-    """Floats in [0, 1) from `keyed` (53 random bits each)."""
-    import numpy as np
-
-    return (keyed(seed, stream, *parts) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 class Permutation:
@@ -105,7 +65,7 @@ class Permutation:
         sizes = [self.high, self.low]  # bits of (left, right); an unbalanced network swaps them each round
         left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in range(self.ROUNDS):
-            mixed = _mix(right ^ keys[which, r]) & np.uint64((1 << sizes[0]) - 1)
+            mixed = mix(right ^ keys[which, r]) & np.uint64((1 << sizes[0]) - 1)
             left, right = right, left ^ mixed
             sizes.reverse()
         return (left << np.uint64(self.low)) | right
@@ -116,7 +76,7 @@ class Permutation:
         sizes = [self.high, self.low]
         left, right = x >> np.uint64(self.low), x & np.uint64((1 << self.low) - 1)
         for r in reversed(range(self.ROUNDS)):
-            mixed = _mix(left ^ keys[which, r]) & np.uint64((1 << sizes[1]) - 1)
+            mixed = mix(left ^ keys[which, r]) & np.uint64((1 << sizes[1]) - 1)
             left, right = right ^ mixed, left
             sizes.reverse()
         return (left << np.uint64(self.low)) | right
@@ -212,7 +172,14 @@ class Members:
         """No members."""
         import numpy as np
 
-        return cls(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.int8, np.int64, np.int8)))
+        return cls(
+            anchor=np.zeros(0, dtype=np.int64),
+            row=np.zeros(0, dtype=np.int64),
+            sim=np.zeros(0, dtype=np.float32),
+            band=np.zeros(0, dtype=np.int8),
+            key=np.zeros(0, dtype=np.int64),
+            source=np.zeros(0, dtype=np.int8),
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[Members]) -> Members:
@@ -220,11 +187,11 @@ class Members:
         import numpy as np
 
         parts = [cls.empty(), *parts]
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
+        return cls(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS})
 
     def take(self, which: np.ndarray) -> Members:
         """The entries at `which` (indices or a mask)."""
-        return Members(*(getattr(self, f)[which] for f in self.FIELDS))
+        return Members(**{f: getattr(self, f)[which] for f in self.FIELDS})
 
     def rank(self) -> np.ndarray:
         """Each entry's place among its (anchor, band)'s entries, by key: 0 for the first."""
@@ -252,6 +219,18 @@ class Picks:
     source: np.ndarray  # int8 index into SOURCES
 
 
+@dataclass
+class Found:
+    """What a search learnt about a chunk of anchors."""
+
+    members: Members
+    population: np.ndarray  # int64[m, 3] band members per anchor (an estimate where `estimated`)
+    estimated: np.ndarray  # bool[m, 3] population estimated from permutation draws, not counted
+    escalated: np.ndarray  # bool[m] anchors the ANN path handed to the exact scan
+    escalated_by_band: np.ndarray  # int64[3] anchors escalated because of each band
+    lost: int = 0  # anchors escalated because the index did not return the anchor itself
+
+
 def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     """Each anchor's quota per band from the band's first members, then its shortfall from any band.
 
@@ -262,18 +241,24 @@ def pick(members: Members, quota: np.ndarray, n: int) -> Picks:
     """
     import numpy as np
 
-    m = members
-    taken = m.rank() < quota[m.anchor, m.band]
+    taken = members.rank() < quota[members.anchor, members.band]
 
     # An anchor ends with its quota's sum (n, or a language pool's share of n), as far as members allow.
-    need = np.minimum(quota.sum(axis=1), n) - np.bincount(m.anchor[taken], minlength=quota.shape[0])
+    need = np.minimum(quota.sum(axis=1), n) - np.bincount(members.anchor[taken], minlength=quota.shape[0])
     rest = np.flatnonzero(~taken)
-    order = rest[np.lexsort((m.key[rest], m.anchor[rest]))]
-    filled = np.zeros(m.anchor.size, dtype=bool)
-    filled[order] = rank_within(m.anchor[order]) < need[m.anchor[order]]
+    order = rest[np.lexsort((members.key[rest], members.anchor[rest]))]
+    filled = np.zeros(members.anchor.size, dtype=bool)
+    filled[order] = rank_within(members.anchor[order]) < need[members.anchor[order]]
 
     chosen = taken | filled
-    return Picks(m.anchor[chosen], m.row[chosen], m.sim[chosen], m.band[chosen], filled[chosen], m.source[chosen])
+    return Picks(
+        anchor=members.anchor[chosen],
+        row=members.row[chosen],
+        sim=members.sim[chosen],
+        band=members.band[chosen],
+        filled=filled[chosen],
+        source=members.source[chosen],
+    )
 
 
 def expand(

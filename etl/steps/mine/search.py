@@ -22,7 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from etl.steps.mine.sample import SOURCES, Bands, Members, Permutation
+from etl.steps.mine.sample import SOURCES, Bands, Found, Members, Permutation
 from etl.vectors import exact_cosine, exact_slack
 
 if TYPE_CHECKING:
@@ -107,40 +107,28 @@ class Context:
         return code
 
 
-@dataclass
-class Found:
-    """What a search learnt about a chunk of anchors."""
-
-    members: Members
-    population: np.ndarray  # int64[m, 3] band members per anchor (an estimate where `estimated`)
-    estimated: np.ndarray  # bool[m, 3] population estimated from permutation draws, not counted
-    escalated: np.ndarray  # bool[m] anchors the ANN path handed to the exact scan
-    escalated_by_band: np.ndarray  # int64[3] anchors escalated because of each band
-    lost: int = 0  # anchors escalated because the index did not return the anchor itself
-
-
 def scan(ctx: Context, anchors: np.ndarray) -> Found:
     """Exact members and populations for a chunk of anchors, from one matrix product over the vocabulary (or pool)."""
     import numpy as np
 
     vecs = ctx.inputs.vecs
-    m = len(anchors)
+    n_anchors = len(anchors)
     terms = vecs if ctx.pool is None else ctx.pool.vecs
     sims = vecs[ctx.inputs.anchors[anchors]] @ terms.T  # threaded BLAS; exact cosines settle the edges
     # The passes over the product are memory-bound and numpy runs each on one core: split the rows
     # between the cores (every block is mined on its own; the result does not depend on the split).
-    cuts = np.linspace(0, m, min(ctx.workers, m) + 1).astype(np.int64)
+    cuts = np.linspace(0, n_anchors, min(ctx.workers, n_anchors) + 1).astype(np.int64)
     blocks = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
     done = _pool(ctx.workers).map(
         lambda i: _scan_rows(ctx, i, anchors[slice(*blocks[i])], sims[slice(*blocks[i])]), range(len(blocks))
     )
     parts, populations = zip(*done)
     return Found(
-        Members.concat([p for part in parts for p in part]),
-        np.concatenate(populations),
-        np.zeros((m, 3), dtype=bool),
-        np.zeros(m, dtype=bool),
-        np.zeros(3, dtype=np.int64),
+        members=Members.concat([p for part in parts for p in part]),
+        population=np.concatenate(populations),
+        estimated=np.zeros((n_anchors, 3), dtype=bool),
+        escalated=np.zeros(n_anchors, dtype=bool),
+        escalated_by_band=np.zeros(3, dtype=np.int64),
     )
 
 
@@ -161,12 +149,12 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     import numpy as np
 
     inputs, bands = ctx.inputs, ctx.bands
-    m, n_rows = len(sims), len(inputs.ids)  # n_rows: the vocabulary, which the permutations order
-    which, rows = inputs.exclusions(anchors)
+    n_anchors, n_rows = len(sims), len(inputs.ids)  # n_rows: the vocabulary, which the permutations order
+    excluded_which, excluded = inputs.exclusions(anchors)
     if ctx.pool is not None:  # the product's columns are the pool's terms
-        rows = ctx.pool.column[rows]
-        which, rows = which[rows >= 0], rows[rows >= 0]
-    sims[which, rows] = BLANK
+        excluded = ctx.pool.column[excluded]
+        excluded_which, excluded = excluded_which[excluded >= 0], excluded[excluded >= 0]
+    sims[excluded_which, excluded] = BLANK
     if ctx.cap is not None:
         sims[sims > (ctx.cap[anchors] + ctx.slack)[:, None]] = BLANK
     keys = ctx.perm.round_keys(inputs.anchor_ids[anchors])
@@ -174,28 +162,35 @@ def _scan_rows(ctx: Context, block: int, anchors: np.ndarray, sims: np.ndarray) 
     listed, top, at_least = _level(ctx, block, sims)
 
     lows, highs = bands.edges[:, 0].astype(np.float64), bands.edges[:, 1].astype(np.float64)
-    population = np.zeros((m, 3), dtype=np.int64)
+    population = np.zeros((n_anchors, 3), dtype=np.int64)
     parts = []
     if listed is not None:
-        w, r, approx = listed
-        r = r if ctx.pool is None else ctx.pool.rows[r]
-        sim = ctx.settle(anchors, w, r, approx)
-        code = ctx.eligible(anchors, w, sim)
+        which, rows, approx = listed
+        rows = rows if ctx.pool is None else ctx.pool.rows[rows]
+        sim = ctx.settle(anchors, which, rows, approx)
+        code = ctx.eligible(anchors, which, sim)
         # Counted like the levels below: every term at or above the edge, in a band or above them all.
         counted = sim > BLANK
         if ctx.cap is not None:
-            counted &= sim <= ctx.cap[anchors[w]]
+            counted &= sim <= ctx.cap[anchors[which]]
         for edge in bands.thresholds[bands.thresholds >= top]:
-            at_least[float(edge)] = np.bincount(w[counted & (sim >= edge)], minlength=m)
+            at_least[float(edge)] = np.bincount(which[counted & (sim >= edge)], minlength=n_anchors)
         keep = code >= 0
         keep[keep] = lows[code[keep]] >= top
-        w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
-        np.add.at(population, (w, code), 1)
-        key = ctx.perm.inverse(keys, w, r)
-        listed_members = Members(anchors[w], r, sim, code, key, np.full(len(w), SCAN, np.int8))
-        parts.append(_first(listed_members, w, population, ctx.n, n_rows))
+        which, rows, sim, code = which[keep], rows[keep], sim[keep], code[keep]
+        np.add.at(population, (which, code), 1)
+        key = ctx.perm.inverse(keys, which, rows)
+        listed_members = Members(
+            anchor=anchors[which],
+            row=rows,
+            sim=sim,
+            band=code,
+            key=key,
+            source=np.full(len(which), SCAN, np.int8),
+        )
+        parts.append(_first(listed_members, which, population, ctx.n, n_rows))
     dense = np.flatnonzero(lows < top)
-    empty = np.zeros((m, 3), dtype=bool)
+    empty = np.zeros((n_anchors, 3), dtype=bool)
     for band in dense:
         population[:, band] = np.maximum(at_least[lows[band]] - at_least[highs[band]], 0)
         # The low level counts a slack below its edge and the high one, listed, is exact: then 0 is proof.
@@ -215,12 +210,12 @@ def _level(
     import numpy as np
 
     bands = ctx.bands
-    m, n_rows = sims.shape
+    n_anchors, n_rows = sims.shape
     # Lowest edge first, until the terms at or above an edge are few enough to list one by one.
     at_least: dict[float, np.ndarray] = {}
     listed, top = None, np.inf
     mask = ctx.mask(block, sims.shape)
-    budget = LIST_PER_ANCHOR * m
+    budget = LIST_PER_ANCHOR * n_anchors
     guess = ctx.levels.get(block)  # the level this block listed last chunk: list it straight away
     for level, edge in enumerate(bands.thresholds):
         np.greater_equal(sims, edge - ctx.slack, out=mask)
@@ -229,7 +224,7 @@ def _level(
             if len(flat) <= budget:
                 listed, top = (flat // n_rows, flat % n_rows, sims.ravel()[flat]), float(edge)
                 break
-            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=m)  # too full this time
+            at_least[float(edge)] = np.bincount(flat // n_rows, minlength=n_anchors)  # too full this time
             continue
         count = np.count_nonzero(mask, axis=1)
         if count.sum() <= budget:
@@ -255,26 +250,35 @@ def _walk_dense(
     Updates `population` where it learns a band's exact size (a row walked to the end, or listed)."""
     import numpy as np
 
-    m, n_rows = len(sims), len(ctx.inputs.ids)
+    n_anchors, n_rows = len(sims), len(ctx.inputs.ids)
     is_dense = np.zeros(3, dtype=bool)
     is_dense[dense] = True
-    hits = np.zeros((m, 3), dtype=np.int64)
-    walked_to = np.zeros(m, dtype=np.int64)
+    hits = np.zeros((n_anchors, 3), dtype=np.int64)
+    walked_to = np.zeros(n_anchors, dtype=np.int64)
     drawn: list[Members] = []
-    todo, stop = np.arange(m), min(DRAWS, n_rows)
+    todo, stop = np.arange(n_anchors), min(DRAWS, n_rows)
     while todo.size:
         start = int(walked_to[todo[0]])
-        w = np.repeat(todo, stop - start)
-        pos = np.tile(np.arange(start, stop, dtype=np.int64), todo.size)
-        r = ctx.perm.forward(keys, w, pos)
-        approx = sims[w, r] if ctx.pool is None else ctx.pool.gather(sims, w, r, BLANK)
-        sim = ctx.settle(anchors, w, r, approx)
-        code = ctx.eligible(anchors, w, sim)
+        which = np.repeat(todo, stop - start)
+        position = np.tile(np.arange(start, stop, dtype=np.int64), todo.size)
+        rows = ctx.perm.forward(keys, which, position)
+        approx = sims[which, rows] if ctx.pool is None else ctx.pool.gather(sims, which, rows, BLANK)
+        sim = ctx.settle(anchors, which, rows, approx)
+        code = ctx.eligible(anchors, which, sim)
         keep = code >= 0
         keep[keep] = is_dense[code[keep]]
-        w, r, sim, code, pos = w[keep], r[keep], sim[keep], code[keep], pos[keep]
-        np.add.at(hits, (w, code), 1)
-        drawn.append(Members(anchors[w], r, sim, code, pos, np.full(len(w), SAMPLE, np.int8)))
+        which, rows, sim, code, position = which[keep], rows[keep], sim[keep], code[keep], position[keep]
+        np.add.at(hits, (which, code), 1)
+        drawn.append(
+            Members(
+                anchor=anchors[which],
+                row=rows,
+                sim=sim,
+                band=code,
+                key=position,
+                source=np.full(len(which), SAMPLE, np.int8),
+            )
+        )
         walked_to[todo] = stop
         if stop >= min(MAX_DRAWS, n_rows):
             break
@@ -305,15 +309,23 @@ def _list_band(
     low, high = (float(v) for v in ctx.bands.edges[band])
     sub = sims[local]
     flat = np.flatnonzero((sub >= low - ctx.slack) & (sub < high + ctx.slack))
-    w, r = local[flat // sub.shape[1]], flat % sub.shape[1]
-    r = r if ctx.pool is None else ctx.pool.rows[r]
-    sim = ctx.settle(anchors, w, r, sub.ravel()[flat])
-    code = ctx.eligible(anchors, w, sim)
+    which, rows = local[flat // sub.shape[1]], flat % sub.shape[1]
+    rows = rows if ctx.pool is None else ctx.pool.rows[rows]
+    sim = ctx.settle(anchors, which, rows, sub.ravel()[flat])
+    code = ctx.eligible(anchors, which, sim)
     keep = code == band
-    w, r, sim, code = w[keep], r[keep], sim[keep], code[keep]
-    count = np.bincount(w, minlength=len(sims))[local]
-    key = ctx.perm.inverse(keys, w, r)
-    return Members(anchors[w], r, sim, code, key, np.full(len(w), SCAN, np.int8)).first(ctx.n), count
+    which, rows, sim, code = which[keep], rows[keep], sim[keep], code[keep]
+    count = np.bincount(which, minlength=len(sims))[local]
+    key = ctx.perm.inverse(keys, which, rows)
+    members = Members(
+        anchor=anchors[which],
+        row=rows,
+        sim=sim,
+        band=code,
+        key=key,
+        source=np.full(len(which), SCAN, np.int8),
+    )
+    return members.first(ctx.n), count
 
 
 def _first(found: Members, which: np.ndarray, population: np.ndarray, n: int, n_rows: int) -> Members:

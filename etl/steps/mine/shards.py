@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from etl import output
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
+from etl.negatives import BAND_NAMES
 from etl.steps import mine
 from etl.steps.mine import ann, data
 from etl.steps.mine.parts import MANIFEST as MANIFEST  # re-exported with part_name: a part's layout
@@ -41,7 +42,8 @@ from etl.steps.mine.parts import (
 )
 from etl.steps.mine.parts import part_name as part_name
 from etl.steps.mine.pools import Slots
-from etl.steps.mine.sample import BAND_NAMES, STREAM_SHARD, Picks, keyed
+from etl.steps.mine.sample import Picks
+from etl.streams import STREAM_SHARD, keyed
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -102,11 +104,11 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     import numpy as np
     import polars as pl
 
-    m = len(inputs.anchors)
-    quota = np.zeros((m, 3), dtype=np.int64)
-    population = np.zeros((m, 3), dtype=np.int64)
-    estimated = np.zeros((m, 3), dtype=bool)
-    covered = np.zeros(m, dtype=np.int64)
+    n_anchors = len(inputs.anchors)
+    quota = np.zeros((n_anchors, 3), dtype=np.int64)
+    population = np.zeros((n_anchors, 3), dtype=np.int64)
+    estimated = np.zeros((n_anchors, 3), dtype=bool)
+    covered = np.zeros(n_anchors, dtype=np.int64)
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")
         np.add.at(covered, at, 1)
@@ -116,7 +118,7 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
             estimated[at, code] = part.anchors[f"estimated_{band}"].to_numpy()
     if (covered != 1).any():
         raise ShardError(
-            f"the parts cover {int((covered == 1).sum()):,} of the {m:,} anchors once and "
+            f"the parts cover {int((covered == 1).sum()):,} of the {n_anchors:,} anchors once and "
             f"{int((covered > 1).sum()):,} twice; mine every shard again with one --shard count"
         )
     frame = pl.concat([p.negatives for p in parts]) if parts else pl.DataFrame()
@@ -124,26 +126,26 @@ def combine(inputs: MineInputs, parts: list[Part]) -> mine.Mined:
     row = _locate(inputs.ids, frame["negative_id"].to_numpy(), None, "negative")
     picks = mine.canonical(
         Picks(
-            anchor,
-            row,
-            frame["similarity"].to_numpy().astype(np.float32),
-            frame["band"].to_numpy().astype(np.int8),
-            frame["filled"].to_numpy().astype(bool),
-            frame["source"].to_numpy().astype(np.int8),
+            anchor=anchor,
+            row=row,
+            sim=frame["similarity"].to_numpy().astype(np.float32),
+            band=frame["band"].to_numpy().astype(np.int8),
+            filled=frame["filled"].to_numpy().astype(bool),
+            source=frame["source"].to_numpy().astype(np.int8),
         )
     )
     by_band = {band: sum(p.stats["escalated_by_band"][band] for p in parts) for band in BAND_NAMES}
     found = {name: sum(p.stats["found"][name] for p in parts) for name in parts[0].stats["found"]}
     return mine.Mined(
-        picks,
-        quota,
-        population,
-        estimated,
-        sum(p.stats["escalated"] for p in parts),
-        sum(p.stats["lost"] for p in parts),
-        by_band,
-        found,
-        _slots(inputs, parts),
+        picks=picks,
+        quota=quota,
+        population=population,
+        estimated=estimated,
+        escalated=sum(p.stats["escalated"] for p in parts),
+        lost=sum(p.stats["lost"] for p in parts),
+        escalated_by_band=by_band,
+        found=found,
+        slots=_slots(inputs, parts),
     )
 
 
@@ -168,12 +170,12 @@ def _slots(inputs: MineInputs, parts: list[Part]) -> Slots | None:
     n_slots = sum(1 for name in parts[0].anchors.columns if name.startswith("target_")) if parts else 0
     if n_slots == 0:
         return None
-    m = len(inputs.anchors)
+    n_anchors = len(inputs.anchors)
     slots = Slots(
-        np.zeros((n_slots, m), dtype=np.int8),
-        np.zeros((n_slots, m, 3), dtype=np.int64),
-        np.zeros((n_slots, m, 3), dtype=np.int64),
-        np.zeros((n_slots, m, 3), dtype=bool),
+        target=np.zeros((n_slots, n_anchors), dtype=np.int8),
+        quota=np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        population=np.zeros((n_slots, n_anchors, 3), dtype=np.int64),
+        estimated=np.zeros((n_slots, n_anchors, 3), dtype=bool),
     )
     for part in parts:
         at = _locate(inputs.anchor_ids, part.anchors["anchor_id"].to_numpy(), part, "anchor")

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from etl import output
-from etl.steps import split
+from etl import output, splits
+from etl.negatives import BAND_NAMES, pair_shares
 from etl.steps.mine.calibration import sample_cosines
-from etl.steps.mine.pools import describe, pair_counts, pair_shares
-from etl.steps.mine.sample import BAND_NAMES
+from etl.steps.mine.pools import describe, pair_counts
 from etl.steps.mine.variants import describe as describe_variants
 
 if TYPE_CHECKING:
@@ -207,7 +206,7 @@ def summary(counts: dict[str, Any], seconds: float, run_id: int | None = None) -
     summary.add("skipped anchors", f"{counts['skipped_anchors']:,} (see rejects, rule no_negative)")
     if "variants" in counts:
         summary.add("variants", describe_variants(counts["variants"]))
-    summary.add("split", split.describe_line(split_info))
+    summary.add("split", splits.describe_line(split_info))
     for line in counts["warnings"]:
         summary.warn(line)
     return summary

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from etl.errors import CheckFailed, EtlError
-from etl.steps.mine.sample import BAND_NAMES, SOURCES
+from etl.negatives import BAND_NAMES
+from etl.steps.mine.sample import SOURCES
 
 if TYPE_CHECKING:
     import polars as pl
@@ -73,7 +74,7 @@ def anchor_bands(inputs: MineInputs, mined: Mined) -> pl.DataFrame:
     import numpy as np
     import polars as pl
 
-    from etl.steps.mine.pools import POOL_NAMES
+    from etl.negatives import POOL_NAMES
 
     m = len(inputs.anchors)
     p = mined.picks
@@ -116,11 +117,8 @@ def write_tables(wh: Warehouse, run_id: int, frames: dict[str, pl.DataFrame]) ->
     for table in ("negatives", "triplets", "anchor_bands"):
         wh.execute(f"DELETE FROM {table}")  # a fixed list of names: identifiers cannot be bound
     for name, frame in frames.items():
-        wh.con.register(f"mined_{name}", frame)
-        try:
+        with wh.staged(f"mined_{name}", frame):
             wh.sql_file(f"mine_insert_{name}", {"run_id": run_id}).fetchall()
-        finally:
-            wh.con.unregister(f"mined_{name}")
     landed = wh.scalar("SELECT count(*) FROM triplets")
     if landed != frames["triplets"].height:
         raise EtlError(

@@ -151,48 +151,52 @@ def no_keys(n_rows: int) -> VariantKeys:
     """No row has a key (variant exclusion off)."""
     import numpy as np
 
-    return VariantKeys(np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8), 0)
+    return VariantKeys(
+        ptr=np.zeros(n_rows + 1, dtype=np.int64), codes=np.zeros(0, np.int64), rules=np.zeros(0, np.uint8), n_keys=0
+    )
 
 
-def vocabulary_keys(wh: Warehouse, norm: np.ndarray, on: bool = True) -> VariantKeys:
-    """Every vocabulary row's keys (`norm`: its code, as etl/steps/mine/data.py ranks `terms.norm`); none when off."""
+def vocabulary_keys(wh: Warehouse, spelling: np.ndarray, on: bool = True) -> VariantKeys:
+    """Every vocabulary row's keys (`spelling`: its code, as etl/steps/mine/data.py ranks `terms.norm`); none when off."""
     if not on:
-        return no_keys(len(norm))
+        return no_keys(len(spelling))
     # The codes `load` gave the norms: their rank among the distinct norms of `terms`.
     rows = wh.con.sql("SELECT dense_rank() OVER (ORDER BY norm) AS code, norm FROM (SELECT DISTINCT norm FROM terms)")
-    return row_keys(norm, dict(rows.fetchall()))
+    return row_keys(spelling, dict(rows.fetchall()))
 
 
-def row_keys(norm: np.ndarray, texts: dict[int, str]) -> VariantKeys:
-    """Keys of every vocabulary row (`norm`: its norm code; `texts`: code -> norm), keys of one norm dropped."""
+def row_keys(spelling: np.ndarray, texts: dict[int, str]) -> VariantKeys:
+    """Keys of every vocabulary row (`spelling`: its spelling code; `texts`: code -> norm), keys of one norm dropped."""
     import numpy as np
 
-    entry_norm, entry_key, entry_rules = [], [], []
+    entry_spelling, entry_key, entry_rules = [], [], []
     code_of: dict[str, int] = {}
-    for code in np.unique(norm).tolist():
+    for code in np.unique(spelling).tolist():
         for key, rules in keys_of(texts[code]).items():
-            entry_norm.append(code)
+            entry_spelling.append(code)
             entry_key.append(code_of.setdefault(key, len(code_of)))
             entry_rules.append(rules)
-    none = no_keys(len(norm))
+    none = no_keys(len(spelling))
     if not entry_key:
         return none
     dense = np.array(entry_key, dtype=np.int64)
     shared = np.bincount(dense)[dense] >= 2  # (norm, key) entries are distinct: two entries, two norms
     if not shared.any():
         return none
-    kept_norm = np.array(entry_norm, dtype=np.int64)[shared]
+    kept_spelling = np.array(entry_spelling, dtype=np.int64)[shared]
     _, kept_key = np.unique(dense[shared], return_inverse=True)
     kept_rules = np.array(entry_rules, dtype=np.uint8)[shared]
-    # Entries by norm code, then every row takes its norm's entries.
-    order = np.argsort(kept_norm, kind="stable")
-    kept_norm, kept_key, kept_rules = kept_norm[order], kept_key.reshape(-1)[order], kept_rules[order]
-    start = np.searchsorted(kept_norm, norm, side="left")
-    stop = np.searchsorted(kept_norm, norm, side="right")
+    # Entries by spelling code, then every row takes its spelling's entries.
+    order = np.argsort(kept_spelling, kind="stable")
+    kept_spelling, kept_key, kept_rules = kept_spelling[order], kept_key.reshape(-1)[order], kept_rules[order]
+    start = np.searchsorted(kept_spelling, spelling, side="left")
+    stop = np.searchsorted(kept_spelling, spelling, side="right")
     sizes = stop - start
     ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     entry = np.repeat(start - ptr[:-1], sizes) + np.arange(int(ptr[-1]))
-    return VariantKeys(ptr, kept_key[entry].astype(np.int64), kept_rules[entry], int(kept_key.max()) + 1)
+    return VariantKeys(
+        ptr=ptr, codes=kept_key[entry].astype(np.int64), rules=kept_rules[entry], n_keys=int(kept_key.max()) + 1
+    )
 
 
 def variant_bound(inputs: MineInputs) -> np.ndarray:
@@ -239,7 +243,7 @@ def report(inputs: MineInputs, bands: Bands) -> dict[str, Any]:
     """
     import numpy as np
 
-    from etl.steps.mine.sample import BAND_NAMES
+    from etl.negatives import BAND_NAMES
     from etl.vectors import exact_cosine
 
     if not inputs.variants_on:
@@ -272,10 +276,10 @@ def anchor_key_sets(
     """Sorted anchor * n_keys + key of each anchor and its positives, and group index * n_keys + key of each group."""
     import numpy as np
 
-    k = keys.n_keys
+    n_keys = keys.n_keys
     owner = np.repeat(np.arange(len(group_index), dtype=np.int64), np.diff(keys.ptr))
     seeds = np.concatenate([np.arange(len(anchors), dtype=np.int64), anchor_index])
     seed_rows = np.concatenate([anchors, dst])
-    w, key = expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
+    which, key = expand(seeds, keys.ptr[seed_rows], keys.ptr[seed_rows + 1], keys.codes)
     in_group = group_index[owner] >= 0
-    return np.unique(w * k + key), np.unique(group_index[owner[in_group]] * k + keys.codes[in_group])
+    return np.unique(which * n_keys + key), np.unique(group_index[owner[in_group]] * n_keys + keys.codes[in_group])

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 from etl import output, vectors
 from etl.config import Settings
 from etl.errors import EtlError
-from etl.steps.mine.sample import STREAM_PROBE, keyed
 from etl.steps.probe.adapter import DRAW_RANDOM, DRAW_SAMPLE, DRAW_TRAIN, Adapter, train
 from etl.steps.probe.rank import METRICS, POOLS, Vocabulary, evaluate
+from etl.streams import STREAM_PROBE, keyed
 from etl.warehouse import Run, Warehouse
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from etl.steps.mine.sample import STREAM_PROBE, keyed, uniform
+from etl.streams import STREAM_PROBE, keyed, uniform
 
 if TYPE_CHECKING:
     import numpy as np

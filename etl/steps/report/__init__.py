@@ -116,7 +116,7 @@ def collect(wh: Warehouse) -> Data:
     ]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
     if data.totals["negatives"]:
-        from etl.steps.mine.pools import landed_pairs
+        from etl.negatives import landed_pairs
 
         data.languages = landed_pairs(wh)
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
