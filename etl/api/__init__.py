@@ -13,10 +13,10 @@ may be left out (`etl.mine(wh, search="exact")` sets `mine_search`). They apply 
 defaults, etl.toml and ETL_* variables, as command options do, and each step returns the summary
 the command prints. Failures raise the `EtlError` family with the messages the command shows.
 
-The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
-here. status(), query() and show() are what `etl status`, `etl sql` and `etl show` print;
-synth_client(), run_client() and check_ray() are the checks commands make before they open, and may
-create, the warehouse file.
+The step functions live in etl.api.steps and run() in etl.api.pipeline, each step's keywords typed
+in etl.api.keywords; the user's verbs are imported here. status(), query() and show() are what
+`etl status`, `etl sql` and `etl show` print. The checks a command makes before it opens, and may
+create, the warehouse file (synth_client, run_client, check_ray) stay in the modules that define them.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.pipeline import run, run_client, run_implies, run_inputs
+from etl.api.pipeline import run
 from etl.api.resolve import PathLike, load_settings, read_settings
 from etl.api.steps import (
-    check_ray,
     clean,
     drop_import,
     embed,
@@ -45,7 +44,6 @@ from etl.api.steps import (
     report,
     split,
     synth,
-    synth_client,
     synth_trial,
 )
 from etl.config import Settings
@@ -60,7 +58,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PathLike",
     "Warehouse",
-    "check_ray",
     "clean",
     "drop_import",
     "embed",
@@ -77,14 +74,10 @@ __all__ = [
     "query",
     "report",
     "run",
-    "run_client",
-    "run_implies",
-    "run_inputs",
     "show",
     "split",
     "status",
     "synth",
-    "synth_client",
     "synth_trial",
 ]
 

@@ -96,8 +96,9 @@ def mine(
       etl mine --ray --ray-shards 8
     """
     from etl import api
+    from etl.api.steps import check_ray
 
-    api.check_ray(ray)  # before the warehouse is opened: say what to install
+    check_ray(ray)  # before the warehouse is opened: say what to install
     # A shard only reads the warehouse, so shards of one warehouse can run side by side.
     with app.warehouse(read_only=shard is not None) as wh:
         click.echo(

@@ -1,12 +1,13 @@
 """Options that set a setting, derived from its declaration (etl/config.py), and the options commands share.
 
 `setting("mine_search", "--search")` is `--search` with the setting's type, choices and one-line help,
-ending in `[mine_search; default auto]`; a command may add a sentence on what the setting means there.
-Numbers and words are one value; a list of numbers is one comma-separated value (`--easy 0.3,0.5`), a
-list of URLs or choices repeats the option (`--format triplet --format n-tuple`); a true/false setting
-is a pair of flags the command names (`--calibrate/--no-calibrate`). An option left out is None (or
-empty), which leaves the setting as etl.toml and ETL_* have it. The parameter is named after the
-setting (`mine_search`), so a command hands its settings on by name.
+ending in `[mine_search; default: auto]` (click's own `[default: X]` with the setting's name before it);
+a command may add a sentence on what the setting means there. Numbers and words are one value; a list
+of numbers is one comma-separated value (`--easy 0.3,0.5`), a list of URLs or choices repeats the
+option (`--format triplet --format n-tuple`); a true/false setting is a pair of flags the command
+names (`--calibrate/--no-calibrate`). An option left out is None (or empty), which leaves the setting
+as etl.toml and ETL_* have it. The parameter is named after the setting (`mine_search`), so a
+command hands its settings on by name.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def setting(key: str, *decls: str, context: str = "", **attrs: Any) -> Callable[
             attrs.setdefault("multiple", True)
     help = " ".join(text for text in (config.HELP[key], context) if text)
     # The parameter is named after the setting, so a command passes its settings on as they arrive.
-    return click.option(key, *decls, help=f"{help}  [{key}; default {shown(key)}]", **attrs)
+    return click.option(key, *decls, help=f"{help}  [{key}; default: {shown(key)}]", **attrs)
 
 
 def shown(key: str) -> str:

@@ -80,6 +80,8 @@ def run_cmd(app: App, **given: Any) -> None:
       etl run --example --no-probe
     """
     from etl import api
+    from etl.api.pipeline import run_client
+    from etl.api.steps import check_ray
 
     inputs = {
         key: given[key] for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
@@ -88,9 +90,9 @@ def run_cmd(app: App, **given: Any) -> None:
     llm = {key: settings[key] for key in LLM_SETTINGS}
     start, only = given["start"], given["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
-    client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)
+    client = run_client(app.settings(**llm), start=start, only=only, **inputs)
     ray = given["ray"]
-    api.check_ray(ray)  # before the warehouse is opened: say what to install
+    check_ray(ray)  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
         result = api.run(
             wh,

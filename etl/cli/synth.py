@@ -51,12 +51,13 @@ def _given(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
 def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
     """Run synthesis stages with this command's options over those given to `etl synth` itself."""
     from etl import api
+    from etl.api.steps import synth_client
 
     given = _given(ctx, options)
     app: App = ctx.obj
     llm: dict[str, Any] = {key: given.get(key) for key in LLM_SETTINGS}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
-    client = api.synth_client(app.settings(**llm))
+    client = synth_client(app.settings(**llm))
     with app.warehouse() as wh:
         summary = api.synth(
             wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client, **llm
@@ -146,12 +147,13 @@ def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_j
     import json
 
     from etl import api
+    from etl.api.steps import synth_client
 
     app: App = ctx.obj
     given = _given(ctx, options)
     llm: dict[str, Any] = {key: given.get(key) for key in LLM_SETTINGS}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
-    client = api.synth_client(app.settings(**llm))
+    client = synth_client(app.settings(**llm))
     with app.warehouse() as wh:
         trial = api.synth_trial(
             wh,
