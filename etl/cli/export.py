@@ -31,7 +31,7 @@ def export_group() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to (re)write.  [default exports/triplets beside the warehouse]",
+    help="Directory to (re)write.  [default: exports/triplets beside the warehouse]",
 )
 @options.setting("export_formats", "--format")
 @options.setting("export_scores", "--with-scores/--without-scores")
@@ -62,7 +62,7 @@ def export_triplets_cmd(app: App, out_dir: Path | None, **settings: Any) -> None
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to (re)write.  [default exports/synonyms.txt beside the warehouse]",
+    help="File to (re)write.  [default: exports/synonyms.txt beside the warehouse]",
 )
 @click.option(
     "--explicit",
@@ -118,7 +118,7 @@ def export_synonyms_cmd(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.  "
-    "[default exports/synonyms beside the warehouse, as etl run writes them]",
+    "[default: exports/synonyms beside the warehouse, as etl run writes them]",
 )
 @click.pass_obj
 def export_synth(app: App, out: Path | None) -> None:
@@ -139,7 +139,7 @@ def export_synth(app: App, out: Path | None) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="HTML file to (re)write.  [default exports/report.html beside the warehouse]",
+    help="HTML file to (re)write.  [default: exports/report.html beside the warehouse]",
 )
 @click.pass_obj
 def report_cmd(app: App, out: Path | None) -> None:

@@ -20,7 +20,7 @@ def synth_options(fn: Any) -> Any:
         setting("llm_url", "--llm-url"),
         setting("llm_api", "--llm-api"),
         setting("llm_model", "--llm-model"),
-        # a count below 1 is click's error here, as it always was; the declaration still caps it at 1024
+        # below 1 is click's range error, as it always was; above 1024 the declaration's
         setting("llm_concurrency", "--concurrency", type=click.IntRange(min=1)),
         setting("llm_think", "--think"),
         click.option("--refresh", is_flag=True, help="Send every request again instead of reusing stored answers."),
