@@ -9,100 +9,229 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from etl.errors import ConfigError
 from etl.settings_check import Spec, check_together, coerce
 
-__all__ = ["SPECS", "Loaded", "Settings", "Spec", "coerce", "keys", "load"]
+__all__ = ["HELP", "SPECS", "Loaded", "Settings", "Spec", "coerce", "keys", "load", "setting"]
 
 CONFIG_FILE = "etl.toml"
 ENV_PREFIX = "ETL_"
+T = TypeVar("T")
+
+
+def setting(default: T, spec: Spec, help: str) -> T:
+    """Declare one setting: its default, what it accepts and a one-line help (options and `etl config` read them)."""
+    return dataclasses.field(default=default, metadata={"spec": spec, "help": help})
+
+
+_URL = Spec("url", many=True)
+_BAND = Spec("float", many=True, count=2, low=-1, high=1)
+_TEMPERATURE = Spec("float", low=0, high=2)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting more than one step reads; `etl config` lists them with their sources."""
+    """Every setting more than one step reads, each declared once; `etl config` lists them with their sources."""
 
-    warehouse: str = "warehouse/etl.duckdb"
-    seed: int = 42
+    warehouse: str = setting("warehouse/etl.duckdb", Spec("path"), "DuckDB warehouse file.")
+    seed: int = setting(
+        42, Spec("int", low=0, high=2**32 - 1), "Seed for every seeded choice: samples, picks, the split."
+    )
 
     # LLM (synthesis)
-    llm_api: str = "ollama"
-    llm_url: tuple[str, ...] = ("http://localhost:11434",)
-    llm_model: str = "gpt-oss:20b"
-    llm_think: str = "low"
-    llm_concurrency: int = 4
-    llm_timeout: float = 120.0
-    llm_max_attempts: int = 4
-    llm_num_predict: int = 2048
-    llm_backoff: float = 0.5  # seconds before the first retry; doubles per attempt, with jitter
+    llm_api: str = setting(
+        "ollama",
+        Spec("str", choices=("ollama", "openai")),
+        "Wire format: Ollama native (/api/chat) or OpenAI-compatible (/v1/chat/completions).",
+    )
+    llm_url: tuple[str, ...] = setting(
+        ("http://localhost:11434",),
+        _URL.at_least(1),
+        "LLM server base URL; repeat the option to spread requests over several servers.",
+    )
+    llm_model: str = setting("gpt-oss:20b", Spec("str", nonempty=True), "Chat model, e.g. gpt-oss:20b.")
+    llm_think: str = setting(
+        "low",
+        Spec("str", choices=("low", "medium", "high", "none")),
+        "Reasoning effort for thinking models; 'none' sends no thinking setting.",
+    )
+    llm_concurrency: int = setting(4, Spec("int", low=1, high=1024), "Requests in flight across all servers.")
+    llm_timeout: float = setting(120.0, Spec("float", low=0, low_open=True, high=86_400), "Seconds per request.")
+    llm_max_attempts: int = setting(
+        4, Spec("int", low=1, high=100), "Attempts per request before it is recorded as failed."
+    )
+    llm_num_predict: int = setting(
+        2048, Spec("int", low=1, high=1_000_000), "Token budget per answer (doubled on a cut-off answer)."
+    )
+    llm_backoff: float = setting(
+        0.5, Spec("float", low=0, high=3600), "Seconds before the first retry; doubles per attempt, with jitter."
+    )
     # OpenAI-compatible structured output: json_schema (OpenAI, vLLM, LM Studio), json_object + schema
     # (llama.cpp's Python server), or auto: json_schema, moving a server that refuses it to json_object.
-    llm_json_format: str = "auto"
+    llm_json_format: str = setting(
+        "auto",
+        Spec("str", choices=("auto", "json_schema", "json_object")),
+        "How OpenAI-compatible servers get the answer's schema.",
+    )
 
     # Synthesis prompts and sampling (the notebook's defaults)
-    synth_expand_ask: int = 20
-    synth_expand_keep: int = 15
-    synth_expand_temperature: float = 0.8
-    synth_translate_temperature: float = 0.3
-    synth_sentences_temperature: float = 0.7
-    synth_sentences_per_term: int = 3
-    synth_sentences_sample: float = 0.3
+    synth_expand_ask: int = setting(20, Spec("int", low=1, high=10_000), "New terms asked per category.")
+    synth_expand_keep: int = setting(
+        15, Spec("int", low=0, high=10_000), "New terms kept per category (0: the seeds alone)."
+    )
+    synth_expand_temperature: float = setting(0.8, _TEMPERATURE, "Sampling temperature of the expand prompt.")
+    synth_translate_temperature: float = setting(0.3, _TEMPERATURE, "Sampling temperature of the translate prompt.")
+    synth_sentences_temperature: float = setting(0.7, _TEMPERATURE, "Sampling temperature of the sentences prompt.")
+    synth_sentences_per_term: int = setting(3, Spec("int", low=1, high=1000), "KO/EN sentence pairs asked per term.")
+    synth_sentences_sample: float = setting(
+        0.3, Spec("float", low=0, high=1), "Share of translated terms that get sentences (seeded)."
+    )
 
     # Cleaning
-    clean_max_length: int = 64
-    clean_ignore_spaces: bool = True
+    clean_max_length: int = setting(64, Spec("int", low=2, high=1000), "Longest term kept, in characters.")
+    clean_ignore_spaces: bool = setting(
+        True, Spec("bool"), "Compare Korean terms without their spaces (배치 정규화 = 배치정규화)."
+    )
 
     # Embeddings and the ANN index
-    embedder: str = "ollama"
-    embed_url: tuple[str, ...] = ()
-    embed_model: str = "bge-m3"
-    embed_dim: int = 256
-    embed_batch: int = 64
-    # Text put before every term the model embeds (e5, ollama, openai; hash and import ignore it).
-    embed_prefix: str = ""
+    embedder: str = setting(
+        "ollama",
+        Spec("str", choices=("ollama", "openai", "hash", "import", "e5")),
+        "How terms get vectors: hash is offline and lexical, e5 offline and semantic, ollama/openai a server, "
+        "import a vectors file.",
+    )
+    embed_url: tuple[str, ...] = setting(
+        (), _URL, "Embedding server URL (repeatable); none: the LLM servers (llm_url)."
+    )
+    embed_model: str = setting(
+        "bge-m3", Spec("str", nonempty=True), "Embedding model for ollama/openai/import vectors, e.g. bge-m3."
+    )
+    embed_dim: int = setting(256, Spec("int", low=1, high=65_536), "Dimension of hash vectors.")
+    embed_batch: int = setting(64, Spec("int", low=1, high=100_000), "Terms per embedding request.")
+    embed_prefix: str = setting(
+        "", Spec("str"), "Text put before every term for e5/ollama/openai; part of the stored model name."
+    )
     # The role for models that add their own instruction (e5's "query: " / "passage: "): e5 in-process,
     # or sent as the OpenAI request's input_type; "" is e5's query and a server's own default.
-    embed_input_type: str = ""
-    index_dtype: str = (
-        "auto"  # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/steps/index.py)
+    embed_input_type: str = setting(
+        "",
+        Spec("str", choices=("", "query", "passage")),
+        "The role for e5 or a server that takes input_type; passage is part of the stored model name.",
     )
-    index_connectivity: int = 16
-    index_expansion_add: int = 128
-    index_expansion_search: int = 64
+    # auto: the fastest of f16/bf16/f32 to build on this machine, measured (etl/term_index.py)
+    index_dtype: str = setting(
+        "auto",
+        Spec("str", choices=("auto", "f32", "f16", "bf16", "i8")),
+        "Scalar type stored in the index; auto builds with the fastest of f16/bf16/f32 measured here.",
+    )
+    index_connectivity: int = setting(16, Spec("int", low=2, high=1024), "HNSW edges per node (M).")
+    index_expansion_add: int = setting(
+        128, Spec("int", low=1, high=100_000), "HNSW search depth while adding (efConstruction)."
+    )
+    index_expansion_search: int = setting(
+        64, Spec("int", low=1, high=100_000), "HNSW search depth per query (ef; no rebuild needed)."
+    )
 
     # Mining (cosine bands are [low, high))
-    mine_easy: tuple[float, ...] = (0.3, 0.5)
-    mine_medium: tuple[float, ...] = (0.5, 0.7)
-    mine_hard: tuple[float, ...] = (0.7, 0.9)
-    mine_ratios: tuple[float, ...] = (0.33, 0.33, 0.34)
-    mine_negatives: int = 5
-    mine_search: str = "auto"
-    mine_top_k: int = 100
-    mine_max_neg_ratio: float = 0.0  # 0 = off; else a negative scores at most this x the anchor-positive cosine
-    mine_calibrate: bool = False  # place the bands at similarity percentiles of the model instead of fixed cosines
-    mine_percentiles: tuple[float, ...] = (0.5, 0.999, 0.9999, 0.99999)  # easy low, medium low, hard low, hard high
-    mine_variants: bool = True  # also exclude other forms (inflections, derivations, gloss alternatives) of the group
-    mine_language: str = "any"  # which language pool negatives come from: any, anchor, positive, mix
-    mine_language_mix: float = 0.5  # with mine_language mix: the share of negatives from the anchor's language
+    mine_easy: tuple[float, ...] = setting((0.3, 0.5), _BAND, "Easy band as LOW,HIGH cosines ([low, high)).")
+    mine_medium: tuple[float, ...] = setting((0.5, 0.7), _BAND, "Medium band as LOW,HIGH.")
+    mine_hard: tuple[float, ...] = setting((0.7, 0.9), _BAND, "Hard band as LOW,HIGH.")
+    mine_ratios: tuple[float, ...] = setting(
+        (0.33, 0.33, 0.34),
+        Spec("float", many=True, count=3, low=0, high=1_000_000),
+        "Shares of easy,medium,hard negatives, rounded per anchor so the totals keep them.",
+    )
+    mine_negatives: int = setting(5, Spec("int", low=1, high=10_000), "Negatives per anchor.")
+    mine_search: str = setting(
+        "auto",
+        Spec("str", choices=("auto", "exact", "ann")),
+        "How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot "
+        "show), or auto: the cheaper, estimated on this machine.",
+    )
+    mine_top_k: int = setting(
+        100,
+        Spec("int", low=1, high=1_000_000),
+        "ANN shortlist per anchor (plus margins); bands below its last score are walked or scanned.",
+    )
+    mine_max_neg_ratio: float = setting(
+        0.0,
+        Spec("float", low=0, high=1),
+        "Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).",
+    )
+    mine_calibrate: bool = setting(
+        False, Spec("bool"), "Place the bands at percentiles of this model's anchor-to-term cosines."
+    )
+    mine_percentiles: tuple[float, ...] = setting(
+        (0.5, 0.999, 0.9999, 0.99999),
+        Spec("float", many=True, count=4, low=0, high=1),
+        "With mine_calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).",
+    )
+    mine_variants: bool = setting(
+        True,
+        Spec("bool"),
+        "Also exclude other forms of the anchor and its synonyms: Korean endings (수출하다), articles and 'to', "
+        "plurals, -ed, -ing, -ly, gloss-list alternatives.",
+    )
+    mine_language: str = setting(
+        "any",
+        Spec("str", choices=("any", "anchor", "positive", "mix")),
+        "Language of the negatives: any term, the anchor's language, its positives' language(s), or a mix of the two.",
+    )
+    mine_language_mix: float = setting(
+        0.5,
+        Spec("float", low=0, high=1),
+        "With mine_language mix: the share of negatives from the anchor's language; the rest from its "
+        "positives' other language.",
+    )
 
     # Split
-    split_train_ratio: float = 0.9
-    split_by: str = "group"
+    split_train_ratio: float = setting(
+        0.9, Spec("float", low=0, high=1, low_open=True, high_open=True), "Share of triplets for train."
+    )
+    split_by: str = setting(
+        "group",
+        Spec("str", choices=("group", "triplet")),
+        "Split by synonym group (no leaks) or by triplet (the notebook's leaky split).",
+    )
 
     # The downstream probe (an adapter trained on the triplets, evaluated on the validation anchors)
-    probe_enabled: bool = True  # `etl run` runs the probe (skipped when the vocabulary exceeds probe_max_terms)
-    probe_loss: str = "mnrl"  # mnrl (in-batch softmax with the mined negative) or triplet (cosine margin)
-    probe_epochs: int = 3
-    probe_triplets: int = 30_000  # train triplets trained on at most (a seeded sample)
-    probe_anchors: int = 1000  # validation anchors scored at most (a seeded sample)
-    probe_max_terms: int = 300_000  # a larger vocabulary skips the probe rather than take minutes
+    probe_enabled: bool = setting(
+        True,
+        Spec("bool"),
+        "Run the downstream probe after the split (skipped when the vocabulary exceeds probe_max_terms).",
+    )
+    probe_loss: str = setting(
+        "mnrl",
+        Spec("str", choices=("mnrl", "triplet")),
+        "Training loss: in-batch softmax with the mined negative as an extra column, or the cosine triplet margin.",
+    )
+    probe_epochs: int = setting(3, Spec("int", low=1, high=100), "Passes over the train triplets.")
+    probe_triplets: int = setting(
+        30_000, Spec("int", low=1, high=100_000_000), "Train triplets trained on at most (a seeded sample)."
+    )
+    probe_anchors: int = setting(
+        1000, Spec("int", low=1, high=100_000_000), "Validation anchors scored at most (a seeded sample)."
+    )
+    probe_max_terms: int = setting(
+        300_000,
+        Spec("int", low=1, high=1_000_000_000),
+        "Skip the probe when the vocabulary has more terms than this (it would take minutes).",
+    )
 
     # Triplet export
-    export_formats: tuple[str, ...] = ("triplet",)  # training layouts: triplet, n-tuple, labeled-pair, labeled-list
-    export_scores: bool = False  # add the mining model's exact cosines (teacher scores for distillation)
-    export_license: str = "unknown"  # the dataset card's license field (a Hugging Face license id, or other)
+    export_formats: tuple[str, ...] = setting(
+        ("triplet",),
+        Spec("str", many=True, choices=("triplet", "n-tuple", "labeled-pair", "labeled-list")).at_least(1),
+        "Training layout to write; repeat for several (each beside the others).",
+    )
+    export_scores: bool = setting(
+        False, Spec("bool"), "Add the mining model's exact cosine of every positive and negative (scores / score)."
+    )
+    export_license: str = setting(
+        "unknown", Spec("license"), "License field of the dataset card, e.g. cc-by-4.0 (a Hugging Face license id)."
+    )
 
     def embed_urls(self) -> tuple[str, ...]:
         """Embedding servers: `embed_url` when set, else the LLM servers."""
@@ -122,69 +251,10 @@ def keys() -> list[str]:
     return [f.name for f in dataclasses.fields(Settings)]
 
 
-# Every setting's type and the values it accepts, declared once; flags, ETL_* variables and
+# Every setting's type and the values it accepts, from its declaration; flags, ETL_* variables and
 # etl.toml are all checked against these (etl/settings_check.py), and `etl config` shows them.
-_URL = Spec("url", many=True)
-SPECS: dict[str, Spec] = {
-    "warehouse": Spec("path"),
-    "seed": Spec("int", low=0, high=2**32 - 1),
-    "llm_api": Spec("str", choices=("ollama", "openai")),
-    "llm_url": _URL.at_least(1),
-    "llm_model": Spec("str", nonempty=True),
-    "llm_think": Spec("str", choices=("low", "medium", "high", "none")),
-    "llm_concurrency": Spec("int", low=1, high=1024),
-    "llm_timeout": Spec("float", low=0, low_open=True, high=86_400),
-    "llm_max_attempts": Spec("int", low=1, high=100),
-    "llm_num_predict": Spec("int", low=1, high=1_000_000),
-    "llm_backoff": Spec("float", low=0, high=3600),
-    "llm_json_format": Spec("str", choices=("auto", "json_schema", "json_object")),
-    "synth_expand_ask": Spec("int", low=1, high=10_000),
-    "synth_expand_keep": Spec("int", low=0, high=10_000),  # 0: the seeds alone
-    "synth_expand_temperature": Spec("float", low=0, high=2),
-    "synth_translate_temperature": Spec("float", low=0, high=2),
-    "synth_sentences_temperature": Spec("float", low=0, high=2),
-    "synth_sentences_per_term": Spec("int", low=1, high=1000),
-    "synth_sentences_sample": Spec("float", low=0, high=1),
-    "clean_max_length": Spec("int", low=2, high=1000),
-    "clean_ignore_spaces": Spec("bool"),
-    "embedder": Spec("str", choices=("ollama", "openai", "hash", "import", "e5")),
-    "embed_url": _URL,
-    "embed_model": Spec("str", nonempty=True),
-    "embed_dim": Spec("int", low=1, high=65_536),
-    "embed_batch": Spec("int", low=1, high=100_000),
-    "embed_prefix": Spec("str"),
-    "embed_input_type": Spec("str", choices=("", "query", "passage")),
-    "index_dtype": Spec("str", choices=("auto", "f32", "f16", "bf16", "i8")),
-    "index_connectivity": Spec("int", low=2, high=1024),
-    "index_expansion_add": Spec("int", low=1, high=100_000),
-    "index_expansion_search": Spec("int", low=1, high=100_000),
-    "mine_easy": Spec("float", many=True, count=2, low=-1, high=1),
-    "mine_medium": Spec("float", many=True, count=2, low=-1, high=1),
-    "mine_hard": Spec("float", many=True, count=2, low=-1, high=1),
-    "mine_ratios": Spec("float", many=True, count=3, low=0, high=1_000_000),
-    "mine_negatives": Spec("int", low=1, high=10_000),
-    "mine_search": Spec("str", choices=("auto", "exact", "ann")),
-    "mine_top_k": Spec("int", low=1, high=1_000_000),
-    "mine_max_neg_ratio": Spec("float", low=0, high=1),
-    "mine_calibrate": Spec("bool"),
-    "mine_percentiles": Spec("float", many=True, count=4, low=0, high=1),
-    "mine_variants": Spec("bool"),
-    "mine_language": Spec("str", choices=("any", "anchor", "positive", "mix")),
-    "mine_language_mix": Spec("float", low=0, high=1),
-    "split_train_ratio": Spec("float", low=0, high=1, low_open=True, high_open=True),
-    "split_by": Spec("str", choices=("group", "triplet")),
-    "probe_enabled": Spec("bool"),
-    "probe_loss": Spec("str", choices=("mnrl", "triplet")),
-    "probe_epochs": Spec("int", low=1, high=100),
-    "probe_triplets": Spec("int", low=1, high=100_000_000),
-    "probe_anchors": Spec("int", low=1, high=100_000_000),
-    "probe_max_terms": Spec("int", low=1, high=1_000_000_000),
-    "export_formats": Spec("str", many=True, choices=("triplet", "n-tuple", "labeled-pair", "labeled-list")).at_least(
-        1
-    ),
-    "export_scores": Spec("bool"),
-    "export_license": Spec("license"),
-}
+SPECS: dict[str, Spec] = {f.name: f.metadata["spec"] for f in dataclasses.fields(Settings)}
+HELP: dict[str, str] = {f.name: f.metadata["help"] for f in dataclasses.fields(Settings)}
 # ETL_* variables that are not settings
 OTHER_ENV = frozenset({"ETL_CONFIG", "ETL_LLM_API_KEY"})
 
@@ -220,7 +290,6 @@ def load(
 
     settings = Settings(**values)
     check_together(settings, sources)
-    _validate_embed_convention(settings)
     return Loaded(settings, sources)
 
 
@@ -265,18 +334,3 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; `etl config` lists the valid ones")
     return flat
-
-
-def _validate_embed_convention(s: Settings) -> None:
-    """Refuse a prefix or input type the embedder would not apply as asked."""
-    if s.embedder == "ollama" and s.embed_input_type:
-        raise ConfigError(
-            "Ollama's embed API has no input_type; put the instruction in the text instead, e.g. --prefix 'query: '"
-        )
-    adds_role = s.embedder == "e5" or (s.embedder == "openai" and s.embed_input_type)
-    if adds_role and s.embed_prefix.lstrip().lower().startswith(("query:", "passage:")):
-        who = "the e5 embedder" if s.embedder == "e5" else "a server given input_type"
-        raise ConfigError(
-            f"{who} puts e5's 'query: ' or 'passage: ' before the text itself, so embed_prefix "
-            f"{s.embed_prefix!r} would be doubled; choose the role with --input-type query|passage instead"
-        )

@@ -184,3 +184,19 @@ def check_together(s: Settings, sources: Mapping[str, str]) -> None:
             f"mine_percentiles must be four increasing fractions in [0, 1] (band edges), "
             f"not {','.join(map(str, pct))}{origin('mine_percentiles')}"
         )
+    _check_embed_convention(s)
+
+
+def _check_embed_convention(s: Settings) -> None:
+    """Refuse a prefix or input type the embedder would not apply as asked."""
+    if s.embedder == "ollama" and s.embed_input_type:
+        raise ConfigError(
+            "Ollama's embed API has no input_type; put the instruction in the text instead, e.g. --prefix 'query: '"
+        )
+    adds_role = s.embedder == "e5" or (s.embedder == "openai" and s.embed_input_type)
+    if adds_role and s.embed_prefix.lstrip().lower().startswith(("query:", "passage:")):
+        who = "the e5 embedder" if s.embedder == "e5" else "a server given input_type"
+        raise ConfigError(
+            f"{who} puts e5's 'query: ' or 'passage: ' before the text itself, so embed_prefix "
+            f"{s.embed_prefix!r} would be doubled; choose the role with --input-type query|passage instead"
+        )

@@ -14,10 +14,10 @@ defaults, etl.toml and ETL_* variables, as command options do, and each step ret
 (step, run_id, counts, warnings, outputs; print() shows what the command prints). Failures raise
 the `EtlError` family with the messages the command shows.
 
-The step functions live in etl.api.steps and run() in etl.api.pipeline; every name is imported
-here. status(), query() and show() are what `etl status`, `etl sql` and `etl show` print;
-synth_client(), run_client() and check_ray() are the checks commands make before they open, and may
-create, the warehouse file.
+The step functions live in etl.api.steps and run() in etl.api.pipeline, each step's keywords typed
+in etl.api.keywords; the user's verbs are imported here. status(), query() and show() are what
+`etl status`, `etl sql` and `etl show` print. The checks a command makes before it opens, and may
+create, the warehouse file (synth_client, run_client, check_ray) stay in the modules that define them.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl import warehouse as store
-from etl.api.pipeline import run, run_client, run_implies, run_inputs
+from etl.api.pipeline import run
 from etl.api.resolve import PathLike, load_settings, read_settings
 from etl.api.steps import (
-    check_ray,
     clean,
     drop_import,
     embed,
@@ -46,7 +45,6 @@ from etl.api.steps import (
     report,
     split,
     synth,
-    synth_client,
     synth_trial,
 )
 from etl.config import Settings
@@ -61,7 +59,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PathLike",
     "Warehouse",
-    "check_ray",
     "clean",
     "drop_import",
     "embed",
@@ -78,14 +75,10 @@ __all__ = [
     "query",
     "report",
     "run",
-    "run_client",
-    "run_implies",
-    "run_inputs",
     "show",
     "split",
     "status",
     "synth",
-    "synth_client",
     "synth_trial",
 ]
 

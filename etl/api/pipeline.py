@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from etl import warehouse as store
+from etl.api.keywords import RunSettings
 from etl.api.resolve import PathLike, as_path, step_settings
 from etl.api.steps import check_ray
 from etl.config import Settings
@@ -52,7 +53,7 @@ def run(
     client: Client | None = None,
     ray: str | bool | None = None,
     ray_shards: int | None = None,
-    **settings: Any,
+    **settings: Unpack[RunSettings],
 ) -> Result:
     """The whole pipeline, skipping steps whose inputs are unchanged; `start`/`only` force steps (`etl run`).
 

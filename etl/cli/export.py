@@ -7,9 +7,11 @@ command tree, so every `etl export` command is in this file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from etl.cli import options
 from etl.cli.app import App
 
 
@@ -29,30 +31,13 @@ def export_group() -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to (re)write.  [default exports/triplets beside the warehouse]",
+    help="Directory to (re)write.  [default: exports/triplets beside the warehouse]",
 )
-@click.option(
-    "--format",
-    "formats",
-    multiple=True,
-    type=click.Choice(["triplet", "n-tuple", "labeled-pair", "labeled-list"]),
-    help="Training layout to write; repeat for several (each beside the others).  [export_formats; default triplet]",
-)
-@click.option(
-    "--with-scores/--without-scores",
-    "scores",
-    default=None,
-    help="Add the mining model's exact cosine of every positive and negative (scores / score columns).  [export_scores]",
-)
-@click.option(
-    "--license",
-    "license_id",
-    help="License field of the dataset card, e.g. cc-by-4.0.  [export_license; default unknown]",
-)
+@options.setting("export_formats", "--format")
+@options.setting("export_scores", "--with-scores/--without-scores")
+@options.setting("export_license", "--license")
 @click.pass_obj
-def export_triplets_cmd(
-    app: App, out_dir: Path | None, formats: tuple[str, ...], scores: bool | None, license_id: str | None
-) -> None:
+def export_triplets_cmd(app: App, out_dir: Path | None, **settings: Any) -> None:
     """Write the triplets as Parquet, JSONL, a Hugging Face DatasetDict with its card, and a stats file.
 
     Files for the default triplet layout: train.parquet, validation.parquet, triplet_dataset/
@@ -69,9 +54,7 @@ def export_triplets_cmd(
     from etl import api
 
     with app.warehouse() as wh:
-        summary = api.export_triplets(
-            wh, out_dir, export_formats=formats, export_scores=scores, export_license=license_id
-        )
+        summary = api.export_triplets(wh, out_dir, **settings)
         click.echo(summary.render())
 
 
@@ -79,7 +62,7 @@ def export_triplets_cmd(
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="File to (re)write.  [default exports/synonyms.txt beside the warehouse]",
+    help="File to (re)write.  [default: exports/synonyms.txt beside the warehouse]",
 )
 @click.option(
     "--explicit",
@@ -135,7 +118,7 @@ def export_synonyms_cmd(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory for ko_en_terms.jsonl, ko_en_parallel.jsonl, cross_lingual_pairs.jsonl, metadata.json.  "
-    "[default exports/synonyms beside the warehouse, as etl run writes them]",
+    "[default: exports/synonyms beside the warehouse, as etl run writes them]",
 )
 @click.pass_obj
 def export_synth(app: App, out: Path | None) -> None:
@@ -156,7 +139,7 @@ def export_synth(app: App, out: Path | None) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="HTML file to (re)write.  [default exports/report.html beside the warehouse]",
+    help="HTML file to (re)write.  [default: exports/report.html beside the warehouse]",
 )
 @click.pass_obj
 def report_cmd(app: App, out: Path | None) -> None:

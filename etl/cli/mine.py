@@ -3,70 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from etl.cli import options
 from etl.cli.app import App
 
 
 @click.command()
 @click.option("--model", help="Embedding model whose vectors to mine.  [default: the only model with vectors]")
-@click.option(
-    "--search",
-    type=click.Choice(["auto", "exact", "ann"]),
-    help="How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot show), or auto: the cheaper, estimated on this machine.  [default auto]",
-)
-@click.option(
-    "--top-k",
-    type=int,
-    help="ANN shortlist per anchor (plus margins); bands below its last score are walked or scanned.  [default 100]",
-)
-@click.option("--negatives", type=int, help="Negatives per anchor.  [default 5]")
-@click.option("--easy", help="Easy band as LOW,HIGH cosines ([low, high)).  [default 0.3,0.5]")
-@click.option("--medium", help="Medium band as LOW,HIGH.  [default 0.5,0.7]")
-@click.option("--hard", help="Hard band as LOW,HIGH.  [default 0.7,0.9]")
-@click.option(
+@options.setting("mine_search", "--search")
+@options.setting("mine_top_k", "--top-k")
+@options.setting("mine_negatives", "--negatives")
+@options.setting("mine_easy", "--easy")
+@options.setting("mine_medium", "--medium")
+@options.setting("mine_hard", "--hard")
+@options.setting(
+    "mine_ratios",
     "--ratios",
-    help="Shares of easy,medium,hard negatives, rounded per anchor so the totals keep them (5 at the default: "
-    "1.65/1.65/1.70 per anchor on average). The notebook's int() gave every anchor 1/1/3: --ratios 0.2,0.2,0.6 "
-    "reproduces it.  [default 0.33,0.33,0.34]",
+    context="5 at the default: 1.65/1.65/1.70 per anchor on average. The notebook's int() gave every anchor "
+    "1/1/3: --ratios 0.2,0.2,0.6 reproduces it.",
 )
-@click.option(
-    "--max-neg-ratio",
-    type=float,
-    help="Cap: a negative scores at most this x the anchor's lowest positive cosine (0 = off).  [default 0]",
-)
-@click.option(
-    "--calibrate/--no-calibrate",
-    default=None,
-    help="Place the bands at percentiles of this model's anchor-to-term cosines (see --percentiles).",
-)
-@click.option(
-    "--percentiles",
-    help="With --calibrate: four band edges as fractions (easy low, medium low, hard low, hard high).  [default 0.5,0.999,0.9999,0.99999]",
-)
-@click.option(
-    "--variants/--no-variants",
-    default=None,
-    help="Also exclude other forms of the anchor and its synonyms: Korean endings (수출하다), articles and 'to', plurals, -ed, -ing, -ly, gloss-list alternatives.  [default: on]",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["any", "anchor", "positive", "mix"]),
-    help="Language of the negatives: any term, the anchor's language, its positives' language(s), or a mix of the two (see --language-mix).  [default any]",
-)
-@click.option(
-    "--language-mix",
-    type=float,
-    help="With --language mix: the share of negatives from the anchor's language; the rest from its positives' other language.  [default 0.5]",
-)
-@click.option("--seed", type=int, help="Seed for sampling, picks and the split.  [default 42]")
-@click.option(
-    "--split-by",
-    type=click.Choice(["group", "triplet"]),
-    help="Split by synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]",
-)
-@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
+@options.setting("mine_max_neg_ratio", "--max-neg-ratio")
+@options.setting("mine_calibrate", "--calibrate/--no-calibrate", context="See --percentiles.")
+@options.setting("mine_percentiles", "--percentiles")
+@options.setting("mine_variants", "--variants/--no-variants")
+@options.setting("mine_language", "--language", context="See --language-mix.")
+@options.setting("mine_language_mix", "--language-mix")
+@options.setting("seed", "--seed")
+@options.setting("split_by", "--split-by")
+@options.setting("split_train_ratio", "--train-ratio")
 @click.option(
     "--shard",
     metavar="I/N",
@@ -83,18 +50,8 @@ from etl.cli.app import App
     type=click.Path(file_okay=False, path_type=Path),
     help="Land the parts of every shard under this directory as one mine run (refused if one is missing, stale or foreign).",
 )
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Run the shards as Ray tasks: on a local Ray, or on the cluster at ADDRESS (e.g. auto, ray://head:10001). Needs the ray extra.",
-)
-@click.option(
-    "--ray-shards", type=click.IntRange(min=1), help="With --ray: how many shards.  [default: the cluster's CPUs]"
-)
+@options.ray
+@options.ray_shards
 @click.option(
     "--ray-vectors",
     type=click.Path(file_okay=False, path_type=Path),
@@ -104,28 +61,13 @@ from etl.cli.app import App
 def mine(
     app: App,
     model: str | None,
-    search: str | None,
-    top_k: int | None,
-    negatives: int | None,
-    easy: str | None,
-    medium: str | None,
-    hard: str | None,
-    ratios: str | None,
-    max_neg_ratio: float | None,
-    calibrate: bool | None,
-    percentiles: str | None,
-    variants: bool | None,
-    language: str | None,
-    language_mix: float | None,
-    seed: int | None,
-    split_by: str | None,
-    train_ratio: float | None,
     shard: str | None,
     out: Path | None,
     merge_dir: Path | None,
-    ray_address: str | None,
+    ray: str | bool | None,
     ray_shards: int | None,
     ray_vectors: Path | None,
+    **settings: Any,
 ) -> None:
     """Mine negatives by cosine band for every anchor, build triplets and split them train/validation.
 
@@ -154,27 +96,9 @@ def mine(
       etl mine --ray --ray-shards 8
     """
     from etl import api
+    from etl.api.steps import check_ray
 
-    settings = {
-        "mine_search": search,
-        "mine_top_k": top_k,
-        "mine_negatives": negatives,
-        "mine_easy": easy,
-        "mine_medium": medium,
-        "mine_hard": hard,
-        "mine_ratios": ratios,
-        "mine_max_neg_ratio": max_neg_ratio,
-        "mine_calibrate": calibrate,
-        "mine_percentiles": percentiles,
-        "mine_variants": variants,
-        "mine_language": language,
-        "mine_language_mix": language_mix,
-        "seed": seed,
-        "split_by": split_by,
-        "split_train_ratio": train_ratio,
-    }
-    ray: str | bool | None = True if ray_address == "local" else ray_address
-    api.check_ray(ray)  # before the warehouse is opened: say what to install
+    check_ray(ray)  # before the warehouse is opened: say what to install
     # A shard only reads the warehouse, so shards of one warehouse can run side by side.
     with app.warehouse(read_only=shard is not None) as wh:
         click.echo(
@@ -193,15 +117,11 @@ def mine(
 
 
 @click.command("split")
-@click.option(
-    "--split-by",
-    type=click.Choice(["group", "triplet"]),
-    help="By synonym group (no leaks) or by triplet (the notebook's leaky split).  [default group]",
-)
-@click.option("--train-ratio", type=float, help="Share of triplets for train.  [default 0.9]")
-@click.option("--seed", type=int, help="Seed for the order of groups or triplets.  [default 42]")
+@options.setting("split_by", "--split-by")
+@options.setting("split_train_ratio", "--train-ratio")
+@options.setting("seed", "--seed")
 @click.pass_obj
-def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: int | None) -> None:
+def split_cmd(app: App, **settings: Any) -> None:
     """Re-split the existing triplets into train and validation (`etl mine` already splits).
 
     \b
@@ -212,4 +132,4 @@ def split_cmd(app: App, split_by: str | None, train_ratio: float | None, seed: i
     from etl import api
 
     with app.warehouse() as wh:
-        click.echo(api.split(wh, split_by=split_by, split_train_ratio=train_ratio, seed=seed).render())
+        click.echo(api.split(wh, **settings).render())

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
+from etl.cli import options
 from etl.cli.app import App
-from etl.cli.synth import LLM_OPTIONS, seeds_option, synth_options
+from etl.cli.synth import LLM_SETTINGS, seeds_option, synth_options
 
 STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "probe", "export")
 
@@ -34,18 +35,10 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     is_flag=True,
     help="Use the bundled example pairs and vocabulary with the hash embedder (or --embedder e5): no model server needed.",
 )
-@click.option(
-    "--embedder",
-    type=click.Choice(["ollama", "openai", "hash", "import", "e5"]),
-    help="How terms get vectors (hash is offline and lexical; e5 is offline and semantic).  [embedder]",
-)
-@click.option("--embed-model", help="Embedding model for ollama/openai/import vectors, e.g. bge-m3.  [embed_model]")
-@click.option("--embed-prefix", help="Text put before every term the model embeds (see etl embed).  [embed_prefix]")
-@click.option(
-    "--embed-input-type",
-    type=click.Choice(["query", "passage"]),
-    help="The role for e5 or a server that takes input_type (see etl embed).  [embed_input_type]",
-)
+@options.setting("embedder", "--embedder")
+@options.setting("embed_model", "--embed-model")
+@options.setting("embed_prefix", "--embed-prefix", context="See etl embed.")
+@options.setting("embed_input_type", "--embed-input-type", context="See etl embed.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -61,34 +54,14 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
     "--only", type=click.Choice(STAGES_OF_RUN), help="Run just this step, even when its inputs are unchanged."
 )
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
-@click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
-    default=None,
-    metavar="[ADDRESS]",
-    help="Mine as shards on Ray: a local Ray, or the cluster at ADDRESS (same rows as without). Needs the ray extra.",
-)
-@click.option(
-    "--ray-shards",
-    type=click.IntRange(min=1),
-    help="With --ray: how many mining shards.  [default: the cluster's CPUs]",
-)
-@click.option(
-    "--probe/--no-probe",
-    default=None,
-    help="Run the downstream probe after the split (skipped when the vocabulary exceeds probe_max_terms).  [probe_enabled; default on]",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["any", "anchor", "positive", "mix"]),
-    help="Language of the mined negatives (see `etl mine --help`).  [mine_language]",
-)
+@options.ray
+@options.ray_shards
+@options.setting("probe_enabled", "--probe/--no-probe")
+@options.setting("mine_language", "--language", context="See `etl mine --help`.")
 @synth_options
 @seeds_option
 @click.pass_obj
-def run_cmd(app: App, **options: Any) -> None:
+def run_cmd(app: App, **given: Any) -> None:
     """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → probe → export.
 
     Steps whose inputs have not changed since they last succeeded are skipped, so a second run
@@ -107,21 +80,19 @@ def run_cmd(app: App, **options: Any) -> None:
       etl run --example --no-probe
     """
     from etl import api
+    from etl.api.pipeline import run_client
+    from etl.api.steps import check_ray
 
     inputs = {
-        key: options[key]
-        for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
+        key: given[key] for key in ("example", "pairs", "terms", "vectors", "out", "skip_bad_lines", "seeds", "refresh")
     }
-    llm = {setting: options[option] for option, setting in LLM_OPTIONS.items()}
-    embedding = ("embedder", "embed_model", "embed_prefix", "embed_input_type")
-    settings = {key: options[key] for key in embedding} | llm
-    settings["probe_enabled"] = options["probe"]
-    settings["mine_language"] = options["language"]
-    start, only = options["start"], options["only"]
+    settings = options.given(given)
+    llm = {key: settings[key] for key in LLM_SETTINGS}
+    start, only = given["start"], given["only"]
     # Before the warehouse is opened: a new one that this run would synthesise into needs the LLM server.
-    client = api.run_client(app.settings(**llm), start=start, only=only, **inputs)
-    ray = True if options["ray_address"] == "local" else options["ray_address"]
-    api.check_ray(ray)  # before the warehouse is opened: say what to install
+    client = run_client(app.settings(**llm), start=start, only=only, **inputs)
+    ray = given["ray"]
+    check_ray(ray)  # before the warehouse is opened: say what to install
     with app.warehouse() as wh:
         result = api.run(
             wh,
@@ -130,7 +101,7 @@ def run_cmd(app: App, **options: Any) -> None:
             notify=lambda line: click.echo(line, err=True),
             client=client,
             ray=ray,
-            ray_shards=options["ray_shards"],
+            ray_shards=given["ray_shards"],
             **inputs,
             **settings,
         )

@@ -8,37 +8,21 @@ from typing import Any
 import click
 
 from etl.cli.app import App
+from etl.cli.options import setting
 
 SYNTH_STAGES = ("expand", "translate", "sentences")
-LLM_OPTIONS = {
-    "llm_url": "llm_url",
-    "llm_api": "llm_api",
-    "llm_model": "llm_model",
-    "concurrency": "llm_concurrency",
-    "think": "llm_think",
-}
+LLM_SETTINGS = ("llm_url", "llm_api", "llm_model", "llm_concurrency", "llm_think")
 
 
 def synth_options(fn: Any) -> Any:
     """The options every `etl synth` command takes: where the LLM is, how hard to push it, --refresh."""
     options = [
-        click.option(
-            "--llm-url",
-            multiple=True,
-            help="LLM server base URL; repeat the option to spread requests over several servers.",
-        ),
-        click.option(
-            "--llm-api",
-            type=click.Choice(["ollama", "openai"]),
-            help="Wire format: Ollama native (/api/chat) or OpenAI-compatible (/v1/chat/completions).",
-        ),
-        click.option("--llm-model", help="Chat model, e.g. gpt-oss:20b."),
-        click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight across all servers."),
-        click.option(
-            "--think",
-            type=click.Choice(["low", "medium", "high", "none"]),
-            help="Reasoning effort for thinking models; 'none' sends no thinking setting.",
-        ),
+        setting("llm_url", "--llm-url"),
+        setting("llm_api", "--llm-api"),
+        setting("llm_model", "--llm-model"),
+        # below 1 is click's range error, as it always was; above 1024 the declaration's
+        setting("llm_concurrency", "--concurrency", type=click.IntRange(min=1)),
+        setting("llm_think", "--think"),
         click.option("--refresh", is_flag=True, help="Send every request again instead of reusing stored answers."),
     ]
     for option in reversed(options):
@@ -67,12 +51,13 @@ def _given(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
 def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
     """Run synthesis stages with this command's options over those given to `etl synth` itself."""
     from etl import api
+    from etl.api.steps import synth_client
 
     given = _given(ctx, options)
     app: App = ctx.obj
-    llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
+    llm: dict[str, Any] = {key: given.get(key) for key in LLM_SETTINGS}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
-    client = api.synth_client(app.settings(**llm))
+    client = synth_client(app.settings(**llm))
     with app.warehouse() as wh:
         summary = api.synth(
             wh, stages, seeds=given.get("seeds"), refresh=bool(given.get("refresh")), client=client, **llm
@@ -162,12 +147,13 @@ def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_j
     import json
 
     from etl import api
+    from etl.api.steps import synth_client
 
     app: App = ctx.obj
     given = _given(ctx, options)
-    llm = {setting: given.get(option) for option, setting in LLM_OPTIONS.items()}
+    llm: dict[str, Any] = {key: given.get(key) for key in LLM_SETTINGS}
     # Before the warehouse is opened: a new one has nothing cached, so the LLM server must answer first.
-    client = api.synth_client(app.settings(**llm))
+    client = synth_client(app.settings(**llm))
     with app.warehouse() as wh:
         trial = api.synth_trial(
             wh,
