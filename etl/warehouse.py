@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import duckdb
 
-from etl import migrations
-from etl.errors import EtlError, WarehouseBusy, WarehouseError
+from etl import config, migrations
+from etl.errors import EtlError, ReadOnlyViolation, WarehouseBusy, WarehouseError
 from etl.output import plain
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ def _sql_dir() -> Traversable:
 
 
 SQL_DIR = _sql_dir()
+READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 _LOCK_HOLDER = re.compile(r"lock is held in (.+?) \(PID (\d+)\)")
 
 
@@ -61,6 +62,7 @@ class Warehouse:
         self.con = con
         self.read_only = read_only
         self.closed = False
+        self.config_path: Path | None = None  # a settings file used instead of ./etl.toml (etl.open's config)
 
     @classmethod
     def open(cls, path: Path | str, read_only: bool = False) -> Self:
@@ -94,6 +96,56 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- what a user reads: settings, tables, read-only SQL ---------------------------------------
+
+    def settings(self, **overrides: Any) -> config.Settings:
+        """Effective settings: defaults → etl.toml (or open's `config`) → ETL_* → `overrides`."""
+        return config.load(self.config_path, overrides={**overrides, "warehouse": str(self.path)}).settings
+
+    def tables(self) -> list[str]:
+        """Names of the warehouse's tables."""
+        self.check_open()
+        rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
+        return [name for (name,) in rows]
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A whole table as a polars DataFrame, e.g. wh.table("triplets")."""
+        known = self.tables()
+        if name not in known:
+            raise EtlError(f"there is no table {name!r} in {self.path}; its tables are {', '.join(known)}")
+        # The name is one of the catalog's, so quoting it is safe (identifiers cannot be bound).
+        return self.con.sql('SELECT * FROM "' + name.replace('"', '""') + '"').pl()
+
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """The result of read-only SQL (the last statement's) as a polars DataFrame; writes are refused."""
+        import polars as pl
+
+        self.check_open()
+        statements = self.read_only_statements(query)
+        try:
+            for statement in statements[:-1]:
+                self.con.execute(statement).fetchall()  # a result left unread blocks the connection
+            relation = self.con.sql(statements[-1].query, params=params)
+            return pl.DataFrame() if relation is None else relation.pl()
+        except duckdb.Error as exc:
+            raise EtlError(f"query failed: {first_line(exc)}") from exc
+
+    def read_only_statements(self, sql: str) -> list[Any]:
+        """The parsed statements of `sql`, refusing the whole text if any of them writes."""
+        try:
+            statements = self.con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise EtlError(f"cannot parse the query: {first_line(exc)}") from exc
+        if not statements:
+            raise EtlError("the query is empty")
+        for statement in statements:
+            if statement.type.name not in READ_ONLY_STATEMENTS:
+                raise ReadOnlyViolation(
+                    f"`etl sql` only reads; refusing this {statement.type.name} statement (write with the etl "
+                    "steps, or open the file with the duckdb CLI when no etl run holds it)"
+                )
+        return list(statements)
 
     # -- SQL ---------------------------------------------------------------------------------
 
@@ -158,7 +210,7 @@ class Warehouse:
     # -- lineage -----------------------------------------------------------------------------
 
     @contextmanager
-    def run(self, step: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
+    def record(self, step: str, params: Mapping[str, Any] | None = None) -> Iterator[Run]:
         """Record a run of `step`: `running` now, then `ok` with its counts, or `failed` with the error.
 
         The run row is committed on its own, so a failed step still leaves its trace; the step
@@ -288,3 +340,8 @@ def check_names(prefix: str = "") -> list[str]:
         for item in checks.iterdir()
         if item.name.startswith(prefix) and item.name.endswith(".sql")
     )
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of a DuckDB error, for a one-line message."""
+    return str(exc).strip().splitlines()[0]

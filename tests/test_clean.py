@@ -23,7 +23,7 @@ def land_pairs(
     wh: Warehouse, pairs: Iterable[tuple[str, str]], file: str = "/data/pairs.jsonl", similarity: float | None = None
 ) -> int:
     """Land imported pairs the way `etl import pairs` does; returns the run id."""
-    with wh.run("import.pairs") as run:
+    with wh.record("import.pairs") as run:
         for line, (source, target) in enumerate(pairs, start=1):
             wh.execute(
                 "INSERT INTO imported_pairs VALUES (?, ?, ?, NULL, ?, ?, ?)",
@@ -36,7 +36,7 @@ def land_translation(
     wh: Warehouse, ko: str, primary: str, alternatives: list[str], abbreviation: str | None = None
 ) -> int:
     """A row as the synthesis step writes it into `translations`; returns the run id."""
-    with wh.run("synth.translate") as run:
+    with wh.record("synth.translate") as run:
         wh.execute(
             "INSERT INTO translations VALUES (?, ?, ?, ?, 'machine_learning', ?, ?)",
             [ko, primary, alternatives, abbreviation, f"hash-{ko}-{run.run_id}", run.run_id],
@@ -45,7 +45,7 @@ def land_translation(
 
 
 def land_terms(wh: Warehouse, texts: Iterable[str], file: str = "/data/terms.txt") -> int:
-    with wh.run("import.terms") as run:
+    with wh.record("import.terms") as run:
         for line, text in enumerate(texts, start=1):
             wh.execute("INSERT INTO imported_terms VALUES (?, ?, ?, ?)", [text, file, line, run.run_id])
     return run.run_id

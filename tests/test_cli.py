@@ -51,7 +51,7 @@ def test_config_shows_values_and_sources(etl, tmp_path: Path, monkeypatch: pytes
 
 
 def test_status_lists_tables_and_runs(etl, warehouse_path: Path) -> None:
-    with Warehouse.open(warehouse_path) as wh, wh.run("demo") as run:
+    with Warehouse.open(warehouse_path) as wh, wh.record("demo") as run:
         run.counts["rows"] = 3
     out = etl("status").output
     assert str(warehouse_path) in out
@@ -86,7 +86,7 @@ def test_sql_csv_json_and_file(etl, created, tmp_path: Path) -> None:
     ],
 )
 def test_sql_refuses_writes_and_changes_nothing(etl, warehouse_path: Path, statement: str) -> None:
-    with Warehouse.open(warehouse_path) as wh, wh.run("demo"):
+    with Warehouse.open(warehouse_path) as wh, wh.record("demo"):
         pass
     result = etl("sql", statement, ok=False)
     assert result.exit_code == 1

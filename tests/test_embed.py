@@ -25,7 +25,7 @@ TERMS = ["머신러닝", "machine learning", "딥러닝", "deep learning", "신�
 
 def seed_terms(warehouse_path: Path, texts: list[str]) -> dict[str, int]:
     """Put texts into `terms` the way the clean step would."""
-    with Warehouse.open(warehouse_path) as wh, wh.run("seed") as run, wh.transaction():
+    with Warehouse.open(warehouse_path) as wh, wh.record("seed") as run, wh.transaction():
         return vocab.ensure_terms(wh, texts, "test", run.run_id)
 
 

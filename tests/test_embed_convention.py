@@ -26,7 +26,7 @@ TERMS = ["신경망", "neural network", "역색인"]
 def terms(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """TERMS in `terms`, and no waiting between retries."""
     monkeypatch.setenv("ETL_LLM_BACKOFF", "0")
-    with Warehouse.open(warehouse_path) as wh, wh.run("seed") as run, wh.transaction():
+    with Warehouse.open(warehouse_path) as wh, wh.record("seed") as run, wh.transaction():
         vocab.ensure_terms(wh, TERMS, "test", run.run_id)
     return TERMS
 

@@ -17,7 +17,7 @@ WORDS = ["모델", "학습", "데이터", "신경망", "검색", "model", "learn
 
 
 def seed(warehouse_path: Path, texts: list[str]) -> dict[str, int]:
-    with Warehouse.open(warehouse_path) as wh, wh.run("seed") as run, wh.transaction():
+    with Warehouse.open(warehouse_path) as wh, wh.record("seed") as run, wh.transaction():
         return vocab.ensure_terms(wh, texts, "test", run.run_id)
 
 

@@ -69,7 +69,7 @@ def test_an_older_warehouse_is_upgraded_once_before_reading(warehouse_path: Path
 @pytest.fixture
 def readable_only(created: Path) -> Iterator[Path]:
     """The test warehouse, with a run in it, copied where any user can reach it and made mode 444 in a 555 folder."""
-    with Warehouse.open(created) as wh, wh.run("import.pairs", {"path": "한국어.jsonl"}) as run:
+    with Warehouse.open(created) as wh, wh.record("import.pairs", {"path": "한국어.jsonl"}) as run:
         run.counts["pairs"] = 3
     folder = Path(tempfile.mkdtemp(prefix="etl-ro-"))
     path = folder / "etl.duckdb"

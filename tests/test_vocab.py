@@ -22,11 +22,11 @@ def test_lang() -> None:
 
 
 def test_ids_are_stable_and_deterministic(wh: Warehouse) -> None:
-    with wh.run("demo") as run:
+    with wh.record("demo") as run:
         first = vocab.ensure_terms(wh, ["모델", "model", " 모델 "], "test", run.run_id)
     assert first == {"model": 1, "모델": 2}
     wh.execute("DELETE FROM terms")  # a rebuild drops the rows; the ids stay in the registry
-    with wh.run("demo") as run:
+    with wh.record("demo") as run:
         second = vocab.ensure_terms(wh, ["학습", "모델"], "test", run.run_id)
     assert second == {"모델": 2, "학습": 3}
     rows = wh.execute("SELECT term_id, text, norm, lang FROM terms ORDER BY term_id").fetchall()

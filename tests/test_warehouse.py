@@ -61,7 +61,7 @@ def test_failing_migration_leaves_no_trace(warehouse_path: Path, monkeypatch: py
 
 
 def test_successful_run_is_recorded_with_counts(wh: Warehouse) -> None:
-    with wh.run("demo", {"path": Path("x.jsonl"), "n": 3}) as run:
+    with wh.record("demo", {"path": Path("x.jsonl"), "n": 3}) as run:
         with wh.transaction():
             wh.execute(
                 "INSERT INTO imported_terms VALUES ('용어', 'x', 1, ?), ('term', 'x', 2, ?)", [run.run_id, run.run_id]
@@ -76,7 +76,7 @@ def test_successful_run_is_recorded_with_counts(wh: Warehouse) -> None:
 
 
 def test_failed_run_is_marked_and_leaves_no_rows(wh: Warehouse) -> None:
-    with pytest.raises(EtlError, match="bad line 7"), wh.run("demo") as run, wh.transaction():
+    with pytest.raises(EtlError, match="bad line 7"), wh.record("demo") as run, wh.transaction():
         wh.execute("INSERT INTO imported_terms VALUES ('용어', 'x', 1, ?)", [run.run_id])
         raise EtlError("bad line 7")
     assert wh.execute("SELECT status, error FROM runs").fetchall() == [("failed", "bad line 7")]
@@ -95,14 +95,14 @@ def test_run_left_running_by_a_dead_process_is_closed_on_next_open(warehouse_pat
 def test_run_ids_increase_across_reopen(warehouse_path: Path) -> None:
     ids = []
     for _ in range(2):
-        with Warehouse.open(warehouse_path) as wh, wh.run("demo") as run:
+        with Warehouse.open(warehouse_path) as wh, wh.record("demo") as run:
             ids.append(run.run_id)
     assert ids[1] > ids[0]
 
 
 def test_sql_file_binds_parameters(wh: Warehouse) -> None:
     for _ in range(3):
-        with wh.run("demo"):
+        with wh.record("demo"):
             pass
     rows = wh.sql_file("status_runs", [2]).fetchall()
     assert [r[0] for r in rows] == [3, 2]

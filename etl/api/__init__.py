@@ -22,13 +22,12 @@ create, the warehouse file (synth_client, run_client, check_ray) stay in the mod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from etl import warehouse as store
 from etl.api.pipeline import run
-from etl.api.resolve import PathLike, load_settings, read_settings
+from etl.api.resolve import PathLike, read_settings
 from etl.api.steps import (
     clean,
     drop_import,
@@ -47,12 +46,10 @@ from etl.api.steps import (
     synth,
     synth_trial,
 )
-from etl.config import Settings
-from etl.errors import EtlError, WarehouseError
+from etl.errors import WarehouseError
+from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
-    import polars as pl
-
     from etl.steps.inspect import Result
     from etl.steps.show import Shown
 
@@ -81,47 +78,6 @@ __all__ = [
     "synth",
     "synth_trial",
 ]
-
-
-class Warehouse(store.Warehouse):
-    """An open warehouse: its tables and read-only queries as polars frames, and the settings steps run with."""
-
-    config_path: Path | None = None
-
-    def settings(self, **overrides: Any) -> Settings:
-        """Effective settings: defaults → etl.toml (or open's `config`) → ETL_* → `overrides`."""
-        return load_settings(self, overrides)
-
-    def tables(self) -> list[str]:
-        """Names of the warehouse's tables."""
-        self.check_open()
-        rows = self.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY 1").fetchall()
-        return [name for (name,) in rows]
-
-    def table(self, name: str) -> pl.DataFrame:
-        """A whole table as a polars DataFrame, e.g. wh.table("triplets")."""
-        known = self.tables()
-        if name not in known:
-            raise EtlError(f"there is no table {name!r} in {self.path}; its tables are {', '.join(known)}")
-        # The name is one of the catalog's, so quoting it is safe (identifiers cannot be bound).
-        return self.con.sql('SELECT * FROM "' + name.replace('"', '""') + '"').pl()
-
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pl.DataFrame:
-        """The result of read-only SQL (the last statement's) as a polars DataFrame; writes are refused."""
-        import duckdb
-        import polars as pl
-
-        from etl.steps import inspect
-
-        self.check_open()
-        statements = inspect.read_only_statements(self, query)
-        try:
-            for statement in statements[:-1]:
-                self.con.execute(statement).fetchall()  # a result left unread blocks the connection
-            relation = self.con.sql(statements[-1].query, params=params)
-            return pl.DataFrame() if relation is None else relation.pl()
-        except duckdb.Error as exc:
-            raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
 
 
 def open(

@@ -38,11 +38,7 @@ def step_settings(
         if full in overrides:
             raise ConfigError(f"{step}() was given {full} twice (as {key!r} and by another name); give it once")
         overrides[full] = value
-    return load_settings(wh, overrides)
-
-
-def load_settings(wh: store.Warehouse, overrides: Mapping[str, Any]) -> Settings:
-    return read_settings(getattr(wh, "config_path", None), {**overrides, "warehouse": str(wh.path)})
+    return wh.settings(**overrides)
 
 
 def read_settings(config_path: Path | None, overrides: Mapping[str, Any]) -> Settings:

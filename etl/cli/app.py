@@ -37,7 +37,7 @@ class App:
 
     @contextmanager
     def warehouse(self, read_only: bool = False, create: bool = True) -> Iterator[Any]:
-        """The open warehouse (an etl.api.Warehouse), closed (lock released) when the command ends."""
+        """The open warehouse (an etl.Warehouse), closed (lock released) when the command ends."""
         from etl import api
 
         wh = api.open(self.path(), config=self.config_path, read_only=read_only, create=create)

@@ -28,7 +28,7 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, force: bool
         "expansion_add": settings.index_expansion_add,
         "force": force,
     }
-    with wh.run(STEP, params) as run:
+    with wh.record(STEP, params) as run:
         opened = ensure(wh, settings, model, force=force)
         count = opened.fingerprint["count"]
         size = opened.path.stat().st_size

@@ -10,11 +10,9 @@ from typing import Any
 
 import duckdb
 
-from etl.errors import EtlError, ReadOnlyViolation
+from etl.errors import EtlError
 from etl.output import format_table, human_bytes
-from etl.warehouse import Warehouse
-
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+from etl.warehouse import Warehouse, first_line
 
 
 @dataclass
@@ -61,7 +59,7 @@ def status(wh: Warehouse, last_runs: int = 10) -> str:
 
 def query(wh: Warehouse, sql: str) -> Result:
     """Run read-only SQL and return the last statement's result; refuses anything that writes."""
-    statements = read_only_statements(wh, sql)
+    statements = wh.read_only_statements(sql)
     cursor = None
     try:
         for statement in statements:
@@ -69,27 +67,9 @@ def query(wh: Warehouse, sql: str) -> Result:
         assert cursor is not None
         rows = cursor.fetchall()
     except duckdb.Error as exc:
-        raise EtlError(f"query failed: {_first_line(exc)}") from exc
+        raise EtlError(f"query failed: {first_line(exc)}") from exc
     columns = [d[0] for d in cursor.description or []]
     return Result(columns, rows)
-
-
-def read_only_statements(wh: Warehouse, sql: str) -> list[Any]:
-    """The parsed statements of `sql`, refusing the whole text if any of them writes."""
-    try:
-        statements = wh.con.extract_statements(sql)
-    except duckdb.Error as exc:
-        raise EtlError(f"cannot parse the query: {_first_line(exc)}") from exc
-    if not statements:
-        raise EtlError("the query is empty")
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            raise ReadOnlyViolation(
-                f"`etl sql` only reads; refusing this {kind} statement (write with the etl steps, "
-                "or open the file with the duckdb CLI when no etl run holds it)"
-            )
-    return list(statements)
 
 
 def to_json(result: Result) -> str:
@@ -105,7 +85,3 @@ def to_csv(result: Result) -> str:
     writer.writerow(result.columns)
     writer.writerows(result.rows)
     return buffer.getvalue()
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0]

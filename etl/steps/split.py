@@ -26,7 +26,7 @@ def run(wh: Warehouse, settings: Settings) -> output.StepResult:
     import polars as pl
 
     params = {"split_by": settings.split_by, "split_train_ratio": settings.split_train_ratio, "seed": settings.seed}
-    with wh.run("split", params) as run:
+    with wh.record("split", params) as run:
         triplets = wh.frame("SELECT anchor_id, positive_id, negative_id, group_id FROM triplets")
         if triplets.height == 0:
             raise EtlError("there are no triplets to split; run `etl mine` first")

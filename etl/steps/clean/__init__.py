@@ -35,7 +35,7 @@ def run(wh: Warehouse, settings: Settings) -> StepResult:
 
     max_length, ignore_spaces = settings.clean_max_length, settings.clean_ignore_spaces
     params = {"max_length": max_length, "ignore_spaces": ignore_spaces}
-    with wh.run(STEP, params) as run, Progress("clean", 5) as progress:
+    with wh.record(STEP, params) as run, Progress("clean", 5) as progress:
         candidates = wh.frame(read_sql("clean_pair_sources"))
         lines = wh.frame(read_sql("clean_term_sources"))
         raw = pl.concat([candidates["a_raw"], candidates["b_raw"], lines["raw"]])

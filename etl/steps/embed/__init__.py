@@ -71,7 +71,7 @@ def _compute(wh: Warehouse, settings: Settings, model: str) -> StepResult:
         params.update(convention(settings))
     if settings.embedder in ("ollama", "openai"):
         params.update(urls=settings.embed_urls(), batch=settings.embed_batch)
-    with wh.run(STEP, params) as run:
+    with wh.record(STEP, params) as run:
         missing = wh.sql_file("embed_missing", {"model": model}).fetchall()
         ids = np.array([row[0] for row in missing], dtype=np.int64)
         texts = [row[1] for row in missing]
@@ -220,7 +220,7 @@ def _import(wh: Warehouse, settings: Settings, model: str, source: ImportSource)
     import polars as pl
 
     params = {"embedder": "import", "model": model, "input": source.path, "term_list": source.term_list}
-    with wh.run(STEP, params) as run:
+    with wh.record(STEP, params) as run:
         data = read(source, stored_dim(wh, model), model)
         frame = pl.DataFrame(
             {

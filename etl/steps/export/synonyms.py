@@ -107,7 +107,7 @@ def run(
         "oversize": oversize,
         "categories": list(categories),
     }
-    with wh.run("export.synonyms", params) as run:
+    with wh.record("export.synonyms", params) as run:
         if not wh.scalar("SELECT count(*) FROM synonym_pairs"):
             raise EtlError("there are no synonym pairs to export; run `etl clean` first")
         rows = wh.execute(read_sql("export_synonym_terms")).fetchall()

@@ -80,7 +80,7 @@ def run(wh: Warehouse, settings: Settings, out_dir: Path | None = None) -> outpu
         if options.default
         else {"out": str(out), "formats": list(options.formats), "scores": options.scores}
     )
-    with wh.run("export.triplets", params) as run:
+    with wh.record("export.triplets", params) as run:
         mine_run = _mine_run(wh)
         table = _read(wh, int(mine_run["config"]["seed"]))
         stats = build_stats(wh, mine_run, table)

@@ -67,7 +67,7 @@ def _land(
 ) -> StepResult:
     """Replace this file's rows and import rejects in one transaction."""
     file = str(path.resolve())
-    with wh.run(step, {"file": file, **params}) as run:
+    with wh.record(step, {"file": file, **params}) as run:
         with wh.transaction():
             replaced = wh.scalar(_SQL[table]["count"], [file])
             wh.execute(_SQL[table]["delete"], [file])
@@ -113,7 +113,7 @@ def drop(wh: Warehouse, path: Path | str) -> StepResult:
         raise EtlError(f"no landed file {str(path)!r}; the landed files are {known} (`etl import list`)")
     kind, rows = landed[file]
     table, step = ("imported_pairs", "import.pairs") if kind == "pairs" else ("imported_terms", "import.terms")
-    with wh.run("import.drop", {"file": file}) as run, wh.transaction():
+    with wh.record("import.drop", {"file": file}) as run, wh.transaction():
         wh.execute(_SQL[table]["delete"], [file])
         wh.execute("DELETE FROM rejects WHERE step = ? AND source = ?", [step, file])
         run.counts.update({"rows": rows, "kind": kind})

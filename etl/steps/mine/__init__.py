@@ -135,7 +135,7 @@ class Mined:
 def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any = None) -> output.StepResult:
     """Mine negatives and triplets for one embedding model; `index` overrides the index step's usearch index."""
     model = data.choose_model(wh, model)
-    with wh.run("mine", params(settings, model)) as run:
+    with wh.record("mine", params(settings, model)) as run:
         clock = Clock()
         inputs = prepare(wh, model, settings.mine_variants)
         clock.lap("load")

@@ -82,7 +82,7 @@ def run(
     try:
         shards = shards or max(1, int(ray.cluster_resources().get("CPU", 1)))
         params = mine.params(settings, model) | {"ray": address or "local", "shards": shards}
-        with wh.run("mine", params) as run:
+        with wh.record("mine", params) as run:
             clock = mine.Clock()
             inputs = mine.prepare(wh, model, settings.mine_variants)
             clock.lap("load")

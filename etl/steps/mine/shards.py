@@ -269,7 +269,7 @@ def merge(wh: Warehouse, settings: Settings, directory: Path, model: str | None 
     if settings.mine_search == "auto":
         settings = dataclasses.replace(settings, mine_search=search)  # the mode the shards resolved
     params = mine.params(settings, model) | {"merged": str(directory), "shards": shards}
-    with wh.run("mine", params) as run:
+    with wh.record("mine", params) as run:
         clock = mine.Clock()
         current = fingerprint(wh, model)  # before loading the inputs: a stale part is refused at once
         for manifest in manifests:

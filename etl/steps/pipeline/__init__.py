@@ -147,7 +147,7 @@ def run(
     if result.also:
         notify("warning: " + result.also_line())
     params = {"inputs": inputs.__dict__, "from": start, "only": only, "steps": names}
-    with wh.run("run", params) as run:
+    with wh.record("run", params) as run:
         for stage in stages:
             if not due(stage):
                 note = f"inputs unchanged since run {recorded_run(wh, stage.name)}"

@@ -69,7 +69,7 @@ def lineage(wh: Warehouse) -> Lineage:
 def run(wh: Warehouse, settings: Settings) -> output.StepResult:
     """Train and score the three arms on the triplets, and append their figures to `probe_results`."""
     params: dict[str, Any] = {key: getattr(settings, key) for key in _PARAMS}
-    with wh.run("probe", params) as run:
+    with wh.record("probe", params) as run:
         source = lineage(wh)
         run.counts.update(
             {"mine_run_id": source.mine_run_id, "split_run_id": source.split_run_id, "model": source.model}

@@ -141,7 +141,7 @@ def _expand(
             cat: expansion_request(cat, terms, ask, settings.synth_expand_temperature) for cat, terms in seeds.items()
         }
     check_if_due(wh, client, list(requests.values()), refresh)
-    with wh.run("synth.expand", params) as run:
+    with wh.record("synth.expand", params) as run:
         category_of = {client.call_hash(r): cat for cat, r in requests.items()}
         expanded: dict[str, tuple[str, list[str]]] = {}
 
@@ -190,7 +190,7 @@ def _translate(wh: Warehouse, settings: Settings, client: Client, refresh: bool)
         raise EtlError("there are no terms to translate; run `etl synth expand` first")
     requests = [translation_request(term, temperature) for term, _ in planned]
     check_if_due(wh, client, requests, refresh)
-    with wh.run("synth.translate", _params(settings, client, refresh, temperature=temperature)) as run:
+    with wh.record("synth.translate", _params(settings, client, refresh, temperature=temperature)) as run:
         term_of = {client.call_hash(r): row for r, row in zip(requests, planned)}
 
         def land(answers: Answers) -> int:
@@ -249,7 +249,7 @@ def _sentences(
     sample = sample_terms(list(english), rate, settings.seed)
     requests = [sentences_request(ko, english[ko][0], per_term, temperature) for ko in sample]
     check_if_due(wh, client, requests, refresh)
-    with wh.run("synth.sentences", params) as run:
+    with wh.record("synth.sentences", params) as run:
         term_of = {client.call_hash(r): ko for r, ko in zip(requests, sample)}
 
         def land(answers: Answers) -> int:

@@ -34,7 +34,7 @@ def default_dir(settings: Settings) -> Path:
 
 def run(wh: Warehouse, settings: Settings, out: Path) -> StepResult:
     """Write the four files into `out` (created if missing) and return what was written."""
-    with wh.run("export.synth", {"out": str(out)}) as run:
+    with wh.record("export.synth", {"out": str(out)}) as run:
         terms = [
             dict(zip(("ko", "en_primary", "en_alternatives", "abbreviation", "category"), row))
             for row in wh.sql_file("synth_export_terms").fetchall()

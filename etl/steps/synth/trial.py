@@ -103,7 +103,7 @@ def run(
         trial.notes.append(f"no seed category lists {term!r}, so nothing was expanded; give --category to try one")
     check_if_due(wh, client, list(first.values()), refresh)
     params = {"model": client.model, "urls": list(client.urls), "term": term, "category": category, "refresh": refresh}
-    with wh.run("synth.trial", params) as record:
+    with wh.record("synth.trial", params) as record:
         answers = _ask(wh, client, record, first, refresh, trial)
         if "expand" in answers:
             trial.expanded, rejects = parse_expansion(answers["expand"], trial.seeds, keep)
