@@ -372,6 +372,28 @@ def test_auto_search_takes_the_exact_scan_when_it_is_quick(wh: Warehouse, world:
     assert counts["search_reason"].startswith("auto: exact scan ~")
 
 
+def test_auto_records_its_estimates_beside_the_time_the_chosen_path_took(
+    wh: Warehouse, world: minedata.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.steps.mine import cost
+
+    monkeypatch.setattr(cost, "EXACT_WITHOUT_ASKING", -1.0)  # weigh the index even on a quick scan
+    result = mine.run(wh, settings(mine_search="auto"))
+    counts = wh.last_ok_run("mine")["counts"]
+    estimate, laps = counts["estimate"], counts["seconds"]
+    assert estimate["chosen"] == counts["search"] in ("exact", "ann")
+    assert estimate["estimated_seconds"] == estimate[counts["search"]]
+    assert {"exact", "ann", "index_build", "ann_search", "escalation_share"} <= set(estimate)
+    assert estimate["taken_seconds"] == pytest.approx(laps.get("index", 0.0) + laps["search"])
+    shown = dict(result.lines)["  estimate"]
+    assert shown == (
+        f"{estimate['chosen']} ~{estimate['estimated_seconds']:.1f}s estimated, "
+        f"{estimate['taken_seconds']:.1f}s taken (index build and search)"
+    )
+    mine.run(wh, settings(mine_search="exact"))  # a mode asked for estimates nothing
+    assert "estimate" not in wh.last_ok_run("mine")["counts"]
+
+
 def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     wh: Warehouse, world: minedata.World
 ) -> None:

@@ -103,10 +103,12 @@ class Plan:
     language: str = "any"  # mine_language: the pools negatives come from (etl/steps/mine/pools.py)
     language_mix: float = 0.5  # with `mix`: the anchor language's share
     pool_bands: dict[str, Bands] = field(default_factory=dict)  # calibrated per pool: same, cross, all
+    # auto's estimated seconds per path weighed (etl/steps/mine/cost.py); empty when the mode was asked for
+    estimate: dict[str, float] = field(default_factory=dict, compare=False)
 
     def config(self) -> dict[str, Any]:
         """JSON-ready description (the bands as the cosines actually used)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("bands", "why", "pool_bands")}
+        out = {k: v for k, v in asdict(self).items() if k not in ("bands", "why", "pool_bands", "estimate")}
         out["bands"] = self.bands.as_dict()
         if self.pool_bands:
             out["pool_bands"] = {name: bands.as_dict() for name, bands in self.pool_bands.items()}
@@ -140,9 +142,10 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         inputs = prepare(wh, model, settings.mine_variants)
         clock.lap("load")
         plan = make_plan(wh, settings, inputs, model, index)
-        if plan.search == "ann" and index is None:
-            index = ann.open_index(wh, settings, plan.model)
         clock.lap("plan")
+        if plan.search == "ann" and index is None:
+            index = ann.open_index(wh, settings, plan.model)  # built here when it is stale
+            clock.lap("index")
         mined = mine(inputs, plan, index)
         clock.lap("search")
         land(wh, run, settings, inputs, plan, mined, clock)
@@ -191,6 +194,15 @@ def land(
     run.counts["variants"] = variants.report(inputs, plan.bands)
     run.counts["split"] = splits.describe(triplets, settings.split_by, settings.split_train_ratio)
     run.counts["seconds"] = {**run.counts.get("seconds", {}), **clock.laps}
+    if plan.estimate:
+        run.counts["estimate"] = estimate_outcome(plan, clock.laps)
+
+
+def estimate_outcome(plan: Plan, laps: dict[str, float]) -> dict[str, Any]:
+    """auto's estimates beside what the chosen path took (index build and search), so a wrong one shows."""
+    taken = laps.get("index", 0.0) + laps.get("search", 0.0)
+    rounded = {name: round(value, 3) for name, value in plan.estimate.items()}
+    return {**rounded, "chosen": plan.search, "estimated_seconds": rounded[plan.search], "taken_seconds": taken}
 
 
 _PARAMS = (
@@ -251,8 +263,9 @@ def make_plan(wh: Warehouse | None, settings: Settings, inputs: MineInputs, mode
         return plan
     from etl.steps.mine import cost
 
-    search, why = cost.choose(wh, settings, context(inputs, plan), index)
-    return Plan(**{**{k: getattr(plan, k) for k in plan.__dataclass_fields__}, "search": search, "why": why})
+    search, why, estimate = cost.choose(wh, settings, context(inputs, plan), index)
+    fields = {k: getattr(plan, k) for k in plan.__dataclass_fields__}
+    return Plan(**{**fields, "search": search, "why": why, "estimate": estimate})
 
 
 def context(inputs: MineInputs, plan: Plan) -> Context:

@@ -29,8 +29,10 @@ EXACT_WITHOUT_ASKING = 5.0  # seconds: an exact scan this quick is taken without
 SCAN_OVERHEAD = 1.15  # the scan's bookkeeping on top of the bare matrix product (bench/mine.py measures it)
 
 
-def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = None) -> tuple[str, str]:
-    """`exact` or `ann` for this run, and a line saying why."""
+def choose(
+    wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = None
+) -> tuple[str, str, dict[str, float]]:
+    """`exact` or `ann` for this run, a line saying why, and the estimated seconds of each path weighed."""
 
     inputs = ctx.inputs
     m, n, dim = len(inputs.anchors), len(inputs.ids), int(inputs.vecs.shape[1])
@@ -39,7 +41,7 @@ def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = 
     sims = inputs.vecs[inputs.anchors[probe]] @ inputs.vecs.T
     exact = (time.perf_counter() - started) * m / len(probe) * SCAN_OVERHEAD
     if exact <= EXACT_WITHOUT_ASKING or not ann_available():
-        return "exact", f"auto: exact scan ~{exact:.0f}s"
+        return "exact", f"auto: exact scan ~{exact:.0f}s", {"exact": exact}
     share = escalation_share(ctx, probe, sims)
     from etl import term_index
 
@@ -50,7 +52,8 @@ def choose(wh: Warehouse | None, settings: Settings, ctx: Context, index: Any = 
     ann = build + search + share * exact
     detail = f"{index_note}, search ~{search:.0f}s, exact scan for ~{share:.0%} of anchors"
     choice = "exact" if exact <= ann else "ann"
-    return choice, f"auto: exact scan ~{exact:.0f}s vs ann ~{ann:.0f}s ({detail}) on {n:,} x {dim}"
+    estimate = {"exact": exact, "ann": ann, "index_build": build, "ann_search": search, "escalation_share": share}
+    return choice, f"auto: exact scan ~{exact:.0f}s vs ann ~{ann:.0f}s ({detail}) on {n:,} x {dim}", estimate
 
 
 def _probe_anchors(m: int) -> np.ndarray:

@@ -165,16 +165,7 @@ def summary(counts: dict[str, Any], seconds: float, run_id: int | None = None) -
         counts=counts,
     )
     summary.add("model", f"{counts['config']['model']} ({counts['terms']:,} terms x {counts['dim']})")
-    summary.add("search", f"{counts['search']} ({counts['search_reason']})")
-    if "escalated" in counts:
-        esc = counts["escalated"]
-        why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
-        missed = (
-            f"; the index missed {esc['index_missed_anchor']:,} anchors themselves"
-            if esc["index_missed_anchor"]
-            else ""
-        )
-        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
+    _search_lines(summary, counts)
     pool_bands = counts["config"].get("pool_bands", {})
     if not pool_bands:
         summary.add("bands", _shown(counts["config"]["bands"]))
@@ -210,3 +201,24 @@ def summary(counts: dict[str, Any], seconds: float, run_id: int | None = None) -
     for line in counts["warnings"]:
         summary.warn(line)
     return summary
+
+
+def _search_lines(summary: output.StepResult, counts: dict[str, Any]) -> None:
+    """How the bands were searched: the mode and why, auto's estimate against the outcome, the escalation."""
+    summary.add("search", f"{counts['search']} ({counts['search_reason']})")
+    if "estimate" in counts:
+        est = counts["estimate"]
+        summary.add(
+            "  estimate",
+            f"{est['chosen']} ~{est['estimated_seconds']:.1f}s estimated, {est['taken_seconds']:.1f}s taken "
+            "(index build and search)",
+        )
+    if "escalated" in counts:
+        esc = counts["escalated"]
+        why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
+        missed = (
+            f"; the index missed {esc['index_missed_anchor']:,} anchors themselves"
+            if esc["index_missed_anchor"]
+            else ""
+        )
+        summary.add("  exact scan for", f"{esc['anchors']:,} anchors ({esc['share']:.1%}; short bands: {why}{missed})")
