@@ -147,8 +147,9 @@ class Settings:
     mine_search: str = setting(
         "auto",
         Spec("str", choices=("auto", "exact", "ann")),
-        "How bands are searched: an exact scan of the vocabulary, the usearch index (scanning what it cannot "
-        "show), or auto: the cheaper, estimated on this machine.",
+        "How bands are searched: an exact scan of the vocabulary; the usearch index (scanning what it cannot "
+        "show; approximate: a few picks may differ from exact's, and between builds of the index); or auto: "
+        "the cheaper, estimated on this machine.",
     )
     mine_top_k: int = setting(
         100,
