@@ -239,20 +239,21 @@ class Attempts:
         self.transport = transport
         self.first = first
         self.used = 0
-        self._wait: tuple[float | None] | None = None  # (retry_after,) once an attempt failed
+        self._backoff_due = False  # the last attempt failed: sleep before the next
+        self._retry_after: float | None = None  # what that failure's server asked for, if anything
 
     def __iter__(self) -> Iterator[str]:
         urls = self.transport.urls
         while self.used < self.transport.max_attempts:
-            if self._wait is not None:
-                time.sleep(self.transport._delay(self.used, self._wait[0]))
-                self._wait = None
+            if self._backoff_due:
+                time.sleep(self.transport._delay(self.used, self._retry_after))
+                self._backoff_due = False
             self.used += 1
             yield urls[(self.first + self.used - 1) % len(urls)]
 
     def failed(self, retry_after: float | None = None) -> None:
         """This attempt failed: wait before the next one."""
-        self._wait = (retry_after,)
+        self._backoff_due, self._retry_after = True, retry_after
 
     def not_counted(self) -> None:
         """This attempt does not count against `max_attempts`: the next goes to the same server at once."""
