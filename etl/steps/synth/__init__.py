@@ -25,8 +25,9 @@ from typing import Any
 from etl.config import Settings
 from etl.errors import ConfigError, EtlError
 from etl.llm import ChatRequest, Client
+from etl.llm.ledger import Answers, Tally, check_if_due, execute, replace_rejects
 from etl.output import StepResult
-from etl.steps.synth.store import Answers, Tally, check, check_if_due, execute, per_category, replace_rejects
+from etl.steps.synth.store import check, per_category
 from etl.steps.synth.tasks import (
     expansion_request,
     load_seeds,

@@ -20,6 +20,7 @@ from typing import Any
 
 from etl.errors import InputError
 from etl.llm import ChatRequest, extract_json
+from etl.llm.ledger import Reject
 from etl.vocab import has_hangul, normalize
 
 DEFAULT_SEEDS = "seed_terms.toml"
@@ -78,15 +79,6 @@ SENTENCES_SCHEMA: dict[str, Any] = {
     "required": ["pairs"],
     "additionalProperties": False,
 }
-
-
-@dataclass(frozen=True)
-class Reject:
-    """One refused answer, or one refused item inside an answer."""
-
-    rule: str
-    reason: str
-    payload: str
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from etl.config import Settings
 from etl.errors import ConfigError
 from etl.llm import ChatRequest, Client
-from etl.steps.synth.store import Tally, check_if_due, execute
+from etl.llm.ledger import Tally, check_if_due, execute
 from etl.steps.synth.tasks import (
     expansion_request,
     load_seeds,

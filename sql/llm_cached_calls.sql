@@ -1,5 +1,5 @@
 -- The newest successful answer for each wanted request hash; grain: one row per call_hash.
--- $hashes: the request hashes a synthesis stage is about to send.
+-- $hashes: the request hashes a step is about to send.
 WITH wanted AS (
     SELECT DISTINCT unnest($hashes) AS call_hash
 ),
