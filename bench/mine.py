@@ -228,7 +228,7 @@ def step_index(warehouse: str, index_path: str) -> dict:
 
 def step_floor(warehouse: str) -> dict:
     """The exact scan's floor: its chunked matrix products over the whole vocabulary, and nothing else."""
-    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import loading as mine_data
     from etl.steps.mine import search as mine_search
     from etl.warehouse import Warehouse
 
@@ -322,7 +322,7 @@ def step_compare(warehouse: str, sample: str) -> dict:
     """How close ann came to exact: populations counted, band shares, in-band percentiles on scored anchors."""
     import polars as pl
 
-    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import loading as mine_data
     from etl.warehouse import Warehouse
 
     out: dict = {"population_seen": {}, "shares": {}, "percentile": {}}

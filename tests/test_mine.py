@@ -397,7 +397,7 @@ def test_auto_records_its_estimates_beside_the_time_the_chosen_path_took(
 def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     wh: Warehouse, world: minedata.World
 ) -> None:
-    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import loading as mine_data
 
     inputs = mine_data.load(wh, minedata.MODEL)
     anchors = np.arange(len(inputs.anchors), dtype=np.int64)

@@ -252,7 +252,7 @@ def test_no_landed_negative_is_a_variant_of_its_anchor_or_positives(wh: Warehous
 
 
 def test_the_predicate_and_the_enumeration_agree_on_variants(wh: Warehouse) -> None:
-    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import loading as mine_data
 
     bilingual_world(wh)
     inputs = mine_data.load(wh, minedata.MODEL)
@@ -305,7 +305,7 @@ def test_the_option_reaches_the_command_and_the_pipeline(etl, warehouse_path: Pa
 
 def test_shards_and_shared_inputs_keep_the_variant_keys(wh: Warehouse, tmp_path: Path) -> None:
     from etl import api
-    from etl.steps.mine import data as mine_data
+    from etl.steps.mine import loading as mine_data
     from etl.steps.mine.on_ray import load_inputs, save_inputs
     from etl.steps.mine.parts import ShardError
 

@@ -12,8 +12,8 @@ talk to the LLM through `execute`.
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 
 from etl.errors import ServiceError

@@ -46,7 +46,7 @@ from etl import output, splits
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.negatives import BAND_NAMES
-from etl.steps.mine import ann, data, pools, sample, variants
+from etl.steps.mine import ann, data, loading, pools, sample, variants
 from etl.steps.mine.calibration import calibrate, calibrate_pools
 from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
 from etl.steps.mine.sample import SOURCES, Bands, Permutation, Picks
@@ -165,7 +165,7 @@ def prepare(wh: Warehouse, model: str, variant_keys: bool = True) -> MineInputs:
             f"mining inputs break {', '.join(f'{name} ({n} rows)' for name, n in broken.items())}; "
             "every synonym pair needs both terms in one synonym group: run `etl clean`"
         )
-    inputs = data.load(wh, model, variant_keys)
+    inputs = loading.load(wh, model, variant_keys)
     if len(inputs.anchors) == 0:
         raise EtlError(f"no synonym pair has vectors of model {model!r} on both sides; run `etl clean` and `etl embed`")
     return inputs

@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from etl import vectors
 from etl.errors import EtlError
-from etl.steps.mine import pools
 from etl.steps.mine.sample import expand
-from etl.steps.mine.variants import anchor_key_sets, variant_bound, vocabulary_keys
+from etl.steps.mine.variants import variant_bound
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -61,6 +60,10 @@ class MineInputs:
     group_variants: np.ndarray  # sorted int64 keys group index * n_variant_keys + key of every group member
     n_variant_keys: int
     lang: np.ndarray  # int8 language pool per row: etl/steps/mine/pools.py's KO or EN
+    # Negatives the judge found to mean the same as their anchor (etl/steps/judge): anchor i's are
+    # judged_rows[judged_ptr[i]:judged_ptr[i+1]], ascending; mining never picks them again.
+    judged_ptr: np.ndarray
+    judged_rows: np.ndarray
     counts: dict[str, Any] = field(default_factory=dict)
     variants_on: bool = True  # False: --no-variants, the key arrays are empty
 
@@ -86,7 +89,17 @@ class MineInputs:
         out = self._excluded_by_spelling(anchor, rows)
         if self.n_variant_keys:
             out |= self._excluded_as_variant(anchor, rows)
+        if len(self.judged_rows):
+            out |= member(self._judged_keys, anchor * len(self.ids) + rows)
         return out
+
+    @cached_property
+    def _judged_keys(self) -> np.ndarray:
+        """Sorted keys anchor * n + row of the judged-out negatives."""
+        import numpy as np
+
+        owner = np.repeat(np.arange(len(self.anchors), dtype=np.int64), np.diff(self.judged_ptr))
+        return owner * len(self.ids) + self.judged_rows
 
     def _excluded_by_spelling(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`excluded` less the variant keys: the anchor, its group, and terms spelled like them."""
@@ -94,10 +107,10 @@ class MineInputs:
         out = rows == anchor_rows
         anchor_group = self.group[anchor_rows]
         out |= (anchor_group >= 0) & (self.group[rows] == anchor_group)
-        out |= _member(self.excluded_spellings, anchor * self.n_spellings + self.spelling[rows])
+        out |= member(self.excluded_spellings, anchor * self.n_spellings + self.spelling[rows])
         # Spelled like any member of the anchor's group (not only its direct pair partners).
         group = self.group_index[anchor_rows]
-        out |= (group >= 0) & _member(self.group_spellings, group * self.n_spellings + self.spelling[rows])
+        out |= (group >= 0) & member(self.group_spellings, group * self.n_spellings + self.spelling[rows])
         return out
 
     def _excluded_as_variant(self, anchor: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -106,9 +119,9 @@ class MineInputs:
 
         n_keys = self.n_variant_keys
         which, key = expand(np.arange(len(rows)), self.variant_ptr[rows], self.variant_ptr[rows + 1], self.variant_keys)
-        hit = _member(self.excluded_variants, anchor[which] * n_keys + key)
+        hit = member(self.excluded_variants, anchor[which] * n_keys + key)
         group = self.group_index[self.anchors[anchor[which]]]
-        hit |= (group >= 0) & _member(self.group_variants, group * n_keys + key)
+        hit |= (group >= 0) & member(self.group_variants, group * n_keys + key)
         return np.bincount(which[hit], minlength=len(rows)) > 0
 
     def exclusions(self, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +141,10 @@ class MineInputs:
             which, rows, _ = self._variant_rows(seed_which, seed_rows)
             found_which.append(which)
             found_rows.append(rows)
+        local = np.arange(len(anchors), dtype=np.int64)
+        which, rows = expand(local, self.judged_ptr[anchors], self.judged_ptr[anchors + 1], self.judged_rows)
+        found_which.append(which)
+        found_rows.append(rows)
         pair = np.unique(np.concatenate(found_which) * len(self.ids) + np.concatenate(found_rows))
         return pair // len(self.ids), pair % len(self.ids)
 
@@ -213,100 +230,7 @@ class MineInputs:
         per_spelling = np.bincount(self.spelling, minlength=self.n_spellings)
         same_spelling = per_spelling[self.spelling[self.anchors]]
         np.add.at(same_spelling, self.pair_anchor(), per_spelling[self.spelling[self.pos_rows]])
-        return size + same_spelling + variant_bound(self)
-
-
-def load(wh: Warehouse, model: str, variants: bool = True) -> MineInputs:
-    """Vectors, terms, groups and pairs for one model, aligned on vocabulary rows (with variant keys unless `variants` is False)."""
-    import numpy as np
-
-    ids, vecs = vectors.load(wh, model)
-    term_ids, spelling_codes = _columns(
-        wh, "SELECT term_id, dense_rank() OVER (ORDER BY norm) AS code FROM terms ORDER BY term_id"
-    )
-    counts: dict[str, Any] = {"vectors": len(ids)}
-    in_terms = _member(term_ids, ids)
-    if not in_terms.all():
-        # Vectors of terms that have left the vocabulary: they have no text to put in a triplet.
-        counts["vectors_without_term"] = int((~in_terms).sum())
-        ids, vecs = ids[in_terms], vecs[in_terms]
-    if len(ids) == 0:
-        raise EtlError(f"no term with a vector for model {model!r} is in `terms`; run `etl clean` and `etl embed`")
-    vectors.check_unit(ids, vecs, model)
-    spelling = spelling_codes[np.searchsorted(term_ids, ids)]
-
-    group = _groups(wh, ids)
-
-    anchors, pos_ptr, dst = _positives(wh, ids, counts)
-    n_spellings = int(spelling.max()) + 1
-    anchor_index = np.repeat(np.arange(len(anchors), dtype=np.int64), np.diff(pos_ptr))
-    own = np.arange(len(anchors)) * n_spellings + spelling[anchors]
-    excluded_spellings = np.unique(np.concatenate([own, anchor_index * n_spellings + spelling[dst]]))
-    grouped = group >= 0
-    _, dense = np.unique(group[grouped], return_inverse=True)
-    group_index = np.full(len(ids), -1, dtype=np.int64)
-    group_index[grouped] = dense.reshape(-1)
-    group_spellings = np.unique(group_index[grouped] * n_spellings + spelling[grouped])
-    counts["anchors"] = len(anchors)
-    counts["anchor_positive_pairs"] = len(dst)
-    keys = vocabulary_keys(wh, spelling, variants)
-    excluded_variants, group_variants = anchor_key_sets(keys, anchors, dst, anchor_index, group_index)
-    return MineInputs(
-        model=model,
-        ids=ids,
-        vecs=vecs,
-        group=group,
-        spelling=spelling,
-        anchors=anchors,
-        pos_ptr=pos_ptr,
-        pos_rows=dst,
-        excluded_spellings=excluded_spellings,
-        group_spellings=group_spellings,
-        group_index=group_index,
-        n_spellings=n_spellings,
-        variant_ptr=keys.ptr,
-        variant_keys=keys.codes,
-        variant_rules=keys.rules,
-        excluded_variants=excluded_variants,
-        group_variants=group_variants,
-        n_variant_keys=keys.n_keys,
-        lang=pools.load(wh, ids),
-        counts=counts,
-        variants_on=variants,
-    )
-
-
-def _groups(wh: Warehouse, ids: np.ndarray) -> np.ndarray:
-    """The group_id of every vocabulary row, -1 for a term in no synonym group."""
-    import numpy as np
-
-    group = np.full(len(ids), -1, dtype=np.int64)
-    g_ids, g_groups = _columns(wh, "SELECT term_id, group_id FROM synonym_groups")
-    rows, ok = _rows(ids, g_ids)
-    group[rows[ok]] = g_groups[ok]
-    return group
-
-
-def _positives(wh: Warehouse, ids: np.ndarray, counts: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Anchors (vocabulary rows, ascending), pointers into their positives, and the positives' rows.
-
-    Both sides of every synonym pair with two vectors are anchors, with the other side as positive."""
-    import numpy as np
-
-    term_a, term_b = _columns(wh, "SELECT term_a, term_b FROM synonym_pairs")
-    rows_a, ok_a = _rows(ids, term_a)
-    rows_b, ok_b = _rows(ids, term_b)
-    usable = ok_a & ok_b & (rows_a != rows_b)
-    counts["pairs"] = len(term_a)
-    counts["pairs_without_vectors"] = int((~(ok_a & ok_b)).sum())
-    # Both directions, as the notebook: each side is an anchor with the other as positive.
-    src = np.concatenate([rows_a[usable], rows_b[usable]])
-    dst = np.concatenate([rows_b[usable], rows_a[usable]])
-    edge = np.unique(src * len(ids) + dst)
-    src, dst = edge // len(ids), edge % len(ids)
-    anchors = np.unique(src)
-    pos_ptr = np.searchsorted(src, np.append(anchors, len(ids))).astype(np.int64)
-    return anchors, pos_ptr, dst
+        return size + same_spelling + variant_bound(self) + np.diff(self.judged_ptr)
 
 
 def _index_by(codes: np.ndarray, n_spellings: int) -> tuple[np.ndarray, np.ndarray]:
@@ -319,15 +243,7 @@ def _index_by(codes: np.ndarray, n_spellings: int) -> tuple[np.ndarray, np.ndarr
     return rows.astype(np.int64), ptr.astype(np.int64)
 
 
-def _columns(wh: Warehouse, sql: str) -> tuple[np.ndarray, np.ndarray]:
-    """Two int64 columns of a query."""
-    import numpy as np
-
-    table = wh.con.sql(sql).to_arrow_table()
-    return tuple(table.column(i).to_numpy().astype(np.int64, copy=False) for i in range(2))
-
-
-def _member(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+def member(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     """values[i] in sorted_values, vectorised."""
     import numpy as np
 
@@ -335,11 +251,3 @@ def _member(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     at = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
     return sorted_values[at] == values
-
-
-def _rows(ids: np.ndarray, term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vocabulary row of each term_id, and whether it is in the vocabulary at all."""
-    import numpy as np
-
-    rows = np.minimum(np.searchsorted(ids, term_ids), len(ids) - 1)
-    return rows, ids[rows] == term_ids

@@ -47,6 +47,8 @@ _ARRAYS = (
     "excluded_variants",
     "group_variants",
     "lang",
+    "judged_ptr",
+    "judged_rows",
 )
 
 

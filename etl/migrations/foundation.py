@@ -1,45 +1,10 @@
-"""Numbered, append-only schema changes, applied on every connect.
-
-Each migration runs in one transaction with the row recording it in `schema_migrations`, so a warehouse is
-never left half-migrated. Never edit a shipped migration: add the next number (m008 was never used).
-"""
+"""The first schema: runs and rejects, synthesis, vocabulary and pairs, embeddings, negatives and triplets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import duckdb
 
-Migration = Callable[[duckdb.DuckDBPyConnection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
-
-
-def migration(fn: Migration) -> Migration:
-    """Register a migration; its function name (m001_...) is its identity and order."""
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
-
-
-def apply(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply every migration not yet recorded; returns the names applied now."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-    )
-    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
-    applied = []
-    for name, fn in sorted(MIGRATIONS):
-        if name in done:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            fn(con)
-            con.execute("INSERT INTO schema_migrations VALUES (?, now() AT TIME ZONE 'UTC')", [name])
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-        applied.append(name)
-    return applied
+from etl.migrations import migration
 
 
 @migration
@@ -269,81 +234,3 @@ def m005_negatives_and_triplets(con: duckdb.DuckDBPyConnection) -> None:
         )
         """
     )
-
-
-@migration
-def m006_synthesis_term_order(con: duckdb.DuckDBPyConnection) -> None:
-    """Keep the order terms were listed in: a term in two categories is translated under the first."""
-    con.execute("ALTER TABLE category_terms ADD COLUMN position INTEGER")
-
-
-@migration
-def m007_clean_kinds(con: duckdb.DuckDBPyConnection) -> None:
-    """Typed forms: a term or pair can be an abbreviation (ML ↔ machine learning), kept, not dropped."""
-    con.execute("ALTER TABLE terms ADD COLUMN kind VARCHAR DEFAULT 'term'")  # term | abbreviation
-    con.execute("ALTER TABLE synonym_pairs ADD COLUMN kind VARCHAR DEFAULT 'synonym'")  # synonym | abbreviation
-
-
-@migration
-def m009_mining_pick_details(con: duckdb.DuckDBPyConnection) -> None:
-    """How each negative was picked: by its band's quota or by the fallback fill, from search or sampling."""
-    con.execute("ALTER TABLE negatives ADD COLUMN filled BOOLEAN NOT NULL DEFAULT false")
-    con.execute("ALTER TABLE negatives ADD COLUMN source VARCHAR NOT NULL DEFAULT 'search'")  # search | sample
-
-
-@migration
-def m010_pipeline_state(con: duckdb.DuckDBPyConnection) -> None:
-    """What each `etl run` stage last succeeded on, so an unchanged stage can be skipped."""
-    con.execute(
-        """
-        CREATE TABLE pipeline_state (
-            stage       VARCHAR PRIMARY KEY,    -- synth | import | clean | embed | index | mine | split | export
-            fingerprint VARCHAR NOT NULL,       -- sha256 of the settings, files and table states it read
-            run_id      BIGINT NOT NULL,        -- the `etl run` that recorded it
-            updated_at  TIMESTAMP NOT NULL
-        )
-        """
-    )
-
-
-@migration
-def m011_anchor_bands(con: duckdb.DuckDBPyConnection) -> None:
-    """Per anchor and band, how many members the band had and how many negatives it was asked for."""
-    con.execute(
-        """
-        CREATE TABLE anchor_bands (
-            anchor_id  BIGINT NOT NULL,
-            band       VARCHAR NOT NULL,        -- easy | medium | hard
-            population BIGINT NOT NULL,         -- eligible vocabulary terms whose cosine lies in the band
-            estimated  BOOLEAN NOT NULL,        -- population estimated from random draws (ANN), not counted
-            quota      INTEGER NOT NULL,        -- negatives the band was asked for
-            picked     INTEGER NOT NULL,        -- negatives taken from the band by its quota
-            run_id     BIGINT NOT NULL
-        )
-        """
-    )
-
-
-@migration
-def m012_probe_results(con: duckdb.DuckDBPyConnection) -> None:
-    """The downstream probe's figures: per arm and pool, how well an adapter trained on the triplets retrieves."""
-    con.execute(
-        """
-        CREATE TABLE probe_results (
-            run_id       BIGINT NOT NULL,       -- the probe run (its settings are in runs.params)
-            mine_run_id  BIGINT NOT NULL,       -- the mine run whose triplets it trained and evaluated on
-            split_run_id BIGINT,                -- the `etl split` run that last re-split them, NULL for the mine run's split
-            arm          VARCHAR NOT NULL,      -- untrained | mined | random
-            pool         VARCHAR NOT NULL,      -- target | mixed
-            metric       VARCHAR NOT NULL,      -- mrr@10 | recall@1 | recall@10
-            value        DOUBLE NOT NULL
-        )
-        """
-    )
-
-
-@migration
-def m013_anchor_bands_pool(con: duckdb.DuckDBPyConnection) -> None:
-    """The language pool an anchor_bands row counts (mine_language): one row per anchor, band and pool."""
-    # any (every term) | ko | en | ko+en (both pools, the `positive` policy's bilingual anchors)
-    con.execute("ALTER TABLE anchor_bands ADD COLUMN pool VARCHAR NOT NULL DEFAULT 'any'")
