@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from etl import settings_check
 from etl.errors import ConfigError
 from etl.settings_check import Spec, check_together, coerce
 
@@ -197,6 +197,32 @@ class Settings:
         "Split by synonym group (no leaks) or by triplet (the notebook's leaky split).",
     )
 
+    # The LLM judge of mined negatives (the chat model and servers are llm_*)
+    judge_enabled: bool = setting(
+        False, Spec("bool"), "Run the LLM judge of mined negatives in `etl run`, between mine and the split."
+    )
+    judge_bands: tuple[str, ...] = setting(
+        ("hard",),
+        Spec("str", many=True, choices=("easy", "medium", "hard")).at_least(1),
+        "Bands whose negatives the judge checks; repeat for several.",
+    )
+    judge_batch: int = setting(16, Spec("int", low=1, high=256), "(anchor, negative) pairs judged per request.")
+    judge_rounds: int = setting(
+        3, Spec("int", low=1, high=100), "Rounds of judging: each judges the replacements of the last one's removals."
+    )
+    judge_temperature: float = setting(0.0, _TEMPERATURE, "Sampling temperature of the judge prompt.")
+    judge_consistency: int = setting(
+        50,
+        Spec("int", low=0, high=1_000_000),
+        "Verdicts asked a second time (a seeded sample) to measure the judge's agreement with itself; 0: off.",
+    )
+    judge_promote: bool = setting(
+        False, Spec("bool"), "Land pairs judged `same` as synonym pairs (source judge) for the next `etl clean`."
+    )
+    judge_prompt: str = setting(
+        "", Spec("str"), "File holding the judge prompt template (with {items}); empty: the built-in one."
+    )
+
     # The downstream probe (an adapter trained on the triplets, evaluated on the validation anchors)
     probe_enabled: bool = setting(
         True,
@@ -270,9 +296,9 @@ def load(
     values: dict[str, Any] = {}
     sources = dict.fromkeys(keys(), "default")
 
-    path = config_path if config_path is not None else _default_config_path(env)
+    path = config_path if config_path is not None else settings_check.config_path(env, CONFIG_FILE)
     if path is not None:
-        for key, raw in _read_toml(path).items():
+        for key, raw in settings_check.read_toml(path, keys()).items():
             values[key] = coerce(SPECS[key], key, raw, origin=str(path))
             sources[key] = str(path)
 
@@ -302,36 +328,3 @@ def _check_env_names(env: Mapping[str, str]) -> None:
         close = [difflib.get_close_matches(name, known, n=1) for name in unknown]
         hints = "".join(f" (did you mean {c[0]}?)" for c in close if c)
         raise ConfigError(f"unknown setting variable {', '.join(unknown)}{hints}; `etl config` lists the settings")
-
-
-def _default_config_path(env: Mapping[str, str]) -> Path | None:
-    explicit = env.get("ETL_CONFIG")
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"ETL_CONFIG points at {path}, which does not exist")
-        return path
-    path = Path(CONFIG_FILE)
-    return path if path.is_file() else None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    """Flatten `[section] key = v` to `section_key` and reject unknown keys."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    flat: dict[str, Any] = {}
-    for name, value in data.items():
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                flat[f"{name}_{sub}"] = inner
-        else:
-            flat[name] = value
-    known = set(keys())
-    unknown = sorted(set(flat) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; `etl config` lists the valid ones")
-    return flat

@@ -1,4 +1,4 @@
-"""How a setting's declaration checks a value: type, range, choices, URL scheme; one line naming the setting."""
+"""How a setting's declaration checks a value (type, range, choices, URL scheme; one line naming the setting), and reading settings files."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import math
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,3 +201,37 @@ def _check_embed_convention(s: Settings) -> None:
             f"{who} puts e5's 'query: ' or 'passage: ' before the text itself, so embed_prefix "
             f"{s.embed_prefix!r} would be doubled; choose the role with --input-type query|passage instead"
         )
+
+
+def config_path(env: Mapping[str, str], default_name: str) -> Path | None:
+    """The settings file: $ETL_CONFIG (which must exist), else `default_name` in the working directory if there."""
+    explicit = env.get("ETL_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"ETL_CONFIG points at {path}, which does not exist")
+        return path
+    path = Path(default_name)
+    return path if path.is_file() else None
+
+
+def read_toml(path: Path, keys: list[str]) -> dict[str, Any]:
+    """A settings file's values, `[section] key = v` flattened to `section_key`; refuses keys not in `keys`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                flat[f"{name}_{sub}"] = inner
+        else:
+            flat[name] = value
+    known = set(keys)
+    unknown = sorted(set(flat) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; `etl config` lists the valid ones")
+    return flat

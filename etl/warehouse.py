@@ -162,6 +162,7 @@ class Warehouse:
     def frame(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame."""
         self.check_open()
+        self.con.complete()  # the relational API refuses to start while an execute() result is unread
         return self.con.sql(sql, params=params).pl()
 
     def scalar(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:

@@ -29,6 +29,7 @@ STEPS: dict[str, tuple[Callable[..., Any], tuple[str, ...]]] = {
     "report": (api.report, ()),
     "synth": (api.synth, ("synth_", "llm_")),
     "synth_trial": (api.synth_trial, ("synth_", "llm_")),
+    "judge": (api.judge, ("judge_", "llm_")),
     "run": (api.run, ()),
 }
 KIND = {"int": int, "float": float, "bool": bool}

@@ -14,8 +14,9 @@ defaults, etl.toml and ETL_* variables, as command options do, and each step ret
 (step, run_id, counts, warnings, outputs; print() shows what the command prints). Failures raise
 the `EtlError` family with the messages the command shows.
 
-The step functions live in etl.api.steps and run() in etl.api.pipeline, each step's keywords typed
-in etl.api.keywords; the user's verbs are imported here. status(), query() and show() are what
+The step functions live in etl.api.steps (those that ask the chat model in etl.api.llm_steps) and
+run() in etl.api.pipeline, each step's keywords typed in etl.api.keywords; the user's verbs are
+imported here. status(), query() and show() are what
 `etl status`, `etl sql` and `etl show` print. The checks a command makes before it opens, and may
 create, the warehouse file (synth_client, run_client, check_ray) stay in the modules that define them.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etl import warehouse as store
+from etl.api.llm_steps import judge, synth, synth_trial
 from etl.api.pipeline import run
 from etl.api.resolve import PathLike, read_settings
 from etl.api.steps import (
@@ -43,8 +45,6 @@ from etl.api.steps import (
     probe,
     report,
     split,
-    synth,
-    synth_trial,
 )
 from etl.errors import WarehouseError
 from etl.warehouse import Warehouse
@@ -66,6 +66,7 @@ __all__ = [
     "import_sources",
     "import_terms",
     "index",
+    "judge",
     "mine",
     "open",
     "probe",

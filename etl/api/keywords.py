@@ -22,6 +22,7 @@ Language = Literal["any", "anchor", "positive", "mix"]
 SplitBy = Literal["group", "triplet"]
 Loss = Literal["mnrl", "triplet"]
 Format = Literal["triplet", "n-tuple", "labeled-pair", "labeled-list"]
+Band = Literal["easy", "medium", "hard"]
 
 
 class CleanSettings(TypedDict, total=False):
@@ -98,6 +99,30 @@ class ProbeSettings(TypedDict, total=False):
     triplets: int | None
     anchors: int | None
     max_terms: int | None
+    seed: int | None
+
+
+class JudgeSettings(TypedDict, total=False):
+    """The settings judge() takes: its own and the LLM's."""
+
+    enabled: bool | None
+    bands: Sequence[Band] | None
+    batch: int | None
+    rounds: int | None
+    temperature: float | None
+    consistency: int | None
+    promote: bool | None
+    prompt: str | None
+    api: LlmApi | None
+    url: Sequence[str] | None
+    model: str | None
+    think: Think | None
+    concurrency: int | None
+    timeout: float | None
+    max_attempts: int | None
+    num_predict: int | None
+    backoff: float | None
+    json_format: JsonFormat | None
     seed: int | None
 
 
@@ -185,6 +210,14 @@ class RunSettings(TypedDict, total=False):
     mine_language_mix: float | None
     split_train_ratio: float | None
     split_by: SplitBy | None
+    judge_enabled: bool | None
+    judge_bands: Sequence[Band] | None
+    judge_batch: int | None
+    judge_rounds: int | None
+    judge_temperature: float | None
+    judge_consistency: int | None
+    judge_promote: bool | None
+    judge_prompt: str | None
     probe_enabled: bool | None
     probe_loss: Loss | None
     probe_epochs: int | None

@@ -16,16 +16,13 @@ from etl.api.keywords import (
     NoSettings,
     ProbeSettings,
     SplitSettings,
-    SynthSettings,
 )
 from etl.api.resolve import PathLike, as_path, not_blank, step_settings
-from etl.config import Settings
 from etl.errors import ConfigError
 from etl.output import StepResult
 
 if TYPE_CHECKING:
-    from etl.llm import Client
-    from etl.steps.synth.trial import Trial
+    pass
 
 
 def import_pairs(
@@ -235,57 +232,3 @@ def report(wh: store.Warehouse, out: PathLike | None = None, **settings: Unpack[
     from etl.steps import report as report_step
 
     return report_step.run(wh, step_settings(wh, "report", settings, (), ("out",)), as_path(out))
-
-
-def synth(
-    wh: store.Warehouse,
-    stages: Sequence[str] = ("expand", "translate", "sentences"),
-    *,
-    seeds: PathLike | None = None,
-    refresh: bool = False,
-    client: Client | None = None,
-    **settings: Unpack[SynthSettings],
-) -> StepResult:
-    """Synthesise term data with the LLM (url, model, api, concurrency, think, expand_ask, ...).
-
-    `client` is an LLM client whose servers were already checked (the command checks them before
-    it creates a new warehouse file: see synth_client).
-    """
-    from etl.steps import synth as step
-
-    resolved = step_settings(wh, "synth", settings, ("synth_", "llm_"), ("stages", "seeds", "refresh", "client"))
-    return step.run(wh, resolved, tuple(stages), seeds_path=as_path(seeds), refresh=refresh, client=client)
-
-
-def synth_trial(
-    wh: store.Warehouse,
-    term: str | None = None,
-    *,
-    category: str | None = None,
-    seeds: PathLike | None = None,
-    refresh: bool = False,
-    client: Client | None = None,
-    **settings: Unpack[SynthSettings],
-) -> Trial:
-    """Send the three synthesis prompts for one Korean term and/or one seed category; the plan is untouched.
-
-    A term alone also expands the first seed category that lists it; a category alone translates its
-    first seed. The calls land in llm_calls (and are reused), nothing else is written.
-    """
-    from etl.steps.synth import trial
-
-    own = ("term", "category", "seeds", "refresh", "client")
-    resolved = step_settings(wh, "synth_trial", settings, ("synth_", "llm_"), own)
-    return trial.run(wh, resolved, term, category, seeds_path=as_path(seeds), refresh=refresh, client=client)
-
-
-def synth_client(settings: Settings) -> Client | None:
-    """A checked LLM client when the warehouse the settings name does not exist yet, else None.
-
-    A new warehouse has nothing cached: its server is checked before the file is even created. An
-    existing one is checked by the first stage with a request to send, before that stage writes
-    anything, so a rerun answered entirely from llm_calls needs no server.
-    """
-    from etl.steps import synth as step
-
-    return None if Path(settings.warehouse).exists() else step.connect(settings)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from etl import DISTRIBUTION
-from etl.cli import clean, embed, export, imports, inspect, mine, options, probe, run, synth
+from etl.cli import clean, embed, export, imports, inspect, judge, mine, options, probe, run, synth
 from etl.cli.app import CONTEXT, App, EtlGroup
 
 
@@ -47,7 +47,7 @@ cli.add_command(inspect.status)
 cli.add_command(inspect.sql)
 cli.add_command(inspect.show)
 
-# -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, split, probe, export
+# -- the steps, in pipeline order: synth (or import), clean, embed, index, mine, judge, split, probe, export
 
 cli.add_command(synth.synth_group)  # etl synth [expand | translate | sentences]
 cli.add_command(imports.import_group)  # etl import pairs | terms
@@ -55,6 +55,7 @@ cli.add_command(clean.clean)
 cli.add_command(embed.embed)
 cli.add_command(embed.index)
 cli.add_command(mine.mine)
+cli.add_command(judge.judge)
 cli.add_command(mine.split_cmd)
 cli.add_command(probe.probe)
 cli.add_command(export.export_group)  # etl export triplets | synonyms | synth

@@ -51,7 +51,7 @@ def _given(ctx: click.Context, options: dict[str, Any]) -> dict[str, Any]:
 def _synth(ctx: click.Context, stages: tuple[str, ...], options: dict[str, Any]) -> None:
     """Run synthesis stages with this command's options over those given to `etl synth` itself."""
     from etl import api
-    from etl.api.steps import synth_client
+    from etl.api.llm_steps import synth_client
 
     given = _given(ctx, options)
     app: App = ctx.obj
@@ -147,7 +147,7 @@ def synth_trial(ctx: click.Context, term: str | None, category: str | None, as_j
     import json
 
     from etl import api
-    from etl.api.steps import synth_client
+    from etl.api.llm_steps import synth_client
 
     app: App = ctx.obj
     given = _given(ctx, options)
