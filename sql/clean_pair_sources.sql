@@ -1,5 +1,6 @@
 -- Candidate synonym pairs from every landed source, before any cleaning.
--- Grain: one row per imported pair, and per (translation, English form): a translation yields
+-- Grain: one row per imported pair, per pair the judge promoted (`etl judge --promote`: a mined
+-- negative judged to mean the same as its anchor), and per (translation, English form): a translation yields
 -- ko ↔ primary, ko ↔ each alternative and ko ↔ abbreviation. `entry` numbers the source row
 -- (within `src`), `pos` orders the forms inside one translation (primary first).
 WITH imported AS (
@@ -49,7 +50,28 @@ synthesised AS (
         CAST(NULL AS BIGINT) AS line,
         call_hash
     FROM forms
+),
+promoted AS (
+    SELECT
+        'judge' AS src,
+        row_number() OVER (ORDER BY j.anchor_id, j.negative_id) AS entry,
+        0 AS pos,
+        'judge' AS label,
+        a.text AS a_raw,
+        n.text AS b_raw,
+        CAST(NULL AS DOUBLE) AS similarity,
+        'judge' AS origin,
+        j.run_id,
+        a.text AS source,
+        CAST(NULL AS BIGINT) AS line,
+        j.call_hash
+    FROM negative_judgements j
+    JOIN term_ids a ON a.term_id = j.anchor_id
+    JOIN term_ids n ON n.term_id = j.negative_id
+    WHERE j.trial = 0 AND j.verdict = 'same' AND j.promoted
 )
 SELECT * FROM imported
 UNION ALL
 SELECT * FROM synthesised
+UNION ALL
+SELECT * FROM promoted

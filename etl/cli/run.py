@@ -11,7 +11,7 @@ from etl.cli import options
 from etl.cli.app import App
 from etl.cli.synth import LLM_SETTINGS, seeds_option, synth_options
 
-STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", "probe", "export")
+STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "judge", "split", "probe", "export")
 
 
 @click.command("run")
@@ -56,13 +56,14 @@ STAGES_OF_RUN = ("synth", "import", "clean", "embed", "index", "mine", "split", 
 @click.option("--skip-bad-lines", is_flag=True, help="Send bad lines of --pairs/--terms to rejects instead of failing.")
 @options.ray
 @options.ray_shards
+@options.setting("judge_enabled", "--judge/--no-judge", context="With the LLM options below; see `etl judge --help`.")
 @options.setting("probe_enabled", "--probe/--no-probe")
 @options.setting("mine_language", "--language", context="See `etl mine --help`.")
 @synth_options
 @seeds_option
 @click.pass_obj
 def run_cmd(app: App, **given: Any) -> None:
-    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → split → probe → export.
+    """Run the whole pipeline: synth (or import) → clean → embed → index → mine → judge → split → probe → export.
 
     Steps whose inputs have not changed since they last succeeded are skipped, so a second run
     with nothing new finishes in seconds and sends no request. Without --pairs/--terms/--example
@@ -78,6 +79,7 @@ def run_cmd(app: App, **given: Any) -> None:
       etl run --example --language anchor
       etl run --example --ray
       etl run --example --no-probe
+      etl run --example --judge --llm-url http://gpu-box:11434
     """
     from etl import api
     from etl.api.pipeline import run_client

@@ -50,6 +50,13 @@ def status(wh: Warehouse, last_runs: int = 10) -> str:
         format_table(["table", "rows"], [(n, f"{c:,}") for n, c in counts]),
         "",
     ]
+    # Where the synonym pairs come from (a pair with two sources counts under both): files, synth, judge.
+    sources = wh.execute(
+        "SELECT origin, count(*) FROM (SELECT unnest(origins) AS origin FROM synonym_pairs) GROUP BY origin "
+        "ORDER BY origin"
+    ).fetchall()
+    if sources:
+        parts += [format_table(["synonym pairs from", "pairs"], [(o, f"{n:,}") for o, n in sources]), ""]
     if runs:
         parts.append(format_table(["run", "step", "status", "started", "seconds", "counts"], runs, max_width=70))
     else:

@@ -1,9 +1,10 @@
 """`etl clean`: rebuild `terms`, `synonym_pairs` and `synonym_groups` from everything landed.
 
 Sources: `imported_pairs`, `translations` (each yields ko ↔ primary, ↔ every alternative,
-↔ abbreviation) and `imported_terms`. The rules in `etl.steps.clean.rules` run in order over two streams
-(pairs and vocabulary lines); the survivors are merged into one undirected pair per two terms and
-grouped into connected components.
+↔ abbreviation), the pairs `etl judge --promote` marked in `negative_judgements`, and
+`imported_terms`. The rules in `etl.steps.clean.rules` run in order over two streams (pairs and
+vocabulary lines); the survivors are merged into one undirected pair per two terms and grouped into
+connected components.
 
 Write mode: replace. Each run rebuilds the three tables from scratch, deterministically: term ids
 come from the append-only `term_ids` registry, and a pair or group row identical to the stored one
@@ -48,6 +49,7 @@ def run(wh: Warehouse, settings: Settings) -> StepResult:
             "sources": {
                 "imported_pairs": int((candidates["src"] == "import").sum()),
                 "translation_forms": int((candidates["src"] == "synth").sum()),
+                "promoted_pairs": int((candidates["src"] == "judge").sum()),
                 "vocabulary_lines": lines.height,
             },
             "rules": {
@@ -232,10 +234,12 @@ def _insert(wh: Warehouse, frame: pl.DataFrame, statement: str, params: list[Any
 def _summary(run: Run) -> StepResult:
     counts = run.counts
     sources = counts["sources"]
+    # Pairs the judge promoted are named only when there are some (most warehouses have none).
+    promoted = f"{sources['promoted_pairs']:,} promoted pairs (judge), " if sources["promoted_pairs"] else ""
     summary = StepResult.of(run, f"clean: run {run.run_id}").add(
         "sources",
         f"{sources['imported_pairs']:,} imported pairs, {sources['translation_forms']:,} translation forms, "
-        f"{sources['vocabulary_lines']:,} vocabulary lines",
+        f"{promoted}{sources['vocabulary_lines']:,} vocabulary lines",
     )
     for stream, per_rule in counts["rules"].items():
         for name, c in per_rule.items():

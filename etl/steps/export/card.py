@@ -150,6 +150,9 @@ def sources(wh: Warehouse, mined_by: int) -> list[str]:
             ).fetchall()
         ]
         found.append(f"{translated:,} Korean terms translated by {', '.join(f'`{m}`' for m in models) or 'an LLM'}")
+    promoted = wh.scalar("SELECT count(*) FROM synonym_pairs WHERE list_contains(origins, 'judge')")
+    if promoted:
+        found.append(f"{promoted:,} pairs of mined negatives an LLM judged to mean the same as their anchor (promoted)")
     later = export_stats.changed_since(wh, mined_by)
     if later:
         found.append(f"(the inputs changed after mine run {mined_by}, by {', '.join(later)}; these rows predate that)")

@@ -104,7 +104,7 @@ def _term_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stag
         Stage(
             "clean",
             lambda: clean.run(wh, settings),
-            tables=("imported_pairs", "imported_terms", "translations"),
+            tables=("imported_pairs", "imported_terms", "translations", "negative_judgements"),
             settings=_prefixed("clean_"),
             writes=("terms", "synonym_pairs"),
         ),
@@ -126,7 +126,7 @@ def _term_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stag
 
 
 def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[Stage]:
-    """From the vectors to the files: mine, split, probe, export."""
+    """From the vectors to the files: mine, judge, split, probe, export."""
     from etl.steps import split
 
     return [
@@ -136,6 +136,14 @@ def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[S
             tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
             settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
             writes=("triplets",),
+        ),
+        Stage(
+            "judge",
+            lambda: _judge(wh, settings, inputs),
+            tables=("triplets",),
+            settings=("seed", *_prefixed("judge_"), "llm_model", "llm_api", "llm_think"),
+            writes=("triplets",),
+            finished=lambda result: not result.counts.get("failed"),
         ),
         Stage(
             "split",
@@ -198,6 +206,16 @@ def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> StepResult:
         return mine.run(wh, settings)
     address = None if inputs.ray == "local" else inputs.ray
     return mine_ray.run(wh, settings, address, shards=inputs.ray_shards)
+
+
+def _judge(wh: Warehouse, settings: Settings, inputs: Inputs) -> StepResult:
+    """The LLM judge of the mined negatives when judge_enabled is on; it mines again as the mine stage does."""
+    from etl.steps import judge
+
+    if not settings.judge_enabled:
+        reason = "judge_enabled is false (etl run --judge turns it on)"
+        return StepResult("judge: off", step="judge", counts={"skipped": reason}).add("why", reason)
+    return judge.run(wh, settings, lambda: _mine(wh, settings, inputs))
 
 
 def _probe(wh: Warehouse, settings: Settings) -> StepResult:

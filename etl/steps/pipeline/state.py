@@ -36,7 +36,10 @@ _STATE = {
     "triplets": "max(run_id)",
     "probe_results": "max(run_id)",
     "terms": "sum(hash(term_id, text, norm, kind))",
+    "negative_judgements": "sum(hash(anchor_id, negative_id))",
 }
+# Tables of which a stage reads only some rows: clean reads the pairs the judge promoted, nothing else.
+_ROWS = {"negative_judgements": "WHERE promoted"}
 
 
 def fingerprint(wh: Warehouse, settings: Settings, stage: Stage) -> str:
@@ -52,7 +55,8 @@ def fingerprint(wh: Warehouse, settings: Settings, stage: Stage) -> str:
 
 
 def _table_state(wh: Warehouse, table: str) -> tuple[int, str]:
-    count, state = wh.one(wh.execute(f"SELECT count(*), CAST({_STATE[table]} AS VARCHAR) FROM {table}"))
+    rows = _ROWS.get(table, "")
+    count, state = wh.one(wh.execute(f"SELECT count(*), CAST({_STATE[table]} AS VARCHAR) FROM {table} {rows}"))
     return int(count), str(state)
 
 
