@@ -34,7 +34,11 @@ def _prompt_epilog() -> str:
 @options.setting("llm_think", "--think")
 @options.setting("seed", "--seed", context="Here: the sample of verdicts asked a second time.")
 @click.option("--refresh", is_flag=True, help="Send every request again instead of reusing stored answers.")
-@click.option("--retry-rejects", is_flag=True, help="Ask again about pairs whose answer was refused (see rejects).")
+@click.option(
+    "--retry-rejects",
+    is_flag=True,
+    help="Ask again, past the stored answers, about pairs whose answer was refused (see rejects).",
+)
 @click.option("--show-prompt", is_flag=True, help="Print the first request the judge would send, and stop.")
 @click.pass_obj
 def judge(app: App, refresh: bool, retry_rejects: bool, show_prompt: bool, **settings: Any) -> None:

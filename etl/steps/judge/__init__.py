@@ -11,7 +11,7 @@ Write modes:
 - `negative_judgements`: merge on (anchor_id, negative_id, trial). Trial 0 is the verdict of record;
   trial 1 is the self-consistency re-ask of a seeded sample (its own run, `judge.consistency`).
 - `rejects` (step `judge`): replace per answer; a pair whose verdict is missing or unreadable is
-  refused alone, and is not asked again unless `retry_rejects`.
+  refused alone, and is not asked again unless `retry_rejects` (which sends afresh, past the cache).
 - `negatives`, `triplets`, `anchor_bands`: mining leaves out every pair judged `same`
   (etl/steps/mine/loading.py), so after a round with such verdicts the judge has the anchors
   mined again (`remine`, a recorded `mine` run with the last mine run's settings). The band's
@@ -59,7 +59,7 @@ def run(
     client = client or Client.for_chat(settings)
     judging = Judging(wh, settings, client, tasks.load_prompt(settings.judge_prompt), refresh, retry_rejects)
     first = store.pending(wh, settings.judge_bands, retry_rejects)
-    check_if_due(wh, client, judging.requests(first), refresh)
+    check_if_due(wh, client, judging.requests(first), refresh or retry_rejects)
     with wh.record(store.STEP, judging.params()) as run:
         try:
             judging.rounds(run, remine, first)
@@ -115,7 +115,8 @@ class Judging:
                 return
             self.round += 1
             label = "judge" if self.round == 1 else f"judge round {self.round}"
-            self.tally.add(self.ask(run, label, pending, trial=0, refresh=self.refresh))
+            # A refused pair asked again must not get its cached answer back: retrying sends afresh.
+            self.tally.add(self.ask(run, label, pending, trial=0, refresh=self.refresh or self.retry_rejects))
             pending = []
 
     def replace(self, remine: Remine) -> bool:
