@@ -20,6 +20,7 @@ from etl.warehouse import Warehouse
 from tests import llm_answers, minedata
 from tests.fakeserver import FakeLLMServer, Reply
 from tests.test_mine_reference import EDGES, Reference, build, check, reference
+from tests.test_report import plotly  # noqa: F401 - the fixture: skip (fail in CI) without the report extra
 
 FAST = {"backoff": 0.01}
 
@@ -318,3 +319,28 @@ def etl_cli(etl: Any, warehouse_path: Path) -> Any:
     """The CLI against the test warehouse, run from a temporary directory (exports land there)."""
     etl.warehouse_path = warehouse_path
     return etl
+
+
+@pytest.mark.usefixtures("plotly")
+def test_the_probe_stats_file_card_and_report_show_what_the_judge_did(etl_cli, judge_server, tmp_path) -> None:
+    etl_cli("run", "--example", "--no-probe")
+    plain = etl_cli("probe").output
+    assert "unjudged" not in plain  # no judge yet: three arms, as always
+    etl_cli("judge", "--llm-url", judge_server.url, "--band", "medium", "--band", "hard")
+    probe = etl_cli("probe").output
+    assert "probe: 4 arms" in probe and "mined vs unjudged" in probe
+    etl_cli("export", "triplets", "--out", str(tmp_path / "out"))
+    stats = json.loads((tmp_path / "out" / "data_preparation_stats.json").read_text(encoding="utf-8"))
+    with Warehouse.open(etl_cli.warehouse_path, read_only=True) as wh:
+        same = wh.scalar("SELECT count(*) FROM negative_judgements WHERE trial = 0 AND verdict = 'same'")
+        hard = wh.scalar("SELECT count(*) FROM negative_judgements WHERE trial = 0 AND band = 'hard'")
+    judge = stats["judge"]
+    assert sum(b["same"] for b in judge["bands"].values()) == same > 0
+    assert judge["bands"]["hard"]["judged"] == hard
+    assert judge["consistency"]["asked_twice"] == 50 and judge["models"] == ["gpt-oss:20b"]
+    assert "over_unjudged" in stats["probe"]["mrr@10_lift_of_mined"]
+    assert set(stats["probe"]["arms"]) == {"untrained", "mined", "random", "unjudged"}
+    card = (tmp_path / "out" / "triplet_dataset" / "README.md").read_text(encoding="utf-8")
+    assert "## Negatives checked by an LLM" in card and f"| hard | {hard:,} |" in card
+    report = etl_cli("report", "--out", str(tmp_path / "report.html")).output
+    assert "LLM judge of the negatives" in report

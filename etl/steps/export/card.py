@@ -183,10 +183,11 @@ def _summary(
         sections.languages_section(config, stats),
         sections.counts_section(config, data, stats["positives_per_anchor"]),
         sections.leaks_section(config, data),
+        sections.judge_section(stats.get("judge")),
         sections.probe_section(stats.get("probe")),
         _use_section(layout),
     ]
-    return "\n\n".join("\n".join(section) for section in parts_of_card)
+    return "\n\n".join("\n".join(section) for section in parts_of_card if section)
 
 
 def _intro(layout: str, scored: bool) -> list[str]:

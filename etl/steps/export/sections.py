@@ -139,6 +139,36 @@ def probe_section(probe: dict[str, Any] | None) -> list[str]:
     return [*lines, "", f"MRR@10 lift of the mined negatives: {'; '.join(lifts)}."]
 
 
+def judge_section(judge: dict[str, Any] | None) -> list[str]:
+    """What the LLM judge found among the mined negatives (no section when it never ran)."""
+    if judge is None:
+        return []
+    models = ", ".join(f"`{m}`" for m in judge["models"]) or "an LLM"
+    lines = [
+        "## Negatives checked by an LLM",
+        "",
+        f"{models} judged mined negatives: does the negative mean the same as its anchor or one of its synonyms? "
+        "Negatives judged `same` were replaced by the next member of their band in the anchor's seeded order "
+        "(`etl judge`).",
+        "",
+        "| band | judged | same (removed) | related | different | promoted to synonyms |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for band, n in judge["bands"].items():
+        lines.append(
+            f"| {band} | {n['judged']:,} | {n['same']:,} | {n['related']:,} | {n['different']:,} | {n['promoted']:,} |"
+        )
+    dry = ", ".join(f"{band} {n:,}" for band, n in judge["dry"].items()) or "none"
+    consistency = judge["consistency"]
+    agreed = (
+        f"{consistency['agreed']:,} of {consistency['asked_twice']:,} verdicts asked twice agreed"
+        if consistency["asked_twice"]
+        else "not measured"
+    )
+    lines += ["", f"Bands that ran short of their quota after removals: {dry}. Self-consistency: {agreed}."]
+    return lines
+
+
 def _share(counts: dict[str, int], band: str) -> str:
     total = sum(counts.values())
     return f"{counts.get(band, 0) / total:.1%}" if total else "-"

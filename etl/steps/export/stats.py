@@ -3,7 +3,8 @@
 Config (bands, ratios, split, model, search), dataset counts (per split, anchors and groups on each
 side), the difficulty distribution, band fill rates, the negatives' language pairs, skipped anchors and positives
 per anchor: read from `triplets`, `negatives`, `rejects` and the mine and split runs' records in `runs`; the newest
-downstream probe of these very triplets from `probe_results` (None when none ran on them). Reads only;
+downstream probe of these very triplets from `probe_results` (None when none ran on them), and what
+the LLM judge found (`negative_judgements`; None when it never ran). Reads only;
 triplets.py writes the file (and adds the `layouts` entry when more than the default is exported).
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from etl.negatives import BAND_NAMES, landed_pairs, pair_shares
+from etl.negatives import BAND_NAMES, judgements, landed_pairs, pair_shares
 from etl.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def build_stats(wh: Warehouse, mine_run: dict[str, Any], table: pa.Table) -> dic
         "positives_per_anchor": mine_run["positives_per_anchor"],
         "skipped_anchor_list": skipped,
         "probe": probe_figures(wh, mine_run["run_id"]),
+        "judge": judgements(wh),  # None: no negative was judged
         "lineage": {"mine_run_id": mine_run["run_id"], "split_run_id": split_params.get("run_id")},
     }
 
@@ -65,12 +67,14 @@ def probe_figures(wh: Warehouse, mine_run_id: int) -> dict[str, Any] | None:
         arm: {"target": {}, "mixed": {}} for arm in ("untrained", "mined", "random")
     }
     for *_, arm, pool, metric, value in rows:
-        arms[arm].setdefault(pool, {})[metric] = round(float(value), 4)
+        arms.setdefault(arm, {"target": {}, "mixed": {}})[pool][metric] = round(float(value), 4)
+    # `unjudged` (the judged-out negatives put back) is an arm only where the judge removed some.
     lift = {
         f"over_{base}": {
             pool: round(arms["mined"][pool]["mrr@10"] - arms[base][pool]["mrr@10"], 4) for pool in arms[base]
         }
-        for base in ("untrained", "random")
+        for base in ("untrained", "random", "unjudged")
+        if base in arms
     }
     return {
         "run_id": run_id,

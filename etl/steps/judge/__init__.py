@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from etl import negatives
 from etl.config import Settings
 from etl.errors import EtlError
 from etl.llm import ChatRequest, Client
@@ -69,12 +70,12 @@ def run(
         promoted = store.promote(wh) if settings.judge_promote else 0
         run.counts.update(judging.tally.counts())
         run.counts.update(
-            bands=store.band_counts(wh, run.run_id),
-            all_runs=store.band_counts(wh),
+            bands=negatives.verdict_counts(wh, run.run_id),
+            all_runs=negatives.verdict_counts(wh),
             replaced=judging.replaced,
             rounds=judging.round,
             mine_runs=judging.mine_runs,
-            dry=store.dry_bands(wh),
+            dry=negatives.dry_bands(wh),
             unjudged=len(store.pending(wh, settings.judge_bands, retry_rejects)),
             promoted=promoted,
             consistency=judging.consistency(),
@@ -146,13 +147,15 @@ class Judging:
         The re-asks are a run of their own (`judge.consistency`): a request may be the very one
         trial 0 sent, and one run records a request once.
         """
+        if not self.settings.judge_consistency:
+            return {**negatives.agreement(self.wh, 0), "off": True}
         todo, size = store.consistency_sample(self.wh, self.settings.judge_consistency, self.settings.seed)
         if todo:
             check_if_due(self.wh, self.client, self.requests(todo), refresh=True)
             with self.wh.record("judge.consistency", self.params()) as run:
                 run.counts.update(self.ask(run, "judge again", todo, trial=1, refresh=True).counts())
-                run.counts["agreement"] = store.agreement(self.wh, size)
-        return store.agreement(self.wh, size)
+                run.counts["agreement"] = negatives.agreement(self.wh, size)
+        return negatives.agreement(self.wh, size)
 
     def batches(self, pairs: Sequence[Pair]) -> list[list[Pair]]:
         """`pairs` cut into requests of judge_batch pairs, in order."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from etl.llm.ledger import Reject, replace_rejects
-from etl.negatives import BAND_NAMES
-from etl.steps.judge.tasks import VERDICTS, Pair, Verdict
+from etl.steps.judge.tasks import Pair, Verdict
 from etl.streams import STREAM_JUDGE, keyed
 from etl.warehouse import Warehouse, read_sql
 
@@ -106,19 +105,6 @@ def land(
     return len(refused)
 
 
-def band_counts(wh: Warehouse, run_id: int | None = None) -> dict[str, dict[str, int]]:
-    """Per band, verdicts of record: judged, same, related, different, promoted (one run's, or all)."""
-    out = {}
-    for band, *figures in wh.sql_file("judge_band_counts", {"run_id": run_id}).fetchall():
-        out[band] = dict(zip(("judged", *VERDICTS, "promoted"), (int(f) for f in figures), strict=True))
-    return {band: out[band] for band in BAND_NAMES if band in out}
-
-
-def dry_bands(wh: Warehouse) -> dict[str, int]:
-    """Per band, anchors that lost members to the judge and whose band then fell short of its quota."""
-    return {band: int(n) for band, n in wh.sql_file("judge_dry_bands").fetchall()}
-
-
 def promote(wh: Warehouse) -> int:
     """Mark every `same` verdict of record as a synonym pair for the next `etl clean`; returns how many are new."""
     new = int(
@@ -127,14 +113,3 @@ def promote(wh: Warehouse) -> int:
     if new:
         wh.execute("UPDATE negative_judgements SET promoted = true WHERE trial = 0 AND verdict = 'same'")
     return new
-
-
-def agreement(wh: Warehouse, sample: int) -> dict[str, Any]:
-    """How often the second verdict on a sampled pair matches the first, over every pair asked twice."""
-    asked, agreed = wh.execute(
-        "SELECT count(*), count(*) FILTER (WHERE a.verdict = b.verdict) "
-        "FROM negative_judgements a JOIN negative_judgements b USING (anchor_id, negative_id) "
-        "WHERE a.trial = 0 AND b.trial = 1"
-    ).fetchone() or (0, 0)
-    share = round(agreed / asked, 4) if asked else None
-    return {"sample": sample, "asked_twice": int(asked), "agreed": int(agreed), "agreement": share}

@@ -16,8 +16,8 @@ from typing import Any
 from etl.errors import ConfigError
 from etl.llm import ChatRequest, extract_json
 from etl.llm.ledger import Reject
+from etl.negatives import VERDICTS
 
-VERDICTS = ("same", "related", "different")
 ITEMS = "{items}"  # where a prompt template takes the numbered pairs
 SYNONYMS_SHOWN = 8  # positives listed per anchor at most (the first by term_id)
 REASON_CHARS = 300  # a longer reason is cut to this many characters

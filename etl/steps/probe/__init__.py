@@ -7,7 +7,9 @@ language) and the `mixed` pool (every term). Three arms with the same seed, batc
 `untrained` (the identity: the mining model as it is), `mined` (the triplets as mined) and
 `random` (the same anchor/positive pairs with negatives drawn uniformly from the vocabulary
 outside the anchor's synonym group), so mined negatives are compared with no training and with
-negatives anyone could draw.
+negatives anyone could draw. Where `etl judge` took negatives out, a fourth arm, `unjudged`, trains
+on the mined triplets with the judged-out negatives put back (one triplet per train anchor-positive
+pair and judged-out negative of that anchor), so a user sees whether the removals helped.
 
 Reads `triplets` (the mine run and split that landed them), `terms` (lang), `synonym_groups` and
 the mine run's model's vectors in `term_embeddings`. Write mode: append to `probe_results`, one row
@@ -85,8 +87,9 @@ def run(wh: Warehouse, settings: Settings) -> output.StepResult:
         figures: dict[str, dict[str, dict[str, float]]] = {}
         losses: dict[str, list[float]] = {}
         hidden = data.vocab.vectors @ Adapter.identity(data.vocab.vectors.shape[1], settings.seed).u
-        with output.Progress("probe: train and score each arm", 2 * len(ARMS)) as progress:
-            for arm in ARMS:
+        arms = (*ARMS, "unjudged") if data.judged_out is not None else ARMS
+        with output.Progress("probe: train and score each arm", 2 * len(arms)) as progress:
+            for arm in arms:
                 adapter, losses[arm] = _adapter(arm, data, hidden, settings)
                 progress.advance()
                 figures[arm] = evaluate(data.vocab, adapter, hidden, data.anchors, data.pairs)
@@ -117,6 +120,8 @@ class Data:
     pairs: tuple[np.ndarray, np.ndarray]  # (anchor row, positive row) of every positive of those anchors
     queries: dict[str, int]
     train_total: int  # train triplets before the sample
+    # Train triplets of the negatives the judge took out (rows, then ids), None when it took none out
+    judged_out: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None = None
 
 
 def _skip_reason(wh: Warehouse, settings: Settings, source: Lineage) -> str | None:
@@ -172,7 +177,32 @@ def _load(wh: Warehouse, settings: Settings, source: Lineage) -> Data:
     queries = {"mixed": len(anchors), "target": len(np.unique(pairs[:, 0] * len(LANGS) + langs_of))}
     train = (rows[0][train_rows], rows[1][train_rows], rows[2][train_rows])
     train_ids = (a[train_rows], p[train_rows], n[train_rows])
-    return Data(vocab, train, train_ids, anchors, (pairs[:, 0], pairs[:, 1]), queries, int(is_train.sum()))
+    data = Data(vocab, train, train_ids, anchors, (pairs[:, 0], pairs[:, 1]), queries, int(is_train.sum()))
+    data.judged_out = _judged_out(wh, train_ids, row_of)
+    return data
+
+
+def _judged_out(
+    wh: Warehouse, train_ids: tuple[np.ndarray, ...], row_of: Any
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, ...]] | None:
+    """Triplets putting back what the judge took out: each train (anchor, positive) with each judged-out negative."""
+    import numpy as np
+    import polars as pl
+
+    judged = wh.frame(
+        "SELECT anchor_id, negative_id FROM negative_judgements WHERE trial = 0 AND verdict = 'same' "
+        "ORDER BY anchor_id, negative_id"
+    )
+    if judged.height == 0:
+        return None
+    pairs = pl.DataFrame({"anchor_id": train_ids[0], "positive_id": train_ids[1]}).unique()
+    extra = pairs.join(judged, on="anchor_id").sort("anchor_id", "positive_id", "negative_id")
+    ids = tuple(extra[c].to_numpy() for c in ("anchor_id", "positive_id", "negative_id"))
+    rows = [row_of(x) for x in ids]
+    known = (rows[0] >= 0) & (rows[1] >= 0) & (rows[2] >= 0)
+    if not known.any():
+        return None
+    return (rows[0][known], rows[1][known], rows[2][known]), tuple(np.asarray(x)[known] for x in ids)
 
 
 def _vocabulary(ids: np.ndarray, matrix: np.ndarray, langs: pl.DataFrame, groups: pl.DataFrame) -> Vocabulary:
@@ -211,12 +241,21 @@ def _rows(ids: np.ndarray) -> Any:
 
 
 def _adapter(arm: str, data: Data, hidden: np.ndarray, settings: Settings) -> tuple[Adapter, list[float]]:
-    """The arm's adapter: the identity, or trained on the mined or on random negatives."""
+    """The arm's adapter: the identity, or trained on the mined, random or unjudged negatives."""
+    import numpy as np
+
     if arm == "untrained":
         return Adapter.identity(data.vocab.vectors.shape[1], settings.seed), []
     anchors, positives, negatives = data.train
+    keys: tuple[np.ndarray, ...] = data.train_ids
     if arm == "random":
         negatives = random_negatives(data.vocab, anchors, data.train_ids, settings.seed)
+    if arm == "unjudged" and data.judged_out is not None:
+        (extra_a, extra_p, extra_n), extra_keys = data.judged_out
+        anchors, positives, negatives = (
+            np.concatenate(x) for x in ((anchors, extra_a), (positives, extra_p), (negatives, extra_n))
+        )
+        keys = tuple(np.concatenate([k, e]) for k, e in zip(keys, extra_keys, strict=True))
     return train(
         data.vocab.vectors,
         hidden,
@@ -225,7 +264,7 @@ def _adapter(arm: str, data: Data, hidden: np.ndarray, settings: Settings) -> tu
         loss=settings.probe_loss,
         epochs=settings.probe_epochs,
         seed=settings.seed,
-        keys=data.train_ids,
+        keys=keys,
     )
 
 
@@ -254,7 +293,7 @@ def _write(wh: Warehouse, run_id: int, source: Lineage, figures: dict[str, dict[
     """Append one row per (arm, pool, metric)."""
     rows = [
         (run_id, source.mine_run_id, source.split_run_id, arm, pool, metric, figures[arm][pool][metric])
-        for arm in ARMS
+        for arm in figures
         for pool in POOLS
         for metric in METRICS
     ]
@@ -269,7 +308,7 @@ def summary(
     of the mined negatives over no training and over random ones."""
     counts = run.counts
     out = output.StepResult(
-        f"probe: {len(ARMS)} arms on {counts['anchors_scored']:,} validation anchors in {seconds:.1f}s",
+        f"probe: {len(figures)} arms on {counts['anchors_scored']:,} validation anchors in {seconds:.1f}s",
         step=run.step,
         run_id=run.run_id,
         counts={**counts, "figures": figures},
@@ -282,9 +321,9 @@ def summary(
         f"{counts['trained_on']:,} of {counts['train_triplets']:,} train triplets, {settings.probe_loss} loss, "
         f"{settings.probe_epochs} epochs",
     )
-    for arm in ARMS:
+    for arm in figures:
         out.add(arm, "  ".join(f"{pool} {_cells(figures[arm][pool])}" for pool in POOLS))
-    for base in ("untrained", "random"):
+    for base in [arm for arm in ("untrained", "random", "unjudged") if arm in figures]:
         lift = {pool: figures["mined"][pool]["mrr@10"] - figures[base][pool]["mrr@10"] for pool in POOLS}
         out.add(f"mined vs {base}", "  ".join(f"{pool} MRR@10 {lift[pool]:+.3f}" for pool in POOLS))
     return out

@@ -60,6 +60,7 @@ class Data:
     categories: list[dict[str, Any]] = field(default_factory=list)  # per synthesis category: seeds, ..., sentences
     probe: list[tuple[str, str, str, float]] = field(default_factory=list)  # (arm, pool, metric, value)
     probe_run: dict[str, Any] = field(default_factory=dict)  # the probe run's id, params and counts
+    judge: dict[str, Any] | None = None  # what the LLM judge found (etl.negatives.judgements), None: never ran
     rejects: list[tuple[str, str, int]] = field(default_factory=list)  # (step, rule, rows)
     llm: list[dict[str, Any]] = field(default_factory=list)  # per (task, status)
     runs: list[dict[str, Any]] = field(default_factory=list)  # newest first
@@ -116,9 +117,10 @@ def collect(wh: Warehouse) -> Data:
     ]
     data.shares = [(s, d, int(n)) for s, d, n in wh.sql_file("report_band_shares").fetchall()]
     if data.totals["negatives"]:
-        from etl.negatives import landed_pairs
+        from etl.negatives import judgements, landed_pairs
 
         data.languages = landed_pairs(wh)
+        data.judge = judgements(wh)
     data.positives = [(int(p), int(a)) for p, a in wh.sql_file("report_positives_per_anchor").fetchall()]
     cursor = wh.sql_file("report_band_population")
     names = [d[0] for d in cursor.description]

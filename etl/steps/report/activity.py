@@ -175,3 +175,33 @@ def _llm_table(data: Data) -> list[list[Any]]:
         ]
         for row in data.llm
     ]
+
+
+VERDICT_COLOURS = {"same": "#c8553d", "related": "#e0a030", "different": "#4c9f70"}
+
+
+def judge(data: Data) -> Section:
+    """What the LLM judge said of the mined negatives, per band."""
+    import plotly.graph_objects as go
+
+    found = data.judge or {}
+    bands = found.get("bands", {})
+    fig = go.Figure()
+    for verdict, colour in VERDICT_COLOURS.items():
+        values = [figures[verdict] for figures in bands.values()]
+        fig.add_bar(x=list(bands), y=values, name=verdict, marker_color=colour, text=[f"{v:,}" for v in values])
+    layout(fig, height=300, barmode="stack", yaxis_title="negatives judged")
+    columns = ["band", "judged", "same", "related", "different", "promoted"]
+    table = [columns, *([band, *(f"{figures[c]:,}" for c in columns[1:])] for band, figures in bands.items())]
+    consistency = found.get("consistency", {})
+    agreed = (
+        f"{consistency['agreed']:,} of {consistency['asked_twice']:,} verdicts asked twice agreed"
+        if consistency.get("asked_twice")
+        else "self-consistency not measured"
+    )
+    dry = ", ".join(f"{band} {n:,}" for band, n in found.get("dry", {}).items()) or "none"
+    note = (
+        "Mined negatives the chat model judged (`etl judge`): `same` ones were replaced by the next member of their "
+        f"band. Bands that ran short of their quota after removals: {dry}; {agreed}."
+    )
+    return Section("judge", "LLM judge of the negatives", note, fig, table)

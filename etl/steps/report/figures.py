@@ -18,8 +18,8 @@ BAND_COLOURS = {"easy": "#4c9f70", "medium": "#e0a030", "hard": "#c8553d", "othe
 STATUS_COLOURS = {"ok": "#4c9f70", "failed": "#c8553d", "running": "#e0a030"}
 SPLITS = ("all", "train", "validation")
 PERCENTILES = ("p50", "p90", "p99")
-ARMS = ("untrained", "mined", "random")
-ARM_COLOURS = {"untrained": "#9a9a9a", "mined": "#4a6fa5", "random": "#e0a030"}
+ARMS = ("untrained", "mined", "random", "unjudged")  # unjudged: only where the judge took negatives out
+ARM_COLOURS = {"untrained": "#9a9a9a", "mined": "#4a6fa5", "random": "#e0a030", "unjudged": "#c8553d"}
 POOLS = ("target", "mixed")
 PROBE_METRICS = ("mrr@10", "recall@1", "recall@10")
 
@@ -37,13 +37,14 @@ class Section:
 
 def sections(data: Data) -> list[Section]:
     """Every section of the page, in order."""
-    from etl.steps.report.activity import categories, last_runs, llm_calls, rejects
+    from etl.steps.report.activity import categories, judge, last_runs, llm_calls, rejects
 
     return [
         negatives(data),
         bands(data),
         positives(data),
         population(data),
+        *([judge(data)] if data.judge else []),  # only where the judge ran
         probe(data),
         categories(data),
         rejects(data),
