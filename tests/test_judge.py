@@ -290,8 +290,8 @@ def test_etl_run_judges_between_mine_and_split(etl_cli, judge_server) -> None:
     assert "judge   skipped" in second and judge_server.count("/api/chat") == requests
     with Warehouse.open(etl_cli.warehouse_path, read_only=True) as wh:
         assert not judged_same(wh) & pairs_in(wh, "triplets")
-    off = etl_cli("run", "--example", "--no-probe", "--from", "judge").output
-    assert "judge: off" in off
+    off = etl_cli("run", "--example", "--no-probe", "--from", "judge", ok=False).output
+    assert "there is no step 'judge' in this run" in off  # judge_enabled is off: no judge step
 
 
 def test_a_band_that_runs_dry_is_counted(wh, llm_server) -> None:

@@ -660,3 +660,54 @@ def test_a_trial_lands_every_call_and_leaves_the_plan_alone(llama_server: LlamaS
     )[0]
     assert resent == unanswered  # only calls without an answer go again
     assert llama_server.settle(llama_server.chat_requests, logged + retried, seconds=2.0) == logged + retried
+
+
+def test_the_judge_lands_every_call_as_verdicts_or_rejects(llama_server: LlamaServer, tmp_path: Path) -> None:
+    """`etl judge` on the real model: each pair of each answered call is a verdict or a reject, and a rerun asks nothing."""
+    from tests.llm_answers import judge_items
+
+    space = Workspace(tmp_path / "judge").write()
+    with (space.root / "etl.toml").open("a", encoding="utf-8") as toml:
+        toml.write("\n[judge]\nbatch = 6\nrounds = 1\nconsistency = 3\n")
+    mined = space.etl("run", "--example", "--no-probe", "--out", str(space.root / "exports"))
+    assert mined.exit_code == 0, mined.output
+    chats = llama_server.chat_requests()
+    forget_json_forms()
+    llm = ("--llm-api", "openai", "--llm-url", llama_server.url, "--llm-model", MODEL_ALIAS, "--concurrency", "2")
+
+    judged = space.etl("judge", *llm)
+
+    llama_server.assert_alive()
+    assert judged.exit_code == 0, f"{judged.output}\n{llama_server.log_tail()}"
+    calls = space.rows("SELECT call_hash, request, status, attempts FROM llm_calls WHERE task = 'judge'")
+    assert calls, judged.output
+    attempts = sum(row[3] for row in calls)
+    assert llama_server.settle(llama_server.chat_requests, chats + attempts) >= chats + attempts
+    texts = dict(space.rows("SELECT text, term_id FROM terms"))
+    verdicts = {
+        (h, a, n) for h, a, n in space.rows("SELECT call_hash, anchor_id, negative_id FROM negative_judgements")
+    }
+    refused = {(h, s) for h, s in space.rows("SELECT call_hash, source FROM rejects WHERE step = 'judge'")}
+    landed = 0
+    for call_hash, request, status, _ in calls:
+        if status != "ok":
+            continue
+        for _, anchor, candidate in judge_items(json.loads(request)):
+            pair = (call_hash, texts[anchor], texts[candidate])
+            assert pair in verdicts or (call_hash, f"{anchor} → {candidate}") in refused, pair
+            landed += 1
+    assert landed > 0
+    assert space.rows(
+        "SELECT count(*) FROM triplets t SEMI JOIN negative_judgements j ON j.anchor_id = t.anchor_id "
+        "AND j.negative_id = t.negative_id AND j.trial = 0 AND j.verdict = 'same'"
+    ) == [(0,)]
+
+    # A rerun asks only about pairs without a verdict (the replacements of this round's removals, refused
+    # pairs and failed calls' pairs stay out or go again as the rules say), never about an answered one.
+    answered = {(a, n) for _, a, n in verdicts}
+    last_run = space.rows("SELECT max(run_id) FROM runs")[0][0]
+    again = space.etl("judge", *llm, "--consistency", "0")
+    assert again.exit_code == 0, again.output
+    for (request,) in space.rows("SELECT request FROM llm_calls WHERE task = 'judge' AND run_id > ?", [last_run]):
+        for _, anchor, candidate in judge_items(json.loads(request)):
+            assert (texts[anchor], texts[candidate]) not in answered, (anchor, candidate)

@@ -129,22 +129,25 @@ def _triplet_stages(wh: Warehouse, settings: Settings, inputs: Inputs) -> list[S
     """From the vectors to the files: mine, judge, split, probe, export."""
     from etl.steps import split
 
+    mine = Stage(
+        "mine",
+        lambda: _mine(wh, settings, inputs),
+        tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
+        settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
+        writes=("triplets",),
+    )
+    # The LLM judge is a step of the run only when judge_enabled is on (etl run --judge).
+    judge = Stage(
+        "judge",
+        lambda: _judge(wh, settings, inputs),
+        tables=("triplets",),
+        settings=("seed", *_prefixed("judge_"), "llm_model", "llm_api", "llm_think"),
+        writes=("triplets",),
+        finished=lambda result: not result.counts.get("failed"),
+    )
     return [
-        Stage(
-            "mine",
-            lambda: _mine(wh, settings, inputs),
-            tables=("terms", "synonym_pairs", "synonym_groups", "term_embeddings"),
-            settings=(*_EMBEDDING, "seed", *_prefixed("mine_")),
-            writes=("triplets",),
-        ),
-        Stage(
-            "judge",
-            lambda: _judge(wh, settings, inputs),
-            tables=("triplets",),
-            settings=("seed", *_prefixed("judge_"), "llm_model", "llm_api", "llm_think"),
-            writes=("triplets",),
-            finished=lambda result: not result.counts.get("failed"),
-        ),
+        mine,
+        *([judge] if settings.judge_enabled else []),
         Stage(
             "split",
             lambda: split.run(wh, settings),
@@ -209,12 +212,9 @@ def _mine(wh: Warehouse, settings: Settings, inputs: Inputs) -> StepResult:
 
 
 def _judge(wh: Warehouse, settings: Settings, inputs: Inputs) -> StepResult:
-    """The LLM judge of the mined negatives when judge_enabled is on; it mines again as the mine stage does."""
+    """The LLM judge of the mined negatives; it mines again as the mine stage does."""
     from etl.steps import judge
 
-    if not settings.judge_enabled:
-        reason = "judge_enabled is false (etl run --judge turns it on)"
-        return StepResult("judge: off", step="judge", counts={"skipped": reason}).add("why", reason)
     return judge.run(wh, settings, lambda: _mine(wh, settings, inputs))
 
 
