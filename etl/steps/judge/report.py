@@ -14,7 +14,12 @@ def summary(run: Run, client: Client) -> StepResult:
     counts = run.counts
     judged = sum(b["judged"] for b in counts["bands"].values())
     same = sum(b["same"] for b in counts["bands"].values())
-    result = StepResult.of(run, f"judge: {judged:,} negatives judged, {same:,} found to mean the same as their anchor")
+    if judged:
+        title = f"judge: {judged:,} negatives judged, {same:,} found to mean the same as their anchor"
+    else:
+        held = sum(b["judged"] for b in counts["all_runs"].values())
+        title = f"judge: nothing new to judge ({held:,} verdicts of record)"
+    result = StepResult.of(run, title)
     result.add("model", f"{client.model} ({client.api})")
     for band, figures in counts["bands"].items():
         result.add(f"  {band}", band_line(figures))
