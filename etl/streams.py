@@ -20,6 +20,7 @@ STREAM_SHARD = 6  # which shard of a sharded mining run an anchor belongs to
 STREAM_PROBE = 7  # the downstream probe's draws (its adapter's start, batch order, random negatives, anchor sample)
 STREAM_MIX = 8  # how `mine_language = mix` splits a band's quota between the anchor's two language pools
 STREAM_JUDGE = 9  # which verdicts the judge asks a second time, to measure its agreement with itself
+STREAM_AGREEMENT = 10  # the anchors an ann run also mines by the exact scan, to measure how far it is from it
 STREAM_EXPORT = 105  # the export's row order, independent of the split's draws (STREAM_SPLIT + 100 since it began)
 
 _GOLDEN = 0x9E3779B97F4A7C15

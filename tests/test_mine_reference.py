@@ -271,3 +271,53 @@ def test_ann_scans_the_anchors_the_index_got_lost_on(wh: Warehouse) -> None:
     escalated = wh.last_ok_run("mine")["counts"]["escalated"]
     assert escalated["index_missed_anchor"] > 0.4 * wh.scalar("SELECT count(DISTINCT anchor_id) FROM anchor_bands")
     check(wh, reference(world))  # the wrong neighbourhoods left no trace
+
+
+class LeakyIndex(LostIndex):
+    """A usearch index that never returns a third of the terms (keys divisible by 30), as a poor graph might miss them."""
+
+    def search(self, queries: np.ndarray, count: int, threads: int = 0) -> object:
+        from types import SimpleNamespace
+
+        found = self.index.search(queries, 2 * count, threads=threads)  # type: ignore[attr-defined]
+        keys = np.asarray(found.keys).reshape(len(queries), -1)
+        dist = np.asarray(found.distances).reshape(keys.shape)
+        kept_keys, kept_dist = [], []
+        for row_keys, row_dist in zip(keys, dist):
+            keep = (row_keys % 30 != 0) | (row_dist < 1e-6)  # the query itself is still found
+            kept_keys.append(row_keys[keep][:count])
+            kept_dist.append(row_dist[keep][:count])
+        width = min(len(k) for k in kept_keys)
+        return SimpleNamespace(
+            keys=np.stack([k[:width] for k in kept_keys]),
+            distances=np.stack([d[:width] for d in kept_dist]),
+            counts=np.full(len(queries), width),
+        )
+
+
+def test_an_ann_run_reports_its_agreement_with_the_exact_scan(wh: Warehouse) -> None:
+    """The agreement an ann run records is what a separate exact run gives those anchors, figure for figure."""
+    from usearch.index import Index
+
+    from etl.steps.mine.agreement import SAMPLE_ANCHORS
+    from etl.streams import STREAM_AGREEMENT, keyed
+
+    world = build(wh, "saturated_medium")
+    index = Index(ndim=64, metric="cos", dtype="f32", connectivity=32, expansion_add=400, expansion_search=800)
+    index.add(world.ids.astype(np.uint64), world.vecs, threads=1)
+    picks = "SELECT anchor_id, list(negative_id ORDER BY negative_id) FROM negatives GROUP BY anchor_id"
+    for leaky, expect_all in ((False, True), (True, False)):
+        result = mine.run(wh, settings("ann", mine_top_k=400), index=LeakyIndex(index) if leaky else index)
+        got = result.counts["ann_agreement"]
+        ann = dict(wh.execute(picks).fetchall())
+        mine.run(wh, settings("exact"))
+        exact = dict(wh.execute(picks).fetchall())
+        anchors = np.array(sorted(set(ann) | set(exact)))
+        sample = anchors[np.argsort(keyed(SEED, STREAM_AGREEMENT, anchors), kind="stable")[:SAMPLE_ANCHORS]]
+        same = sum(ann.get(int(a)) == exact.get(int(a)) for a in sample)
+        shared = sum(len(set(ann.get(int(a), [])) & set(exact.get(int(a), []))) for a in sample)
+        total = sum(len(exact.get(int(a), [])) for a in sample)
+        assert (got["anchors"], got["identical_anchors"]) == (len(sample), same)
+        assert (got["exact_picks"], got["shared_picks"]) == (total, shared)
+        assert (same == len(sample)) is expect_all, got
+        assert "sampled anchors picked exactly the exact scan's negatives" in result.render()

@@ -46,7 +46,7 @@ from etl import output, splits
 from etl.config import Settings
 from etl.errors import CheckFailed, EtlError
 from etl.negatives import BAND_NAMES
-from etl.steps.mine import ann, data, loading, pools, sample, variants
+from etl.steps.mine import agreement, ann, data, loading, pools, sample, variants
 from etl.steps.mine.calibration import calibrate, calibrate_pools
 from etl.steps.mine.chunks import Tally, mine_pools, moved_band, search_chunks
 from etl.steps.mine.sample import SOURCES, Bands, Permutation, Picks
@@ -148,7 +148,12 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
             clock.lap("index")
         mined = mine(inputs, plan, index)
         clock.lap("search")
+        if plan.search == "ann":
+            checked = agreement.measure(inputs, plan, mined)
+            clock.lap("agreement")
         land(wh, run, settings, inputs, plan, mined, clock)
+        if plan.search == "ann":
+            run.counts["ann_agreement"] = checked
     return summary(run.counts, run.seconds, run.run_id)
 
 

@@ -213,6 +213,10 @@ def _search_lines(summary: output.StepResult, counts: dict[str, Any]) -> None:
             f"{est['chosen']} ~{est['estimated_seconds']:.1f}s estimated, {est['taken_seconds']:.1f}s taken "
             "(index build and search)",
         )
+    if "ann_agreement" in counts:
+        from etl.steps.mine.agreement import line
+
+        summary.add("  agreement", line(counts["ann_agreement"]))
     if "escalated" in counts:
         esc = counts["escalated"]
         why = ", ".join(f"{band} {n:,}" for band, n in esc["by_band"].items() if n) or "none"
