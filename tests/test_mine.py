@@ -394,6 +394,57 @@ def test_auto_records_its_estimates_beside_the_time_the_chosen_path_took(
     assert "estimate" not in wh.last_ok_run("mine")["counts"]
 
 
+def test_auto_takes_what_past_runs_of_this_model_and_shape_really_took(
+    wh: Warehouse, world: minedata.World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl.steps.mine import cost
+
+    monkeypatch.setattr(cost, "EXACT_WITHOUT_ASKING", -1.0)  # weigh the index even on a quick scan
+    mine.run(wh, settings(mine_search="exact"))
+    exact_run = wh.last_ok_run("mine")
+    mine.run(wh, settings(mine_search="ann"))
+    ann_run = wh.last_ok_run("mine")
+    assert ann_run["counts"]["index_built"] is True
+    past = cost.learned(wh, minedata.MODEL, exact_run["counts"]["terms"], exact_run["counts"]["dim"])
+    anchors = exact_run["counts"]["anchors"]
+    assert past["exact"] == pytest.approx(exact_run["counts"]["seconds"]["search"] / anchors)
+    assert past["ann"] == pytest.approx(ann_run["counts"]["seconds"]["search"] / anchors)
+    assert past["index_build"] == ann_run["counts"]["seconds"]["index"]
+    assert cost.learned(wh, "another-model", 10, 10) == {}
+
+    mine.run(wh, settings(mine_search="auto"))
+    auto = wh.last_ok_run("mine")["counts"]
+    estimate = auto["estimate"]
+    assert estimate["exact"] == pytest.approx(past["exact"] * anchors, abs=1e-3)
+    # The index is current (the ann run saved it): no build; the search as the ann run took it.
+    assert estimate["ann"] == pytest.approx(past["ann"] * anchors, abs=1e-3) and estimate["index_build"] == 0
+    assert estimate["ann_margin"] == 1.0
+    assert auto["search"] == ("ann" if estimate["ann"] < estimate["exact"] else "exact")
+    assert (
+        f"(run {exact_run['run_id']})" in auto["search_reason"] and f"run {ann_run['run_id']}" in auto["search_reason"]
+    )
+
+
+@pytest.mark.parametrize(("ann_share", "chosen"), [(0.6, "exact"), (0.3, "ann")])
+def test_auto_takes_an_ann_path_never_run_here_only_when_it_looks_twice_as_fast(
+    wh: Warehouse, world: minedata.World, monkeypatch: pytest.MonkeyPatch, ann_share: float, chosen: str
+) -> None:
+    from etl.steps.mine import cost
+
+    monkeypatch.setattr(cost, "EXACT_WITHOUT_ASKING", -1.0)
+    # An exact scan that took 1 s per anchor before; the ANN path never ran: its estimate is ann_share of that.
+    monkeypatch.setattr(cost, "learned", lambda wh, model, n, dim: {"exact": 1.0, "exact_run": 1})
+    monkeypatch.setattr(cost, "escalation_share", lambda ctx, probe, sims: 0.0)
+    monkeypatch.setattr(cost, "_build_seconds", lambda settings, ctx, index: (0.0, "index current"))
+    monkeypatch.setattr(cost, "_search_seconds", lambda ctx, index, probe, build: ann_share * len(ctx.inputs.anchors))
+    mine.run(wh, settings(mine_search="auto"))
+    counts = wh.last_ok_run("mine")["counts"]
+    assert counts["search"] == chosen, counts["search_reason"]
+    assert counts["estimate"]["ann_margin"] == 2.0
+    if chosen == "exact":
+        assert "never run on this model and shape must look 2x faster" in counts["search_reason"]
+
+
 def test_the_exclusions_the_scan_blanks_are_exactly_those_the_predicate_forbids(
     wh: Warehouse, world: minedata.World
 ) -> None:

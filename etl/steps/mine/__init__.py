@@ -144,8 +144,10 @@ def run(wh: Warehouse, settings: Settings, model: str | None = None, index: Any 
         plan = make_plan(wh, settings, inputs, model, index)
         clock.lap("plan")
         if plan.search == "ann" and index is None:
-            index = ann.open_index(wh, settings, plan.model)  # built here when it is stale
+            built: list[bool] = []
+            index = ann.open_index(wh, settings, plan.model, built)  # built here when it is stale
             clock.lap("index")
+            run.counts["index_built"] = built[0]  # auto learns the build time from runs that built it
         mined = mine(inputs, plan, index)
         clock.lap("search")
         if plan.search == "ann":

@@ -161,8 +161,8 @@ def _drawn(
     return parts, hits
 
 
-def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
-    """The model's usearch index (built or refreshed when stale)."""
+def open_index(wh: Warehouse, settings: Settings, model: str, built: list[bool] | None = None) -> Any:
+    """The model's usearch index (built or refreshed when stale; `built`, when given, gets whether it was)."""
     import importlib
     import importlib.util
 
@@ -171,7 +171,10 @@ def open_index(wh: Warehouse, settings: Settings, model: str) -> Any:
             "the ANN search needs the usearch index (etl.term_index), which this installation lacks; use --search exact"
         )
     term_index = importlib.import_module("etl.term_index")
-    return term_index.ensure(wh, settings, model).index
+    opened = term_index.ensure(wh, settings, model)
+    if built is not None:
+        built.append(bool(opened.rebuilt))
+    return opened.index
 
 
 def ann_available() -> bool:
